@@ -1,0 +1,266 @@
+/* alloc/internal.h: declarations shared between the files of libmmcontig, grouped by the file
+ * that defines them. Names: mmc_ public (mmcontig.h, wdm.h), _mmc_ shared between files,
+ * plain static inside one file.
+ *
+ * Data flows one way: topology -> os -> pool -> frames <- search <- nt.
+ */
+#ifndef MMC_INTERNAL_H
+#define MMC_INTERNAL_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mmcontig/mmcontig.h"
+#include "topology.h"
+
+#define MMC_INTERNAL __attribute__((visibility("hidden")))
+
+#define MMC_FRAME_SHIFT 12
+#define MMC_MIB (1024ull * 1024)
+#define MMC_GIB (1024ull * MMC_MIB)
+
+/* ------------------------------------------------------------------------------------------
+ * frames.c: the frame database
+ *
+ * One byte of state per frame, in PFN order: frame index i is the i-th frame of the pool's
+ * hugepages sorted by PFN, and (for a real pool) lives at window + i * 4096 in both views.
+ * Runs (maximal physically adjacent frames on one node) are derived once at creation: a pool's
+ * hugepages never move.
+ * ---------------------------------------------------------------------------------------- */
+enum mmc_frame_state {
+    MMC_FRAME_FREE = 0,         /* free, any engine may hand it out */
+    MMC_FRAME_CONTIG = 1,       /* pinned by a contiguous block */
+    MMC_FRAME_MDL = 2,          /* pinned by an MDL */
+};
+#define MMC_FRAME_STATE_MASK 0x0f
+#define MMC_FRAME_HEAD 0x10     /* first frame of a contiguous block */
+#define MMC_FRAME_EXEC 0x20     /* block handed out through the executable view */
+
+struct mmc_run {
+    uint64_t base_pfn;          /* PFN of the run's first frame */
+    uint64_t first_frame;       /* frame index of the run's first frame */
+    uint64_t frames;            /* length in frames (a multiple of the hugepage's frames) */
+    unsigned node;              /* node number */
+};
+
+struct mmc_frames {
+    uint64_t nframes;           /* frames in the database */
+    uint64_t hp_frames;         /* frames per hugepage (512 for 2 MiB, 262144 for 1 GiB) */
+    unsigned hp_shift;          /* log2(hp_frames) */
+    uint64_t nhugepages;        /* hugepages; nframes = nhugepages * hp_frames */
+    uint64_t *hp_pfn;           /* first PFN of each hugepage, strictly ascending */
+    uint8_t *hp_node;           /* node number of each hugepage */
+    uint32_t *hp_run;           /* run index of each hugepage */
+    uint8_t *state;             /* per frame: enum mmc_frame_state | MMC_FRAME_* flags */
+    struct mmc_run *runs;       /* ascending PFN */
+    uint64_t nruns;             /* entries in runs[] */
+    uint64_t free_frames;       /* frames in state MMC_FRAME_FREE */
+    uint64_t node_free[MMC_MAX_NODES]; /* free frames per node number */
+    uint64_t node_frames[MMC_MAX_NODES]; /* frames per node number */
+    unsigned nnodes;            /* 1 + highest node number present */
+};
+
+/* hp_pfn[] must be ascending and each hugepage's PFN a multiple of hp_frames. Copies the
+ * arrays. All frames start free. Returns 0 or -ENOMEM / -EINVAL. */
+MMC_INTERNAL int _mmc_frames_init(struct mmc_frames *f, uint64_t hp_frames, uint64_t nhugepages,
+                                  const uint64_t *hp_pfn, const uint8_t *hp_node);
+MMC_INTERNAL void _mmc_frames_destroy(struct mmc_frames *f);
+/* Frame index of a PFN, or -1 if the PFN is not in the database. O(log hugepages). */
+MMC_INTERNAL int64_t _mmc_frames_index_of_pfn(const struct mmc_frames *f, uint64_t pfn);
+/* Set [first, first + n) to state (with flags); keeps the free counts. */
+MMC_INTERNAL void _mmc_frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t state);
+/* Longest stretch of free frames inside one run. O(frames). */
+MMC_INTERNAL uint64_t _mmc_frames_largest_free(const struct mmc_frames *f);
+/* Free frames in run r. O(run frames). */
+MMC_INTERNAL uint64_t _mmc_frames_run_free(const struct mmc_frames *f, uint64_t r);
+
+static inline uint64_t mmc_frame_pfn(const struct mmc_frames *f, uint64_t i)
+{
+    return f->hp_pfn[i >> f->hp_shift] + (i & (f->hp_frames - 1));
+}
+static inline const struct mmc_run *mmc_frame_run(const struct mmc_frames *f, uint64_t i)
+{
+    return &f->runs[f->hp_run[i >> f->hp_shift]];
+}
+static inline unsigned mmc_frame_node(const struct mmc_frames *f, uint64_t i)
+{
+    return f->hp_node[i >> f->hp_shift];
+}
+static inline bool mmc_frame_is_free(const struct mmc_frames *f, uint64_t i)
+{
+    return (f->state[i] & MMC_FRAME_STATE_MASK) == MMC_FRAME_FREE;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * search/: the search engines, one file each, behind one interface (search/engines.c)
+ * ---------------------------------------------------------------------------------------- */
+
+/* A contiguous request in frames. The block [s, s + frames) (PFNs) must satisfy
+ * lowest_pfn <= s, s + frames - 1 <= highest_pfn, s / boundary == (s + frames - 1) / boundary
+ * when boundary_frames != 0, and lie in one run on a node in node_mask. */
+struct mmc_search {
+    uint64_t frames;            /* run length wanted, >= 1 */
+    uint64_t lowest_pfn;        /* first acceptable PFN */
+    uint64_t highest_pfn;       /* last acceptable PFN, inclusive */
+    uint64_t boundary_frames;   /* 0: none; else a power of two the block must not cross */
+    uint64_t node_mask;         /* allowed node numbers: bit n = node n */
+    uint64_t max_work;          /* 0: unbounded; else the engine gives up (-EAGAIN) after this
+                                   many steps of its own kind (FAST_ONLY) */
+};
+
+/* The interface every engine implements. The frame database is the truth: the caller updates
+ * it first, then tells the engine with take() or give(); a range given to take() / give() lies
+ * in one run. Engines are called with the partition lock held. */
+struct mmc_engine_ops {
+    const char *name;           /* selected by this name (MMC_ALGO, mmc_config.algo) */
+    const char *summary;        /* one line: algorithm and placement policy */
+    /* Build the engine's index over f's current state. 0 or a negative errno. */
+    int (*create)(const struct mmc_frames *f, void **engine);
+    void (*destroy)(void *engine);
+    /* Find a block satisfying rq, by the engine's placement policy, without taking it.
+     * 0 and *first_frame; -ENOMEM: no block exists; -EAGAIN: max_work reached. */
+    int (*find)(void *engine, const struct mmc_search *rq, uint64_t *first_frame);
+    void (*take)(void *engine, uint64_t first_frame, uint64_t frames); /* frames left free */
+    void (*give)(void *engine, uint64_t first_frame, uint64_t frames); /* frames became free */
+    size_t (*metadata_bytes)(const void *engine); /* bytes of the engine's own index */
+};
+
+/* engines.c */
+MMC_INTERNAL const struct mmc_engine_ops *_mmc_engine_lookup(const char *name);
+MMC_INTERNAL extern const struct mmc_engine_ops *const _mmc_engines[];
+/* Does the block at frame index `first` satisfy rq? (Checks range, boundary, node, one run,
+ * all free.) The reference predicate every engine and test agrees with. */
+MMC_INTERNAL bool _mmc_search_fits(const struct mmc_frames *f, const struct mmc_search *rq,
+                                   uint64_t first);
+
+/* linear.c */
+MMC_INTERNAL extern const struct mmc_engine_ops _mmc_engine_linear;
+
+/* ------------------------------------------------------------------------------------------
+ * os.c: the only code that talks to the kernel for memory
+ * ---------------------------------------------------------------------------------------- */
+
+/* Hugepages taken on one node: a hugetlb memfd, faulted in under MPOL_BIND, locked, each
+ * hugepage's node verified and its PFN read from pagemap. */
+struct mmc_os_chunk {
+    int fd;                     /* hugetlb memfd (closed once the pool maps it) */
+    unsigned node;              /* node number */
+    uint64_t page_bytes;        /* hugepage size */
+    uint64_t npages;            /* hugepages in the memfd */
+    uint64_t *pfn;              /* PFN of each hugepage, by offset in the memfd */
+};
+
+/* Take npages hugepages of page_bytes on the node (os_index is the kernel's number). 0 or a
+ * negative errno with err filled (cause and remedy). */
+MMC_INTERNAL int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_index,
+                                        uint64_t page_bytes, uint64_t npages, char *err,
+                                        size_t errlen);
+MMC_INTERNAL void _mmc_os_chunk_release(struct mmc_os_chunk *c);
+
+/* Reserve [nr_hugepages] so that at least `need` hugepages are free on the node. Returns the
+ * number added (>= 0) or a negative errno with err filled. allow = 0: never write sysfs. */
+MMC_INTERNAL long _mmc_os_hugepages_topup(unsigned os_index, uint64_t page_bytes, uint64_t need,
+                                          bool allow, char *err, size_t errlen);
+/* Give back `added` hugepages previously added on the node. */
+MMC_INTERNAL void _mmc_os_hugepages_giveback(unsigned os_index, uint64_t page_bytes, uint64_t added);
+
+/* Reserve size bytes of address space aligned to align (PROT_NONE). NULL on failure. */
+MMC_INTERNAL void *_mmc_os_reserve(uint64_t size, uint64_t align);
+/* Map [offset, offset + len) of fd at addr (MAP_FIXED, shared), prot PROT_*. 0 or -errno. */
+MMC_INTERNAL int _mmc_os_map_fixed(void *addr, uint64_t len, int fd, uint64_t offset, int prot);
+MMC_INTERNAL void _mmc_os_unmap(void *addr, uint64_t len);
+
+/* Physical address of a virtual address through pagemap: 0 if no page is present.
+ * -EPERM if pagemap hides frame numbers (no CAP_SYS_ADMIN). */
+MMC_INTERNAL int _mmc_os_virt_to_phys(const void *va, uint64_t *phys);
+/* Close what os.c keeps open between calls (the pagemap fd). */
+MMC_INTERNAL void _mmc_os_fini(void);
+
+/* ------------------------------------------------------------------------------------------
+ * pool.c: builds a partition's pool
+ * ---------------------------------------------------------------------------------------- */
+struct mmc_pool {
+    uint64_t page_bytes;        /* hugepage size */
+    char *rw;                   /* read-write view (no execute), window_bytes long */
+    char *rwx;                  /* read-write-execute view of the same memory */
+    uint64_t window_bytes;      /* nhugepages * page_bytes */
+    uint64_t nhugepages;        /* hugepages in the pool */
+    uint64_t *hp_pfn;           /* ascending, nhugepages entries */
+    uint8_t *hp_node;           /* node number per hugepage */
+    uint64_t topup[MMC_MAX_NODES]; /* hugepages added to nr_hugepages, per node number */
+    unsigned topup_os[MMC_MAX_NODES]; /* the kernel's index of each of those nodes */
+};
+
+/* Build a pool of node_pages[n] hugepages on each node n. 0 or -errno with err filled. */
+MMC_INTERNAL int _mmc_pool_build(struct mmc_pool *p, const struct mmc_topology *topo,
+                                 const uint64_t *node_pages, uint64_t page_bytes, bool allow_topup,
+                                 char *err, size_t errlen);
+MMC_INTERNAL void _mmc_pool_destroy(struct mmc_pool *p);
+
+/* ------------------------------------------------------------------------------------------
+ * partition.c: global state, partitions, blocks, misuse
+ * ---------------------------------------------------------------------------------------- */
+struct mmc_block {
+    uint64_t first_frame;       /* key; 0 marks an empty slot when frames == 0 */
+    uint64_t frames;            /* block length; 0 = empty slot */
+    int32_t cache_type;         /* MEMORY_CACHING_TYPE as asked */
+    uint32_t protect;           /* PAGE_* as asked */
+    uint32_t tag;               /* Ex routine's tag */
+};
+
+struct mmc_partition {
+    uint32_t magic;             /* MMC_PARTITION_MAGIC while alive */
+    pthread_mutex_t lock;       /* guards everything below */
+    bool is_system;             /* the system partition (PartitionObject NULL) */
+    struct mmc_config cfg;      /* as created */
+    struct mmc_pool pool;       /* memory */
+    struct mmc_frames frames;   /* frame database */
+    const struct mmc_engine_ops *engine;
+    void *engine_state;
+    struct mmc_block *blocks;   /* open-addressing table of live contiguous blocks */
+    uint64_t blocks_cap;        /* slots, power of two */
+    uint64_t blocks_live;       /* used slots */
+    struct mmc_stats st;        /* counters (the shape fields are filled on demand) */
+    struct mmc_partition *next; /* global list */
+};
+#define MMC_PARTITION_MAGIC 0x6d6d6370u /* "mmcp" */
+
+/* The global state: the topology, the partitions, the misuse mode. */
+struct mmc_global {
+    pthread_rwlock_t lock;      /* writers: init, fini, partition create/destroy */
+    bool initialised;
+    struct mmc_topology *topo;
+    struct mmc_partition *system;
+    struct mmc_partition *partitions; /* all, system included */
+    int on_misuse;
+};
+MMC_INTERNAL extern struct mmc_global _mmc_g;
+
+/* Initialise from the environment if not done yet. 0 or -errno. */
+MMC_INTERNAL int _mmc_ensure_init(void);
+/* Set the thread's last error. */
+MMC_INTERNAL void _mmc_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Report a misuse: diagnostic, then abort() or count. part may be NULL. */
+MMC_INTERNAL void _mmc_misuse(struct mmc_partition *part, const char *routine, const void *addr,
+                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The partition whose views contain va (read lock on _mmc_g held by caller), or NULL; *exec
+ * tells which view. */
+MMC_INTERNAL struct mmc_partition *_mmc_partition_of_va_locked(const void *va, bool *exec);
+/* Validate a PartitionObject: NULL -> system partition. NULL if invalid. Read lock held. */
+MMC_INTERNAL struct mmc_partition *_mmc_partition_from_handle_locked(void *handle);
+
+/* Allocate a contiguous block: try each node of node_order[0..nnodes) in turn (one node per
+ * search), rq's node_mask ignored. Returns the base address or NULL. */
+MMC_INTERNAL void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search *rq,
+                                               const unsigned *node_order, unsigned nnodes,
+                                               bool exec, int cache_type, uint32_t protect,
+                                               uint32_t tag);
+/* Free a block by base address: misuse is reported. */
+MMC_INTERNAL void _mmc_partition_free_contig(const char *routine, void *base);
+MMC_INTERNAL int64_t _mmc_block_find(const struct mmc_partition *part, uint64_t first_frame);
+
+#endif /* MMC_INTERNAL_H */

@@ -1,0 +1,301 @@
+/* alloc/mdl.c: MmAllocatePagesForMdl(Ex), MmFreePagesFromMdl, ExFreePool.
+ *
+ * Owns the MDLs: each is allocated with a hidden header in front of the Windows-layout MDL
+ * (magic, owning partition, capacity of the PFN array), so that a foreign pointer, an MDL freed
+ * twice or an MDL whose partition is gone are recognised. The PFN array always has room for one
+ * MM_EMPTY_LIST terminator after the pages found.
+ *
+ * Placement (plain): in each window [Low + k*Skip, High + k*Skip], the nodes in order (the
+ * calling thread's first), the lowest free frames first, leaving high memory to the top-down
+ * contiguous search. REQUIRE_CONTIGUOUS_CHUNKS asks the search engine for each chunk instead.
+ * Pages are zeroed after the partition lock is dropped: they are already ours.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "mmcontig/wdm.h"
+
+#define MDL_MAGIC 0x4d4d434d444c2121ull /* "MMCMDL!!" */
+#define MDL_DEAD 0x4d4d434d444c4445ull  /* after ExFreePool */
+#define MDL_MAX_BYTES (4ull * MMC_GIB - PAGE_SIZE) /* ByteCount is a ULONG */
+#define KNOWN_FLAGS 0x7ffu
+
+struct mdl_hdr {
+    uint64_t magic;                 /* MDL_MAGIC while alive */
+    struct mmc_partition *part;     /* the partition its pages come from */
+    uint64_t capacity;              /* PFN entries allocated, terminator included */
+    uint64_t pad;                   /* keeps the MDL 16-byte aligned */
+};
+
+static struct mdl_hdr *hdr_of(PMDL mdl) { return (struct mdl_hdr *)mdl - 1; }
+
+unsigned _mmc_current_node_locked(void); /* nt.c */
+
+/* Take free frames of node `node` with PFN in [lo, hi] into pfns[], lowest first, at most
+ * want. Returns how many. Partition lock held. */
+static uint64_t take_scattered(struct mmc_partition *part, unsigned node, uint64_t lo, uint64_t hi,
+                               uint64_t want, PPFN_NUMBER pfns)
+{
+    struct mmc_frames *f = &part->frames;
+    uint64_t got = 0;
+    for (uint64_t r = 0; r < f->nruns && got < want; r++) {
+        const struct mmc_run *run = &f->runs[r];
+        if (run->node != node || run->base_pfn > hi || run->base_pfn + run->frames <= lo)
+            continue;
+        uint64_t a = run->base_pfn > lo ? run->base_pfn : lo;
+        uint64_t b = run->base_pfn + run->frames - 1 < hi ? run->base_pfn + run->frames - 1 : hi;
+        for (uint64_t pfn = a; pfn <= b && got < want;) {
+            uint64_t i = run->first_frame + (pfn - run->base_pfn);
+            if (!mmc_frame_is_free(f, i)) {
+                pfn++;
+                continue;
+            }
+            uint64_t start = i; /* extend over the free stretch, one engine update for all */
+            while (pfn <= b && got < want && mmc_frame_is_free(f, run->first_frame + (pfn - run->base_pfn)))
+                pfns[got++] = pfn++;
+            uint64_t n = run->first_frame + (pfn - run->base_pfn) - start;
+            _mmc_frames_set(f, start, n, MMC_FRAME_MDL);
+            part->engine->take(part->engine_state, start, n);
+        }
+    }
+    return got;
+}
+
+/* Give back frames listed in pfns[0..n) (all MDL-held, validated). Partition lock held. */
+static void give_frames(struct mmc_partition *part, const PFN_NUMBER *pfns, uint64_t n)
+{
+    struct mmc_frames *f = &part->frames;
+    for (uint64_t k = 0; k < n;) {
+        int64_t i = _mmc_frames_index_of_pfn(f, pfns[k]);
+        uint64_t len = 1; /* extend over consecutive PFNs in one run */
+        const struct mmc_run *run = mmc_frame_run(f, (uint64_t)i);
+        while (k + len < n && pfns[k + len] == pfns[k] + len &&
+               (uint64_t)i + len < run->first_frame + run->frames)
+            len++;
+        _mmc_frames_set(f, (uint64_t)i, len, MMC_FRAME_FREE);
+        part->engine->give(part->engine_state, (uint64_t)i, len);
+        k += len;
+    }
+}
+
+MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t low_address,
+                                                int64_t high_address, int64_t skip_bytes,
+                                                uint64_t total_bytes, int cache_type, uint32_t flags)
+{
+    const uint64_t low = (uint64_t)low_address, high = (uint64_t)high_address;
+    const uint64_t skip = (uint64_t)skip_bytes;
+    const bool fully = flags & MM_ALLOCATE_FULLY_REQUIRED;
+    const bool chunks = flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS;
+
+    if (flags & ~KNOWN_FLAGS)
+        return NULL;
+    if (flags & MM_ALLOCATE_AND_HOT_REMOVE)
+        return NULL; /* pages cannot be hot-removed from user space */
+    if (cache_type < MmNonCached || cache_type >= MmMaximumCacheType)
+        return NULL;
+    if (total_bytes == 0 || skip_bytes < 0 || (skip & (PAGE_SIZE - 1)))
+        return NULL;
+    if (total_bytes > MDL_MAX_BYTES) {
+        if (fully)
+            return NULL;
+        total_bytes = MDL_MAX_BYTES;
+    }
+    uint64_t want = (total_bytes + PAGE_SIZE - 1) >> PAGE_SHIFT;
+    uint64_t chunk_frames = 0;
+    if (chunks) {
+        if (skip == 0) {
+            chunk_frames = want; /* one block */
+        } else {
+            if (skip & (skip - 1) || ((uint64_t)want << PAGE_SHIFT) % skip)
+                return NULL;
+            chunk_frames = skip >> PAGE_SHIFT;
+        }
+    }
+    if (low > UINT64_MAX - (PAGE_SIZE - 1))
+        return NULL;
+    const uint64_t lo_pfn = (low + PAGE_SIZE - 1) >> PAGE_SHIFT, hi_pfn = high >> PAGE_SHIFT;
+    if (lo_pfn > hi_pfn)
+        return NULL;
+    if (_mmc_ensure_init() < 0)
+        return NULL;
+
+    struct mdl_hdr *h = malloc(sizeof(*h) + sizeof(MDL) + (want + 1) * sizeof(PFN_NUMBER));
+    if (!h)
+        return NULL;
+    PMDL mdl = (PMDL)(h + 1);
+    PPFN_NUMBER pfns = MmGetMdlPfnArray(mdl);
+    uint64_t got = 0;
+
+    pthread_rwlock_rdlock(&_mmc_g.lock);
+    struct mmc_partition *part = _mmc_partition_from_handle_locked(handle);
+    if (!part) {
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        free(h);
+        return NULL;
+    }
+    unsigned order[MMC_MAX_NODES], nnodes;
+    unsigned here = _mmc_current_node_locked();
+    if (flags & MM_ALLOCATE_FROM_LOCAL_NODE_ONLY) {
+        order[0] = here;
+        nnodes = 1;
+    } else {
+        nnodes = _mmc_g.topo->nnodes < MMC_MAX_NODES ? _mmc_g.topo->nnodes : MMC_MAX_NODES;
+        memcpy(order, _mmc_g.topo->nodes[here].fallback, nnodes * sizeof(*order));
+    }
+    pthread_mutex_lock(&part->lock);
+    part->st.mdl_calls++;
+    const struct mmc_frames *f = &part->frames;
+    const uint64_t top_pfn = f->hp_pfn[f->nhugepages - 1] + f->hp_frames - 1;
+    if (chunks) {
+        /* Each chunk chunk_frames long; with Skip it is Skip-aligned: a block as long as the
+         * boundary that does not cross it starts on it. */
+        struct mmc_search rq = {.frames = chunk_frames, .lowest_pfn = lo_pfn, .highest_pfn = hi_pfn,
+                                .boundary_frames = skip ? chunk_frames : 0};
+        while (got < want) {
+            uint64_t first = 0;
+            int rc = -ENOMEM;
+            for (unsigned k = 0; k < nnodes && rc < 0; k++) {
+                rq.node_mask = 1ull << order[k];
+                rc = part->engine->find(part->engine_state, &rq, &first);
+            }
+            if (rc < 0)
+                break;
+            _mmc_frames_set(&part->frames, first, chunk_frames, MMC_FRAME_MDL);
+            part->engine->take(part->engine_state, first, chunk_frames);
+            for (uint64_t j = 0; j < chunk_frames; j++)
+                pfns[got++] = mmc_frame_pfn(f, first + j);
+        }
+    } else {
+        for (uint64_t k = 0; got < want; k++) {
+            /* window k: [lo + k*skip, hi + k*skip], while it starts inside the pool */
+            if (k && (skip == 0 || lo_pfn + k * (skip >> PAGE_SHIFT) > top_pfn ||
+                      k * (skip >> PAGE_SHIFT) > UINT64_MAX - hi_pfn))
+                break;
+            uint64_t wlo = lo_pfn + k * (skip >> PAGE_SHIFT), whi = hi_pfn + k * (skip >> PAGE_SHIFT);
+            for (unsigned j = 0; j < nnodes && got < want; j++)
+                got += take_scattered(part, order[j], wlo, whi, want - got, pfns + got);
+        }
+    }
+    if (got == 0 || (fully && got < want)) {
+        give_frames(part, pfns, got);
+        pthread_mutex_unlock(&part->lock);
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        free(h);
+        return NULL;
+    }
+    char *rw = part->pool.rw;
+    pthread_mutex_unlock(&part->lock);
+
+    if (!(flags & MM_DONT_ZERO_ALLOCATION) && rw) {
+        for (uint64_t k = 0; k < got;) {
+            uint64_t len = 1;
+            while (k + len < got && pfns[k + len] == pfns[k] + len)
+                len++;
+            int64_t i = _mmc_frames_index_of_pfn(f, pfns[k]);
+            memset(rw + ((uint64_t)i << PAGE_SHIFT), 0, len << PAGE_SHIFT);
+            k += len;
+        }
+    }
+    pthread_rwlock_unlock(&_mmc_g.lock);
+
+    pfns[got] = MM_EMPTY_LIST;
+    h->magic = MDL_MAGIC;
+    h->part = part;
+    h->capacity = want + 1;
+    h->pad = 0;
+    memset(mdl, 0, sizeof(*mdl));
+    mdl->Size = (CSHORT)(sizeof(MDL) + got * sizeof(PFN_NUMBER)); /* wraps for large MDLs */
+    mdl->MdlFlags = MDL_PAGES_LOCKED;
+    mdl->ByteCount = (ULONG)(got << PAGE_SHIFT);
+    return mdl;
+}
+
+MMC_API PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAddress,
+                                     PHYSICAL_ADDRESS SkipBytes, SIZE_T TotalBytes,
+                                     MEMORY_CACHING_TYPE CacheType, ULONG Flags)
+{
+    return mmc_allocate_pages_for_mdl(NULL, LowAddress.QuadPart, HighAddress.QuadPart,
+                                      SkipBytes.QuadPart, TotalBytes, CacheType, Flags);
+}
+
+MMC_API PMDL MmAllocatePagesForMdl(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAddress,
+                                   PHYSICAL_ADDRESS SkipBytes, SIZE_T TotalBytes)
+{
+    return MmAllocatePagesForMdlEx(LowAddress, HighAddress, SkipBytes, TotalBytes, MmCached, 0);
+}
+
+/* Is mdl one of ours? Misuse reported if not. */
+static bool mdl_check(const char *routine, PMDL mdl)
+{
+    if (!mdl) {
+        _mmc_misuse(NULL, routine, mdl, "NULL is not an MDL");
+        return false;
+    }
+    uint64_t magic = hdr_of(mdl)->magic;
+    if (magic == MDL_MAGIC)
+        return true;
+    _mmc_misuse(NULL, routine, mdl, "%s",
+                magic == MDL_DEAD ? "this MDL was freed with ExFreePool already"
+                                  : "not an MDL from MmAllocatePagesForMdl(Ex)");
+    return false;
+}
+
+MMC_API VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
+{
+    static const char routine[] = "MmFreePagesFromMdl";
+    PMDL mdl = MemoryDescriptorList;
+    if (!mdl_check(routine, mdl))
+        return;
+    if (!(mdl->MdlFlags & MDL_PAGES_LOCKED)) {
+        _mmc_misuse(NULL, routine, mdl, "its pages were freed already (MDL_PAGES_LOCKED is clear)");
+        return;
+    }
+    struct mdl_hdr *h = hdr_of(mdl);
+    PPFN_NUMBER pfns = MmGetMdlPfnArray(mdl);
+    uint64_t n = 0, limit = mdl->ByteCount >> PAGE_SHIFT;
+    if (limit > h->capacity)
+        limit = h->capacity;
+    while (n < limit && pfns[n] != MM_EMPTY_LIST)
+        n++;
+
+    pthread_rwlock_rdlock(&_mmc_g.lock);
+    struct mmc_partition *part = _mmc_partition_from_handle_locked(h->part);
+    if (!part || part != h->part) {
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_misuse(NULL, routine, mdl, "the partition its pages came from was destroyed");
+        return;
+    }
+    pthread_mutex_lock(&part->lock);
+    for (uint64_t k = 0; k < n; k++) { /* validate all before freeing any */
+        int64_t i = _mmc_frames_index_of_pfn(&part->frames, pfns[k]);
+        if (i < 0 || (part->frames.state[i] & MMC_FRAME_STATE_MASK) != MMC_FRAME_MDL) {
+            pthread_mutex_unlock(&part->lock);
+            pthread_rwlock_unlock(&_mmc_g.lock);
+            _mmc_misuse(part, routine, mdl, "PFN %#llx (entry %llu) is %s",
+                        (unsigned long long)pfns[k], (unsigned long long)k,
+                        i < 0 ? "not in the MDL's partition" : "not held by an MDL (freed twice?)");
+            return;
+        }
+    }
+    give_frames(part, pfns, n);
+    pthread_mutex_unlock(&part->lock);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    for (uint64_t k = 0; k < n; k++)
+        pfns[k] = MM_EMPTY_LIST;
+    mdl->MdlFlags &= (CSHORT)~MDL_PAGES_LOCKED;
+}
+
+MMC_API VOID ExFreePool(PVOID P)
+{
+    PMDL mdl = P;
+    if (!mdl_check("ExFreePool", mdl))
+        return;
+    if (mdl->MdlFlags & MDL_PAGES_LOCKED) {
+        _mmc_misuse(NULL, "ExFreePool", mdl, "the MDL still holds its pages: call MmFreePagesFromMdl first");
+        return;
+    }
+    struct mdl_hdr *h = hdr_of(mdl);
+    h->magic = MDL_DEAD;
+    free(h);
+}

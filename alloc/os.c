@@ -1,0 +1,470 @@
+/* alloc/os.c: the only code that talks to the kernel for memory.
+ *
+ * Owns: hugetlb memfds, their NUMA binding (libnuma's mbind), population, the check of each
+ * hugepage's node (move_pages), pagemap reads, address-space reservation and fixed mappings,
+ * and the sysfs hugepage counts (nr_hugepages top-up and give-back, under a file lock so that
+ * concurrent mmcontig processes never give back each other's pages).
+ *
+ * Everything returns a negative errno and fills a message naming the cause and the remedy.
+ */
+#include <fcntl.h>
+#include <numa.h>
+#include <numaif.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 4U
+#endif
+#ifndef MFD_HUGE_SHIFT
+#define MFD_HUGE_SHIFT 26
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define PAGEMAP_PRESENT (1ull << 63)
+#define PAGEMAP_PFN_MASK ((1ull << 55) - 1)
+#define PAGEMAP_CHUNK_ENTRIES 8192 /* 64 KiB of pagemap per read() */
+
+static void fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static const char *size_name(uint64_t page_bytes)
+{
+    return page_bytes >= MMC_GIB ? "1 GiB" : "2 MiB";
+}
+
+/* ---- sysfs hugepage counts ---- */
+
+static void sysfs_path(char *buf, size_t len, unsigned os_index, uint64_t page_bytes, const char *file)
+{
+    snprintf(buf, len, "/sys/devices/system/node/node%u/hugepages/hugepages-%llukB/%s", os_index,
+             (unsigned long long)(page_bytes / 1024), file);
+}
+
+static int sysfs_read(unsigned os_index, uint64_t page_bytes, const char *file, uint64_t *val)
+{
+    char path[160], buf[32];
+    sysfs_path(path, sizeof(path), os_index, page_bytes, file);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    int e = errno;
+    close(fd);
+    if (n <= 0)
+        return n < 0 ? -e : -EIO;
+    buf[n] = 0;
+    *val = strtoull(buf, NULL, 10);
+    return 0;
+}
+
+static int sysfs_write(unsigned os_index, uint64_t page_bytes, const char *file, uint64_t val)
+{
+    char path[160], buf[32];
+    sysfs_path(path, sizeof(path), os_index, page_bytes, file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int len = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)val);
+    ssize_t n = write(fd, buf, (size_t)len);
+    int e = errno;
+    close(fd);
+    return n == len ? 0 : (n < 0 ? -e : -EIO);
+}
+
+/* The lock that serialises read-modify-write of nr_hugepages between mmcontig processes. */
+static int sysfs_lock(void)
+{
+    int fd = open("/run/lock/mmcontig-hugepages.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        fd = open("/tmp/mmcontig-hugepages.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd >= 0)
+        while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+            ;
+    return fd;
+}
+
+static void sysfs_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* releases the flock */
+}
+
+long _mmc_os_hugepages_topup(unsigned os_index, uint64_t page_bytes, uint64_t need, bool allow,
+                             char *err, size_t errlen)
+{
+    char path[160];
+    uint64_t nr = 0, free_pages = 0;
+    sysfs_path(path, sizeof(path), os_index, page_bytes, "nr_hugepages");
+    int lk = sysfs_lock();
+    int rc = sysfs_read(os_index, page_bytes, "free_hugepages", &free_pages);
+    if (rc == 0)
+        rc = sysfs_read(os_index, page_bytes, "nr_hugepages", &nr);
+    if (rc < 0) {
+        sysfs_unlock(lk);
+        fail(err, errlen,
+             "node %u: cannot read its %s hugepage counts (%s): this kernel or machine has no %s "
+             "hugepages on that node; use MMC_PAGE=2M or a machine that supports them",
+             os_index, size_name(page_bytes), strerror(-rc), size_name(page_bytes));
+        return rc;
+    }
+    if (free_pages >= need) {
+        sysfs_unlock(lk);
+        return 0;
+    }
+    uint64_t shortfall = need - free_pages;
+    if (!allow) {
+        sysfs_unlock(lk);
+        fail(err, errlen,
+             "node %u: %llu free %s hugepages, %llu needed (%llu short) and top-up is off "
+             "(MMC_TOPUP=0); run as root: echo %llu > %s",
+             os_index, (unsigned long long)free_pages, size_name(page_bytes),
+             (unsigned long long)need, (unsigned long long)shortfall,
+             (unsigned long long)(nr + shortfall), path);
+        return -ENOMEM;
+    }
+    rc = sysfs_write(os_index, page_bytes, "nr_hugepages", nr + shortfall);
+    uint64_t nr_after = nr, free_after = free_pages;
+    sysfs_read(os_index, page_bytes, "nr_hugepages", &nr_after);
+    sysfs_read(os_index, page_bytes, "free_hugepages", &free_after);
+    long added = nr_after > nr ? (long)(nr_after - nr) : 0;
+    if (rc < 0 || free_after < need) {
+        if (added)
+            sysfs_write(os_index, page_bytes, "nr_hugepages", nr_after - (uint64_t)added);
+        sysfs_unlock(lk);
+        if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
+            fail(err, errlen,
+                 "node %u: %llu free %s hugepages, %llu needed (%llu short), and this process may "
+                 "not raise nr_hugepages (%s); run as root: echo %llu > %s, or ask for a smaller "
+                 "pool (MMC_POOL)",
+                 os_index, (unsigned long long)free_pages, size_name(page_bytes),
+                 (unsigned long long)need, (unsigned long long)shortfall, strerror(-rc),
+                 (unsigned long long)(nr + shortfall), path);
+        else
+            fail(err, errlen,
+                 "node %u: %llu free %s hugepages, %llu needed (%llu short); the kernel found only "
+                 "%llu more when asked (memory too fragmented or too small); reserve them at boot "
+                 "(hugepages=N on the kernel command line), or drop caches and compact first: "
+                 "echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory; "
+                 "echo %llu > %s, or ask for a smaller pool (MMC_POOL)",
+                 os_index, (unsigned long long)free_pages, size_name(page_bytes),
+                 (unsigned long long)need, (unsigned long long)shortfall,
+                 (unsigned long long)(free_after > free_pages ? free_after - free_pages : 0),
+                 (unsigned long long)(nr + shortfall), path);
+        return -ENOMEM;
+    }
+    sysfs_unlock(lk);
+    return added;
+}
+
+void _mmc_os_hugepages_giveback(unsigned os_index, uint64_t page_bytes, uint64_t added)
+{
+    if (!added)
+        return;
+    int lk = sysfs_lock();
+    uint64_t nr = 0;
+    if (sysfs_read(os_index, page_bytes, "nr_hugepages", &nr) == 0)
+        sysfs_write(os_index, page_bytes, "nr_hugepages", nr > added ? nr - added : 0);
+    sysfs_unlock(lk);
+}
+
+/* ---- pagemap ---- */
+
+static int pagemap_open(void)
+{
+    return open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
+/* Read the pagemap entries of [va, va + n frames) into out[] in chunks. */
+static int pagemap_read(int fd, uintptr_t va, uint64_t n, uint64_t *out)
+{
+    for (uint64_t done = 0; done < n;) {
+        uint64_t k = n - done < PAGEMAP_CHUNK_ENTRIES ? n - done : PAGEMAP_CHUNK_ENTRIES;
+        off_t off = (off_t)(((va >> MMC_FRAME_SHIFT) + done) * sizeof(uint64_t));
+        ssize_t got = pread(fd, out + done, k * sizeof(uint64_t), off);
+        if (got < 0)
+            return -errno;
+        if ((size_t)got != k * sizeof(uint64_t))
+            return -EIO;
+        done += k;
+    }
+    return 0;
+}
+
+static int pagemap_fd = -1; /* for _mmc_os_virt_to_phys: opened once, pread from any thread */
+
+void _mmc_os_fini(void)
+{
+    int fd = __atomic_exchange_n(&pagemap_fd, -1, __ATOMIC_ACQ_REL);
+    if (fd >= 0)
+        close(fd);
+}
+
+int _mmc_os_virt_to_phys(const void *va, uint64_t *phys)
+{
+    int cur = __atomic_load_n(&pagemap_fd, __ATOMIC_ACQUIRE);
+    if (cur < 0) {
+        int nfd = pagemap_open();
+        if (nfd < 0)
+            return -errno;
+        int expected = -1;
+        if (!__atomic_compare_exchange_n(&pagemap_fd, &expected, nfd, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE))
+            close(nfd);
+        cur = __atomic_load_n(&pagemap_fd, __ATOMIC_ACQUIRE);
+    }
+    uint64_t e = 0;
+    int rc = pagemap_read(cur, (uintptr_t)va, 1, &e);
+    if (rc < 0)
+        return rc;
+    if (!(e & PAGEMAP_PRESENT)) {
+        *phys = 0;
+        return 0;
+    }
+    if ((e & PAGEMAP_PFN_MASK) == 0)
+        return -EPERM;
+    *phys = ((e & PAGEMAP_PFN_MASK) << MMC_FRAME_SHIFT) | ((uintptr_t)va & 0xfff);
+    return 0;
+}
+
+/* ---- taking hugepages on a node ---- */
+
+int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_index,
+                           uint64_t page_bytes, uint64_t npages, char *err, size_t errlen)
+{
+    const uint64_t len = npages * page_bytes, hp_frames = page_bytes >> MMC_FRAME_SHIFT;
+    char *addr = MAP_FAILED;
+    void **pages = NULL;
+    int *status = NULL, pm = -1, rc = 0;
+    uint64_t *entries = NULL;
+
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    c->node = node;
+    c->page_bytes = page_bytes;
+    c->npages = npages;
+    c->pfn = calloc(npages, sizeof(*c->pfn));
+    pages = calloc(npages, sizeof(*pages));
+    status = calloc(npages, sizeof(*status));
+    if (!c->pfn || !pages || !status) {
+        rc = -ENOMEM;
+        fail(err, errlen, "out of memory for the tables of %llu hugepages", (unsigned long long)npages);
+        goto error;
+    }
+
+    char name[32];
+    snprintf(name, sizeof(name), "mmcontig-node%u", os_index);
+    c->fd = memfd_create(name, MFD_CLOEXEC | MFD_HUGETLB |
+                                   ((unsigned)__builtin_ctzll(page_bytes) << MFD_HUGE_SHIFT));
+    if (c->fd < 0) {
+        rc = -errno;
+        fail(err, errlen,
+             "memfd_create(MFD_HUGETLB, %s) failed: %s; the kernel needs CONFIG_HUGETLBFS and "
+             "hugepages of that size (see /sys/kernel/mm/hugepages)",
+             size_name(page_bytes), strerror(errno));
+        goto error;
+    }
+    if (ftruncate(c->fd, (off_t)len) < 0) {
+        rc = -errno;
+        fail(err, errlen, "sizing the hugetlb memfd to %llu bytes failed: %s",
+             (unsigned long long)len, strerror(errno));
+        goto error;
+    }
+    addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+    if (addr == MAP_FAILED) {
+        rc = -errno;
+        fail(err, errlen,
+             "mapping %llu %s hugepages for node %u failed: %s; the kernel's free hugepage pool "
+             "is smaller than that (see HugePages_Free in /proc/meminfo)",
+             (unsigned long long)npages, size_name(page_bytes), os_index, strerror(errno));
+        goto error;
+    }
+    /* Bind before the first touch: the node is decided at fault time. */
+    if (numa_available() >= 0) {
+        unsigned long mask[MMC_MAX_NODES * 4 / (8 * sizeof(unsigned long)) + 1];
+        memset(mask, 0, sizeof(mask));
+        if (os_index >= 8 * sizeof(mask)) {
+            rc = -EINVAL;
+            fail(err, errlen, "node %u is beyond the %zu nodes mmcontig can bind", os_index, 8 * sizeof(mask));
+            goto error;
+        }
+        mask[os_index / (8 * sizeof(unsigned long))] |= 1ul << (os_index % (8 * sizeof(unsigned long)));
+        if (mbind(addr, len, MPOL_BIND, mask, 8 * sizeof(mask), MPOL_MF_STRICT) < 0) {
+            rc = -errno;
+            fail(err, errlen, "binding the pool's memory to node %u (mbind) failed: %s",
+                 os_index, strerror(errno));
+            goto error;
+        }
+    }
+    /* Fault the hugepages in from the last to the first: the kernel's free hugepage lists are
+     * LIFO, so this order tends to give ascending PFNs for ascending offsets, which keeps the
+     * pool's window in few mappings. MADV_POPULATE_WRITE reports a shortage as an error
+     * instead of a SIGBUS. */
+    for (uint64_t h = npages; h-- > 0;) {
+        if (madvise(addr + h * page_bytes, page_bytes, MADV_POPULATE_WRITE) < 0) {
+            rc = -errno;
+            fail(err, errlen,
+                 "node %u ran out of free %s hugepages after %llu of %llu (%s); another process "
+                 "took them, or they are on another node: check "
+                 "/sys/devices/system/node/node%u/hugepages/*/free_hugepages",
+                 os_index, size_name(page_bytes), (unsigned long long)(npages - 1 - h),
+                 (unsigned long long)npages, strerror(errno), os_index);
+            goto error;
+        }
+    }
+    /* hugetlb memory cannot be swapped; the lock is for RLIMIT accounting tools and to say so. */
+    (void)mlock(addr, len);
+
+    /* Each hugepage's node, one system call for all. */
+    for (uint64_t h = 0; h < npages; h++)
+        pages[h] = addr + h * page_bytes;
+    if (numa_available() >= 0) {
+        if (move_pages(0, npages, pages, NULL, status, 0) < 0) {
+            rc = -errno;
+            fail(err, errlen, "reading the node of the pool's hugepages (move_pages) failed: %s",
+                 strerror(errno));
+            goto error;
+        }
+        for (uint64_t h = 0; h < npages; h++) {
+            if (status[h] != (int)os_index) {
+                rc = -EXDEV;
+                fail(err, errlen,
+                     "hugepage %llu of node %u's pool landed on %s%d although bound to node %u; "
+                     "the kernel ignored the binding (check cpuset.mems of this process's cgroup "
+                     "and that node %u has free hugepages)",
+                     (unsigned long long)h, os_index, status[h] < 0 ? "error " : "node ",
+                     status[h], os_index, os_index);
+                goto error;
+            }
+        }
+    }
+
+    /* PFNs from pagemap. 2 MiB pages: every entry, read in 64 KiB chunks, so that the
+     * physical contiguity inside each hugepage is checked too; 1 GiB pages: the first entry
+     * of each (a 1 GiB page is contiguous by construction). */
+    pm = pagemap_open();
+    if (pm < 0) {
+        rc = -errno;
+        fail(err, errlen, "cannot open /proc/self/pagemap: %s", strerror(errno));
+        goto error;
+    }
+    uint64_t per_read = hp_frames <= 512 ? hp_frames : 1;
+    entries = malloc((npages * per_read < PAGEMAP_CHUNK_ENTRIES ? npages * per_read : PAGEMAP_CHUNK_ENTRIES) * sizeof(uint64_t));
+    if (!entries) {
+        rc = -ENOMEM;
+        goto error;
+    }
+    uint64_t pages_per_chunk = PAGEMAP_CHUNK_ENTRIES / per_read;
+    for (uint64_t h0 = 0; h0 < npages; h0 += pages_per_chunk) {
+        uint64_t k = npages - h0 < pages_per_chunk ? npages - h0 : pages_per_chunk;
+        if (per_read == hp_frames) {
+            rc = pagemap_read(pm, (uintptr_t)(addr + h0 * page_bytes), k * hp_frames, entries);
+        } else {
+            for (uint64_t j = 0; j < k && rc == 0; j++)
+                rc = pagemap_read(pm, (uintptr_t)(addr + (h0 + j) * page_bytes), 1, &entries[j]);
+        }
+        if (rc < 0) {
+            fail(err, errlen, "reading /proc/self/pagemap failed: %s", strerror(-rc));
+            goto error;
+        }
+        for (uint64_t j = 0; j < k; j++) {
+            const uint64_t *e = &entries[j * per_read];
+            uint64_t pfn = e[0] & PAGEMAP_PFN_MASK;
+            if (!(e[0] & PAGEMAP_PRESENT)) {
+                rc = -EFAULT;
+                fail(err, errlen, "hugepage %llu on node %u is not present after populating it",
+                     (unsigned long long)(h0 + j), os_index);
+                goto error;
+            }
+            if (pfn == 0) {
+                rc = -EPERM;
+                fail(err, errlen,
+                     "/proc/self/pagemap shows no frame numbers: reading them needs the "
+                     "CAP_SYS_ADMIN capability; run as root (or grant it: setcap "
+                     "cap_sys_admin,cap_ipc_lock+ep on the program)");
+                goto error;
+            }
+            for (uint64_t i = 1; i < per_read; i++) {
+                if ((e[i] & PAGEMAP_PFN_MASK) != pfn + i) {
+                    rc = -EIO;
+                    fail(err, errlen, "hugepage at PFN %#llx is not physically contiguous in pagemap",
+                         (unsigned long long)pfn);
+                    goto error;
+                }
+            }
+            c->pfn[h0 + j] = pfn;
+        }
+    }
+    /* The memfd holds the pages; the pool maps its own views. */
+    munmap(addr, len);
+    close(pm);
+    free(entries);
+    free(pages);
+    free(status);
+    return 0;
+
+error:
+    if (addr != MAP_FAILED)
+        munmap(addr, len);
+    if (pm >= 0)
+        close(pm);
+    free(entries);
+    free(pages);
+    free(status);
+    _mmc_os_chunk_release(c);
+    return rc;
+}
+
+void _mmc_os_chunk_release(struct mmc_os_chunk *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    free(c->pfn);
+    c->pfn = NULL;
+}
+
+/* ---- address space ---- */
+
+void *_mmc_os_reserve(uint64_t size, uint64_t align)
+{
+    char *p = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    uintptr_t a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+    if (a > (uintptr_t)p)
+        munmap(p, a - (uintptr_t)p);
+    uintptr_t end = (uintptr_t)p + size + align;
+    if (end > a + size)
+        munmap((void *)(a + size), end - (a + size));
+    return (void *)a;
+}
+
+int _mmc_os_map_fixed(void *addr, uint64_t len, int fd, uint64_t offset, int prot)
+{
+    void *p = mmap(addr, len, prot, MAP_SHARED | MAP_FIXED, fd, (off_t)offset);
+    if (p == MAP_FAILED)
+        return -errno;
+    (void)mlock(p, len);
+    return 0;
+}
+
+void _mmc_os_unmap(void *addr, uint64_t len)
+{
+    if (addr)
+        munmap(addr, len);
+}

@@ -1,0 +1,642 @@
+/* alloc/partition.c: global state, partitions, contiguous blocks, misuse.
+ *
+ * Owns _mmc_g (topology, the list of partitions, the misuse mode), mmc_init / mmc_fini, and
+ * each partition: its pool, frame database, search engine, and the table of live contiguous
+ * blocks (open addressing keyed by first frame, so a free checks its address in O(1)).
+ *
+ * Locking: _mmc_g.lock (rwlock) guards the list of partitions and the topology: readers are
+ * every routine that resolves an address or a handle, writers are init, fini and partition
+ * create / destroy. Each partition's mutex guards its frame database, engine and blocks; it is
+ * always taken after _mmc_g.lock, never before. A partition's pool (views, hp_pfn[]) never
+ * changes while it is on the list, so address translation reads it under the rwlock alone.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct mmc_global _mmc_g = {.lock = PTHREAD_RWLOCK_INITIALIZER};
+
+static __thread char last_error[768];
+
+void _mmc_set_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+}
+
+MMC_API const char *mmc_last_error(void) { return last_error; }
+
+/* config.c */
+MMC_INTERNAL int _mmc_config_node_pages(const struct mmc_config *cfg, const struct mmc_topology *topo,
+                                        uint64_t *node_pages);
+
+/* ---- misuse ---- */
+
+void _mmc_misuse(struct mmc_partition *part, const char *routine, const void *addr, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    bool warn = __atomic_load_n(&_mmc_g.on_misuse, __ATOMIC_RELAXED) == MMC_MISUSE_WARN;
+    fprintf(stderr, "mmcontig: %s(%p): %s%s\n", routine, addr, why,
+            warn ? " (ignored: MMC_ON_MISUSE=warn)" : "; aborting (MMC_ON_MISUSE=warn reports and goes on)");
+    if (!warn)
+        abort();
+    if (part)
+        __atomic_add_fetch(&part->st.misuse, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- the table of live blocks ---- */
+
+static uint64_t block_slot(uint64_t key, uint64_t cap)
+{
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdull;
+    key ^= key >> 33;
+    return key & (cap - 1);
+}
+
+int64_t _mmc_block_find(const struct mmc_partition *part, uint64_t first_frame)
+{
+    if (!part->blocks_cap)
+        return -1;
+    for (uint64_t i = block_slot(first_frame, part->blocks_cap);; i = (i + 1) & (part->blocks_cap - 1)) {
+        if (part->blocks[i].frames == 0)
+            return -1;
+        if (part->blocks[i].first_frame == first_frame)
+            return (int64_t)i;
+    }
+}
+
+static int block_insert(struct mmc_partition *part, const struct mmc_block *b)
+{
+    if ((part->blocks_live + 1) * 4 > part->blocks_cap * 3) { /* keep load <= 75% */
+        uint64_t ncap = part->blocks_cap ? part->blocks_cap * 2 : 64;
+        struct mmc_block *nb = calloc(ncap, sizeof(*nb));
+        if (!nb)
+            return -ENOMEM;
+        for (uint64_t i = 0; i < part->blocks_cap; i++) {
+            if (!part->blocks[i].frames)
+                continue;
+            uint64_t j = block_slot(part->blocks[i].first_frame, ncap);
+            while (nb[j].frames)
+                j = (j + 1) & (ncap - 1);
+            nb[j] = part->blocks[i];
+        }
+        free(part->blocks);
+        part->blocks = nb;
+        part->blocks_cap = ncap;
+    }
+    uint64_t j = block_slot(b->first_frame, part->blocks_cap);
+    while (part->blocks[j].frames)
+        j = (j + 1) & (part->blocks_cap - 1);
+    part->blocks[j] = *b;
+    part->blocks_live++;
+    return 0;
+}
+
+/* Linear probing deletion by backward shift: no tombstones. */
+static void block_remove(struct mmc_partition *part, uint64_t i)
+{
+    const uint64_t mask = part->blocks_cap - 1;
+    uint64_t j = i;
+    part->blocks[i].frames = 0;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!part->blocks[j].frames)
+            break;
+        uint64_t home = block_slot(part->blocks[j].first_frame, part->blocks_cap);
+        /* move j into the hole at i if its home is not in (i, j] cyclically */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            part->blocks[i] = part->blocks[j];
+            part->blocks[j].frames = 0;
+            i = j;
+        }
+    }
+    part->blocks_live--;
+}
+
+/* ---- partitions ---- */
+
+static void partition_free(struct mmc_partition *part)
+{
+    if (part->engine_state)
+        part->engine->destroy(part->engine_state);
+    _mmc_frames_destroy(&part->frames);
+    _mmc_pool_destroy(&part->pool);
+    free(part->blocks);
+    pthread_mutex_destroy(&part->lock);
+    part->magic = 0;
+    free(part);
+}
+
+/* Build a partition; _mmc_g.lock held for writing. */
+static int partition_create_locked(const struct mmc_config *cfg, bool is_system, struct mmc_partition **out)
+{
+    char err[640] = "";
+    uint64_t node_pages[MMC_MAX_NODES];
+    int rc;
+
+    if (cfg->page_bytes != 2 * MMC_MIB && cfg->page_bytes != MMC_GIB) {
+        _mmc_set_error("hugepage size %llu is not one mmcontig uses: 2 MiB or 1 GiB",
+                       (unsigned long long)cfg->page_bytes);
+        return -EINVAL;
+    }
+    const struct mmc_engine_ops *engine = _mmc_engine_lookup(cfg->algo);
+    if (!engine) {
+        _mmc_set_error("'%s' names no search engine (see mmcontig --help for the list)", cfg->algo);
+        return -EINVAL;
+    }
+    rc = _mmc_config_node_pages(cfg, _mmc_g.topo, node_pages);
+    if (rc < 0)
+        return rc;
+
+    struct mmc_partition *part = calloc(1, sizeof(*part));
+    if (!part)
+        return -ENOMEM;
+    pthread_mutex_init(&part->lock, NULL);
+    part->cfg = *cfg;
+    part->is_system = is_system;
+    part->engine = engine;
+    rc = _mmc_pool_build(&part->pool, _mmc_g.topo, node_pages, cfg->page_bytes, cfg->allow_topup,
+                         err, sizeof(err));
+    if (rc < 0) {
+        _mmc_set_error("%s", err);
+        free(part);
+        return rc;
+    }
+    rc = _mmc_frames_init(&part->frames, cfg->page_bytes >> MMC_FRAME_SHIFT, part->pool.nhugepages,
+                          part->pool.hp_pfn, part->pool.hp_node);
+    if (rc == 0)
+        rc = engine->create(&part->frames, &part->engine_state);
+    if (rc < 0) {
+        _mmc_set_error("building the frame database or the '%s' engine failed: %s", engine->name,
+                       strerror(-rc));
+        partition_free(part);
+        return rc;
+    }
+    for (unsigned n = 0; n < MMC_MAX_NODES; n++)
+        part->st.topup_hugepages += part->pool.topup[n];
+    snprintf(part->st.algo, sizeof(part->st.algo), "%s", engine->name);
+    part->magic = MMC_PARTITION_MAGIC;
+    part->next = _mmc_g.partitions;
+    _mmc_g.partitions = part;
+    *out = part;
+    return 0;
+}
+
+/* Unlink and free; _mmc_g.lock held for writing. */
+static void partition_destroy_locked(struct mmc_partition *part)
+{
+    for (struct mmc_partition **pp = &_mmc_g.partitions; *pp; pp = &(*pp)->next) {
+        if (*pp == part) {
+            *pp = part->next;
+            break;
+        }
+    }
+    uint64_t mdl = part->frames.nframes - part->frames.free_frames;
+    if (part->blocks_live || mdl)
+        fprintf(stderr,
+                "mmcontig: %s partition destroyed with %llu contiguous block%s and %llu frame%s "
+                "still allocated; released\n",
+                part->is_system ? "system" : "a", (unsigned long long)part->blocks_live,
+                part->blocks_live == 1 ? "" : "s", (unsigned long long)mdl, mdl == 1 ? "" : "s");
+    partition_free(part);
+}
+
+MMC_API int mmc_init(const struct mmc_config *cfg)
+{
+    struct mmc_config def;
+    char err[512] = "";
+    int rc;
+
+    if (!cfg) {
+        rc = mmc_config_init(&def);
+        if (rc < 0)
+            return rc;
+        cfg = &def;
+    }
+    pthread_rwlock_wrlock(&_mmc_g.lock);
+    if (_mmc_g.initialised) {
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_set_error("mmcontig is initialised already: call mmc_fini() first");
+        return -EALREADY;
+    }
+    rc = mmc_topology_load(NULL, &_mmc_g.topo, err, sizeof(err));
+    if (rc < 0) {
+        _mmc_set_error("%s", err);
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        return rc;
+    }
+    __atomic_store_n(&_mmc_g.on_misuse, cfg->on_misuse, __ATOMIC_RELAXED);
+    rc = partition_create_locked(cfg, true, &_mmc_g.system);
+    if (rc < 0) {
+        mmc_topology_free(_mmc_g.topo);
+        _mmc_g.topo = NULL;
+    } else {
+        __atomic_store_n(&_mmc_g.initialised, true, __ATOMIC_RELEASE);
+    }
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    return rc;
+}
+
+MMC_API void mmc_fini(void)
+{
+    pthread_rwlock_wrlock(&_mmc_g.lock);
+    while (_mmc_g.partitions)
+        partition_destroy_locked(_mmc_g.partitions);
+    _mmc_g.system = NULL;
+    mmc_topology_free(_mmc_g.topo);
+    _mmc_g.topo = NULL;
+    __atomic_store_n(&_mmc_g.initialised, false, __ATOMIC_RELEASE);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_os_fini();
+}
+
+int _mmc_ensure_init(void)
+{
+    if (__atomic_load_n(&_mmc_g.initialised, __ATOMIC_ACQUIRE))
+        return 0;
+    int rc = mmc_init(NULL);
+    if (rc == -EALREADY)
+        return 0;
+    if (rc < 0)
+        fprintf(stderr, "mmcontig: initialisation from the environment failed: %s\n", mmc_last_error());
+    return rc;
+}
+
+MMC_API int mmc_partition_create(const struct mmc_config *cfg, mmc_partition_t **out)
+{
+    struct mmc_config def;
+    int rc = _mmc_ensure_init();
+    if (rc < 0)
+        return rc;
+    if (!out) {
+        _mmc_set_error("mmc_partition_create: out is NULL");
+        return -EINVAL;
+    }
+    if (!cfg) {
+        rc = mmc_config_init(&def);
+        if (rc < 0)
+            return rc;
+        cfg = &def;
+    }
+    pthread_rwlock_wrlock(&_mmc_g.lock);
+    rc = partition_create_locked(cfg, false, out);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    return rc;
+}
+
+MMC_API void mmc_partition_destroy(mmc_partition_t *part)
+{
+    pthread_rwlock_wrlock(&_mmc_g.lock);
+    struct mmc_partition *p = _mmc_g.partitions;
+    while (p && p != part)
+        p = p->next;
+    if (!p || p->is_system) {
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_misuse(NULL, "mmc_partition_destroy", part, "%s",
+                    p ? "the system partition is destroyed by mmc_fini() only"
+                      : "not a live partition (destroyed twice, or never created)");
+        return;
+    }
+    partition_destroy_locked(p);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+}
+
+MMC_API mmc_partition_t *mmc_system_partition(void)
+{
+    if (_mmc_ensure_init() < 0)
+        return NULL;
+    return _mmc_g.system;
+}
+
+struct mmc_partition *_mmc_partition_from_handle_locked(void *handle)
+{
+    if (!handle)
+        return _mmc_g.system;
+    for (struct mmc_partition *p = _mmc_g.partitions; p; p = p->next)
+        if (p == handle && p->magic == MMC_PARTITION_MAGIC)
+            return p;
+    return NULL;
+}
+
+struct mmc_partition *_mmc_partition_of_va_locked(const void *va, bool *exec)
+{
+    uintptr_t a = (uintptr_t)va;
+    for (struct mmc_partition *p = _mmc_g.partitions; p; p = p->next) {
+        if (a - (uintptr_t)p->pool.rw < p->pool.window_bytes && p->pool.rw) {
+            *exec = false;
+            return p;
+        }
+        if (a - (uintptr_t)p->pool.rwx < p->pool.window_bytes && p->pool.rwx) {
+            *exec = true;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* ---- contiguous blocks ---- */
+
+void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search *rq,
+                                  const unsigned *node_order, unsigned nnodes, bool exec,
+                                  int cache_type, uint32_t protect, uint32_t tag)
+{
+    uint64_t first = 0;
+    int rc = -ENOMEM;
+
+    pthread_mutex_lock(&part->lock);
+    for (unsigned k = 0; k < nnodes && rc < 0; k++) {
+        if (!part->frames.node_free[node_order[k]] ||
+            part->frames.node_free[node_order[k]] < rq->frames)
+            continue;
+        rq->node_mask = 1ull << node_order[k];
+        rc = part->engine->find(part->engine_state, rq, &first);
+        if (rc == -EAGAIN)
+            break; /* the work bound covers the whole call */
+    }
+    if (rc < 0) {
+        part->st.contiguous_failed++;
+        pthread_mutex_unlock(&part->lock);
+        return NULL;
+    }
+#ifndef NDEBUG
+    if (!_mmc_search_fits(&part->frames, rq, first)) {
+        fprintf(stderr, "mmcontig: engine '%s' returned frame %llu, which does not satisfy the "
+                "request (%llu frames, PFN %#llx-%#llx, boundary %llu, nodes %#llx)\n",
+                part->engine->name, (unsigned long long)first, (unsigned long long)rq->frames,
+                (unsigned long long)rq->lowest_pfn, (unsigned long long)rq->highest_pfn,
+                (unsigned long long)rq->boundary_frames, (unsigned long long)rq->node_mask);
+        abort();
+    }
+#endif
+    struct mmc_block b = {.first_frame = first, .frames = rq->frames, .cache_type = cache_type,
+                          .protect = protect, .tag = tag};
+    if (block_insert(part, &b) < 0) {
+        part->st.contiguous_failed++;
+        pthread_mutex_unlock(&part->lock);
+        return NULL;
+    }
+    uint8_t state = MMC_FRAME_CONTIG | (exec ? MMC_FRAME_EXEC : 0);
+    _mmc_frames_set(&part->frames, first, rq->frames, state);
+    part->frames.state[first] |= MMC_FRAME_HEAD;
+    part->engine->take(part->engine_state, first, rq->frames);
+    part->st.contiguous_ok++;
+    pthread_mutex_unlock(&part->lock);
+    return (exec ? part->pool.rwx : part->pool.rw) + (first << MMC_FRAME_SHIFT);
+}
+
+/* The head frame of the contiguous block holding frame i, or -1. Partition lock held. */
+static int64_t block_head_of(const struct mmc_partition *part, uint64_t i)
+{
+    const uint8_t *s = part->frames.state;
+    if ((s[i] & MMC_FRAME_STATE_MASK) != MMC_FRAME_CONTIG)
+        return -1;
+    while (!(s[i] & MMC_FRAME_HEAD))
+        i--;
+    return (int64_t)i;
+}
+
+void _mmc_partition_free_contig(const char *routine, void *base)
+{
+    bool exec = false;
+    if (_mmc_ensure_init() < 0)
+        return;
+    pthread_rwlock_rdlock(&_mmc_g.lock);
+    struct mmc_partition *part = _mmc_partition_of_va_locked(base, &exec);
+    if (!part) {
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_misuse(NULL, routine, base, "%s",
+                    base ? "not an address mmcontig handed out (outside every partition's pool)"
+                         : "NULL is not a block");
+        return;
+    }
+    const char *view = exec ? part->pool.rwx : part->pool.rw;
+    uint64_t off = (uint64_t)((const char *)base - view), i = off >> MMC_FRAME_SHIFT;
+    pthread_mutex_lock(&part->lock);
+    uint8_t s = part->frames.state[i];
+    int64_t head = block_head_of(part, i);
+    int64_t slot = -1;
+    if (head >= 0 && (uint64_t)head == i && !(off & 0xfff) && !!(s & MMC_FRAME_EXEC) == exec)
+        slot = _mmc_block_find(part, i);
+    if (slot < 0) {
+        char why[200];
+        if (head >= 0 && ((uint64_t)head != i || (off & 0xfff)))
+            snprintf(why, sizeof(why), "interior address of the block at %p; free the base address",
+                     (const void *)(view + ((uint64_t)head << MMC_FRAME_SHIFT)));
+        else if (head >= 0)
+            snprintf(why, sizeof(why), "the block was allocated in the %s view, at %p",
+                     exec ? "read-write" : "executable",
+                     (const void *)((exec ? part->pool.rw : part->pool.rwx) + off));
+        else if ((s & MMC_FRAME_STATE_MASK) == MMC_FRAME_MDL)
+            snprintf(why, sizeof(why), "this frame belongs to an MDL: free it with MmFreePagesFromMdl");
+        else
+            snprintf(why, sizeof(why), "no block starts here: freed already (double free) or "
+                     "never allocated");
+        pthread_mutex_unlock(&part->lock);
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_misuse(part, routine, base, "%s", why);
+        return;
+    }
+    uint64_t n = part->blocks[slot].frames;
+    block_remove(part, (uint64_t)slot);
+    _mmc_frames_set(&part->frames, i, n, MMC_FRAME_FREE);
+    part->engine->give(part->engine_state, i, n);
+    part->st.frees++;
+    pthread_mutex_unlock(&part->lock);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+}
+
+/* ---- queries ---- */
+
+MMC_API int mmc_query(const void *addr, struct mmc_alloc_info *info)
+{
+    bool exec = false;
+    int rc = -ENOENT;
+    if (!__atomic_load_n(&_mmc_g.initialised, __ATOMIC_ACQUIRE) || !info)
+        return -ENOENT;
+    pthread_rwlock_rdlock(&_mmc_g.lock);
+    struct mmc_partition *part = _mmc_partition_of_va_locked(addr, &exec);
+    if (part) {
+        char *view = exec ? part->pool.rwx : part->pool.rw;
+        uint64_t i = (uint64_t)((const char *)addr - view) >> MMC_FRAME_SHIFT;
+        pthread_mutex_lock(&part->lock);
+        int64_t head = block_head_of(part, i);
+        int64_t slot = head >= 0 ? _mmc_block_find(part, (uint64_t)head) : -1;
+        if (slot >= 0 && !!(part->frames.state[head] & MMC_FRAME_EXEC) == exec) {
+            const struct mmc_block *b = &part->blocks[slot];
+            *info = (struct mmc_alloc_info){
+                .base = view + ((uint64_t)head << MMC_FRAME_SHIFT),
+                .bytes = b->frames << MMC_FRAME_SHIFT,
+                .base_phys = mmc_frame_pfn(&part->frames, (uint64_t)head) << MMC_FRAME_SHIFT,
+                .node = mmc_frame_node(&part->frames, (uint64_t)head),
+                .cache_type = b->cache_type,
+                .protect = b->protect,
+                .tag = b->tag,
+                .executable = exec,
+                .partition = part,
+            };
+            rc = 0;
+        }
+        pthread_mutex_unlock(&part->lock);
+    }
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    return rc;
+}
+
+/* Resolve a handle for a reader: rdlock taken on success (caller unlocks). */
+static struct mmc_partition *resolve(mmc_partition_t *handle)
+{
+    if (_mmc_ensure_init() < 0)
+        return NULL;
+    pthread_rwlock_rdlock(&_mmc_g.lock);
+    struct mmc_partition *p = _mmc_partition_from_handle_locked(handle);
+    if (!p) {
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_set_error("%p is not a live partition", (void *)handle);
+    }
+    return p;
+}
+
+MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
+{
+    struct mmc_partition *p = resolve(handle);
+    if (!p)
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    const struct mmc_frames *f = &p->frames;
+    *st = p->st;
+    st->page_bytes = p->pool.page_bytes;
+    st->hugepages = f->nhugepages;
+    st->pool_frames = f->nframes;
+    st->free_frames = f->free_frames;
+    st->runs = f->nruns;
+    st->largest_run_frames = 0;
+    for (uint64_t r = 0; r < f->nruns; r++)
+        if (f->runs[r].frames > st->largest_run_frames)
+            st->largest_run_frames = f->runs[r].frames;
+    st->largest_free_frames = _mmc_frames_largest_free(f);
+    st->live_blocks = p->blocks_live;
+    st->live_mdl_frames = 0;
+    for (uint64_t i = 0; i < f->nframes; i++)
+        st->live_mdl_frames += (f->state[i] & MMC_FRAME_STATE_MASK) == MMC_FRAME_MDL;
+    st->nnodes = _mmc_g.topo->nnodes;
+    for (unsigned n = 0; n < MMC_MAX_NODES; n++)
+        st->node_free_frames[n] = f->node_free[n];
+    pthread_mutex_unlock(&p->lock);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    return 0;
+}
+
+MMC_API long mmc_partition_runs(mmc_partition_t *handle, struct mmc_run_info *runs, size_t max)
+{
+    struct mmc_partition *p = resolve(handle);
+    if (!p)
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    const struct mmc_frames *f = &p->frames;
+    for (uint64_t r = 0; r < f->nruns && r < max; r++)
+        runs[r] = (struct mmc_run_info){
+            .base_pfn = f->runs[r].base_pfn,
+            .frames = f->runs[r].frames,
+            .free_frames = _mmc_frames_run_free(f, r),
+            .node = f->runs[r].node,
+            .va = p->pool.rw + (f->runs[r].first_frame << MMC_FRAME_SHIFT),
+        };
+    long n = (long)f->nruns;
+    pthread_mutex_unlock(&p->lock);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    return n;
+}
+
+static void print_bytes(FILE *out, uint64_t b)
+{
+    if (b >= MMC_GIB && b % MMC_GIB == 0)
+        fprintf(out, "%llu GiB", (unsigned long long)(b / MMC_GIB));
+    else if (b >= MMC_MIB)
+        fprintf(out, "%llu MiB", (unsigned long long)(b / MMC_MIB));
+    else
+        fprintf(out, "%llu KiB", (unsigned long long)(b / 1024));
+}
+
+MMC_API int mmc_partition_print_layout(mmc_partition_t *handle, FILE *out)
+{
+    struct mmc_partition *p = resolve(handle);
+    if (!p)
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    const struct mmc_frames *f = &p->frames;
+    fprintf(out, "%s partition: %llu hugepages of ", p->is_system ? "system" : "a",
+            (unsigned long long)f->nhugepages);
+    print_bytes(out, p->pool.page_bytes);
+    fprintf(out, " = ");
+    print_bytes(out, f->nframes << MMC_FRAME_SHIFT);
+    fprintf(out, ", %llu frames, %llu free; engine %s; views rw %p, rwx %p\n",
+            (unsigned long long)f->nframes, (unsigned long long)f->free_frames, p->engine->name,
+            (void *)p->pool.rw, (void *)p->pool.rwx);
+    for (unsigned n = 0; n < f->nnodes; n++) {
+        if (!f->node_frames[n])
+            continue;
+        uint64_t runs = 0, largest = 0;
+        for (uint64_t r = 0; r < f->nruns; r++)
+            if (f->runs[r].node == n) {
+                runs++;
+                if (f->runs[r].frames > largest)
+                    largest = f->runs[r].frames;
+            }
+        fprintf(out, "  node %u (OS node %u): %llu hugepages (%llu added to nr_hugepages), %llu "
+                "runs, largest ", n, _mmc_g.topo->nodes[n].os_index,
+                (unsigned long long)(f->node_frames[n] / f->hp_frames), (unsigned long long)p->pool.topup[n],
+                (unsigned long long)runs);
+        print_bytes(out, largest << MMC_FRAME_SHIFT);
+        fprintf(out, ", %llu frames free\n", (unsigned long long)f->node_free[n]);
+    }
+    fprintf(out, "  %-4s %-4s %-22s %8s %10s %8s\n", "run", "node", "physical range", "size",
+            "frames", "free");
+    for (uint64_t r = 0; r < f->nruns; r++) {
+        const struct mmc_run *run = &f->runs[r];
+        char size[32];
+        FILE *m = fmemopen(size, sizeof(size), "w");
+        if (m) {
+            print_bytes(m, run->frames << MMC_FRAME_SHIFT);
+            fclose(m);
+        }
+        fprintf(out, "  %-4llu %-4u %#010llx-%#010llx %8s %10llu %8llu\n", (unsigned long long)r,
+                run->node, (unsigned long long)(run->base_pfn << MMC_FRAME_SHIFT),
+                (unsigned long long)((run->base_pfn + run->frames) << MMC_FRAME_SHIFT) - 1, size,
+                (unsigned long long)run->frames, (unsigned long long)_mmc_frames_run_free(f, r));
+    }
+    pthread_mutex_unlock(&p->lock);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    return 0;
+}
+
+MMC_API unsigned mmc_node_count(void)
+{
+    pthread_rwlock_rdlock(&_mmc_g.lock);
+    unsigned n = _mmc_g.topo ? _mmc_g.topo->nnodes : 1;
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    return n;
+}
+
+MMC_API int mmc_print_topology(FILE *f, const char *xml_path)
+{
+    char err[512] = "";
+    struct mmc_topology *t = NULL;
+    int rc = mmc_topology_load(xml_path, &t, err, sizeof(err));
+    if (rc < 0) {
+        _mmc_set_error("%s", err);
+        return rc;
+    }
+    mmc_topology_print(t, f);
+    mmc_topology_free(t);
+    return 0;
+}

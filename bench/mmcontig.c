@@ -1,0 +1,276 @@
+/* bench/mmcontig.c: the mmcontig command-line program.
+ *
+ * Subcommands: `layout` (the pool's physical layout per node, optionally recorded to a file),
+ * `topology` (what hwloc sees, live or from an XML file) and `demo` (every NT routine called
+ * once, each result checked against /proc/self/pagemap read here, independently of the
+ * library). It uses the public headers only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mmcontig/mmcontig.h"
+#include "mmcontig/wdm.h"
+
+static const char usage[] =
+    "usage: mmcontig COMMAND [OPTIONS]\n"
+    "\n"
+    "Windows contiguous-memory routines over real hugepages (see README.md).\n"
+    "\n"
+    "commands:\n"
+    "  layout [--record FILE]   build the pool and print its layout: hugepages per node, runs\n"
+    "                           (physically adjacent frames) with their PFN ranges; --record\n"
+    "                           writes the runs as CSV (base_pfn,frames,node,page_bytes)\n"
+    "  topology [--xml FILE]    print the NUMA topology hwloc sees (or an hwloc XML file):\n"
+    "                           nodes, CPUs, memory, hugepages, distances, fallback order\n"
+    "  demo                     call every NT routine once and check each result against\n"
+    "                           /proc/self/pagemap (contiguity, range, boundary)\n"
+    "\n"
+    "environment (see README.md):\n"
+    "  MMC_POOL       pool size: 512M, 8G (split over nodes), or per node 0:4G,1:4G\n"
+    "                 (default 256M per node)\n"
+    "  MMC_PAGE       hugepage size: 2M (default) or 1G\n"
+    "  MMC_ALGO       search engine (default linear)\n"
+    "  MMC_ON_MISUSE  abort (default) or warn\n"
+    "  MMC_TOPUP      1 (default): raise nr_hugepages when short and give it back at exit\n"
+    "\n"
+    "Needs root (or CAP_SYS_ADMIN) to read physical frame numbers from pagemap.\n";
+
+static int init_or_die(void)
+{
+    int rc = mmc_init(NULL);
+    if (rc < 0) {
+        fprintf(stderr, "mmcontig: %s\n", mmc_last_error());
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_layout(int argc, char **argv)
+{
+    static const struct option opts[] = {{"record", required_argument, 0, 'r'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *record = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
+        if (c == 'r')
+            record = optarg;
+        else {
+            fputs(usage, c == 'h' ? stdout : stderr);
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (init_or_die())
+        return 1;
+    mmc_partition_print_layout(NULL, stdout);
+    int rc = 0;
+    if (record) {
+        long n = mmc_partition_runs(NULL, NULL, 0);
+        struct mmc_run_info *runs = calloc((size_t)n, sizeof(*runs));
+        struct mmc_stats st;
+        mmc_partition_stats(NULL, &st);
+        FILE *f = fopen(record, "w");
+        if (!runs || !f) {
+            fprintf(stderr, "mmcontig: cannot write %s: %s\n", record, strerror(errno));
+            rc = 1;
+        } else {
+            mmc_partition_runs(NULL, runs, (size_t)n);
+            fprintf(f, "base_pfn,frames,node,page_bytes\n");
+            for (long i = 0; i < n; i++)
+                fprintf(f, "%" PRIu64 ",%" PRIu64 ",%u,%" PRIu64 "\n", runs[i].base_pfn,
+                        runs[i].frames, runs[i].node, st.page_bytes);
+            if (fclose(f) != 0) {
+                fprintf(stderr, "mmcontig: writing %s failed: %s\n", record, strerror(errno));
+                rc = 1;
+            } else {
+                printf("recorded %ld runs to %s\n", n, record);
+            }
+            f = NULL;
+        }
+        if (f)
+            fclose(f);
+        free(runs);
+    }
+    mmc_fini();
+    return rc;
+}
+
+static int cmd_topology(int argc, char **argv)
+{
+    static const struct option opts[] = {{"xml", required_argument, 0, 'x'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *xml = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "x:h", opts, NULL)) != -1) {
+        if (c == 'x')
+            xml = optarg;
+        else {
+            fputs(usage, c == 'h' ? stdout : stderr);
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (mmc_print_topology(stdout, xml) < 0) {
+        fprintf(stderr, "mmcontig: %s\n", mmc_last_error());
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- demo: every routine once, checked against pagemap read here ---- */
+
+static int pagemap_fd = -1;
+
+/* PFN of va from pagemap, 0 if absent. */
+static uint64_t pfn_of(const void *va)
+{
+    uint64_t e = 0;
+    if (pread(pagemap_fd, &e, sizeof(e), (off_t)((uintptr_t)va / 4096 * 8)) != sizeof(e))
+        return 0;
+    return (e >> 63) ? (e & ((1ull << 55) - 1)) : 0;
+}
+
+/* Touch every frame, then check contiguity, range and boundary in pagemap. */
+static const char *check_block(const char *p, uint64_t bytes, uint64_t low, uint64_t high,
+                               uint64_t boundary, uint64_t *phys)
+{
+    static char why[160];
+    uint64_t first = 0;
+    for (uint64_t off = 0; off < bytes; off += 4096) {
+        ((volatile char *)p)[off] = 1;
+        uint64_t pfn = pfn_of(p + off);
+        if (off == 0)
+            first = pfn;
+        if (!pfn || pfn != first + off / 4096) {
+            snprintf(why, sizeof(why), "NOT contiguous at +%#" PRIx64, off);
+            return why;
+        }
+    }
+    uint64_t s = first * 4096, e = s + bytes - 1;
+    *phys = s;
+    if (s < low || e > high)
+        return "OUT OF RANGE";
+    if (boundary && s / boundary != e / boundary)
+        return "CROSSES BOUNDARY";
+    return NULL;
+}
+
+static int report(const char *routine, const char *args, void *p, uint64_t bytes, uint64_t low,
+                  uint64_t high, uint64_t boundary)
+{
+    uint64_t phys = 0;
+    if (!p) {
+        printf("  %-44s %-26s FAILED (no memory)\n", routine, args);
+        return 1;
+    }
+    const char *bad = check_block(p, bytes, low, high, boundary, &phys);
+    struct mmc_alloc_info info = {0};
+    mmc_query(p, &info);
+    printf("  %-44s %-26s %#012" PRIx64 " node %u %s%s\n", routine, args, phys, info.node,
+           info.executable ? "rwx " : "rw  ", bad ? bad : "contiguous, in range (pagemap)");
+    return bad != NULL;
+}
+
+static int cmd_demo(void)
+{
+    int failed = 0;
+    pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (pagemap_fd < 0 || init_or_die())
+        return 1;
+    struct mmc_stats st;
+    mmc_partition_stats(NULL, &st);
+    const uint64_t top = ~0ull, MiB = 1 << 20;
+    PHYSICAL_ADDRESS lo0 = {.QuadPart = 0}, hi_any = {.QuadPart = -1}, none = {.QuadPart = 0};
+    PHYSICAL_ADDRESS b2m = {.QuadPart = 2 * (LONGLONG)MiB};
+
+    printf("every routine once, checked against /proc/self/pagemap:\n");
+    void *p = MmAllocateContiguousMemory(MiB, hi_any);
+    failed += report("MmAllocateContiguousMemory", "1 MiB", p, MiB, 0, top, 0);
+    PHYSICAL_ADDRESS pa = MmGetPhysicalAddress(p);
+    void *back = MmGetVirtualForPhysical(pa);
+    printf("  %-44s %-26s %#012" PRIx64 " %s\n", "MmGetPhysicalAddress/MmGetVirtualForPhysical",
+           "its base", (uint64_t)pa.QuadPart, back == p && (uint64_t)pa.QuadPart == pfn_of(p) * 4096
+           ? "round trip exact" : "MISMATCH");
+    failed += !(back == p && (uint64_t)pa.QuadPart == pfn_of(p) * 4096);
+    MmFreeContiguousMemory(p);
+
+    p = MmAllocateContiguousMemorySpecifyCache(3 * MiB / 2, lo0, hi_any, b2m, MmWriteCombined);
+    failed += report("MmAllocateContiguousMemorySpecifyCache", "1.5 MiB, 2 MiB boundary, WC", p,
+                     3 * MiB / 2, 0, top, 2 * MiB);
+    MmFreeContiguousMemorySpecifyCache(p, 3 * MiB / 2, MmWriteCombined);
+
+    p = MmAllocateContiguousMemorySpecifyCacheNode(64 * 1024, lo0, hi_any, none, MmNonCached, 0);
+    failed += report("MmAllocateContiguousMemorySpecifyCacheNode", "64 KiB, node 0, uncached", p,
+                     64 * 1024, 0, top, 0);
+    MmFreeContiguousMemory(p);
+
+    p = MmAllocateContiguousNodeMemory(512 * 1024, lo0, hi_any, none, PAGE_READWRITE, MM_ANY_NODE_OK);
+    failed += report("MmAllocateContiguousNodeMemory", "512 KiB, any node, RW", p, 512 * 1024, 0, top, 0);
+    MmFreeContiguousMemory(p);
+
+    SIZE_T n = 4 * MiB - 100;
+    NTSTATUS s = MmAllocateContiguousMemoryEx(&n, lo0, hi_any, none, 0, PAGE_READWRITE, NULL,
+                                              0x6e6d6d63 /* 'cmmn' */, 0, &p);
+    failed += report("MmAllocateContiguousMemoryEx", "4 MiB - 100 -> rounded", s == STATUS_SUCCESS ? p : NULL,
+                     n, 0, top, 0);
+    if (s == STATUS_SUCCESS)
+        MmFreeContiguousMemory(p);
+    n = 16 * 1024;
+    s = MmAllocateContiguousMemoryEx(&n, lo0, hi_any, none, MM_ANY_NODE_OK, PAGE_EXECUTE_READWRITE,
+                                     NULL, 0x6e6d6d63, MM_ALLOCATE_CONTIGUOUS_MEMORY_FAST_ONLY, &p);
+    failed += report("MmAllocateContiguousMemoryEx", "16 KiB, FAST_ONLY, RWX", s == STATUS_SUCCESS ? p : NULL,
+                     n, 0, top, 0);
+    if (s == STATUS_SUCCESS)
+        MmFreeContiguousMemory(p);
+
+    PHYSICAL_ADDRESS skip0 = {.QuadPart = 0};
+    PMDL mdl = MmAllocatePagesForMdl(lo0, hi_any, skip0, 256 * 1024);
+    printf("  %-44s %-26s %s\n", "MmAllocatePagesForMdl", "256 KiB",
+           mdl ? "ok" : "FAILED");
+    if (mdl) {
+        printf("  %-44s %-26s ByteCount %u, first PFN %#" PRIx64 "\n", "", "", (unsigned)mdl->ByteCount,
+               (uint64_t)MmGetMdlPfnArray(mdl)[0]);
+        MmFreePagesFromMdl(mdl);
+        ExFreePool(mdl);
+    }
+    failed += !mdl;
+    PHYSICAL_ADDRESS chunk = {.QuadPart = 64 * 1024};
+    mdl = MmAllocatePagesForMdlEx(lo0, hi_any, chunk, MiB, MmCached,
+                                  MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS | MM_ALLOCATE_FULLY_REQUIRED);
+    printf("  %-44s %-26s %s\n", "MmAllocatePagesForMdlEx", "1 MiB in 64 KiB chunks",
+           mdl ? "ok" : "FAILED");
+    failed += !mdl;
+    if (mdl) {
+        MmFreePagesFromMdl(mdl);
+        ExFreePool(mdl);
+    }
+    mmc_fini();
+    close(pagemap_fd);
+    printf("%s\n", failed ? "demo: some routines FAILED" : "demo: every routine ok");
+    return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "layout"))
+        return cmd_layout(argc - 1, argv + 1);
+    if (!strcmp(cmd, "topology"))
+        return cmd_topology(argc - 1, argv + 1);
+    if (!strcmp(cmd, "demo"))
+        return cmd_demo();
+    fprintf(stderr, "mmcontig: unknown command '%s'\n\n%s", cmd, usage);
+    return 2;
+}

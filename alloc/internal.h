@@ -184,6 +184,8 @@ MMC_INTERNAL void _mmc_os_fini(void);
  * pool.c: builds a partition's pool
  * ---------------------------------------------------------------------------------------- */
 struct mmc_pool {
+    bool simulated;             /* no memory behind the views (a simulated partition): the
+                                   views are reserved address space that faults if touched */
     uint64_t page_bytes;        /* hugepage size */
     char *rw;                   /* read-write view (no execute), window_bytes long */
     char *rwx;                  /* read-write-execute view of the same memory */
@@ -199,6 +201,12 @@ struct mmc_pool {
 MMC_INTERNAL int _mmc_pool_build(struct mmc_pool *p, const struct mmc_topology *topo,
                                  const uint64_t *node_pages, uint64_t page_bytes, bool allow_topup,
                                  char *err, size_t errlen);
+/* A simulated pool: the given layout (hp_pfn ascending, hp_node per hugepage), views reserved
+ * but never backed, so the NT routines and engines run unchanged and nothing may touch the
+ * memory. Copies the arrays. 0 or -errno with err filled. */
+MMC_INTERNAL int _mmc_pool_simulate(struct mmc_pool *p, uint64_t page_bytes, uint64_t nhugepages,
+                                    const uint64_t *hp_pfn, const uint8_t *hp_node, char *err,
+                                    size_t errlen);
 MMC_INTERNAL void _mmc_pool_destroy(struct mmc_pool *p);
 
 /* ------------------------------------------------------------------------------------------
@@ -239,6 +247,19 @@ struct mmc_global {
     int on_misuse;
 };
 MMC_INTERNAL extern struct mmc_global _mmc_g;
+
+/* A physical layout for a simulated partition: nhugepages hugepages of page_bytes. */
+struct mmc_layout {
+    uint64_t page_bytes;        /* hugepage size */
+    uint64_t nhugepages;        /* entries in the arrays */
+    const uint64_t *hp_pfn;     /* first PFN of each hugepage, strictly ascending */
+    const uint8_t *hp_node;     /* node number of each hugepage */
+};
+/* Create a partition and put it on the list; _mmc_g.lock held for writing. sim NULL: a real
+ * pool per cfg; else a simulated pool with sim's layout (cfg gives the engine). */
+MMC_INTERNAL int _mmc_partition_create_locked(const struct mmc_config *cfg, bool is_system,
+                                              const struct mmc_layout *sim,
+                                              struct mmc_partition **out);
 
 /* Initialise from the environment if not done yet. 0 or -errno. */
 MMC_INTERNAL int _mmc_ensure_init(void);

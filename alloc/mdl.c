@@ -184,7 +184,7 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
         free(h);
         return NULL;
     }
-    char *rw = part->pool.rw;
+    char *rw = part->pool.simulated ? NULL : part->pool.rw; /* a simulated pool has no memory */
     pthread_mutex_unlock(&part->lock);
 
     if (!(flags & MM_DONT_ZERO_ALLOCATION) && rw) {

@@ -282,7 +282,7 @@ MMC_API PVOID MmGetVirtualForPhysical(PHYSICAL_ADDRESS PhysicalAddress)
     pthread_rwlock_rdlock(&_mmc_g.lock);
     for (struct mmc_partition *p = _mmc_g.partitions; p && !va; p = p->next) {
         int64_t i = _mmc_frames_index_of_pfn(&p->frames, pa >> PAGE_SHIFT);
-        if (i < 0 || !p->pool.rw)
+        if (i < 0 || p->pool.simulated) /* simulated PFNs are not the machine's */
             continue;
         pthread_mutex_lock(&p->lock);
         bool exec = p->frames.state[i] & MMC_FRAME_EXEC; /* the view its block was made in */

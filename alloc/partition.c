@@ -137,16 +137,17 @@ static void partition_free(struct mmc_partition *part)
     free(part);
 }
 
-/* Build a partition; _mmc_g.lock held for writing. */
-static int partition_create_locked(const struct mmc_config *cfg, bool is_system, struct mmc_partition **out)
+int _mmc_partition_create_locked(const struct mmc_config *cfg, bool is_system,
+                                 const struct mmc_layout *sim, struct mmc_partition **out)
 {
     char err[640] = "";
     uint64_t node_pages[MMC_MAX_NODES];
     int rc;
 
-    if (cfg->page_bytes != 2 * MMC_MIB && cfg->page_bytes != MMC_GIB) {
+    uint64_t page_bytes = sim ? sim->page_bytes : cfg->page_bytes;
+    if (page_bytes != 2 * MMC_MIB && page_bytes != MMC_GIB) {
         _mmc_set_error("hugepage size %llu is not one mmcontig uses: 2 MiB or 1 GiB",
-                       (unsigned long long)cfg->page_bytes);
+                       (unsigned long long)page_bytes);
         return -EINVAL;
     }
     const struct mmc_engine_ops *engine = _mmc_engine_lookup(cfg->algo);
@@ -154,8 +155,7 @@ static int partition_create_locked(const struct mmc_config *cfg, bool is_system,
         _mmc_set_error("'%s' names no search engine (see mmcontig --help for the list)", cfg->algo);
         return -EINVAL;
     }
-    rc = _mmc_config_node_pages(cfg, _mmc_g.topo, node_pages);
-    if (rc < 0)
+    if (!sim && (rc = _mmc_config_node_pages(cfg, _mmc_g.topo, node_pages)) < 0)
         return rc;
 
     struct mmc_partition *part = calloc(1, sizeof(*part));
@@ -165,14 +165,18 @@ static int partition_create_locked(const struct mmc_config *cfg, bool is_system,
     part->cfg = *cfg;
     part->is_system = is_system;
     part->engine = engine;
-    rc = _mmc_pool_build(&part->pool, _mmc_g.topo, node_pages, cfg->page_bytes, cfg->allow_topup,
-                         err, sizeof(err));
+    if (sim)
+        rc = _mmc_pool_simulate(&part->pool, sim->page_bytes, sim->nhugepages, sim->hp_pfn,
+                                sim->hp_node, err, sizeof(err));
+    else
+        rc = _mmc_pool_build(&part->pool, _mmc_g.topo, node_pages, page_bytes, cfg->allow_topup,
+                             err, sizeof(err));
     if (rc < 0) {
         _mmc_set_error("%s", err);
         free(part);
         return rc;
     }
-    rc = _mmc_frames_init(&part->frames, cfg->page_bytes >> MMC_FRAME_SHIFT, part->pool.nhugepages,
+    rc = _mmc_frames_init(&part->frames, page_bytes >> MMC_FRAME_SHIFT, part->pool.nhugepages,
                           part->pool.hp_pfn, part->pool.hp_node);
     if (rc == 0)
         rc = engine->create(&part->frames, &part->engine_state);
@@ -236,7 +240,7 @@ MMC_API int mmc_init(const struct mmc_config *cfg)
         return rc;
     }
     __atomic_store_n(&_mmc_g.on_misuse, cfg->on_misuse, __ATOMIC_RELAXED);
-    rc = partition_create_locked(cfg, true, &_mmc_g.system);
+    rc = _mmc_partition_create_locked(cfg, true, NULL, &_mmc_g.system);
     if (rc < 0) {
         mmc_topology_free(_mmc_g.topo);
         _mmc_g.topo = NULL;
@@ -289,7 +293,7 @@ MMC_API int mmc_partition_create(const struct mmc_config *cfg, mmc_partition_t *
         cfg = &def;
     }
     pthread_rwlock_wrlock(&_mmc_g.lock);
-    rc = partition_create_locked(cfg, false, out);
+    rc = _mmc_partition_create_locked(cfg, false, NULL, out);
     pthread_rwlock_unlock(&_mmc_g.lock);
     return rc;
 }

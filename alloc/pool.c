@@ -137,6 +137,30 @@ error:
     return rc;
 }
 
+int _mmc_pool_simulate(struct mmc_pool *p, uint64_t page_bytes, uint64_t nhugepages,
+                       const uint64_t *hp_pfn, const uint8_t *hp_node, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof(*p));
+    p->simulated = true;
+    p->page_bytes = page_bytes;
+    p->nhugepages = nhugepages;
+    p->window_bytes = nhugepages * page_bytes;
+    p->hp_pfn = malloc(nhugepages * sizeof(*p->hp_pfn));
+    p->hp_node = malloc(nhugepages * sizeof(*p->hp_node));
+    /* Address space only (PROT_NONE, MAP_NORESERVE): a 1 TiB layout costs no memory. */
+    p->rw = _mmc_os_reserve(p->window_bytes, page_bytes);
+    p->rwx = _mmc_os_reserve(p->window_bytes, page_bytes);
+    if (!p->hp_pfn || !p->hp_node || !p->rw || !p->rwx) {
+        snprintf(err, errlen, "cannot reserve the tables or %llu bytes of address space for a "
+                 "simulated pool", (unsigned long long)p->window_bytes);
+        _mmc_pool_destroy(p);
+        return -ENOMEM;
+    }
+    memcpy(p->hp_pfn, hp_pfn, nhugepages * sizeof(*p->hp_pfn));
+    memcpy(p->hp_node, hp_node, nhugepages * sizeof(*p->hp_node));
+    return 0;
+}
+
 void _mmc_pool_destroy(struct mmc_pool *p)
 {
     /* Unmap first: the hugepages return to the kernel's free pool when the last mapping of the

@@ -27,7 +27,9 @@
  *      2  17  28  10
  *      node 0: 0 2 1   node 1: 1 0 2   node 2: 2 0 1
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 
 #include "topology.h"
 

@@ -22,6 +22,7 @@ mkdir -p /dev/shm /tmp
 mount -t tmpfs tmpfs /dev/shm
 
 # Host-provided environment (export lines, shell-quoted).
+# shellcheck disable=SC1091 # written per run by scripts/numa-vm
 . /numa-vm/env
 export LD_LIBRARY_PATH=/lib
 export HOME=/tmp TMPDIR=/tmp

@@ -260,7 +260,7 @@ int main(void)
 				     n, m, dist[n][m], numa_distance(n, m));
 		}
 	}
-	printf("probe: distance matrix:\n      ");
+	printf("probe: distance matrix:\nprobe:     ");
 	for (int m = 0; m <= maxnode; m++)
 		printf(" %4d", m);
 	printf("\n");

@@ -139,6 +139,8 @@ MMC_INTERNAL bool _mmc_search_fits(const struct mmc_frames *f, const struct mmc_
 
 /* linear.c */
 MMC_INTERNAL extern const struct mmc_engine_ops _mmc_engine_linear;
+/* bitmap.c */
+MMC_INTERNAL extern const struct mmc_engine_ops _mmc_engine_bitmap;
 
 /* ------------------------------------------------------------------------------------------
  * os.c: the only code that talks to the kernel for memory
@@ -244,7 +246,8 @@ struct mmc_global {
     struct mmc_topology *topo;
     struct mmc_partition *system;
     struct mmc_partition *partitions; /* all, system included */
-    int on_misuse;
+    int on_misuse;              /* enum mmc_misuse_mode */
+    uint64_t misuse;            /* misuse detected in this process (atomic) */
 };
 MMC_INTERNAL extern struct mmc_global _mmc_g;
 
@@ -265,7 +268,7 @@ MMC_INTERNAL int _mmc_partition_create_locked(const struct mmc_config *cfg, bool
 MMC_INTERNAL int _mmc_ensure_init(void);
 /* Set the thread's last error. */
 MMC_INTERNAL void _mmc_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Report a misuse: diagnostic, then abort() or count. part may be NULL. */
+/* Report a misuse: diagnostic, then abort() or count (process-wide). part may be NULL. */
 MMC_INTERNAL void _mmc_misuse(struct mmc_partition *part, const char *routine, const void *addr,
                               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The partition whose views contain va (read lock on _mmc_g held by caller), or NULL; *exec
@@ -283,5 +286,31 @@ MMC_INTERNAL void *_mmc_partition_alloc_contig(struct mmc_partition *part, struc
 /* Free a block by base address: misuse is reported. */
 MMC_INTERNAL void _mmc_partition_free_contig(const char *routine, void *base);
 MMC_INTERNAL int64_t _mmc_block_find(const struct mmc_partition *part, uint64_t first_frame);
+
+/* ------------------------------------------------------------------------------------------
+ * sim.c: simulated layouts (synthetic or replayed) and simulated partitions
+ * ---------------------------------------------------------------------------------------- */
+
+/* A synthetic layout (the fields of struct mmc_sim_config that describe one). */
+struct mmc_sim_spec {
+    uint64_t pool_bytes;        /* rounded up to whole hugepages */
+    uint64_t page_bytes;        /* 2 MiB or 1 GiB */
+    double mean_run_hugepages;  /* geometric run lengths of this mean; 0 = one run per node */
+    unsigned nnodes;            /* 1..64, <= hugepages */
+    int node_split;             /* enum mmc_sim_node_split */
+    uint64_t seed;              /* splitmix64 seed */
+};
+/* Build a synthetic layout: *hp_pfn ascending (malloc'd), *hp_node per hugepage (malloc'd).
+ * 0 or -EINVAL / -ENOMEM with the error set. */
+MMC_INTERNAL int _mmc_sim_synthetic(const struct mmc_sim_spec *spec, uint64_t **hp_pfn,
+                                    uint8_t **hp_node, uint64_t *nhugepages);
+/* Read a layout CSV (mmcontig layout --record). 0, or a negative errno with the error set to
+ * "file:line: what is wrong". */
+MMC_INTERNAL int _mmc_sim_replay(const char *path, uint64_t *page_bytes, uint64_t **hp_pfn,
+                                 uint8_t **hp_node, uint64_t *nhugepages);
+/* The nodes a search on a simulated partition tries, in order (its node numbers are not the
+ * machine's: no distances). Returns how many entries of order[] were filled. */
+MMC_INTERNAL unsigned _mmc_sim_node_order(const struct mmc_partition *part, unsigned node,
+                                          bool any_node, bool strict, unsigned *order);
 
 #endif /* MMC_INTERNAL_H */

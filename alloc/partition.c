@@ -49,8 +49,8 @@ void _mmc_misuse(struct mmc_partition *part, const char *routine, const void *ad
             warn ? " (ignored: MMC_ON_MISUSE=warn)" : "; aborting (MMC_ON_MISUSE=warn reports and goes on)");
     if (!warn)
         abort();
-    if (part)
-        __atomic_add_fetch(&part->st.misuse, 1, __ATOMIC_RELAXED);
+    (void)part;
+    __atomic_add_fetch(&_mmc_g.misuse, 1, __ATOMIC_RELAXED);
 }
 
 /* ---- the table of live blocks ---- */
@@ -260,6 +260,7 @@ MMC_API void mmc_fini(void)
     mmc_topology_free(_mmc_g.topo);
     _mmc_g.topo = NULL;
     __atomic_store_n(&_mmc_g.initialised, false, __ATOMIC_RELEASE);
+    __atomic_store_n(&_mmc_g.misuse, 0, __ATOMIC_RELAXED);
     pthread_rwlock_unlock(&_mmc_g.lock);
     _mmc_os_fini();
 }
@@ -518,6 +519,7 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
     pthread_mutex_lock(&p->lock);
     const struct mmc_frames *f = &p->frames;
     *st = p->st;
+    st->misuse = __atomic_load_n(&_mmc_g.misuse, __ATOMIC_RELAXED);
     st->page_bytes = p->pool.page_bytes;
     st->hugepages = f->nhugepages;
     st->pool_frames = f->nframes;

@@ -104,7 +104,8 @@ struct mmc_stats {
     uint64_t contiguous_failed;     /* ... that found no run (invalid arguments not counted) */
     uint64_t mdl_calls;             /* MDL allocations attempted with valid arguments */
     uint64_t frees;                 /* blocks freed */
-    uint64_t misuse;                /* misuse detected (only > 0 under MMC_MISUSE_WARN) */
+    uint64_t misuse;                /* misuse detected in this process since mmc_init, any
+                                       partition (only > 0 under MMC_MISUSE_WARN) */
     uint64_t topup_hugepages;       /* hugepages this partition added to nr_hugepages */
     uint64_t node_free_frames[MMC_MAX_NODES]; /* free frames per node number */
     unsigned nnodes;                /* nodes of the machine (entries of node_free_frames used) */
@@ -161,6 +162,62 @@ MMC_API unsigned mmc_node_count(void);
 /* Print the NUMA topology (nodes, CPUs, memory, hugepages per size, distances, fallback order)
  * of the live machine, or of an hwloc XML file if xml_path is not NULL. 0 or -errno. */
 MMC_API int mmc_print_topology(FILE *f, const char *xml_path);
+
+/* ---- simulated partitions ----
+ * A frame database and a search engine over a physical layout with no memory behind it: a
+ * recorded lab server's layout (mmcontig layout --record FILE) or a synthetic one, at any size
+ * (1 TiB and more), on any machine. Needs neither hugepages, nor root, nor mmc_init(). The
+ * handle is a PartitionObject like any other: MmAllocateContiguousMemoryEx searches it,
+ * MmFreeContiguousMemory frees, MmGetPhysicalAddress returns the simulated physical address,
+ * mmc_partition_stats / runs / print_layout describe it. The returned addresses lie in
+ * reserved address space that faults when touched: never read or write them. Node numbers are
+ * the layout's own (0..63, whatever the machine has); a search for any node tries the
+ * preferred node (0 for MM_ANY_NODE_OK) first, then the others by ascending number.
+ * mmc_partition_destroy() or mmc_fini() releases it. */
+
+/* How a synthetic layout deals its hugepages to nodes. */
+enum mmc_sim_node_split {
+    MMC_SIM_NODES_BLOCKS = 0,       /* contiguous PFN blocks, node 0 lowest (as real machines
+                                       are); a run never spans two nodes */
+    MMC_SIM_NODES_INTERLEAVED = 1,  /* runs dealt round-robin; a run may be physically adjacent
+                                       to the next node's, which is still a separate run */
+};
+
+/* A simulated layout. Fill it with mmc_sim_config_init(), then change what you need. */
+struct mmc_sim_config {
+    uint64_t pool_bytes;        /* synthetic: pool size, rounded up to whole hugepages.
+                                   Default 1 GiB */
+    uint64_t page_bytes;        /* synthetic: hugepage size, 2 MiB or 1 GiB. Default 2 MiB */
+    double mean_run_hugepages;  /* synthetic: mean run length in hugepages (lengths are
+                                   geometric: each hugepage continues the run with probability
+                                   1 - 1/mean; 1 = every hugepage alone); 0 = one run per node
+                                   (all contiguous). Default 0 */
+    unsigned nnodes;            /* synthetic: node numbers 0..nnodes-1, 1..64, at most one per
+                                   hugepage. Default 1 */
+    int node_split;             /* synthetic: enum mmc_sim_node_split. Default
+                                   MMC_SIM_NODES_BLOCKS */
+    uint64_t seed;              /* synthetic: PRNG seed; the same seed gives the same layout
+                                   (run lengths, gaps between runs: 1 to 8 hugepages, 0 to 8 if
+                                   interleaved; the pool starts near PFN 4 GiB). Default 1 */
+    const char *layout_file;    /* non-NULL: replay this layout CSV (header
+                                   `base_pfn,frames,node,page_bytes`, then one run per line,
+                                   ascending, whole hugepages of one size; blank lines and
+                                   lines starting with '#' ignored) and ignore every field above.
+                                   Default NULL */
+    char algo[MMC_NAME_MAX];    /* search engine (mmc_engine_name()). Default "linear", or
+                                   MMC_ALGO from the environment */
+};
+
+/* Fill *cfg with the defaults above. Returns 0, or -EINVAL if cfg is NULL or MMC_ALGO names no
+ * engine (cfg->algo then stays "linear"; mmc_last_error() says why). */
+MMC_API int mmc_sim_config_init(struct mmc_sim_config *cfg);
+
+/* Create a simulated partition (see above). Returns 0 and *out, or a negative errno with
+ * mmc_last_error() naming the cause: -EINVAL for a field out of range, an unknown engine or a
+ * layout file that does not parse (file:line: what is wrong), -ENOENT / -EACCES... when the
+ * file cannot be opened, -ENOMEM when the tables (1 byte per frame plus the engine's index)
+ * or the address space cannot be had. */
+MMC_API int mmc_partition_create_simulated(const struct mmc_sim_config *cfg, mmc_partition_t **out);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,8 @@
  * Owns the per-frame state (one byte a frame), the hugepage -> PFN / node tables, and the runs
  * derived from them. Invariants: hp_pfn[] strictly ascending and each entry a multiple of
  * hp_frames; a run is a maximal sequence of hugepages whose PFNs follow one another on one node;
- * free_frames and node_free[] always equal a recount of state[].
+ * free_frames, node_free[] and pb_used[] (frames not free per 2 MiB pageblock) always equal a
+ * recount of state[].
  *
  * A simulated partition uses the same database with no memory behind it, so the search engines
  * see no difference.
@@ -35,9 +36,10 @@ int _mmc_frames_init(struct mmc_frames *f, uint64_t hp_frames, uint64_t nhugepag
     f->hp_node = malloc(nhugepages * sizeof(*f->hp_node));
     f->hp_run = malloc(nhugepages * sizeof(*f->hp_run));
     f->state = calloc(f->nframes, 1);
+    f->pb_used = calloc(f->nframes / MMC_PAGEBLOCK_FRAMES, sizeof(*f->pb_used));
     /* at most one run per hugepage */
     f->runs = malloc(nhugepages * sizeof(*f->runs));
-    if (!f->hp_pfn || !f->hp_node || !f->hp_run || !f->state || !f->runs) {
+    if (!f->hp_pfn || !f->hp_node || !f->hp_run || !f->state || !f->pb_used || !f->runs) {
         _mmc_frames_destroy(f);
         return -ENOMEM;
     }
@@ -72,6 +74,7 @@ void _mmc_frames_destroy(struct mmc_frames *f)
     free(f->hp_node);
     free(f->hp_run);
     free(f->state);
+    free(f->pb_used);
     free(f->runs);
     memset(f, 0, sizeof(*f));
 }
@@ -104,9 +107,11 @@ void _mmc_frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t s
             if (to_free) {
                 f->free_frames++;
                 f->node_free[node]++;
+                f->pb_used[i / MMC_PAGEBLOCK_FRAMES]--;
             } else {
                 f->free_frames--;
                 f->node_free[node]--;
+                f->pb_used[i / MMC_PAGEBLOCK_FRAMES]++;
             }
         }
         f->state[i] = state;

@@ -35,10 +35,13 @@ enum mmc_frame_state {
     MMC_FRAME_FREE = 0,         /* free, any engine may hand it out */
     MMC_FRAME_CONTIG = 1,       /* pinned by a contiguous block */
     MMC_FRAME_MDL = 2,          /* pinned by an MDL */
+    MMC_FRAME_MOVABLE = 3,      /* load: in use, contents kept, may be moved (load.c) */
+    MMC_FRAME_STANDBY = 4,      /* load: cached contents that may be dropped (load.c) */
 };
 #define MMC_FRAME_STATE_MASK 0x0f
 #define MMC_FRAME_HEAD 0x10     /* first frame of a contiguous block */
 #define MMC_FRAME_EXEC 0x20     /* block handed out through the executable view */
+#define MMC_PAGEBLOCK_FRAMES 512 /* a pageblock, as Linux's pageblock_order 9: 2 MiB */
 
 struct mmc_run {
     uint64_t base_pfn;          /* PFN of the run's first frame */
@@ -56,6 +59,8 @@ struct mmc_frames {
     uint8_t *hp_node;           /* node number of each hugepage */
     uint32_t *hp_run;           /* run index of each hugepage */
     uint8_t *state;             /* per frame: enum mmc_frame_state | MMC_FRAME_* flags */
+    uint16_t *pb_used;          /* per pageblock (MMC_PAGEBLOCK_FRAMES frames, 2 MiB, in frame
+                                   index order): frames not free; clustered placement reads it */
     struct mmc_run *runs;       /* ascending PFN */
     uint64_t nruns;             /* entries in runs[] */
     uint64_t free_frames;       /* frames in state MMC_FRAME_FREE */
@@ -110,6 +115,8 @@ struct mmc_search {
     uint64_t node_mask;         /* allowed node numbers: bit n = node n */
     uint64_t max_work;          /* 0: unbounded; else the engine gives up (-EAGAIN) after this
                                    many steps of its own kind (FAST_ONLY) */
+    bool trade;                 /* the partition may trade load frames away when no free block
+                                   exists (not FAST_ONLY); engines ignore it */
 };
 
 /* The interface every engine implements. The frame database is the truth: the caller updates
@@ -141,6 +148,10 @@ MMC_INTERNAL bool _mmc_search_fits(const struct mmc_frames *f, const struct mmc_
 MMC_INTERNAL extern const struct mmc_engine_ops _mmc_engine_linear;
 /* bitmap.c */
 MMC_INTERNAL extern const struct mmc_engine_ops _mmc_engine_bitmap;
+/* buddy.c, tlsf.c, tree.c */
+MMC_INTERNAL extern const struct mmc_engine_ops _mmc_engine_buddy;
+MMC_INTERNAL extern const struct mmc_engine_ops _mmc_engine_tlsf;
+MMC_INTERNAL extern const struct mmc_engine_ops _mmc_engine_tree;
 
 /* ------------------------------------------------------------------------------------------
  * os.c: the only code that talks to the kernel for memory
@@ -212,6 +223,40 @@ MMC_INTERNAL int _mmc_pool_simulate(struct mmc_pool *p, uint64_t page_bytes, uin
 MMC_INTERNAL void _mmc_pool_destroy(struct mmc_pool *p);
 
 /* ------------------------------------------------------------------------------------------
+ * load.c: frames in use by the load (movable, standby), placement of scattered frames, trading
+ * ---------------------------------------------------------------------------------------- */
+struct mmc_load_slot {
+    uint64_t frame;             /* frame index it occupies (valid while live and not dropped) */
+    uint32_t gen;               /* generation: a handle carries it, a stale handle does not match */
+    uint8_t kind;               /* MMC_FRAME_MOVABLE or MMC_FRAME_STANDBY */
+    bool live;                  /* allocated and not freed */
+    bool dropped;               /* a standby frame whose contents a trade dropped */
+};
+struct mmc_load {
+    struct mmc_load_slot *slots; /* handle index - 1 -> slot */
+    uint32_t nslots;            /* slots in use or on the free list */
+    uint32_t cap;               /* slots allocated */
+    uint32_t *free_slots;       /* stack of free slot indices */
+    uint32_t nfree;             /* entries on it */
+    uint32_t *frame_slot;       /* per frame: slot index + 1 of the load frame there, 0 none */
+};
+/* Take up to `want` free frames of `node` with PFN in [lo_pfn, hi_pfn], outside the frame index
+ * range [ex_first, ex_end), by the partition's placement (clustered: already-broken pageblocks
+ * first), into state `state`; their frame indices go to out[]. Returns how many. Lock held. */
+MMC_INTERNAL uint64_t _mmc_place_frames(struct mmc_partition *part, unsigned node, uint64_t lo_pfn,
+                                        uint64_t hi_pfn, uint64_t want, bool clustered,
+                                        uint64_t ex_first, uint64_t ex_end, uint8_t state,
+                                        uint64_t *out);
+/* The slow path: free a window for rq on one node by dropping standby and moving movable
+ * frames out of it. 0 and *first (the window, now free), or -ENOMEM. Lock held. */
+MMC_INTERNAL int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq,
+                                   unsigned node, uint64_t *first);
+MMC_INTERNAL void _mmc_load_destroy(struct mmc_load *l);
+
+/* frag.c: U(j) and FI(j) for j = 0..MMC_FRAG_MAX_ORDER from block counts n_k. */
+MMC_INTERNAL void _mmc_frag_indices(const uint64_t *blocks, double *unusable, double *fragmentation);
+
+/* ------------------------------------------------------------------------------------------
  * partition.c: global state, partitions, blocks, misuse
  * ---------------------------------------------------------------------------------------- */
 struct mmc_block {
@@ -235,6 +280,8 @@ struct mmc_partition {
     uint64_t blocks_cap;        /* slots, power of two */
     uint64_t blocks_live;       /* used slots */
     struct mmc_stats st;        /* counters (the shape fields are filled on demand) */
+    struct mmc_load load;       /* load frames and their handles (load.c) */
+    int placement;              /* enum mmc_placement of scattered frames (MDL pages, load) */
     struct mmc_partition *next; /* global list */
 };
 #define MMC_PARTITION_MAGIC 0x6d6d6370u /* "mmcp" */
@@ -264,6 +311,9 @@ MMC_INTERNAL int _mmc_partition_create_locked(const struct mmc_config *cfg, bool
                                               const struct mmc_layout *sim,
                                               struct mmc_partition **out);
 
+/* nt.c: the node of the calling thread's CPU (0 if unknown); _mmc_g.lock held. */
+MMC_INTERNAL unsigned _mmc_current_node_locked(void);
+
 /* Initialise from the environment if not done yet. 0 or -errno. */
 MMC_INTERNAL int _mmc_ensure_init(void);
 /* Set the thread's last error. */
@@ -274,6 +324,9 @@ MMC_INTERNAL void _mmc_misuse(struct mmc_partition *part, const char *routine, c
 /* The partition whose views contain va (read lock on _mmc_g held by caller), or NULL; *exec
  * tells which view. */
 MMC_INTERNAL struct mmc_partition *_mmc_partition_of_va_locked(const void *va, bool *exec);
+/* Resolve a public handle (NULL: the system partition) for a reader: on success _mmc_g.lock is
+ * held for reading (the caller unlocks it); NULL with the last error set otherwise. */
+MMC_INTERNAL struct mmc_partition *_mmc_partition_resolve(mmc_partition_t *handle);
 /* Validate a PartitionObject: NULL -> system partition. NULL if invalid. Read lock held. */
 MMC_INTERNAL struct mmc_partition *_mmc_partition_from_handle_locked(void *handle);
 

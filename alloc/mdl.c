@@ -5,9 +5,11 @@
  * twice or an MDL whose partition is gone are recognised. The PFN array always has room for one
  * MM_EMPTY_LIST terminator after the pages found.
  *
- * Placement (plain): in each window [Low + k*Skip, High + k*Skip], the nodes in order (the
- * calling thread's first), the lowest free frames first, leaving high memory to the top-down
- * contiguous search. REQUIRE_CONTIGUOUS_CHUNKS asks the search engine for each chunk instead.
+ * Placement: in each window [Low + k*Skip, High + k*Skip], the nodes in order (the calling
+ * thread's first), by the partition's policy (load.c): plain takes the lowest free frames,
+ * leaving high memory to the top-down contiguous search; clustered (the partition's policy, or
+ * MM_ALLOCATE_PREFER_CONTIGUOUS) packs them into already-broken pageblocks.
+ * REQUIRE_CONTIGUOUS_CHUNKS asks the search engine for each chunk instead. MDLs never trade.
  * Pages are zeroed after the partition lock is dropped: they are already ours.
  */
 #include <stdlib.h>
@@ -30,35 +32,16 @@ struct mdl_hdr {
 
 static struct mdl_hdr *hdr_of(PMDL mdl) { return (struct mdl_hdr *)mdl - 1; }
 
-unsigned _mmc_current_node_locked(void); /* nt.c */
-
-/* Take free frames of node `node` with PFN in [lo, hi] into pfns[], lowest first, at most
- * want. Returns how many. Partition lock held. */
+/* Take up to want free frames of `node` with PFN in [lo, hi] by the placement policy, as MDL
+ * pages; their PFNs go to pfns[]. Returns how many. Partition lock held. */
 static uint64_t take_scattered(struct mmc_partition *part, unsigned node, uint64_t lo, uint64_t hi,
-                               uint64_t want, PPFN_NUMBER pfns)
+                               uint64_t want, bool clustered, PPFN_NUMBER pfns)
 {
-    struct mmc_frames *f = &part->frames;
-    uint64_t got = 0;
-    for (uint64_t r = 0; r < f->nruns && got < want; r++) {
-        const struct mmc_run *run = &f->runs[r];
-        if (run->node != node || run->base_pfn > hi || run->base_pfn + run->frames <= lo)
-            continue;
-        uint64_t a = run->base_pfn > lo ? run->base_pfn : lo;
-        uint64_t b = run->base_pfn + run->frames - 1 < hi ? run->base_pfn + run->frames - 1 : hi;
-        for (uint64_t pfn = a; pfn <= b && got < want;) {
-            uint64_t i = run->first_frame + (pfn - run->base_pfn);
-            if (!mmc_frame_is_free(f, i)) {
-                pfn++;
-                continue;
-            }
-            uint64_t start = i; /* extend over the free stretch, one engine update for all */
-            while (pfn <= b && got < want && mmc_frame_is_free(f, run->first_frame + (pfn - run->base_pfn)))
-                pfns[got++] = pfn++;
-            uint64_t n = run->first_frame + (pfn - run->base_pfn) - start;
-            _mmc_frames_set(f, start, n, MMC_FRAME_MDL);
-            part->engine->take(part->engine_state, start, n);
-        }
-    }
+    /* the frame indices are written into pfns[] first, then turned into PFNs in place */
+    uint64_t got = _mmc_place_frames(part, node, lo, hi, want, clustered, 0, 0, MMC_FRAME_MDL,
+                                     (uint64_t *)pfns);
+    for (uint64_t k = 0; k < got; k++)
+        pfns[k] = mmc_frame_pfn(&part->frames, pfns[k]);
     return got;
 }
 
@@ -87,6 +70,7 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
     const uint64_t skip = (uint64_t)skip_bytes;
     const bool fully = flags & MM_ALLOCATE_FULLY_REQUIRED;
     const bool chunks = flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS;
+    bool clustered = flags & MM_ALLOCATE_PREFER_CONTIGUOUS; /* or the partition's policy, below */
 
     if (flags & ~KNOWN_FLAGS)
         return NULL;
@@ -145,6 +129,7 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
     }
     pthread_mutex_lock(&part->lock);
     part->st.mdl_calls++;
+    clustered |= part->placement == MMC_PLACE_CLUSTERED;
     const struct mmc_frames *f = &part->frames;
     const uint64_t top_pfn = f->hp_pfn[f->nhugepages - 1] + f->hp_frames - 1;
     if (chunks) {
@@ -174,7 +159,7 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
                 break;
             uint64_t wlo = lo_pfn + k * (skip >> PAGE_SHIFT), whi = hi_pfn + k * (skip >> PAGE_SHIFT);
             for (unsigned j = 0; j < nnodes && got < want; j++)
-                got += take_scattered(part, order[j], wlo, whi, want - got, pfns + got);
+                got += take_scattered(part, order[j], wlo, whi, want - got, clustered, pfns + got);
         }
     }
     if (got == 0 || (fully && got < want)) {

@@ -17,8 +17,6 @@
 
 #define PROTECT_MODIFIERS (PAGE_NOCACHE | PAGE_WRITECOMBINE)
 
-/* The node of the calling thread's CPU (0 if unknown). _mmc_g.lock held. */
-MMC_INTERNAL unsigned _mmc_current_node_locked(void);
 unsigned _mmc_current_node_locked(void)
 {
     int cpu = sched_getcpu();
@@ -102,13 +100,14 @@ static NTSTATUS contig(const struct contig_args *a, PVOID *base)
         return STATUS_INVALID_PARAMETER;
     if (!protect_valid(a->protect))
         return STATUS_INVALID_PARAMETER;
-    if (_mmc_ensure_init() < 0)
+    if (!a->partition && _mmc_ensure_init() < 0) /* a PartitionObject exists without init */
         return STATUS_INSUFFICIENT_RESOURCES;
 
     pthread_rwlock_rdlock(&_mmc_g.lock);
     NTSTATUS st = STATUS_INSUFFICIENT_RESOURCES;
     struct mmc_partition *part = _mmc_partition_from_handle_locked(a->partition);
-    if (!part || (a->node != MM_ANY_NODE_OK && a->node >= _mmc_g.topo->nnodes)) {
+    if (!part || (a->node != MM_ANY_NODE_OK &&
+                  a->node >= (part->pool.simulated ? part->frames.nnodes : _mmc_g.topo->nnodes))) {
         st = STATUS_INVALID_PARAMETER;
         goto out;
     }
@@ -121,12 +120,15 @@ static NTSTATUS contig(const struct contig_args *a, PVOID *base)
         .highest_pfn = a->highest >> PAGE_SHIFT,                 /* its page is usable in full */
         .boundary_frames = a->boundary >> PAGE_SHIFT,
         .max_work = a->fast_only ? FAST_ONLY_MAX_WORK : 0,
+        .trade = !a->fast_only, /* FAST_ONLY never trades */
     };
     if (a->lowest > UINT64_MAX - (PAGE_SIZE - 1) || rq.lowest_pfn > rq.highest_pfn ||
         rq.highest_pfn - rq.lowest_pfn < frames - 1)
         goto out; /* empty range, or Lowest + size overflows past Highest */
     unsigned order[MMC_MAX_NODES];
-    unsigned n = node_order(a->node, a->node_strict, order);
+    unsigned n = part->pool.simulated /* its own node numbers: no machine distances */
+                     ? _mmc_sim_node_order(part, a->node, a->node == MM_ANY_NODE_OK, a->node_strict, order)
+                     : node_order(a->node, a->node_strict, order);
     bool exec = (a->protect & ~(ULONG)PROTECT_MODIFIERS) == PAGE_EXECUTE_READWRITE;
     *base = _mmc_partition_alloc_contig(part, &rq, order, n, exec, a->cache_type, a->protect, a->tag);
     st = *base ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
@@ -255,7 +257,7 @@ MMC_API PHYSICAL_ADDRESS MmGetPhysicalAddress(PVOID BaseAddress)
 {
     PHYSICAL_ADDRESS pa = {.QuadPart = 0};
     bool exec;
-    if (__atomic_load_n(&_mmc_g.initialised, __ATOMIC_ACQUIRE)) {
+    { /* not only after init: simulated partitions exist without it */
         pthread_rwlock_rdlock(&_mmc_g.lock);
         struct mmc_partition *p = _mmc_partition_of_va_locked(BaseAddress, &exec);
         if (p) {

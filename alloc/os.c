@@ -6,6 +6,14 @@
  * concurrent mmcontig processes never give back each other's pages).
  *
  * Everything returns a negative errno and fills a message naming the cause and the remedy.
+ *
+ * Fault injection: MMC_FAULT=NAME[,NAME...] (see fault_names[] below) makes the named
+ * interaction fail as it fails on a machine that lacks what it needs, through the same code
+ * and messages as the real failure (tests/test_envfail.c tries each). It is compiled in
+ * always, so the binary tested is the binary shipped and a lab can rehearse a failure; it
+ * costs one getenv per pool built and one predictable branch per fault point, all on the
+ * pool-building path except the pagemap read behind MmGetPhysicalAddress of a non-pool address
+ * (a system call anyway). A message caused by an injected fault ends "[injected: MMC_FAULT]".
  */
 #include <fcntl.h>
 #include <numa.h>
@@ -33,6 +41,77 @@
 #define PAGEMAP_PFN_MASK ((1ull << 55) - 1)
 #define PAGEMAP_CHUNK_ENTRIES 8192 /* 64 KiB of pagemap per read() */
 
+/* ---- fault injection (MMC_FAULT) ---- */
+
+static const char *const fault_names[] = {
+    "memfd",                /* memfd_create(MFD_HUGETLB) unsupported (EINVAL) */
+    "mmap",                 /* mapping the memfd fails (ENOMEM) */
+    "mbind",                /* binding to the node refused (EINVAL: node not allowed) */
+    "populate",             /* the node runs out of hugepages half-way (MADV_POPULATE_WRITE) */
+    "move_pages_wrongnode", /* the last hugepage is found on another node */
+    "pagemap_nopfn",        /* pagemap hides frame numbers (no CAP_SYS_ADMIN) */
+    "topup_denied",         /* too few free; writing nr_hugepages refused (EACCES) */
+    "hugepages_short",      /* too few free; the kernel finds half the shortfall (really
+                               raised, then given back) */
+    "nohugepages",          /* none free; the kernel finds none when asked */
+    "1g_unavailable",       /* no 1 GiB hugepages on this machine (no sysfs directory) */
+    "map_views",            /* mapping the pool's views fails (ENOMEM, as max_map_count) */
+    NULL,
+};
+enum {
+    F_MEMFD = 1u << 0, F_MMAP = 1u << 1, F_MBIND = 1u << 2, F_POPULATE = 1u << 3,
+    F_WRONGNODE = 1u << 4, F_NOPFN = 1u << 5, F_TOPUP_DENIED = 1u << 6, F_SHORT = 1u << 7,
+    F_NONE = 1u << 8, F_NO1G = 1u << 9, F_MAPVIEWS = 1u << 10,
+};
+static unsigned fault_mask;               /* MMC_FAULT as of the last pool built */
+static __thread unsigned fault_fired;     /* faults that fired in this thread's current call */
+
+static void faults_load(void)
+{
+    const char *v = getenv("MMC_FAULT");
+    unsigned m = 0;
+    for (const char *s = v ? v : ""; *s;) {
+        size_t len = strcspn(s, ",");
+        unsigned k = 0;
+        while (fault_names[k] && (strlen(fault_names[k]) != len || strncmp(fault_names[k], s, len)))
+            k++;
+        if (fault_names[k])
+            m |= 1u << k;
+        else if (len)
+            fprintf(stderr, "mmcontig: MMC_FAULT: '%.*s' is no fault point (memfd, mmap, mbind, "
+                    "populate, move_pages_wrongnode, pagemap_nopfn, topup_denied, "
+                    "hugepages_short, nohugepages, 1g_unavailable, map_views); ignored\n",
+                    (int)len, s);
+        s += len + (s[len] == ',');
+    }
+    __atomic_store_n(&fault_mask, m, __ATOMIC_RELAXED);
+    fault_fired = 0;
+}
+
+/* Does fault f fire? (One load and one branch when MMC_FAULT is unset.) */
+static inline bool fault(unsigned f)
+{
+    unsigned hit = __atomic_load_n(&fault_mask, __ATOMIC_RELAXED) & f;
+    if (__builtin_expect(!hit, 1))
+        return false;
+    fault_fired |= hit;
+    return true;
+}
+
+/* After a failure: say so if an injected fault caused it. */
+static void fault_note(char *err, size_t errlen)
+{
+    if (!fault_fired || !err || !errlen)
+        return;
+    size_t n = strlen(err);
+    for (unsigned k = 0; fault_names[k]; k++)
+        if (fault_fired & (1u << k)) {
+            snprintf(err + n, errlen - n, " [injected: MMC_FAULT=%s]", fault_names[k]);
+            break;
+        }
+    fault_fired = 0;
+}
+
 static void fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -58,6 +137,8 @@ static void sysfs_path(char *buf, size_t len, unsigned os_index, uint64_t page_b
 static int sysfs_read(unsigned os_index, uint64_t page_bytes, const char *file, uint64_t *val)
 {
     char path[160], buf[32];
+    if (page_bytes >= MMC_GIB && fault(F_NO1G))
+        return -ENOENT; /* as on a machine without 1 GiB pages: no such directory */
     sysfs_path(path, sizeof(path), os_index, page_bytes, file);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -110,16 +191,30 @@ long _mmc_os_hugepages_topup(unsigned os_index, uint64_t page_bytes, uint64_t ne
     char path[160];
     uint64_t nr = 0, free_pages = 0;
     sysfs_path(path, sizeof(path), os_index, page_bytes, "nr_hugepages");
+    faults_load();
     int lk = sysfs_lock();
     int rc = sysfs_read(os_index, page_bytes, "free_hugepages", &free_pages);
     if (rc == 0)
         rc = sysfs_read(os_index, page_bytes, "nr_hugepages", &nr);
+    const bool short_fault = fault(F_TOPUP_DENIED | F_SHORT | F_NONE);
+    if (short_fault)
+        free_pages = 0; /* the node has none free: a top-up is needed */
     if (rc < 0) {
         sysfs_unlock(lk);
-        fail(err, errlen,
-             "node %u: cannot read its %s hugepage counts (%s): this kernel or machine has no %s "
-             "hugepages on that node; use MMC_PAGE=2M or a machine that supports them",
-             os_index, size_name(page_bytes), strerror(-rc), size_name(page_bytes));
+        char dir[64];
+        snprintf(dir, sizeof(dir), "/sys/devices/system/node/node%u", os_index);
+        if (access(dir, F_OK) != 0)
+            fail(err, errlen,
+                 "node %u: this kernel has no such node (%s: %s): the topology mmcontig loaded is "
+                 "not this machine's; unset MMC_TOPOLOGY_XML, or give MMC_POOL sizes only for "
+                 "the nodes this machine has (mmcontig topology lists them)",
+                 os_index, dir, strerror(errno));
+        else
+            fail(err, errlen,
+                 "node %u: cannot read its %s hugepage counts (%s): this kernel or machine has no "
+                 "%s hugepages on that node; use MMC_PAGE=2M or a machine that supports them",
+                 os_index, size_name(page_bytes), strerror(-rc), size_name(page_bytes));
+        fault_note(err, errlen);
         return rc;
     }
     if (free_pages >= need) {
@@ -135,13 +230,22 @@ long _mmc_os_hugepages_topup(unsigned os_index, uint64_t page_bytes, uint64_t ne
              os_index, (unsigned long long)free_pages, size_name(page_bytes),
              (unsigned long long)need, (unsigned long long)shortfall,
              (unsigned long long)(nr + shortfall), path);
+        fault_note(err, errlen);
         return -ENOMEM;
     }
-    rc = sysfs_write(os_index, page_bytes, "nr_hugepages", nr + shortfall);
+    if (fault(F_TOPUP_DENIED))
+        rc = -EACCES;
+    else if (fault(F_NONE))
+        rc = 0; /* the kernel found none: nr_hugepages stays */
+    else /* F_SHORT: the kernel finds half the shortfall (a real raise, given back below) */
+        rc = sysfs_write(os_index, page_bytes, "nr_hugepages",
+                         nr + (fault(F_SHORT) ? shortfall / 2 : shortfall));
     uint64_t nr_after = nr, free_after = free_pages;
     sysfs_read(os_index, page_bytes, "nr_hugepages", &nr_after);
     sysfs_read(os_index, page_bytes, "free_hugepages", &free_after);
     long added = nr_after > nr ? (long)(nr_after - nr) : 0;
+    if (short_fault)
+        free_after = free_pages + (uint64_t)added;
     if (rc < 0 || free_after < need) {
         if (added)
             sysfs_write(os_index, page_bytes, "nr_hugepages", nr_after - (uint64_t)added);
@@ -165,6 +269,7 @@ long _mmc_os_hugepages_topup(unsigned os_index, uint64_t page_bytes, uint64_t ne
                  (unsigned long long)need, (unsigned long long)shortfall,
                  (unsigned long long)(free_after > free_pages ? free_after - free_pages : 0),
                  (unsigned long long)(nr + shortfall), path);
+        fault_note(err, errlen);
         return -ENOMEM;
     }
     sysfs_unlock(lk);
@@ -231,6 +336,8 @@ int _mmc_os_virt_to_phys(const void *va, uint64_t *phys)
     int rc = pagemap_read(cur, (uintptr_t)va, 1, &e);
     if (rc < 0)
         return rc;
+    if (fault(F_NOPFN))
+        e &= ~PAGEMAP_PFN_MASK;
     if (!(e & PAGEMAP_PRESENT)) {
         *phys = 0;
         return 0;
@@ -253,6 +360,7 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
     uint64_t *entries = NULL;
 
     memset(c, 0, sizeof(*c));
+    faults_load();
     c->fd = -1;
     c->node = node;
     c->page_bytes = page_bytes;
@@ -268,8 +376,11 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
 
     char name[32];
     snprintf(name, sizeof(name), "mmcontig-node%u", os_index);
-    c->fd = memfd_create(name, MFD_CLOEXEC | MFD_HUGETLB |
-                                   ((unsigned)__builtin_ctzll(page_bytes) << MFD_HUGE_SHIFT));
+    if (fault(F_MEMFD) || (page_bytes >= MMC_GIB && fault(F_NO1G)))
+        c->fd = -1, errno = EINVAL; /* as a kernel without hugetlb memfds (or that size) */
+    else
+        c->fd = memfd_create(name, MFD_CLOEXEC | MFD_HUGETLB |
+                                       ((unsigned)__builtin_ctzll(page_bytes) << MFD_HUGE_SHIFT));
     if (c->fd < 0) {
         rc = -errno;
         fail(err, errlen,
@@ -284,7 +395,10 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
              (unsigned long long)len, strerror(errno));
         goto error;
     }
-    addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+    if (fault(F_MMAP))
+        errno = ENOMEM;
+    else
+        addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
     if (addr == MAP_FAILED) {
         rc = -errno;
         fail(err, errlen,
@@ -303,9 +417,12 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
             goto error;
         }
         mask[os_index / (8 * sizeof(unsigned long))] |= 1ul << (os_index % (8 * sizeof(unsigned long)));
-        if (mbind(addr, len, MPOL_BIND, mask, 8 * sizeof(mask), MPOL_MF_STRICT) < 0) {
+        if ((fault(F_MBIND) && (errno = EINVAL)) ||
+            mbind(addr, len, MPOL_BIND, mask, 8 * sizeof(mask), MPOL_MF_STRICT) < 0) {
             rc = -errno;
-            fail(err, errlen, "binding the pool's memory to node %u (mbind) failed: %s",
+            fail(err, errlen, "binding the pool's memory to node %u (mbind) failed: %s; the node "
+                 "is not allowed to this process (check cpuset.mems of its cgroup, numactl "
+                 "--show) or the kernel lacks NUMA support",
                  os_index, strerror(errno));
             goto error;
         }
@@ -315,7 +432,8 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
      * pool's window in few mappings. MADV_POPULATE_WRITE reports a shortage as an error
      * instead of a SIGBUS. */
     for (uint64_t h = npages; h-- > 0;) {
-        if (madvise(addr + h * page_bytes, page_bytes, MADV_POPULATE_WRITE) < 0) {
+        if ((h == npages / 2 && fault(F_POPULATE) && (errno = ENOMEM)) ||
+            madvise(addr + h * page_bytes, page_bytes, MADV_POPULATE_WRITE) < 0) {
             rc = -errno;
             fail(err, errlen,
                  "node %u ran out of free %s hugepages after %llu of %llu (%s); another process "
@@ -339,6 +457,8 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
                  strerror(errno));
             goto error;
         }
+        if (fault(F_WRONGNODE))
+            status[npages - 1] = (int)os_index + 1;
         for (uint64_t h = 0; h < npages; h++) {
             if (status[h] != (int)os_index) {
                 rc = -EXDEV;
@@ -366,6 +486,7 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
     entries = malloc((npages * per_read < PAGEMAP_CHUNK_ENTRIES ? npages * per_read : PAGEMAP_CHUNK_ENTRIES) * sizeof(uint64_t));
     if (!entries) {
         rc = -ENOMEM;
+        fail(err, errlen, "out of memory for reading pagemap");
         goto error;
     }
     uint64_t pages_per_chunk = PAGEMAP_CHUNK_ENTRIES / per_read;
@@ -381,6 +502,9 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
             fail(err, errlen, "reading /proc/self/pagemap failed: %s", strerror(-rc));
             goto error;
         }
+        if (fault(F_NOPFN))
+            for (uint64_t j = 0; j < k * per_read; j++)
+                entries[j] &= ~PAGEMAP_PFN_MASK;
         for (uint64_t j = 0; j < k; j++) {
             const uint64_t *e = &entries[j * per_read];
             uint64_t pfn = e[0] & PAGEMAP_PFN_MASK;
@@ -418,6 +542,7 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
     return 0;
 
 error:
+    fault_note(err, errlen);
     if (addr != MAP_FAILED)
         munmap(addr, len);
     if (pm >= 0)
@@ -456,7 +581,12 @@ void *_mmc_os_reserve(uint64_t size, uint64_t align)
 
 int _mmc_os_map_fixed(void *addr, uint64_t len, int fd, uint64_t offset, int prot)
 {
-    void *p = mmap(addr, len, prot, MAP_SHARED | MAP_FIXED, fd, (off_t)offset);
+    if (fault(F_MAPVIEWS))
+        return -ENOMEM;
+    /* MAP_POPULATE: the page tables are filled now, not by the mlock below, which may fail
+     * (RLIMIT_MEMLOCK) or be a no-op (AddressSanitizer intercepts it): move_pages and pagemap
+     * must see every pool page present from the start. */
+    void *p = mmap(addr, len, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, (off_t)offset);
     if (p == MAP_FAILED)
         return -errno;
     (void)mlock(p, len);

@@ -129,6 +129,7 @@ static void partition_free(struct mmc_partition *part)
 {
     if (part->engine_state)
         part->engine->destroy(part->engine_state);
+    _mmc_load_destroy(&part->load);
     _mmc_frames_destroy(&part->frames);
     _mmc_pool_destroy(&part->pool);
     free(part->blocks);
@@ -368,6 +369,12 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
         if (rc == -EAGAIN)
             break; /* the work bound covers the whole call */
     }
+    /* The slow path: no free block anywhere allowed; trade load away, nearest node first. */
+    for (unsigned k = 0; k < nnodes && rc == -ENOMEM && rq->trade; k++) {
+        rq->node_mask = 1ull << node_order[k];
+        if (_mmc_trade_locked(part, rq, node_order[k], &first) == 0)
+            rc = 0;
+    }
     if (rc < 0) {
         part->st.contiguous_failed++;
         pthread_mutex_unlock(&part->lock);
@@ -413,8 +420,7 @@ static int64_t block_head_of(const struct mmc_partition *part, uint64_t i)
 void _mmc_partition_free_contig(const char *routine, void *base)
 {
     bool exec = false;
-    if (_mmc_ensure_init() < 0)
-        return;
+    /* no _mmc_ensure_init(): a block can only come from a partition already on the list */
     pthread_rwlock_rdlock(&_mmc_g.lock);
     struct mmc_partition *part = _mmc_partition_of_va_locked(base, &exec);
     if (!part) {
@@ -443,6 +449,8 @@ void _mmc_partition_free_contig(const char *routine, void *base)
                      (const void *)((exec ? part->pool.rw : part->pool.rwx) + off));
         else if ((s & MMC_FRAME_STATE_MASK) == MMC_FRAME_MDL)
             snprintf(why, sizeof(why), "this frame belongs to an MDL: free it with MmFreePagesFromMdl");
+        else if ((s & MMC_FRAME_STATE_MASK) >= MMC_FRAME_MOVABLE)
+            snprintf(why, sizeof(why), "this frame holds load (movable or standby), not a block");
         else
             snprintf(why, sizeof(why), "no block starts here: freed already (double free) or "
                      "never allocated");
@@ -466,7 +474,7 @@ MMC_API int mmc_query(const void *addr, struct mmc_alloc_info *info)
 {
     bool exec = false;
     int rc = -ENOENT;
-    if (!__atomic_load_n(&_mmc_g.initialised, __ATOMIC_ACQUIRE) || !info)
+    if (!info) /* simulated partitions exist without init: look at the list anyway */
         return -ENOENT;
     pthread_rwlock_rdlock(&_mmc_g.lock);
     struct mmc_partition *part = _mmc_partition_of_va_locked(addr, &exec);
@@ -497,10 +505,9 @@ MMC_API int mmc_query(const void *addr, struct mmc_alloc_info *info)
     return rc;
 }
 
-/* Resolve a handle for a reader: rdlock taken on success (caller unlocks). */
-static struct mmc_partition *resolve(mmc_partition_t *handle)
+struct mmc_partition *_mmc_partition_resolve(mmc_partition_t *handle)
 {
-    if (_mmc_ensure_init() < 0)
+    if (!handle && _mmc_ensure_init() < 0) /* only the system partition needs init */
         return NULL;
     pthread_rwlock_rdlock(&_mmc_g.lock);
     struct mmc_partition *p = _mmc_partition_from_handle_locked(handle);
@@ -513,7 +520,7 @@ static struct mmc_partition *resolve(mmc_partition_t *handle)
 
 MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
 {
-    struct mmc_partition *p = resolve(handle);
+    struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
     pthread_mutex_lock(&p->lock);
@@ -531,10 +538,18 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
             st->largest_run_frames = f->runs[r].frames;
     st->largest_free_frames = _mmc_frames_largest_free(f);
     st->live_blocks = p->blocks_live;
-    st->live_mdl_frames = 0;
-    for (uint64_t i = 0; i < f->nframes; i++)
-        st->live_mdl_frames += (f->state[i] & MMC_FRAME_STATE_MASK) == MMC_FRAME_MDL;
-    st->nnodes = _mmc_g.topo->nnodes;
+    st->live_mdl_frames = st->live_movable = st->live_standby = 0;
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (uint64_t i = 0; i < f->nframes; i++) {
+        uint8_t k = f->state[i] & MMC_FRAME_STATE_MASK;
+        st->live_mdl_frames += k == MMC_FRAME_MDL;
+        st->live_movable += k == MMC_FRAME_MOVABLE;
+        st->live_standby += k == MMC_FRAME_STANDBY;
+        h = (h ^ f->state[i]) * 0x100000001b3ull;
+    }
+    st->state_hash = h;
+    st->hugepages_added = 0;
+    st->nnodes = p->pool.simulated ? f->nnodes : _mmc_g.topo->nnodes; /* simulated: its own */
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)
         st->node_free_frames[n] = f->node_free[n];
     pthread_mutex_unlock(&p->lock);
@@ -544,7 +559,7 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
 
 MMC_API long mmc_partition_runs(mmc_partition_t *handle, struct mmc_run_info *runs, size_t max)
 {
-    struct mmc_partition *p = resolve(handle);
+    struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
     pthread_mutex_lock(&p->lock);
@@ -575,7 +590,7 @@ static void print_bytes(FILE *out, uint64_t b)
 
 MMC_API int mmc_partition_print_layout(mmc_partition_t *handle, FILE *out)
 {
-    struct mmc_partition *p = resolve(handle);
+    struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
     pthread_mutex_lock(&p->lock);
@@ -599,7 +614,7 @@ MMC_API int mmc_partition_print_layout(mmc_partition_t *handle, FILE *out)
                     largest = f->runs[r].frames;
             }
         fprintf(out, "  node %u (OS node %u): %llu hugepages (%llu added to nr_hugepages), %llu "
-                "runs, largest ", n, _mmc_g.topo->nodes[n].os_index,
+                "runs, largest ", n, p->pool.simulated ? n : _mmc_g.topo->nodes[n].os_index,
                 (unsigned long long)(f->node_frames[n] / f->hp_frames), (unsigned long long)p->pool.topup[n],
                 (unsigned long long)runs);
         print_bytes(out, largest << MMC_FRAME_SHIFT);

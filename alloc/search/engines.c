@@ -9,6 +9,10 @@
 
 const struct mmc_engine_ops *const _mmc_engines[] = {
     &_mmc_engine_linear,
+    &_mmc_engine_bitmap,
+    &_mmc_engine_buddy,
+    &_mmc_engine_tlsf,
+    &_mmc_engine_tree,
     NULL,
 };
 

@@ -110,6 +110,16 @@ struct mmc_stats {
     uint64_t node_free_frames[MMC_MAX_NODES]; /* free frames per node number */
     unsigned nnodes;                /* nodes of the machine (entries of node_free_frames used) */
     char algo[MMC_NAME_MAX];        /* search engine */
+    uint64_t live_movable;          /* load frames: movable, live */
+    uint64_t live_standby;          /* load frames: standby, live and not dropped */
+    uint64_t trades;                /* contiguous allocations served by trading load away */
+    uint64_t frames_moved;          /* movable frames copied elsewhere by trades */
+    uint64_t frames_dropped;        /* standby frames dropped by trades */
+    uint64_t trade_ns;              /* time spent trading, nanoseconds */
+    uint64_t hugepages_added;       /* hugepages the pool grew by while running (always 0: the
+                                       pool does not grow; see docs/ARCHITECTURE.md) */
+    uint64_t state_hash;            /* FNV-1a over every frame's state byte, in PFN order: two
+                                       frame databases in the same state have the same hash */
 };
 /* part NULL: the system partition. Returns 0 or a negative errno. */
 MMC_API int mmc_partition_stats(mmc_partition_t *part, struct mmc_stats *st);
@@ -218,6 +228,87 @@ MMC_API int mmc_sim_config_init(struct mmc_sim_config *cfg);
  * file cannot be opened, -ENOMEM when the tables (1 byte per frame plus the engine's index)
  * or the address space cannot be had. */
 MMC_API int mmc_partition_create_simulated(const struct mmc_sim_config *cfg, mmc_partition_t **out);
+
+/* ---- fragmentation (the kernel's measures, from the frame database) ---- */
+#define MMC_FRAG_MAX_ORDER 18   /* orders 0..18: 4 KiB .. 1 GiB blocks */
+
+/* Free memory cut as a buddy allocator would hold it: each free stretch (maximal free frames
+ * inside one run) split from its start into the largest PFN-aligned power-of-two blocks. */
+struct mmc_frag {
+    uint64_t free_frames;       /* F: free frames measured */
+    uint64_t blocks[MMC_FRAG_MAX_ORDER + 1]; /* n_k: free aligned blocks of order k */
+    double unusable[MMC_FRAG_MAX_ORDER + 1]; /* U(j) = (F - S_j 2^j) / F, the kernel's unusable
+                                   free space index; 1 when F = 0 */
+    double fragmentation[MMC_FRAG_MAX_ORDER + 1]; /* FI(j) = 1 - (1 + F/2^j) / B when no block of
+                                   order >= j is free; -1 when one is (the kernel's -1000) */
+    uint64_t largest_free_frames; /* longest free stretch */
+    uint64_t free_stretches;    /* number of free stretches */
+    uint64_t stretch_histogram[64]; /* free stretches with floor(log2(length in frames)) = i */
+    double coverage[4];         /* share of free frames in the largest 32, 64, 128, 256 stretches */
+};
+/* Measure node `node` (-1: all nodes) of a partition (NULL: system). O(frames). 0 or -errno. */
+MMC_API int mmc_partition_frag(mmc_partition_t *part, int node, struct mmc_frag *out);
+/* One /proc/buddyinfo-format line per node ("Node 0, zone mmcontig n_0 ... n_10"), orders
+ * above 10 counted as order-10 blocks, so other tools' scripts can read it. 0 or -errno. */
+MMC_API int mmc_partition_print_buddyinfo(mmc_partition_t *part, FILE *f);
+
+/* ---- load: frames in use by something other than the allocations under test ---- */
+/* Where scattered frames (MDL pages, load frames) go. */
+enum mmc_placement {
+    MMC_PLACE_PLAIN = 0,        /* the lowest free frames first (default) */
+    MMC_PLACE_CLUSTERED = 1,    /* packed into already-broken 2 MiB pageblocks (the fullest
+                                   first), keeping whole ones whole, as Linux groups pages by
+                                   migrate type; MM_ALLOCATE_PREFER_CONTIGUOUS asks for it */
+};
+/* Set a partition's placement policy (NULL: system). 0 or -EINVAL. */
+MMC_API int mmc_partition_set_placement(mmc_partition_t *part, int placement);
+
+/* A load frame's handle: its owner never holds an address, because a trade may move it. */
+typedef uint64_t mmc_load_t;
+enum mmc_load_kind {
+    MMC_LOAD_MOVABLE = 3,       /* in use, contents kept, may be moved (a working-set page) */
+    MMC_LOAD_STANDBY = 4,       /* cached contents that may be dropped (the standby list) */
+};
+/* Take `count` frames of `kind` (on node `node`, -1: any, nearest first) by the partition's
+ * placement, one handle each into out[]. Returns how many were taken (may be fewer when the
+ * pool is short), or a negative errno. The frames are not zeroed. */
+MMC_API long mmc_load_alloc(mmc_partition_t *part, int kind, int node, size_t count, mmc_load_t *out);
+/* Free load frames. A stale handle (freed already) is misuse. 0 or -errno. */
+MMC_API int mmc_load_free(mmc_partition_t *part, const mmc_load_t *handles, size_t count);
+/* Copy len bytes at off (off + len <= 4096) out of / into a load frame, wherever it is now.
+ * 0; -ENODATA for a standby frame a trade dropped; -EOPNOTSUPP on a simulated partition;
+ * misuse for a stale handle. */
+MMC_API int mmc_load_read(mmc_partition_t *part, mmc_load_t h, size_t off, void *buf, size_t len);
+MMC_API int mmc_load_write(mmc_partition_t *part, mmc_load_t h, size_t off, const void *buf, size_t len);
+/* The PFN a load frame occupies now; 0 if dropped or stale. */
+MMC_API uint64_t mmc_load_pfn(mmc_partition_t *part, mmc_load_t h);
+
+/* ---- the aging trace: a seeded, replayable workload that fragments a partition ---- */
+/* The recipe (documented in full in results/README.md, "Aging recipe"). */
+struct mmc_aging {
+    uint64_t seed;              /* seed of every thread's stream. Default 1 */
+    double target_utilisation;  /* share of the pool's frames kept in use, 0..1. Default 0.7 */
+    uint64_t ops;               /* operations (allocations and frees) in all. Default 20000 */
+    unsigned threads;           /* K threads issuing them, 1..256. Default 1 */
+    double mix_mdl;             /* weight of MDL allocations (log-normal pages). Default 0.25 */
+    double mix_contig;          /* weight of contiguous blocks (4 KiB..8 MiB, constraints). 0.25 */
+    double mix_movable;         /* weight of movable load (log-normal counts). Default 0.30 */
+    double mix_standby;         /* weight of standby load (with churn). Default 0.20 */
+    void (*progress)(void *arg, uint64_t done, uint64_t total); /* called after each operation
+                                   (under the trace's lock), or NULL. Default NULL */
+    void *progress_arg;         /* passed to progress */
+};
+/* Fill *cfg with the defaults above. */
+MMC_API void mmc_aging_init(struct mmc_aging *cfg);
+/* Run the recipe on a partition (NULL: system), recording every operation in order to
+ * record_path if not NULL (a text file; its last line holds the frame database's state hash).
+ * The objects it leaves allocated stay: the partition is left aged. 0 or -errno. */
+MMC_API int mmc_aging_run(mmc_partition_t *part, const struct mmc_aging *cfg, const char *record_path);
+/* Replay a recorded trace on a partition in the state the recording started from (same layout
+ * and engine; for a real pool, the same node of the calling CPU). *recorded_hash gets the
+ * recorded final state hash, to compare with mmc_partition_stats().state_hash. 0, -EILSEQ if an
+ * operation's outcome differs from the recording (mmc_last_error() says where), or -errno. */
+MMC_API int mmc_aging_replay(mmc_partition_t *part, const char *path, uint64_t *recorded_hash);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,459 @@
+/* alloc/load.c: frames in use by the load, placement of scattered frames, and trading.
+ *
+ * Owns:
+ * - load frames: movable (in use, contents kept, may be moved: a working-set page) and standby
+ *   (cached contents that may be dropped). Their owner holds a handle (slot index + 1 in the
+ *   low 32 bits, the slot's generation in the high 32), never an address, so a trade can move
+ *   them; a stale handle is misuse.
+ * - placement of scattered frames (MDL pages and load frames): plain takes the lowest free
+ *   frames; clustered packs them into 2 MiB pageblocks that are already broken, the fullest
+ *   first, and breaks a whole one only when none is left, keeping large runs whole the way
+ *   Linux groups unmovable pages by pageblock migrate type.
+ * - the slow path of a contiguous allocation, trading: when no free block satisfies a request,
+ *   pick the cheapest window the request allows (no pinned frame in it; fewest movable frames
+ *   to copy, then fewest standby frames to drop, then the highest), drop its standby frames,
+ *   move its movable frames to free frames outside it (same node first, then nearest), and hand
+ *   the window back to the caller, now free. Cost O(frames of the allowed range) to choose, one
+ *   4 KiB copy per frame moved. FAST_ONLY never gets here.
+ *
+ * The pool does not grow while running: growing it would insert hugepages into the PFN-sorted
+ * window and move every frame's virtual address, which the blocks handed out forbid.
+ *
+ * All functions expect the partition lock held, except the public ones, which take it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define NO_FRAME UINT64_MAX
+
+/* ---- placement ---- */
+
+/* Set [first, first + n) to state and tell the engine: they were free. */
+static void take_extent(struct mmc_partition *part, uint64_t first, uint64_t n, uint8_t state)
+{
+    _mmc_frames_set(&part->frames, first, n, state);
+    part->engine->take(part->engine_state, first, n);
+}
+
+/* Take free frames of [a, b) (frame indices, inside one run) in order, up to want. */
+static uint64_t take_range(struct mmc_partition *part, uint64_t a, uint64_t b, uint64_t want,
+                           uint64_t ex_first, uint64_t ex_end, uint8_t state, uint64_t *out)
+{
+    const struct mmc_frames *f = &part->frames;
+    uint64_t got = 0;
+    for (uint64_t i = a; i < b && got < want;) {
+        if (!mmc_frame_is_free(f, i) || (i >= ex_first && i < ex_end)) {
+            i++;
+            continue;
+        }
+        uint64_t start = i;
+        while (i < b && got < want && mmc_frame_is_free(f, i) && !(i >= ex_first && i < ex_end))
+            out[got++] = i++;
+        take_extent(part, start, i - start, state);
+    }
+    return got;
+}
+
+uint64_t _mmc_place_frames(struct mmc_partition *part, unsigned node, uint64_t lo_pfn, uint64_t hi_pfn,
+                           uint64_t want, bool clustered, uint64_t ex_first, uint64_t ex_end,
+                           uint8_t state, uint64_t *out)
+{
+    const struct mmc_frames *f = &part->frames;
+    uint64_t got = 0;
+    if (!want || !f->node_free[node])
+        return 0;
+    if (!clustered) {
+        for (uint64_t r = 0; r < f->nruns && got < want; r++) {
+            const struct mmc_run *run = &f->runs[r];
+            if (run->node != node || run->base_pfn > hi_pfn || run->base_pfn + run->frames <= lo_pfn)
+                continue;
+            uint64_t a = run->base_pfn > lo_pfn ? run->base_pfn : lo_pfn;
+            uint64_t b = run->base_pfn + run->frames - 1 < hi_pfn ? run->base_pfn + run->frames - 1 : hi_pfn;
+            got += take_range(part, run->first_frame + (a - run->base_pfn),
+                              run->first_frame + (b - run->base_pfn) + 1, want - got, ex_first, ex_end,
+                              state, out + got);
+        }
+        return got;
+    }
+    /* Clustered: the fullest broken pageblock first; a pageblock that yields nothing (its free
+     * frames are outside the range or excluded) is not tried again in this call. */
+    const uint64_t npb = f->nframes / MMC_PAGEBLOCK_FRAMES;
+    uint8_t *tried = calloc((npb + 7) / 8, 1);
+    if (!tried)
+        return 0;
+    while (got < want) {
+        uint64_t best = NO_FRAME;
+        for (uint64_t pb = 0; pb < npb; pb++) {
+            if (f->pb_used[pb] >= MMC_PAGEBLOCK_FRAMES || (tried[pb / 8] >> (pb % 8) & 1))
+                continue;
+            uint64_t i0 = pb * MMC_PAGEBLOCK_FRAMES;
+            if (mmc_frame_node(f, i0) != node)
+                continue;
+            uint64_t p0 = mmc_frame_pfn(f, i0);
+            if (p0 > hi_pfn || p0 + MMC_PAGEBLOCK_FRAMES <= lo_pfn)
+                continue;
+            if (best == NO_FRAME || f->pb_used[pb] > f->pb_used[best])
+                best = pb;
+        }
+        if (best == NO_FRAME)
+            break;
+        tried[best / 8] |= (uint8_t)(1u << (best % 8));
+        uint64_t i0 = best * MMC_PAGEBLOCK_FRAMES, p0 = mmc_frame_pfn(f, i0);
+        uint64_t a = p0 < lo_pfn ? lo_pfn - p0 : 0;
+        uint64_t b = p0 + MMC_PAGEBLOCK_FRAMES - 1 > hi_pfn ? hi_pfn - p0 + 1 : MMC_PAGEBLOCK_FRAMES;
+        got += take_range(part, i0 + a, i0 + b, want - got, ex_first, ex_end, state, out + got);
+    }
+    free(tried);
+    return got;
+}
+
+/* Nodes to move frames to, from `node`: itself, then the others nearest first (a simulated
+ * partition, having no distances: by number). */
+static unsigned dest_order(const struct mmc_partition *part, unsigned node, unsigned *order)
+{
+    unsigned n = 0;
+    if (!part->pool.simulated && _mmc_g.topo && node < _mmc_g.topo->nnodes) {
+        for (unsigned k = 0; k < _mmc_g.topo->nnodes && k < MMC_MAX_NODES; k++)
+            order[n++] = _mmc_g.topo->nodes[node].fallback[k];
+        return n;
+    }
+    order[n++] = node;
+    for (unsigned k = 0; k < part->frames.nnodes; k++)
+        if (k != node)
+            order[n++] = k;
+    return n;
+}
+
+/* ---- load slots ---- */
+
+static int load_ready(struct mmc_partition *part)
+{
+    struct mmc_load *l = &part->load;
+    if (!l->frame_slot) {
+        l->frame_slot = calloc(part->frames.nframes, sizeof(*l->frame_slot));
+        if (!l->frame_slot)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static int64_t slot_new(struct mmc_load *l)
+{
+    if (l->nfree)
+        return l->free_slots[--l->nfree];
+    if (l->nslots == l->cap) {
+        uint32_t ncap = l->cap ? l->cap * 2 : 1024;
+        struct mmc_load_slot *ns = realloc(l->slots, ncap * sizeof(*ns));
+        if (!ns)
+            return -ENOMEM;
+        l->slots = ns;
+        uint32_t *nf = realloc(l->free_slots, ncap * sizeof(*nf));
+        if (!nf)
+            return -ENOMEM;
+        l->free_slots = nf;
+        l->cap = ncap;
+    }
+    l->slots[l->nslots].gen = 0;
+    return l->nslots++;
+}
+
+static mmc_load_t handle_of(const struct mmc_load *l, uint32_t slot)
+{
+    return ((uint64_t)l->slots[slot].gen << 32) | (slot + 1u);
+}
+
+/* The live slot of a handle, or NULL after reporting misuse. */
+static struct mmc_load_slot *slot_of(struct mmc_partition *part, mmc_load_t h, const char *routine)
+{
+    struct mmc_load *l = &part->load;
+    uint32_t idx = (uint32_t)h;
+    if (idx == 0 || idx > l->nslots || l->slots[idx - 1].gen != (uint32_t)(h >> 32) ||
+        !l->slots[idx - 1].live) {
+        pthread_mutex_unlock(&part->lock);
+        _mmc_misuse(part, routine, (const void *)(uintptr_t)h,
+                    "not a live load handle of this partition (freed already, or never allocated)");
+        pthread_mutex_lock(&part->lock);
+        return NULL;
+    }
+    return &l->slots[idx - 1];
+}
+
+void _mmc_load_destroy(struct mmc_load *l)
+{
+    free(l->slots);
+    free(l->free_slots);
+    free(l->frame_slot);
+    memset(l, 0, sizeof(*l));
+}
+
+/* ---- trading ---- */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, unsigned node,
+                      uint64_t *first)
+{
+    struct mmc_frames *f = &part->frames;
+    const uint64_t n = rq->frames, b = rq->boundary_frames;
+    uint64_t best = NO_FRAME, best_mov = UINT64_MAX, best_sb = UINT64_MAX;
+    const uint64_t t0 = now_ns();
+
+    if (!n || (b && n > b) || !part->load.frame_slot)
+        return -ENOMEM; /* no load: nothing to trade */
+    for (uint64_t r = f->nruns; r-- > 0;) {
+        const struct mmc_run *run = &f->runs[r];
+        if (run->node != node)
+            continue;
+        uint64_t lo = run->base_pfn > rq->lowest_pfn ? run->base_pfn : rq->lowest_pfn;
+        uint64_t hi = run->base_pfn + run->frames;
+        if (rq->highest_pfn < hi - 1)
+            hi = rq->highest_pfn + 1;
+        if (hi <= lo || hi - lo < n)
+            continue;
+        const uint8_t *st = f->state + run->first_frame; /* st[pfn - base] */
+        const uint64_t base = run->base_pfn;
+        uint64_t pinned = 0, mov = 0, sb = 0;
+#define ADD(pfn, d)                                                          \
+    do {                                                                     \
+        uint8_t k_ = st[(pfn) - base] & MMC_FRAME_STATE_MASK;                \
+        if (k_ == MMC_FRAME_MOVABLE)                                         \
+            mov += (d);                                                      \
+        else if (k_ == MMC_FRAME_STANDBY)                                    \
+            sb += (d);                                                       \
+        else if (k_ != MMC_FRAME_FREE)                                       \
+            pinned += (d);                                                   \
+    } while (0)
+        uint64_t s = hi - n; /* the window [s, s + n), top-down */
+        for (uint64_t p = s; p < hi; p++)
+            ADD(p, 1);
+        for (;;) {
+            if (!pinned && (!b || s / b == (s + n - 1) / b) &&
+                (mov < best_mov || (mov == best_mov && sb < best_sb))) {
+                best = run->first_frame + (s - base);
+                best_mov = mov, best_sb = sb;
+            }
+            if (s == lo)
+                break;
+            s--;
+            ADD(s, 1);
+            ADD(s + n, (uint64_t)-1);
+        }
+#undef ADD
+    }
+    if (best == NO_FRAME)
+        return -ENOMEM;
+
+    /* Somewhere to put the movable frames: outside the window, same node first. */
+    uint64_t *dest = best_mov ? malloc(best_mov * sizeof(*dest)) : NULL;
+    if (best_mov && !dest)
+        return -ENOMEM;
+    unsigned order[MMC_MAX_NODES];
+    unsigned nn = dest_order(part, node, order);
+    bool clustered = part->placement == MMC_PLACE_CLUSTERED;
+    uint64_t got = 0;
+    for (unsigned k = 0; k < nn && got < best_mov; k++)
+        got += _mmc_place_frames(part, order[k], 0, UINT64_MAX, best_mov - got, clustered, best,
+                                 best + n, MMC_FRAME_MOVABLE, dest + got);
+    if (got < best_mov) { /* not enough room: give the destinations back, fail */
+        for (uint64_t k = 0; k < got; k++) {
+            _mmc_frames_set(f, dest[k], 1, MMC_FRAME_FREE);
+            part->engine->give(part->engine_state, dest[k], 1);
+        }
+        free(dest);
+        return -ENOMEM;
+    }
+
+    struct mmc_load *l = &part->load;
+    uint64_t moved = 0, dropped = 0;
+    for (uint64_t i = best; i < best + n; i++) {
+        uint8_t k = f->state[i] & MMC_FRAME_STATE_MASK;
+        if (k == MMC_FRAME_FREE)
+            continue;
+        struct mmc_load_slot *slot = &l->slots[l->frame_slot[i] - 1];
+        if (k == MMC_FRAME_MOVABLE) {
+            uint64_t d = dest[moved++];
+            if (!part->pool.simulated) /* the copy is real */
+                memcpy(part->pool.rw + (d << MMC_FRAME_SHIFT), part->pool.rw + (i << MMC_FRAME_SHIFT),
+                       MMC_FRAME_BYTES);
+            slot->frame = d;
+            l->frame_slot[d] = l->frame_slot[i];
+        } else {
+            slot->dropped = true;
+            slot->frame = NO_FRAME;
+            dropped++;
+        }
+        l->frame_slot[i] = 0;
+        _mmc_frames_set(f, i, 1, MMC_FRAME_FREE);
+        part->engine->give(part->engine_state, i, 1);
+    }
+    free(dest);
+    part->st.trades++;
+    part->st.frames_moved += moved;
+    part->st.frames_dropped += dropped;
+    part->st.trade_ns += now_ns() - t0;
+    *first = best;
+    return 0;
+}
+
+/* ---- the public load API ---- */
+
+MMC_API int mmc_partition_set_placement(mmc_partition_t *handle, int placement)
+{
+    if (placement != MMC_PLACE_PLAIN && placement != MMC_PLACE_CLUSTERED) {
+        _mmc_set_error("placement %d: give MMC_PLACE_PLAIN or MMC_PLACE_CLUSTERED", placement);
+        return -EINVAL;
+    }
+    struct mmc_partition *p = _mmc_partition_resolve(handle);
+    if (!p)
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    p->placement = placement;
+    pthread_mutex_unlock(&p->lock);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    return 0;
+}
+
+MMC_API long mmc_load_alloc(mmc_partition_t *handle, int kind, int node, size_t count, mmc_load_t *out)
+{
+    if ((kind != MMC_LOAD_MOVABLE && kind != MMC_LOAD_STANDBY) || node < -1 || node >= MMC_MAX_NODES ||
+        (count && !out)) {
+        _mmc_set_error("mmc_load_alloc: kind must be MMC_LOAD_MOVABLE or MMC_LOAD_STANDBY, node -1 "
+                       "or a node number, out non-NULL");
+        return -EINVAL;
+    }
+    struct mmc_partition *p = _mmc_partition_resolve(handle);
+    if (!p)
+        return -EINVAL;
+    long rc = 0;
+    uint64_t *frames = malloc((count ? count : 1) * sizeof(*frames));
+    pthread_mutex_lock(&p->lock);
+    if (!frames || load_ready(p) < 0) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    unsigned order[MMC_MAX_NODES], nn = 0;
+    if (node >= 0)
+        order[nn++] = (unsigned)node;
+    else
+        nn = dest_order(p, p->pool.simulated || !_mmc_g.topo ? 0 : _mmc_current_node_locked(), order);
+    uint64_t got = 0;
+    for (unsigned k = 0; k < nn && got < count; k++)
+        got += _mmc_place_frames(p, order[k], 0, UINT64_MAX, count - got,
+                                 p->placement == MMC_PLACE_CLUSTERED, 0, 0, (uint8_t)kind, frames + got);
+    struct mmc_load *l = &p->load;
+    for (uint64_t k = 0; k < got; k++) {
+        int64_t s = slot_new(l);
+        if (s < 0) { /* give back what has no slot */
+            for (uint64_t j = k; j < got; j++) {
+                _mmc_frames_set(&p->frames, frames[j], 1, MMC_FRAME_FREE);
+                p->engine->give(p->engine_state, frames[j], 1);
+            }
+            got = k;
+            break;
+        }
+        struct mmc_load_slot *slot = &l->slots[s];
+        slot->frame = frames[k];
+        slot->kind = (uint8_t)kind;
+        slot->live = true;
+        slot->dropped = false;
+        l->frame_slot[frames[k]] = (uint32_t)s + 1;
+        out[k] = handle_of(l, (uint32_t)s);
+    }
+    rc = (long)got;
+out:
+    pthread_mutex_unlock(&p->lock);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    free(frames);
+    return rc;
+}
+
+MMC_API int mmc_load_free(mmc_partition_t *handle, const mmc_load_t *handles, size_t count)
+{
+    struct mmc_partition *p = _mmc_partition_resolve(handle);
+    if (!p)
+        return -EINVAL;
+    int rc = 0;
+    pthread_mutex_lock(&p->lock);
+    struct mmc_load *l = &p->load;
+    for (size_t k = 0; k < count; k++) {
+        struct mmc_load_slot *slot = slot_of(p, handles[k], "mmc_load_free");
+        if (!slot) {
+            rc = -EINVAL;
+            continue;
+        }
+        if (!slot->dropped) {
+            l->frame_slot[slot->frame] = 0;
+            _mmc_frames_set(&p->frames, slot->frame, 1, MMC_FRAME_FREE);
+            p->engine->give(p->engine_state, slot->frame, 1);
+        }
+        slot->live = false;
+        slot->gen++;
+        l->free_slots[l->nfree++] = (uint32_t)(slot - l->slots);
+    }
+    pthread_mutex_unlock(&p->lock);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    return rc;
+}
+
+static int load_copy(mmc_partition_t *handle, mmc_load_t h, size_t off, void *buf, size_t len,
+                     bool write, const char *routine)
+{
+    if (off > MMC_FRAME_BYTES || len > MMC_FRAME_BYTES - off || (len && !buf)) {
+        _mmc_set_error("%s: off + len must lie in one 4 KiB frame", routine);
+        return -EINVAL;
+    }
+    struct mmc_partition *p = _mmc_partition_resolve(handle);
+    if (!p)
+        return -EINVAL;
+    int rc = 0;
+    pthread_mutex_lock(&p->lock);
+    struct mmc_load_slot *slot = slot_of(p, h, routine);
+    if (!slot)
+        rc = -EINVAL;
+    else if (slot->dropped)
+        rc = -ENODATA;
+    else if (p->pool.simulated)
+        rc = -EOPNOTSUPP;
+    else if (write)
+        memcpy(p->pool.rw + (slot->frame << MMC_FRAME_SHIFT) + off, buf, len);
+    else
+        memcpy(buf, p->pool.rw + (slot->frame << MMC_FRAME_SHIFT) + off, len);
+    pthread_mutex_unlock(&p->lock);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    return rc;
+}
+
+MMC_API int mmc_load_read(mmc_partition_t *part, mmc_load_t h, size_t off, void *buf, size_t len)
+{
+    return load_copy(part, h, off, buf, len, false, "mmc_load_read");
+}
+
+MMC_API int mmc_load_write(mmc_partition_t *part, mmc_load_t h, size_t off, const void *buf, size_t len)
+{
+    return load_copy(part, h, off, (void *)buf, len, true, "mmc_load_write");
+}
+
+MMC_API uint64_t mmc_load_pfn(mmc_partition_t *handle, mmc_load_t h)
+{
+    struct mmc_partition *p = _mmc_partition_resolve(handle);
+    if (!p)
+        return 0;
+    uint64_t pfn = 0;
+    pthread_mutex_lock(&p->lock);
+    struct mmc_load *l = &p->load;
+    uint32_t idx = (uint32_t)h;
+    if (idx && idx <= l->nslots && l->slots[idx - 1].gen == (uint32_t)(h >> 32) && l->slots[idx - 1].live &&
+        !l->slots[idx - 1].dropped)
+        pfn = mmc_frame_pfn(&p->frames, l->slots[idx - 1].frame);
+    pthread_mutex_unlock(&p->lock);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    return pfn;
+}

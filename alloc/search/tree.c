@@ -1,0 +1,471 @@
+/* alloc/search/tree.c: engine `tree`, a segment tree of free stretches per node, searched from
+ * the top down.
+ *
+ * Index: the frames of each node, renumbered 0..frames-1 in PFN order ("positions": a node's
+ * runs laid end to end, so the node's tree covers only its own frames); a bitmap of free
+ * positions, one 64-bit word per leaf; over the leaves a complete binary tree whose cells hold,
+ * for the positions they span, the free prefix, the free suffix and the longest free stretch,
+ * none of them crossing a run boundary (runs are physically apart; their positions are not).
+ * Positions and PFNs agree modulo the hugepage size, so a leaf lies in one hugepage.
+ *
+ * Algorithm (find): per allowed node, the PFN range becomes a position range [lo, hi) (binary
+ * search over the node's hugepages); a depth-first walk, right child first, visits the cells
+ * meeting [lo, hi) from the top down, carrying the length of the free stretch that begins just
+ * above the cell (cut at a run boundary, at a multiple of the boundary, and at hi). A cell that
+ * lies inside the range is settled from its three numbers:
+ *   - free suffix (cut at the last multiple of the boundary) + carry >= n: the highest start in
+ *     the cell is its end + carry - n; that is the answer, nothing above it held one;
+ *   - longest < n and no such straddle: no block starts in the cell; skip it, carry becomes its
+ *     free prefix (plus the carry when the cell is all free), cut at the first multiple;
+ *   - otherwise descend. A leaf is settled by walking its free stretches from the top
+ *     (ctz/clz), each checked with the exact rule linear.c uses (highest start in the stretch,
+ *     lowered to end on a multiple of the boundary when it crosses one).
+ * Cells that straddle lo or hi are always descended (two paths). Without a boundary, a cell
+ * inside the range whose longest stretch is >= n surely holds a block, so the walk never backs
+ * out of a cell it entered; the longest stretch ignores boundary multiples, though (it is kept
+ * per cell, not per request), so with a boundary it is a necessary test only: the walk may
+ * enter a cell whose long stretches are all cut into pieces < n, finds nothing there and goes
+ * on, exactly, to the next cell below.
+ * Several allowed nodes: each node's tree is searched, the highest frame index wins.
+ *
+ * Placement: top-down, first fit: the highest-PFN block satisfying the request, the same block
+ * linear.c returns (so the two compare block for block). Complete: it fails only when no
+ * satisfying block exists.
+ * Time, N positions of a node, H its hugepages: find O(log H + (1 + K) log N) per allowed node,
+ * K the free stretches above the answer, inside the range, of at least n frames that a
+ * multiple of the boundary cuts into pieces shorter than n (K = 0 without a boundary);
+ * take / give O(n / 64 + log N).
+ * Metadata: per frame 1/8 byte of bitmap + 24 bytes of cells per 64 frames (two cells a leaf,
+ * three uint32 each) = 0.5 byte, up to 0.875 when a node's leaves are padded to a power of two;
+ * plus 16 bytes per hugepage. A 1 TiB pool of 2 MiB hugepages: about 136 MiB.
+ * Limits: a node of at most 2^31 frames (8 TiB; the cells are 32-bit) else create fails -E2BIG;
+ * hugepages of at least 64 frames (a leaf lies in one hugepage) else -EINVAL.
+ * max_work counts cells visited (a leaf is a cell); beyond it find returns -EAGAIN.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define NONE UINT64_MAX
+#define LEAF_SHIFT 6
+#define LEAF_FRAMES (1ull << LEAF_SHIFT) /* positions per leaf: one bitmap word */
+#define MAX_SPACE_FRAMES (1ull << 31)
+
+/* What a cell knows of the positions it spans; no stretch crosses a run boundary. */
+struct cell {
+    uint32_t pre;               /* free positions from the first one up */
+    uint32_t suf;               /* free positions from the last one down */
+    uint32_t max;               /* longest free stretch inside */
+};
+
+/* One node's frames, renumbered. */
+struct space {
+    uint64_t frames;            /* positions: the node's frames */
+    uint64_t nhp;               /* hugepages of the node */
+    uint64_t *hp_pfn;           /* per hugepage of the node, ascending: PFN | 1 if a run starts */
+    uint32_t *hp_global;        /* per hugepage of the node: its index in the frame database */
+    uint64_t nleaves;           /* leaves, a power of two >= frames / 64 */
+    uint64_t *bits;             /* nleaves words: bit j of bits[w] = position 64 w + j is free */
+    struct cell *cell;          /* 2 nleaves; cell 1 is the root, cell nleaves + w is leaf w */
+};
+
+struct tree {
+    const struct mmc_frames *f;
+    uint32_t *hp_pos;           /* per hugepage of the database: its index in its node's space */
+    size_t bytes;               /* everything allocated */
+    struct space sp[MMC_MAX_NODES];
+};
+
+/* ---- positions and PFNs ---- */
+
+static inline uint64_t pos_pfn(const struct space *sp, unsigned shift, uint64_t p)
+{
+    return (sp->hp_pfn[p >> shift] & ~1ull) + (p & ((1ull << shift) - 1));
+}
+
+/* Is there a run boundary between positions p - 1 and p (0 < p)? Past the end counts as one. */
+static inline bool run_starts(const struct space *sp, unsigned shift, uint64_t p)
+{
+    if (p >= sp->frames)
+        return true;
+    return !(p & ((1ull << shift) - 1)) && (sp->hp_pfn[p >> shift] & 1);
+}
+
+/* Position range of the PFNs [lowest, highest] in a space: [*lo, *hi). */
+static void pfn_range(const struct space *sp, unsigned shift, uint64_t lowest, uint64_t highest,
+                      uint64_t *lo, uint64_t *hi)
+{
+    const uint64_t hpf = 1ull << shift;
+    uint64_t a = 0, e = sp->nhp;
+    if ((sp->hp_pfn[0] & ~1ull) < lowest) {
+        while (a < e) { /* first hugepage ending above lowest */
+            uint64_t m = a + (e - a) / 2;
+            if ((sp->hp_pfn[m] & ~1ull) + hpf <= lowest)
+                a = m + 1;
+            else
+                e = m;
+        }
+    }
+    if (a == sp->nhp) {
+        *lo = *hi = 0;
+        return;
+    }
+    uint64_t base = sp->hp_pfn[a] & ~1ull;
+    *lo = (a << shift) + (lowest > base ? lowest - base : 0);
+    a = 0, e = sp->nhp;
+    if ((sp->hp_pfn[e - 1] & ~1ull) + hpf - 1 > highest) {
+        while (a < e) { /* first hugepage starting above highest */
+            uint64_t m = a + (e - a) / 2;
+            if ((sp->hp_pfn[m] & ~1ull) <= highest)
+                a = m + 1;
+            else
+                e = m;
+        }
+    } else {
+        a = sp->nhp;
+    }
+    if (a == 0) {
+        *lo = *hi = 0;
+        return;
+    }
+    base = sp->hp_pfn[a - 1] & ~1ull;
+    uint64_t in = highest - base; /* last allowed frame of that hugepage, if < hpf - 1 */
+    *hi = ((a - 1) << shift) + (in < hpf - 1 ? in + 1 : hpf);
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* ---- cells ---- */
+
+static inline unsigned longest_ones(uint64_t w)
+{
+    if (w == ~0ull)
+        return 64;
+    unsigned best = 0;
+    while (w) {
+        w >>= __builtin_ctzll(w);
+        unsigned ones = (unsigned)__builtin_ctzll(~w); /* ~w != 0: zeros came in from the top */
+        if (ones > best)
+            best = ones;
+        w >>= ones;
+    }
+    return best;
+}
+
+static inline struct cell leaf_cell(uint64_t w)
+{
+    if (w == ~0ull)
+        return (struct cell){64, 64, 64};
+    return (struct cell){(uint32_t)__builtin_ctzll(~w), (uint32_t)__builtin_clzll(~w),
+                         longest_ones(w)};
+}
+
+/* Recompute internal cell c spanning `size` positions from its children. */
+static inline void pull(struct space *sp, unsigned shift, uint64_t c, uint64_t size)
+{
+    const uint64_t total = sp->nleaves << LEAF_SHIFT, h = size >> 1;
+    const uint64_t mid = (c - total / size) * size + h;
+    const bool cut = run_starts(sp, shift, mid);
+    const struct cell L = sp->cell[2 * c], R = sp->cell[2 * c + 1];
+    struct cell x;
+    x.pre = (L.pre == h && !cut) ? (uint32_t)(h + R.pre) : L.pre;
+    x.suf = (R.suf == h && !cut) ? (uint32_t)(h + L.suf) : R.suf;
+    x.max = L.max > R.max ? L.max : R.max;
+    if (!cut && L.suf + R.pre > x.max)
+        x.max = L.suf + R.pre;
+    sp->cell[c] = x;
+}
+
+/* Set positions [p, p + n) free or not, and bring the cells above them up to date. */
+static void update(struct space *sp, unsigned shift, uint64_t p, uint64_t n, bool free)
+{
+    const uint64_t last = p + n - 1;
+    const uint64_t w0 = p >> LEAF_SHIFT, w1 = last >> LEAF_SHIFT;
+    for (uint64_t w = w0; w <= w1; w++) {
+        unsigned a = w == w0 ? (unsigned)(p & 63) : 0;
+        unsigned e = w == w1 ? (unsigned)(last & 63) : 63;
+        uint64_t m = (~0ull << a) & (~0ull >> (63 - e));
+        sp->bits[w] = free ? sp->bits[w] | m : sp->bits[w] & ~m;
+        sp->cell[sp->nleaves + w] = leaf_cell(sp->bits[w]);
+    }
+    uint64_t c0 = (sp->nleaves + w0) >> 1, c1 = (sp->nleaves + w1) >> 1;
+    for (uint64_t size = 2 * LEAF_FRAMES; c0 >= 1; c0 >>= 1, c1 >>= 1, size <<= 1)
+        for (uint64_t c = c0; c <= c1; c++)
+            pull(sp, shift, c, size);
+}
+
+/* ---- search ---- */
+
+struct query {
+    const struct space *sp;
+    unsigned shift;
+    uint64_t n;                 /* frames wanted */
+    uint64_t b;                 /* boundary in frames, 0 = none */
+    uint64_t lo, hi;            /* allowed positions [lo, hi) */
+    uint64_t carry;             /* free positions from the walk's current edge up, usable */
+    uint64_t steps, max_steps;  /* cells visited; 0 = unbounded */
+    uint64_t found;             /* the answer's position */
+};
+
+static inline uint64_t bmod(const struct query *q, uint64_t pfn)
+{
+    return (q->b & (q->b - 1)) ? pfn % q->b : pfn & (q->b - 1);
+}
+
+/* Is the edge between positions p - 1 and p a cut (run boundary or boundary multiple)? */
+static inline bool is_cut(const struct query *q, uint64_t p)
+{
+    if (run_starts(q->sp, q->shift, p))
+        return true;
+    return q->b && bmod(q, pos_pfn(q->sp, q->shift, p)) == 0;
+}
+
+/* Highest start of a block inside the free positions [a, e), all in one run, that crosses no
+ * multiple of the boundary; NONE if there is none. */
+static inline uint64_t fit_in(const struct query *q, uint64_t a, uint64_t e)
+{
+    if (e - a < q->n)
+        return NONE;
+    const uint64_t P = pos_pfn(q->sp, q->shift, a), top = P + (e - a); /* PFNs, top exclusive */
+    uint64_t s = top - q->n;
+    if (q->b) {
+        uint64_t m = (top - 1) - bmod(q, top - 1); /* highest multiple <= the last PFN */
+        if (s < m) {                               /* [s, top) crosses m */
+            if (m < P + q->n)
+                return NONE;
+            s = m - q->n;
+        }
+    }
+    return a + (s - P);
+}
+
+/* The free run from position lo up, given the carry above a span of `size`, cut at the first
+ * multiple of the boundary. */
+static inline uint64_t carry_from(const struct query *q, uint64_t lo, uint64_t pre, uint64_t size)
+{
+    if (pre == size)
+        pre += q->carry;
+    if (pre && q->b) {
+        uint64_t room = q->b - bmod(q, pos_pfn(q->sp, q->shift, lo));
+        if (pre > room)
+            pre = room;
+    }
+    return pre;
+}
+
+/* Leaf w at position lo: its free stretches from the top, the highest extended by the carry. */
+static int visit_leaf(struct query *q, uint64_t w, uint64_t lo)
+{
+    uint64_t x = q->sp->bits[w];
+    if (lo < q->lo)
+        x &= ~0ull << (q->lo - lo);
+    if (lo + LEAF_FRAMES > q->hi)
+        x &= ~0ull >> (lo + LEAF_FRAMES - q->hi);
+    const uint64_t word = x;
+    while (x) {
+        unsigned e = 64 - (unsigned)__builtin_clzll(x); /* stretch [s0, e) of bits */
+        uint64_t y = ~(x << (64 - e));
+        unsigned s0 = e - (y ? (unsigned)__builtin_clzll(y) : 64);
+        uint64_t ext = e == 64 ? q->carry : 0;
+        uint64_t s = fit_in(q, lo + s0, lo + e + ext);
+        if (s != NONE) {
+            q->found = s;
+            return 1;
+        }
+        x &= s0 ? ~0ull >> (64 - s0) : 0;
+    }
+    q->carry = carry_from(q, lo, ~word ? (uint64_t)__builtin_ctzll(~word) : 64, 64);
+    return 0;
+}
+
+/* Cell c spanning [lo, lo + size), which meets [q->lo, q->hi): 1 found, 0 not, -EAGAIN. */
+static int visit(struct query *q, uint64_t c, uint64_t lo, uint64_t size)
+{
+    if (q->max_steps && ++q->steps > q->max_steps)
+        return -EAGAIN;
+    const uint64_t hi = lo + size;
+    if (q->carry && is_cut(q, hi))
+        q->carry = 0;
+    if (lo >= q->lo && hi <= q->hi) {
+        const struct cell x = q->sp->cell[c];
+        uint64_t suf = x.suf;
+        if (suf && q->b) {
+            uint64_t room = bmod(q, pos_pfn(q->sp, q->shift, hi - 1)) + 1;
+            if (suf > room)
+                suf = room;
+        }
+        if (suf + q->carry >= q->n) {
+            q->found = hi + q->carry - q->n;
+            return 1;
+        }
+        if (x.max < q->n) {
+            q->carry = carry_from(q, lo, x.pre, size);
+            return 0;
+        }
+    }
+    if (size == LEAF_FRAMES)
+        return visit_leaf(q, c - q->sp->nleaves, lo);
+    const uint64_t half = size >> 1;
+    if (lo + half < q->hi) {
+        int r = visit(q, 2 * c + 1, lo + half, half);
+        if (r)
+            return r;
+    }
+    if (lo + half > q->lo)
+        return visit(q, 2 * c, lo, half);
+    return 0;
+}
+
+static int tree_find(void *engine, const struct mmc_search *rq, uint64_t *first_frame)
+{
+    const struct tree *t = engine;
+    const struct mmc_frames *f = t->f;
+    const uint64_t n = rq->frames, b = rq->boundary_frames;
+    uint64_t best = NONE, steps = 0;
+
+    if (n == 0 || (b && n > b) || rq->lowest_pfn > rq->highest_pfn)
+        return -ENOMEM;
+    for (unsigned nd = 0; nd < f->nnodes; nd++) {
+        const struct space *sp = &t->sp[nd];
+        if (!(rq->node_mask & (1ull << nd)) || sp->frames < n || sp->cell[1].max < n)
+            continue;
+        struct query q = {.sp = sp, .shift = f->hp_shift, .n = n, .b = b, .steps = steps,
+                          .max_steps = rq->max_work};
+        pfn_range(sp, f->hp_shift, rq->lowest_pfn, rq->highest_pfn, &q.lo, &q.hi);
+        if (q.hi - q.lo < n)
+            continue;
+        int r = visit(&q, 1, 0, sp->nleaves << LEAF_SHIFT);
+        if (r < 0)
+            return -EAGAIN;
+        steps = q.steps;
+        if (r) {
+            uint64_t i = ((uint64_t)sp->hp_global[q.found >> f->hp_shift] << f->hp_shift) |
+                         (q.found & (f->hp_frames - 1));
+            if (best == NONE || i > best)
+                best = i;
+        }
+    }
+    if (best == NONE)
+        return -ENOMEM;
+    *first_frame = best;
+    return 0;
+}
+
+/* ---- take / give ---- */
+
+static void tree_change(struct tree *t, uint64_t first, uint64_t n, bool free)
+{
+    const struct mmc_frames *f = t->f;
+    if (!n)
+        return;
+    const uint64_t h = first >> f->hp_shift;
+    struct space *sp = &t->sp[f->hp_node[h]];
+    uint64_t p = ((uint64_t)t->hp_pos[h] << f->hp_shift) | (first & (f->hp_frames - 1));
+    update(sp, f->hp_shift, p, n, free);
+}
+
+static void tree_take(void *engine, uint64_t first, uint64_t n) { tree_change(engine, first, n, false); }
+static void tree_give(void *engine, uint64_t first, uint64_t n) { tree_change(engine, first, n, true); }
+
+/* ---- create / destroy ---- */
+
+static void tree_destroy(void *engine)
+{
+    struct tree *t = engine;
+    if (!t)
+        return;
+    for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++) {
+        free(t->sp[nd].hp_pfn);
+        free(t->sp[nd].hp_global);
+        free(t->sp[nd].bits);
+        free(t->sp[nd].cell);
+    }
+    free(t->hp_pos);
+    free(t);
+}
+
+static int tree_create(const struct mmc_frames *f, void **engine)
+{
+    struct tree *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    t->f = f;
+    t->bytes = sizeof(*t);
+    if (f->hp_frames < LEAF_FRAMES) { /* a leaf must not hold two runs */
+        free(t);
+        return -EINVAL;
+    }
+    t->hp_pos = malloc(f->nhugepages * sizeof(*t->hp_pos));
+    if (!t->hp_pos)
+        goto nomem;
+    t->bytes += f->nhugepages * sizeof(*t->hp_pos);
+    for (uint64_t h = 0; h < f->nhugepages; h++)
+        t->hp_pos[h] = (uint32_t)t->sp[f->hp_node[h]].nhp++;
+    for (unsigned nd = 0; nd < f->nnodes; nd++) {
+        struct space *sp = &t->sp[nd];
+        if (!sp->nhp)
+            continue;
+        sp->frames = sp->nhp << f->hp_shift;
+        if (sp->frames > MAX_SPACE_FRAMES) {
+            tree_destroy(t);
+            return -E2BIG;
+        }
+        sp->nleaves = 1;
+        while (sp->nleaves << LEAF_SHIFT < sp->frames)
+            sp->nleaves <<= 1;
+        sp->hp_pfn = malloc(sp->nhp * sizeof(*sp->hp_pfn));
+        sp->hp_global = malloc(sp->nhp * sizeof(*sp->hp_global));
+        sp->bits = calloc(sp->nleaves, sizeof(*sp->bits));
+        sp->cell = calloc(2 * sp->nleaves, sizeof(*sp->cell));
+        if (!sp->hp_pfn || !sp->hp_global || !sp->bits || !sp->cell)
+            goto nomem;
+        t->bytes += sp->nhp * (sizeof(*sp->hp_pfn) + sizeof(*sp->hp_global)) +
+                    sp->nleaves * (sizeof(*sp->bits) + 2 * sizeof(*sp->cell));
+        sp->nhp = 0;
+    }
+    for (uint64_t h = 0; h < f->nhugepages; h++) {
+        struct space *sp = &t->sp[f->hp_node[h]];
+        bool starts = h == 0 || f->hp_run[h] != f->hp_run[h - 1];
+        sp->hp_pfn[sp->nhp] = f->hp_pfn[h] | (starts ? 1 : 0);
+        sp->hp_global[sp->nhp++] = (uint32_t)h;
+        /* the hugepage's words of the bitmap, from the frame database */
+        const uint8_t *st = f->state + (h << f->hp_shift);
+        uint64_t *w = sp->bits + (((uint64_t)(sp->nhp - 1) << f->hp_shift) >> LEAF_SHIFT);
+        for (uint64_t k = 0; k < f->hp_frames >> LEAF_SHIFT; k++, st += LEAF_FRAMES) {
+            uint64_t x = 0;
+            for (unsigned j = 0; j < LEAF_FRAMES; j++)
+                x |= (uint64_t)((st[j] & MMC_FRAME_STATE_MASK) == MMC_FRAME_FREE) << j;
+            w[k] = x;
+        }
+    }
+    for (unsigned nd = 0; nd < f->nnodes; nd++) {
+        struct space *sp = &t->sp[nd];
+        if (!sp->nhp)
+            continue;
+        for (uint64_t w = 0; w < sp->nleaves; w++)
+            sp->cell[sp->nleaves + w] = leaf_cell(sp->bits[w]);
+        const uint64_t total = sp->nleaves << LEAF_SHIFT;
+        for (uint64_t c = sp->nleaves - 1; c >= 1; c--)
+            pull(sp, f->hp_shift, c, total >> (63 - __builtin_clzll(c)));
+    }
+    *engine = t;
+    return 0;
+nomem:
+    tree_destroy(t);
+    return -ENOMEM;
+}
+
+static size_t tree_metadata(const void *engine) { return ((const struct tree *)engine)->bytes; }
+
+const struct mmc_engine_ops _mmc_engine_tree = {
+    .name = "tree",
+    .summary = "segment tree of free stretches per node: top-down first fit (linear's block), "
+               "O(log N) per search without a boundary",
+    .create = tree_create,
+    .destroy = tree_destroy,
+    .find = tree_find,
+    .take = tree_take,
+    .give = tree_give,
+    .metadata_bytes = tree_metadata,
+};

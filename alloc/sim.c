@@ -1,0 +1,399 @@
+/* alloc/sim.c: simulated physical layouts, and the simulated partitions built on them.
+ *
+ * Owns the two sources of a layout (hugepage PFNs ascending, a node number per hugepage):
+ *   synthetic  runs of geometrically distributed length (in hugepages) separated by random gaps,
+ *              dealt to nodes in PFN blocks (node 0 lowest, as on real machines) or round-robin
+ *              by run; deterministic for a seed (splitmix64, never rand()).
+ *   replay     a layout CSV as `mmcontig layout --record FILE` writes it: a header
+ *              `base_pfn,frames,node,page_bytes`, then one run per line, ascending PFN.
+ * and mmc_partition_create_simulated(), which hands either to _mmc_partition_create_locked():
+ * a frame database and an engine over reserved, never-backed address space.
+ *
+ * A simulated partition needs neither hugepages nor root nor mmc_init(): it takes _mmc_g.lock
+ * for writing and goes on the global list like any other, so mmc_partition_destroy() and
+ * mmc_fini() release it. Its node numbers are its own (up to 64, whatever the machine has), so
+ * the NT routines order its nodes with _mmc_sim_node_order() instead of the machine's
+ * distances.
+ *
+ * Memory: per hugepage 8 + 1 bytes here (freed once the partition has copied them); the
+ * partition itself costs the frame database's byte per frame plus the engine's index. A 1 TiB
+ * layout of 2 MiB hugepages is 2^19 hugepages: 4.5 MiB of tables here.
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Lowest PFN of a synthetic layout: 4 GiB, above the ISA/PCI holes; a multiple of both
+ * hugepage sizes' frames. Highest PFN we accept anywhere: PFN << 12 must fit 64 bits. */
+#define SIM_BASE_PFN (4 * MMC_GIB >> MMC_FRAME_SHIFT)
+#define SIM_MAX_PFN (UINT64_MAX >> MMC_FRAME_SHIFT)
+#define SIM_MAX_GAP_HUGEPAGES 8 /* gaps between runs: 1..8 hugepages (0..8 when interleaved) */
+
+/* ---- a small deterministic PRNG: splitmix64 (Steele, Lea, Flood 2014) ---- */
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1). */
+static double uniform01(uint64_t *state) { return (double)(splitmix64(state) >> 11) * 0x1p-53; }
+
+/* ---- synthetic layouts ---- */
+
+int _mmc_sim_synthetic(const struct mmc_sim_spec *spec, uint64_t **hp_pfn, uint8_t **hp_node,
+                       uint64_t *nhugepages)
+{
+    const uint64_t pb = spec->page_bytes;
+    *hp_pfn = NULL;
+    *hp_node = NULL;
+    *nhugepages = 0;
+    if (pb != 2 * MMC_MIB && pb != MMC_GIB) {
+        _mmc_set_error("simulated layout: hugepage size %" PRIu64 " is not 2 MiB or 1 GiB", pb);
+        return -EINVAL;
+    }
+    if (spec->pool_bytes == 0 || spec->pool_bytes > (UINT64_MAX >> 4)) {
+        _mmc_set_error("simulated layout: pool size %" PRIu64 " bytes is not usable (give 1 "
+                       "hugepage to 2^60 bytes)", spec->pool_bytes);
+        return -EINVAL;
+    }
+    const uint64_t nh = (spec->pool_bytes + pb - 1) / pb, hp_frames = pb >> MMC_FRAME_SHIFT;
+    if (spec->nnodes == 0 || spec->nnodes > MMC_MAX_NODES || spec->nnodes > nh) {
+        _mmc_set_error("simulated layout: %u nodes for %" PRIu64 " hugepages: give 1..%u nodes, "
+                       "at most one per hugepage", spec->nnodes, nh, MMC_MAX_NODES);
+        return -EINVAL;
+    }
+    if (!(spec->mean_run_hugepages >= 0) || spec->mean_run_hugepages > 1e15) { /* NaN too */
+        _mmc_set_error("simulated layout: mean run length %g hugepages: give 0 (one run per "
+                       "node) or >= 1", spec->mean_run_hugepages);
+        return -EINVAL;
+    }
+    if (spec->node_split != MMC_SIM_NODES_BLOCKS && spec->node_split != MMC_SIM_NODES_INTERLEAVED) {
+        _mmc_set_error("simulated layout: node_split %d is neither MMC_SIM_NODES_BLOCKS nor "
+                       "MMC_SIM_NODES_INTERLEAVED", spec->node_split);
+        return -EINVAL;
+    }
+    uint64_t *pfn = malloc(nh * sizeof(*pfn));
+    uint8_t *node = malloc(nh);
+    if (!pfn || !node) {
+        free(pfn);
+        free(node);
+        _mmc_set_error("simulated layout: no memory for %" PRIu64 " hugepages' tables", nh);
+        return -ENOMEM;
+    }
+
+    uint64_t rng = spec->seed;
+    /* Each hugepage after the first of a run continues it with probability 1 - 1/mean: run
+     * lengths are geometric with that mean, drawn in O(1) per hugepage and without libm. */
+    const double mean = spec->mean_run_hugepages;
+    const double p_continue = mean > 1 ? 1 - 1 / mean : 0;
+    const bool one_run_per_node = mean == 0;
+    const bool interleaved = spec->node_split == MMC_SIM_NODES_INTERLEAVED && !one_run_per_node;
+    const unsigned nn = spec->nnodes;
+    uint64_t cur = SIM_BASE_PFN + (splitmix64(&rng) % 64) * hp_frames;
+    uint64_t run_no = 0;
+
+    for (uint64_t h = 0; h < nh; run_no++) {
+        /* the node of this run, and where its node's share ends (blocks) */
+        unsigned nd;
+        uint64_t end = nh;
+        if (interleaved) {
+            nd = (unsigned)(run_no % nn);
+        } else {
+            nd = (unsigned)((h * nn) / nh);
+            while ((uint64_t)(nd + 1) * nh / nn <= h) /* integer rounding of the share */
+                nd++;
+            end = (uint64_t)(nd + 1) * nh / nn;
+        }
+        uint64_t len = 1;
+        if (one_run_per_node)
+            len = end - h;
+        else
+            while (h + len < end && uniform01(&rng) < p_continue)
+                len++;
+        for (uint64_t k = 0; k < len; k++, h++) {
+            pfn[h] = cur;
+            node[h] = (uint8_t)nd;
+            cur += hp_frames;
+        }
+        /* a gap: interleaved layouts sometimes put the next node's run right after this one,
+         * physically adjacent yet a different run (a block must not span it) */
+        uint64_t gap = splitmix64(&rng) % (SIM_MAX_GAP_HUGEPAGES + 1);
+        if (gap == 0 && !interleaved)
+            gap = 1;
+        cur += gap * hp_frames;
+    }
+    *hp_pfn = pfn;
+    *hp_node = node;
+    *nhugepages = nh;
+    return 0;
+}
+
+/* ---- replay of a recorded layout ---- */
+
+/* One unsigned decimal field ending at ',' (or at the end of the line for the last one).
+ * Advances *s past the comma. NULL, or what is wrong with it. */
+static const char *parse_field(char **s, uint64_t *v, bool last)
+{
+    char *p = *s;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return *p == '\0' || *p == ',' ? "is missing" : "is not an unsigned decimal number";
+    errno = 0;
+    char *end;
+    unsigned long long x = strtoull(p, &end, 10);
+    if (errno == ERANGE)
+        return "does not fit 64 bits";
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (last ? *end != '\0' : *end != ',')
+        return *end == ',' ? "is followed by more fields than the header's four"
+                           : *end ? "is not an unsigned decimal number" : "is followed by too few fields";
+    *v = x;
+    *s = last ? end : end + 1;
+    return NULL;
+}
+
+int _mmc_sim_replay(const char *path, uint64_t *page_bytes, uint64_t **hp_pfn, uint8_t **hp_node,
+                    uint64_t *nhugepages)
+{
+    static const char header[] = "base_pfn,frames,node,page_bytes";
+    *hp_pfn = NULL;
+    *hp_node = NULL;
+    *nhugepages = 0;
+    *page_bytes = 0;
+    FILE *in = fopen(path, "r");
+    if (!in) {
+        int e = errno;
+        _mmc_set_error("cannot open layout file '%s': %s (record one with `mmcontig layout "
+                       "--record FILE`)", path, strerror(e));
+        return -e;
+    }
+    uint64_t *pfn = NULL, cap = 0, nh = 0, pb = 0, hp_frames = 0, prev_end = 0;
+    uint8_t *node = NULL;
+    char *line = NULL;
+    size_t linecap = 0;
+    unsigned long lineno = 0;
+    bool seen_header = false;
+    int rc = 0;
+    ssize_t len;
+
+    while ((len = getline(&line, &linecap, in)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' ||
+                           line[len - 1] == ' ' || line[len - 1] == '\t'))
+            line[--len] = '\0';
+        char *s = line;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s == '\0' || *s == '#')
+            continue; /* blank lines and comments */
+        if (!seen_header && !isdigit((unsigned char)*s)) {
+            if (strcmp(s, header) != 0) {
+                _mmc_set_error("%s:%lu: header is '%s', expected '%s'", path, lineno, s, header);
+                rc = -EINVAL;
+                goto out;
+            }
+            seen_header = true;
+            continue;
+        }
+        seen_header = true; /* a file without the header is accepted */
+        static const char *const names[4] = {"base_pfn", "frames", "node", "page_bytes"};
+        uint64_t v[4];
+        for (int k = 0; k < 4; k++) {
+            const char *why = parse_field(&s, &v[k], k == 3);
+            if (why) {
+                _mmc_set_error("%s:%lu: field %d (%s) %s in '%s' (expected %s)", path, lineno,
+                               k + 1, names[k], why, line, header);
+                rc = -EINVAL;
+                goto out;
+            }
+        }
+        const uint64_t base = v[0], frames = v[1], nd = v[2], bytes = v[3];
+        if (bytes != 2 * MMC_MIB && bytes != MMC_GIB) {
+            _mmc_set_error("%s:%lu: page_bytes %" PRIu64 " is not 2097152 (2 MiB) or "
+                           "1073741824 (1 GiB)", path, lineno, bytes);
+            rc = -EINVAL;
+            goto out;
+        }
+        if (pb && bytes != pb) {
+            _mmc_set_error("%s:%lu: page_bytes %" PRIu64 " differs from the %" PRIu64 " of the "
+                           "lines before: a pool has one hugepage size", path, lineno, bytes, pb);
+            rc = -EINVAL;
+            goto out;
+        }
+        pb = bytes;
+        hp_frames = pb >> MMC_FRAME_SHIFT;
+        if (nd >= MMC_MAX_NODES) {
+            _mmc_set_error("%s:%lu: node %" PRIu64 " is out of range (0..%u)", path, lineno, nd,
+                           MMC_MAX_NODES - 1);
+            rc = -EINVAL;
+            goto out;
+        }
+        if (frames == 0 || frames % hp_frames || base % hp_frames) {
+            _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " of %" PRIu64 " frames is not whole "
+                           "hugepages of %" PRIu64 " frames (base_pfn and frames must be "
+                           "non-zero multiples of it)", path, lineno, base, frames, hp_frames);
+            rc = -EINVAL;
+            goto out;
+        }
+        if (base > SIM_MAX_PFN || frames > SIM_MAX_PFN - base + 1) {
+            _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " of %" PRIu64 " frames ends beyond "
+                           "the 64-bit physical address space", path, lineno, base, frames);
+            rc = -EINVAL;
+            goto out;
+        }
+        if (nh && base < prev_end) {
+            _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " starts below the end (PFN %" PRIu64
+                           ") of the run before: runs must be ascending and disjoint", path,
+                           lineno, base, prev_end);
+            rc = -EINVAL;
+            goto out;
+        }
+        prev_end = base + frames;
+        uint64_t add = frames / hp_frames;
+        if (nh + add > cap) {
+            uint64_t ncap = cap ? cap : 1024;
+            while (ncap < nh + add)
+                ncap *= 2;
+            uint64_t *np = realloc(pfn, ncap * sizeof(*pfn));
+            if (np)
+                pfn = np;
+            uint8_t *nn = realloc(node, ncap);
+            if (nn)
+                node = nn;
+            if (!np || !nn) {
+                _mmc_set_error("%s:%lu: no memory for %" PRIu64 " hugepages", path, lineno, ncap);
+                rc = -ENOMEM;
+                goto out;
+            }
+            cap = ncap;
+        }
+        for (uint64_t k = 0; k < add; k++, nh++) {
+            pfn[nh] = base + k * hp_frames;
+            node[nh] = (uint8_t)nd;
+        }
+    }
+    if (ferror(in)) {
+        _mmc_set_error("%s:%lu: read error: %s", path, lineno + 1, strerror(errno));
+        rc = -EIO;
+    } else if (nh == 0) {
+        _mmc_set_error("%s: no runs (a header `%s`, then one run per line)", path, header);
+        rc = -EINVAL;
+    }
+out:
+    free(line);
+    fclose(in);
+    if (rc < 0) {
+        free(pfn);
+        free(node);
+        return rc;
+    }
+    *hp_pfn = pfn;
+    *hp_node = node;
+    *nhugepages = nh;
+    *page_bytes = pb;
+    return 0;
+}
+
+/* ---- node order of a simulated partition ---- */
+
+unsigned _mmc_sim_node_order(const struct mmc_partition *part, unsigned node, bool any_node,
+                             bool strict, unsigned *order)
+{
+    const unsigned nn = part->frames.nnodes;
+    if (strict && !any_node) {
+        order[0] = node;
+        return 1;
+    }
+    /* No distances: the preferred node (0 for any), then the others by ascending number. */
+    unsigned from = any_node || node >= nn ? 0 : node, k = 0;
+    order[k++] = from;
+    for (unsigned n = 0; n < nn; n++)
+        if (n != from)
+            order[k++] = n;
+    return k;
+}
+
+/* ---- the public API ---- */
+
+MMC_API int mmc_sim_config_init(struct mmc_sim_config *cfg)
+{
+    if (!cfg)
+        return -EINVAL;
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->pool_bytes = MMC_GIB;
+    cfg->page_bytes = 2 * MMC_MIB;
+    cfg->mean_run_hugepages = 0;
+    cfg->nnodes = 1;
+    cfg->node_split = MMC_SIM_NODES_BLOCKS;
+    cfg->seed = 1;
+    cfg->layout_file = NULL;
+    strcpy(cfg->algo, "linear");
+    const char *v = getenv("MMC_ALGO");
+    if (v && *v) {
+        if (!_mmc_engine_lookup(v)) {
+            _mmc_set_error("MMC_ALGO='%s' names no search engine (see mmc_engine_name())", v);
+            return -EINVAL;
+        }
+        snprintf(cfg->algo, sizeof(cfg->algo), "%s", v);
+    }
+    return 0;
+}
+
+MMC_API int mmc_partition_create_simulated(const struct mmc_sim_config *cfg, mmc_partition_t **out)
+{
+    uint64_t *pfn = NULL, nh = 0, pb;
+    uint8_t *node = NULL;
+    int rc;
+
+    if (!cfg || !out) {
+        _mmc_set_error("mmc_partition_create_simulated: %s is NULL", cfg ? "out" : "cfg");
+        return -EINVAL;
+    }
+    *out = NULL;
+    if (!memchr(cfg->algo, '\0', sizeof(cfg->algo))) {
+        _mmc_set_error("mmc_partition_create_simulated: algo is not NUL-terminated");
+        return -EINVAL;
+    }
+    if (cfg->layout_file) {
+        rc = _mmc_sim_replay(cfg->layout_file, &pb, &pfn, &node, &nh);
+    } else {
+        struct mmc_sim_spec spec = {
+            .pool_bytes = cfg->pool_bytes,
+            .page_bytes = cfg->page_bytes,
+            .mean_run_hugepages = cfg->mean_run_hugepages,
+            .nnodes = cfg->nnodes,
+            .node_split = cfg->node_split,
+            .seed = cfg->seed,
+        };
+        pb = cfg->page_bytes;
+        rc = _mmc_sim_synthetic(&spec, &pfn, &node, &nh);
+    }
+    if (rc < 0)
+        return rc;
+
+    struct mmc_config pc;
+    memset(&pc, 0, sizeof(pc));
+    pc.pool_bytes = nh * pb;
+    pc.page_bytes = pb;
+    memcpy(pc.algo, cfg->algo, sizeof(pc.algo));
+    pc.on_misuse = __atomic_load_n(&_mmc_g.on_misuse, __ATOMIC_RELAXED);
+    pc.allow_topup = 0;
+    const struct mmc_layout layout = {.page_bytes = pb, .nhugepages = nh, .hp_pfn = pfn,
+                                      .hp_node = node};
+    /* No mmc_init() needed: only the list and its lock, which are static. */
+    pthread_rwlock_wrlock(&_mmc_g.lock);
+    rc = _mmc_partition_create_locked(&pc, false, &layout, out);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    free(pfn);
+    free(node);
+    return rc;
+}

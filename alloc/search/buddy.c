@@ -33,19 +33,22 @@
  *      C lies inside one free block (by the invariant). So: for orders floor(log2 n) - 1 up,
  *      every free block meeting the range (top down), widened through free frames up to n - 1
  *      on each side (free-frame bitmap, a word at a time, inside run and range), checked
- *      exactly. Complete: fails only when no satisfying block exists.
+ *      exactly. Complete: fails only when no satisfying block exists. Skipped when the request
+ *      is an aligned power of two (boundary == n: it is a buddy block, step 1 was complete) or
+ *      longer than every run of the node.
  * Placement: best fit by order (the smallest order holding the request), within that order
  * the highest-addressed block, inside it the highest placement (the block's top, as far as
  * range and boundary allow); what is left of the block goes back to the free lists. Fallback:
  * the first block found, orders upward, each order top down.
  * Time, N positions of a node, O orders (log2 of its longest run): find, main pass
- * O(O log_64 N); fallback O(C (n / 64 + log_64 N)), C the free blocks of order >=
- * floor(log2 n) - 1 meeting the range. take / give O((log n + O) O log_64 N): the blocks met,
+ * O(O log_64 N); fallback O(C (n / 64 + log_64 N)), C the free blocks of orders
+ * floor(log2 n) - 1 .. k0 - 1 meeting the range (+ 2 per higher order, those straddling the
+ * range's ends): the buddy's blind spot, paid only when no single block holds the request,
+ * and bounded by max_work. take / give O((log n + O) O log_64 N): the blocks met,
  * found by testing each order's head bit, the pieces put back, the merges.
  * Metadata: per frame 1/8 byte (free-frame bitmap) + 1/4 byte (head bitmaps of orders up to the
  * hugepage's, N/2^k bits each) + 1/8 byte per hugepage per higher order + summaries (1/63 of
- * all) + 12 bytes per hugepage: 0.38 byte per frame; a 1 TiB pool of 2 MiB hugepages about
- * 100 MiB.
+ * all) + 16 bytes per hugepage: 0.41 byte per frame; a 1 TiB pool of 2 MiB hugepages 106 MiB.
  * Limits: hugepages of at least 64 frames, else create fails -EINVAL.
  * max_work counts blocks examined plus bitmap words read by the fallback; beyond it find
  * returns -EAGAIN.
@@ -153,7 +156,7 @@ struct buddy {
     unsigned shift;             /* log2(frames per hugepage) */
     uint32_t *hp_pos;           /* per hugepage of the database: its index in its node's space */
     size_t bytes;               /* everything allocated */
-    struct space sp[MMC_MAX_NODES];
+    struct space *sp[MMC_MAX_NODES]; /* per node number; NULL if the node has no frames */
 };
 
 static inline uint64_t pos_pfn(const struct space *sp, unsigned shift, uint64_t p)
@@ -393,8 +396,8 @@ static int buddy_find(void *engine, const struct mmc_search *rq, uint64_t *first
     unsigned best_k = MAX_ORDERS;
 
     for (unsigned nd = 0; nd < f->nnodes; nd++) {
-        const struct space *sp = &bd->sp[nd];
-        if (!(rq->node_mask & (1ull << nd)) || sp->longest_run < n)
+        const struct space *sp = bd->sp[nd];
+        if (!sp || !(rq->node_mask & (1ull << nd)) || sp->longest_run < n)
             continue;
         struct query q = {.bd = bd, .sp = sp, .shift = bd->shift, .n = n, .b = b,
                           .max_steps = rq->max_work};
@@ -455,7 +458,7 @@ static struct space *locate(struct buddy *bd, uint64_t first, uint64_t *p)
     const struct mmc_frames *f = bd->f;
     const uint64_t h = first >> bd->shift;
     *p = ((uint64_t)bd->hp_pos[h] << bd->shift) | (first & (f->hp_frames - 1));
-    return &bd->sp[f->hp_node[h]];
+    return bd->sp[f->hp_node[h]];
 }
 
 static void buddy_take(void *engine, uint64_t first, uint64_t n)
@@ -543,10 +546,14 @@ static void buddy_destroy(void *engine)
     if (!bd)
         return;
     for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++) {
-        free(bd->sp[nd].hp_pfn);
-        free(bd->sp[nd].hp_global);
-        free(bd->sp[nd].free_bits);
-        free(bd->sp[nd].mem);
+        struct space *sp = bd->sp[nd];
+        if (!sp)
+            continue;
+        free(sp->hp_pfn);
+        free(sp->hp_global);
+        free(sp->free_bits);
+        free(sp->mem);
+        free(sp);
     }
     free(bd->hp_pos);
     free(bd);
@@ -566,17 +573,24 @@ static int buddy_create(const struct mmc_frames *f, void **engine)
     if (!bd->hp_pos)
         goto nomem;
     bd->bytes += f->nhugepages * sizeof(*bd->hp_pos);
+    for (unsigned nd = 0; nd < f->nnodes; nd++) {
+        if (!f->node_frames[nd])
+            continue;
+        if (!(bd->sp[nd] = calloc(1, sizeof(struct space))))
+            goto nomem;
+        bd->bytes += sizeof(struct space);
+    }
     for (uint64_t h = 0; h < f->nhugepages; h++)
-        bd->hp_pos[h] = (uint32_t)bd->sp[f->hp_node[h]].nhp++;
+        bd->hp_pos[h] = (uint32_t)bd->sp[f->hp_node[h]]->nhp++;
     for (uint64_t r = 0; r < f->nruns; r++) {
-        struct space *sp = &bd->sp[f->runs[r].node];
+        struct space *sp = bd->sp[f->runs[r].node];
         if (f->runs[r].frames > sp->longest_run)
             sp->longest_run = f->runs[r].frames;
         sp->max_order = floor_log2(sp->longest_run);
     }
     for (unsigned nd = 0; nd < f->nnodes; nd++) {
-        struct space *sp = &bd->sp[nd];
-        if (!sp->nhp)
+        struct space *sp = bd->sp[nd];
+        if (!sp)
             continue;
         sp->frames = sp->nhp << bd->shift;
         sp->hp_pfn = malloc(sp->nhp * sizeof(*sp->hp_pfn));
@@ -599,7 +613,7 @@ static int buddy_create(const struct mmc_frames *f, void **engine)
         sp->nhp = 0;
     }
     for (uint64_t h = 0; h < f->nhugepages; h++) { /* tables and free bits */
-        struct space *sp = &bd->sp[f->hp_node[h]];
+        struct space *sp = bd->sp[f->hp_node[h]];
         bool starts = h == 0 || f->hp_run[h] != f->hp_run[h - 1];
         sp->hp_pfn[sp->nhp] = f->hp_pfn[h] | (starts ? 1 : 0);
         sp->hp_global[sp->nhp++] = (uint32_t)h;
@@ -614,7 +628,7 @@ static int buddy_create(const struct mmc_frames *f, void **engine)
     }
     for (uint64_t r = 0; r < f->nruns; r++) { /* blocks: each maximal free stretch, aligned */
         const struct mmc_run *run = &f->runs[r];
-        struct space *sp = &bd->sp[run->node];
+        struct space *sp = bd->sp[run->node];
         uint64_t x = (uint64_t)bd->hp_pos[run->first_frame >> bd->shift] << bd->shift;
         const uint64_t end = x + run->frames;
         uint64_t dummy = 0;

@@ -33,13 +33,15 @@
  * TLSF's policy; constrained, the first stretch in class order that holds it), and inside the
  * stretch its top (the highest placement the range and boundary allow); the rest of the stretch
  * stays free.
- * Time: find O(1) unconstrained (plus O(log H) for the range's frames); constrained O(S), S the
+ * Time: find O(1) when the good-fit class's first stretch holds the request (always, without
+ * range and boundary, per allowed node); constrained O(S), S the
  * stretches of length >= n examined before the first that holds the request (all of them when
  * none does). take / give O(log_64 N) (one predecessor query, O(1) hash and list operations).
- * Metadata: 1/8 byte per frame (start bitmap) + 1/504 (its summaries) + 32 bytes per free
- * stretch at most (16 of record, up to 16 of hash slots) + 4 KiB per node of class heads.
- * A 1 TiB pool of 2 MiB hugepages: about 33 MiB + 32 bytes per stretch; worst case (every other
- * frame free) 16 bytes per frame.
+ * Metadata: 1/8 byte per frame (start bitmap) + 1/504 (its summaries) + per free stretch a
+ * 16-byte record and 8-byte hash slots at load <= 1/2, so 32 bytes, up to 64 just after the
+ * arrays doubled (they never shrink) + 4 KiB per node of class heads. A 1 TiB pool of 2 MiB
+ * hugepages: 33 MiB + 32 bytes per stretch (0.16-0.19 byte/frame aged to 70%); the worst
+ * case, every other frame free, costs 16-32 bytes per frame.
  * Limits: frame indices fit 32 bits (a pool below 16 TiB), else create fails -E2BIG.
  * max_work counts stretches examined; beyond it find returns -EAGAIN.
  */
@@ -426,7 +428,7 @@ static int find_node(const struct tlsf *t, struct query *q, const struct classes
         if (++sl == SL)
             sl = 0, fl++;
     }
-    if ((ofl != gfl || osl != gsl) && ((c->sl_bits[ofl] >> osl) & 1))
+    if (ofl < FL && (ofl != gfl || osl != gsl) && ((c->sl_bits[ofl] >> osl) & 1))
         return walk_class(t, q, c, ofl, osl, first, rec); /* n's own class */
     return 0;
 }

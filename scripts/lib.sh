@@ -28,7 +28,7 @@ mmc_need_packages() {
 		apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
-MMC_BUILD_PACKAGES=(gcc g++ libc6-dev meson ninja-build pkg-config libnuma-dev libhwloc-dev)
+MMC_BUILD_PACKAGES=(gcc g++ libc6-dev meson ninja-build pkg-config libnuma-dev libhwloc-dev python3 python3-matplotlib)
 
 # Configure (once) and build build/.
 mmc_build() {

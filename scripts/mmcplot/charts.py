@@ -1,0 +1,794 @@
+# scripts/mmcplot/charts.py: the chart set of scripts/plot and scripts/merge.
+#
+# Owns what each chart shows and which rows it takes. Every chart function takes a list of
+# runs: one run (scripts/plot), or runs from several hosts (scripts/merge), the host then being
+# one more dimension (line style, or a row of panels). Every function returns a Chart whose
+# figure is None and whose `skipped` says why when the data it needs is absent, so a missing
+# suite or column never stops the others.
+#
+# The CSVs hold per-case percentiles (p50, p90, p99, p99.9, max of the successful calls, from a
+# log-bucketed histogram), not raw samples: the "ECDF" is drawn through those points and says
+# so; nothing below p50 is known.
+
+import math
+
+import numpy as np
+
+from . import rundata, schema, style, units
+from .rundata import label, success_rate
+
+NINES = [("p50_ns", 0.5), ("p90_ns", 0.9), ("p99_ns", 0.99), ("p999_ns", 0.999), ("max_ns", 1.0)]
+NINES_POS = {0.5: -math.log10(0.5), 0.9: 1.0, 0.99: 2.0, 0.999: 3.0, 1.0: 4.0}
+NINES_LABELS = ["50 %\n(p50)", "90 %", "99 %", "99.9 %", "100 %\n(max)"]
+
+
+class Chart:
+    """One chart: name (file stem), title, figure (None when skipped), caption, skip reason."""
+
+    def __init__(self, name, title, fig=None, caption="", skipped=None):
+        self.name, self.title, self.fig, self.caption, self.skipped = (
+            name, title, fig, caption, skipped)
+
+
+# --- choosing rows -----------------------------------------------------------------------------
+
+def check_needs(runs, key):
+    """None when the chart can be drawn, else the reason it cannot."""
+    suite, cols = schema.NEEDS[key]
+    have = [r for r in runs if suite in r.suites]
+    if not have:
+        if suite == "frag":
+            return ("frag.csv is absent (the frag suite has not run yet); expected columns: "
+                    + ", ".join(schema.FRAG_COLUMNS))
+        return f"{suite}.csv is absent"
+    missing = sorted({c for r in have for c in r.suites[suite].missing(cols)})
+    if missing:
+        return f"{suite}.csv lacks column(s) {', '.join(missing)}"
+    if not any(r.suites[suite].rows for r in have):
+        return f"{suite}.csv has no rows"
+    return None
+
+
+def _flags(r):
+    return r.get("flags") or 0
+
+
+def reference_rows(run, constraint="none"):
+    """Search rows on the run's reference pool with one constraint, without FAST_ONLY."""
+    ref = run.reference_pool()
+    if not ref:
+        return []
+    pool, sim, _ = ref
+    return [r for r in run.rows("search")
+            if r.get("constraint", "none") == constraint and r.get("pool_bytes") == pool
+            and (r.get("simulated") or 0) == sim and not _flags(r) & schema.FLAG_FAST_ONLY]
+
+
+def pick(rows):
+    """One row for one case: the only one, or with repetitions the one of median p50."""
+    if not rows:
+        return None
+    if len(rows) == 1:
+        return rows[0]
+    ok = sorted((r for r in rows if r.get("p50_ns") is not None), key=lambda r: r["p50_ns"])
+    return ok[len(ok) // 2] if ok else rows[0]
+
+
+def index(rows, *keys):
+    groups = {}
+    for r in rows:
+        groups.setdefault(tuple(r.get(k) for k in keys), []).append(r)
+    return {k: pick(v) for k, v in groups.items()}
+
+
+def series_names(rows):
+    return sorted({label(r) for r in rows}, key=rundata.order_key)
+
+
+def pick_sizes(rows, k=3):
+    """Up to k request sizes to show: smallest, middle (log scale) and largest of those that
+    succeeded at least at half of the fill levels."""
+    fills = {r.get("fill_pct") for r in rows}
+    ok = {}
+    for r in rows:
+        if (r.get("successes") or 0) > 0:
+            ok.setdefault(r["request_bytes"], set()).add(r.get("fill_pct"))
+    sizes = sorted(s for s, f in ok.items() if len(f) * 2 >= len(fills)) or sorted(ok)
+    if len(sizes) <= k:
+        return sizes
+    if k == 3:
+        return [sizes[0], sizes[len(sizes) // 2], sizes[-1]]
+    step = (len(sizes) - 1) / (k - 1)
+    return [sizes[round(i * step)] for i in range(k)]
+
+
+# --- words around the charts -----------------------------------------------------------------
+
+def _ctx(value):
+    if value is None:
+        return "?"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_ctx(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_ctx(v) for v in value)
+    return str(value)
+
+
+def pool_text(run, rows=None):
+    """The reference pool of the run's search suite, or the pool(s) of the given rows."""
+    if rows is not None:
+        pools = sorted({(r.get("pool_bytes"), r.get("simulated") or 0, r.get("page_bytes"))
+                        for r in rows if r.get("pool_bytes") and rundata.is_mmcontig(r)})
+        if len(pools) != 1:
+            return f"{len(pools)} pools" if pools else "pool unknown"
+        ref = pools[0]
+    else:
+        ref = run.reference_pool()
+    if not ref:
+        return "pool unknown"
+    pool, sim, page = ref
+    return (f"pool {units.fmt_bytes(pool)} {'simulated' if sim else 'real'}"
+            + (f", {units.fmt_bytes(page)} pages" if page else ""))
+
+
+def where(runs, pools=True, suite=None):
+    """Host(s) and pool(s): the search suite's reference pool, or the pools of `suite`'s rows."""
+    hosts = rundata.host_labels(runs)
+    text = [pool_text(r, r.rows(suite) if suite else None) for r in runs]
+    if len(runs) == 1:
+        return f"host {hosts[0]}" + (f" \u00b7 mmcontig {text[0]}" if pools else "")
+    if pools:
+        return "; ".join(f"{h}: {t}" for h, t in zip(hosts, text))
+    return f"{len(runs)} hosts: " + ", ".join(hosts)
+
+
+def footer(runs):
+    parts = []
+    for run in runs:
+        c = run.context
+        cpu = c.get("cpu")
+        if isinstance(cpu, dict):
+            cpu = f"{cpu.get('model', '?')} ({cpu.get('cores', '?')} cores)"
+        commit = str(c.get("git_commit") or "?")[:12]
+        parts.append(f"run {run.run_id} \u00b7 seeds {run.seeds_text()} \u00b7 {_ctx(c.get('kernel'))}"
+                     f" \u00b7 CPU {_ctx(cpu)} \u00b7 git {commit}"
+                     + (f" \u00b7 mmcontig {c['mmcontig_version']}" if c.get("mmcontig_version") else ""))
+    return " | ".join(parts)
+
+
+def banner(runs):
+    return "SYNTHETIC FIXTURE DATA \u2014 not a measurement" if any(r.is_fixture for r in runs) else None
+
+
+def legend_items(names, runs, with_line=True, heading="Engine"):
+    items = []
+    multi = len(runs) > 1
+    if multi:
+        items.append(style.header_item(heading))
+    items += [(style.series_handle(n, with_line=with_line), n) for n in names]
+    if multi:
+        from matplotlib.lines import Line2D
+        items.append(style.header_item("Host"))
+        for i, h in enumerate(rundata.host_labels(runs)):
+            items.append((Line2D([], [], color="#444444", linestyle=style.host_style(i)), h))
+    return items
+
+
+def _finish(fig, runs, title, subtitle, note, legend=None, legend_title=None):
+    style.frame(fig, title, subtitle, footer(runs), note, legend, legend_title, banner(runs))
+
+
+# --- (a) latency distribution ------------------------------------------------------------------
+
+def latency_ecdf(runs):
+    name, title = "latency_ecdf", "Search latency distribution per engine"
+    skip = check_needs(runs, name)
+    if skip:
+        return Chart(name, title, skipped=skip)
+    per_run = [(i, run, reference_rows(run)) for i, run in enumerate(runs)]
+    allrows = [r for _, _, rows in per_run for r in rows]
+    if not allrows:
+        return Chart(name, title, skipped="search.csv has no rows without constraint on the reference pool")
+    sizes = pick_sizes(allrows)
+    fills = sorted({r["fill_pct"] for r in allrows})
+    names = series_names(allrows)
+    fig, axes = style.subplots(len(sizes), len(fills), panel_w=2.75, panel_h=2.3,
+                               sharey=True, sharex="row")
+    for si, size in enumerate(sizes):
+        for fi, fill in enumerate(fills):
+            ax = axes[si][fi]
+            failed = []
+            for i, run, rows in per_run:
+                idx = index(rows, "engine", "request_bytes", "fill_pct")
+                for n in names:
+                    r = idx.get((n, size, fill))
+                    if r is None:
+                        continue
+                    if not r.get("successes"):
+                        failed.append(n)
+                        continue
+                    xs, ys, prev = [], [], 0
+                    for col, q in NINES:
+                        v = r.get(col)
+                        if v is None:
+                            continue
+                        prev = max(prev, v)  # percentiles are monotone; guard rounding
+                        xs.append(prev)
+                        ys.append(NINES_POS[q])
+                    ax.plot(xs, ys, color=style.colour(n), marker=style.marker(n),
+                            linestyle=style.host_style(i) if len(runs) > 1 else "-",
+                            markersize=4.5, linewidth=1.4, alpha=0.9)
+            if failed:
+                ax.text(0.98, 0.03, "all calls failed:\n" + ", ".join(sorted(set(failed), key=rundata.order_key)),
+                        transform=ax.transAxes, ha="right", va="bottom", fontsize=7.5,
+                        color=style.WARN_COLOUR)
+            ax.set_title(f"{units.fmt_bytes(size)} requests \u00b7 fill {fill} %")
+            ax.set_yticks([NINES_POS[q] for _, q in NINES])
+            ax.set_yticklabels(NINES_LABELS)
+            ax.set_ylim(0.1, 4.3)
+            if ax.lines:
+                style.log_ns_axis(ax, "x")
+            if si == len(sizes) - 1:
+                ax.set_xlabel("latency per successful call")
+            if fi == 0:
+                ax.set_ylabel("share of calls \u2264 latency")
+    for row in axes:  # share x per row: set scale once lines exist on any panel of the row
+        if any(a.lines for a in row):
+            for a in row:
+                if not a.lines:
+                    style.log_ns_axis(a, "x")
+    note = ("Each line joins one case's measured p50, p90, p99, p99.9 and max of its successful calls "
+            "(log-bucketed histogram, relative error \u2264 1/64): an ECDF known only at those points, "
+            "interpolated between them; nothing below p50 is recorded. Vertical axis on a 'nines' scale.")
+    sub = f"{where(runs)} \u00b7 no constraint \u00b7 without FAST_ONLY \u00b7 rows: request size, columns: fill level"
+    _finish(fig, runs, title, sub, note, legend_items(names, runs))
+    return Chart(name, title, fig, note)
+
+
+# --- (b) p50 and p99 against fill level --------------------------------------------------------
+
+def latency_vs_fill(runs):
+    name, title = "latency_vs_fill", "Search latency against fill level"
+    skip = check_needs(runs, name)
+    if skip:
+        return Chart(name, title, skipped=skip)
+    per_run = [(i, run, reference_rows(run)) for i, run in enumerate(runs)]
+    allrows = [r for _, _, rows in per_run for r in rows]
+    if not allrows:
+        return Chart(name, title, skipped="search.csv has no rows without constraint on the reference pool")
+    sizes = pick_sizes(allrows, k=min(4, len({r['request_bytes'] for r in allrows})))
+    fills = sorted({r["fill_pct"] for r in allrows})
+    names = series_names(allrows)
+    fig, axes = style.subplots(2, len(sizes), panel_w=2.9, panel_h=2.4, sharey=True, sharex=True)
+    partial = False
+    for ci, size in enumerate(sizes):
+        for ri, (col, what) in enumerate([("p50_ns", "p50"), ("p99_ns", "p99")]):
+            ax = axes[ri][ci]
+            for i, run, rows in per_run:
+                idx = index(rows, "engine", "request_bytes", "fill_pct")
+                for n in names:
+                    pts = [(f, idx.get((n, size, f))) for f in fills]
+                    pts = [(f, r) for f, r in pts if r is not None and r.get(col) is not None
+                           and (r.get("successes") or 0) > 0]
+                    if not pts:
+                        continue
+                    xs = [f for f, _ in pts]
+                    ys = [r[col] for _, r in pts]
+                    ls = style.host_style(i) if len(runs) > 1 else "-"
+                    ax.plot(xs, ys, color=style.colour(n), linestyle=ls, linewidth=1.5)
+                    full = [(x, y) for (x, y), (_, r) in zip(zip(xs, ys), pts) if success_rate(r) >= 1]
+                    part = [(x, y) for (x, y), (_, r) in zip(zip(xs, ys), pts) if success_rate(r) < 1]
+                    partial = partial or bool(part)
+                    for group, face in ((full, style.colour(n)), (part, "white")):
+                        if group:
+                            ax.plot(*zip(*group), linestyle="none", marker=style.marker(n),
+                                    markerfacecolor=face, markeredgecolor=style.colour(n),
+                                    markeredgewidth=1.3, markersize=5.5)
+            ax.set_title(f"{what} \u00b7 {units.fmt_bytes(size)} requests")
+            ax.set_xticks(fills)
+            ax.set_xticklabels([f"{f} %" for f in fills])
+            if ri == 1:
+                ax.set_xlabel("fill level (share of frames in use)")
+            if ci == 0:
+                ax.set_ylabel(f"{what} latency, successful calls")
+    for row in axes:
+        for ax in row:
+            if ax.lines:
+                style.log_ns_axis(ax, "y")
+                break
+    note = ("Filled marks: every call succeeded; open marks: some calls failed (their latency is "
+            "not in these percentiles); a missing mark: every call failed."
+            if partial else "Every call of every case shown succeeded.")
+    sub = f"{where(runs)} \u00b7 no constraint \u00b7 without FAST_ONLY"
+    _finish(fig, runs, title, sub, note, legend_items(names, runs))
+    return Chart(name, title, fig, note)
+
+
+# --- (c) latency against pool size -------------------------------------------------------------
+
+def _slope(points):
+    """Least-squares slope of log(latency) on log(pool) over >= 2 distinct pools, else None."""
+    pools = {p for p, _ in points}
+    if len(pools) < 2:
+        return None
+    x = np.log10([p for p, _ in points])
+    y = np.log10([v for _, v in points])
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def pool_sweep_choice(rows):
+    """(fill, request size) of the pool-size sweep: fill 70 % if swept there, else the highest
+    swept fill; the request size swept over the most pools (the nearest to 2 MiB on a tie)."""
+    pools_at = {}
+    for r in rows:
+        if (r.get("successes") or 0) > 0 and r.get("p50_ns") is not None:
+            pools_at.setdefault((r["fill_pct"], r["request_bytes"]), set()).add(r["pool_bytes"])
+    swept = {k: len(v) for k, v in pools_at.items() if len(v) >= 2}
+    if not swept:
+        return None
+    fills = {f for f, _ in swept}
+    fill = 70 if 70 in fills else max(fills)
+    size = max((s for f, s in swept if f == fill),
+               key=lambda s: (swept[(fill, s)], -abs(math.log2(s / (2 << 20)))))
+    return fill, size
+
+
+def pool_slopes(run_rows, fill, size):
+    """{engine: (slope_p50, slope_p99, points)} for one run's rows."""
+    out = {}
+    for n in series_names(run_rows):
+        sel = [r for r in run_rows if label(r) == n and r["fill_pct"] == fill
+               and r["request_bytes"] == size and (r.get("successes") or 0) > 0]
+        idx = index(sel, "pool_bytes", "simulated")
+        pts = sorted(idx.values(), key=lambda r: r["pool_bytes"])
+        s50 = _slope([(r["pool_bytes"], r["p50_ns"]) for r in pts if r.get("p50_ns")])
+        s99 = _slope([(r["pool_bytes"], r["p99_ns"]) for r in pts if r.get("p99_ns")])
+        out[n] = (s50, s99, pts)
+    return out
+
+
+def _search_plain(run):
+    return [r for r in run.rows("search") if r.get("constraint", "none") == "none"
+            and not _flags(r) & schema.FLAG_FAST_ONLY and r.get("pool_bytes")]
+
+
+def latency_vs_pool(runs):
+    name, title = "latency_vs_pool", "Search latency against pool size"
+    skip = check_needs(runs, name)
+    if skip:
+        return Chart(name, title, skipped=skip)
+    per_run = [_search_plain(run) for run in runs]
+    choice = pool_sweep_choice([r for rows in per_run for r in rows])
+    if not choice:
+        return Chart(name, title, skipped="search.csv has no case measured at two or more pool sizes")
+    fill, size = choice
+    fig, axes = style.subplots(1, 2, panel_w=4.8, panel_h=3.3, sharey=True)
+    items = []
+    multi = len(runs) > 1
+    all_pools = set()
+    any_real = False
+    for i, rows in enumerate(per_run):
+        slopes = pool_slopes(rows, fill, size)
+        for n, (s50, s99, pts) in slopes.items():
+            if not pts:
+                continue
+            fmt = lambda s: "n/a" if s is None else f"{s:.2f}"  # noqa: E731
+            lab = f"{n}{' @ ' + rundata.host_labels(runs)[i] if multi else ''}: {fmt(s50)} / {fmt(s99)}"
+            ls = style.host_style(i) if multi else "-"
+            items.append((style.series_handle(n, linestyle=ls), lab))
+            for ax, col in zip(axes[0], ("p50_ns", "p99_ns")):
+                good = [r for r in pts if r.get(col)]
+                xs = np.array([r["pool_bytes"] for r in good], dtype=float)
+                ys = np.array([r[col] for r in good], dtype=float)
+                all_pools.update(xs)
+                if len(set(xs)) >= 2:
+                    k, b = np.polyfit(np.log10(xs), np.log10(ys), 1)
+                    fx = np.array([xs.min(), xs.max()])
+                    ax.plot(fx, 10 ** (b + k * np.log10(fx)), color=style.colour(n),
+                            linestyle=ls, linewidth=1.3, alpha=0.85)
+                sim = np.array([bool(r.get("simulated")) for r in good])
+                ax.plot(xs[sim], ys[sim], linestyle="none", marker=style.marker(n),
+                        color=style.colour(n), markersize=5.5)
+                if (~sim).any():
+                    any_real = True
+                    ax.plot(xs[~sim], ys[~sim], linestyle="none", marker=style.marker(n),
+                            markerfacecolor="white", markeredgecolor=style.colour(n),
+                            markeredgewidth=1.6, markersize=7.5)
+    for ax, what in zip(axes[0], ("p50", "p99")):
+        ax.set_xscale("log")
+        style.bytes_ticks(ax, all_pools)
+        ax.tick_params(axis="x", labelrotation=0)
+        style.log_ns_axis(ax, "y")
+        ax.set_xlabel("pool size")
+        ax.set_title(f"{what} of successful calls")
+    axes[0][0].set_ylabel("latency per call")
+    note = ("Lines: least-squares fit of log latency on log pool size; the legend gives its slope "
+            "for p50 / p99 (1: proportional to the pool, 0: independent of it). ")
+    note += ("Filled marks: simulated partitions (frame database over a synthetic layout, no memory); "
+             "open marks: the real hugepage pool." if any_real else
+             "All marks are simulated partitions (frame database over a synthetic layout, no memory).")
+    sub = (f"{where(runs, pools=False)} \u00b7 {units.fmt_bytes(size)} requests \u00b7 fill {fill} % "
+           "\u00b7 no constraint \u00b7 without FAST_ONLY")
+    _finish(fig, runs, title, sub, note, items, legend_title="slope p50 / p99")
+    return Chart(name, title, fig, note)
+
+
+# --- (d) FAST_ONLY: decision time against false negatives ---------------------------------------
+
+def fn_rate(successes, false_negatives):
+    """False negatives over the calls for which the oracle found a block."""
+    denom = (successes or 0) + (false_negatives or 0)
+    return None if denom == 0 or false_negatives is None else false_negatives / denom
+
+
+def decision_bounds(r, col_ok, col_fail):
+    """Bounds of a percentile over ALL calls from the successful and failed calls' percentiles:
+    the overall q-quantile lies between the two groups' q-quantiles."""
+    vals = []
+    if (r.get("successes") or 0) > 0 and r.get(col_ok) is not None:
+        vals.append(r[col_ok])
+    if (r.get("calls") or 0) > (r.get("successes") or 0) and r.get(col_fail) is not None:
+        vals.append(r[col_fail])
+    if not vals:
+        return None
+    return min(vals), max(vals)
+
+
+def fastonly_summary(rows, fill_levels=None):
+    """Per (engine, fill) over the FAST_ONLY cases: calls, successes, false negatives (None when
+    not measured), trades, and the cases' decision-time bounds. Returns
+    {(engine, fill): dict(cases, calls, ok, fn, trades, fn_rate, p50=[(lo, hi)], p99=[...])}."""
+    out = {}
+    for r in rows:
+        if not _flags(r) & schema.FLAG_FAST_ONLY:
+            continue
+        d = out.setdefault((label(r), r.get("fill_pct")), dict(cases=0, calls=0, ok=0, fn=None,
+                                                               trades=0, p50=[], p99=[]))
+        d["cases"] += 1
+        d["calls"] += r.get("calls") or 0
+        d["ok"] += r.get("successes") or 0
+        d["trades"] += r.get("trades") or 0
+        if r.get("false_negatives") is not None:
+            d["fn"] = (d["fn"] or 0) + r["false_negatives"]
+        for key, cols in (("p50", ("p50_ns", "fail_p50_ns")), ("p99", ("p99_ns", "fail_p99_ns"))):
+            b = decision_bounds(r, *cols)
+            if b:
+                d[key].append(b)
+    for d in out.values():
+        d["fn_rate"] = fn_rate(d["ok"], d["fn"])
+    return out
+
+
+def fastonly_fn(runs):
+    name, title = "fastonly_decision_vs_fn", "FAST_ONLY: time to decide against false negatives"
+    skip = check_needs(runs, "fastonly_fn")
+    if skip:
+        return Chart(name, title, skipped=skip)
+    per_run = [[r for r in run.rows("fastonly") if _flags(r) & schema.FLAG_FAST_ONLY] for run in runs]
+    if not any(per_run):
+        return Chart(name, title, skipped="fastonly.csv has no row with the FAST_ONLY flag (flags & 1)")
+    hosts = rundata.host_labels(runs)
+    multi = len(runs) > 1
+    fig, axes = style.subplots(len(runs), 2, panel_w=4.3, panel_h=3.2, sharey=True, sharex=True)
+    allrows = [r for rows in per_run for r in rows]
+    names = series_names(allrows)
+    fills = sorted({r.get("fill_pct") for r in allrows})
+    msize = {f: 4.0 + 2.2 * k for k, f in enumerate(fills)}
+    items = []
+    warn_all = []
+    from matplotlib.lines import Line2D
+    for i, rows in enumerate(per_run):
+        summ = fastonly_summary(rows)
+        for n in names:
+            keys = [(n, f) for f in fills if (n, f) in summ]
+            if not keys:
+                continue
+            tot_fn = [summ[k]["fn"] for k in keys if summ[k]["fn"] is not None]
+            rate = fn_rate(sum(summ[k]["ok"] for k in keys), sum(tot_fn)) if tot_fn else None
+            tr = sum(summ[k]["trades"] for k in keys)
+            if tr:
+                warn_all.append(f"{n}{' @ ' + hosts[i] if multi else ''}: {tr} trades")
+            lab = f"{n}{' @ ' + hosts[i] if multi else ''}: {units.fmt_pct(rate, 'not measured')}"
+            items.append((style.series_handle(n), lab))
+            for ax, key in zip(axes[i], ("p50", "p99")):
+                pts = []
+                for k in keys:
+                    d = summ[k]
+                    if d["fn_rate"] is None or not d[key]:
+                        continue
+                    hi = sorted(h for _, h in d[key])
+                    lo = min(lo_ for lo_, _ in d[key])
+                    pts.append((100 * d["fn_rate"], hi[len(hi) // 2], lo, hi[-1], k[1]))
+                if not pts:
+                    continue
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], color=style.colour(n),
+                        linewidth=1.2, alpha=0.8)
+                for x, med, lo, top, f in pts:
+                    ax.plot([x, x], [lo, top], color=style.colour(n), linewidth=0.8, alpha=0.45)
+                    ax.plot([x], [med], marker=style.marker(n), color=style.colour(n),
+                            markersize=msize[f], markeredgecolor="white", markeredgewidth=0.6)
+        for ax, what in zip(axes[i], ("p50", "p99")):
+            style.log_ns_axis(ax, "y")
+            ax.set_title(f"{what} time to decide" + (f" \u00b7 {hosts[i]}" if multi else ""))
+            ax.xaxis.set_major_formatter(lambda v, _p: f"{v:g} %")
+            if i == len(runs) - 1:
+                ax.set_xlabel("false-negative rate")
+        axes[i][0].set_ylabel("latency per call, all outcomes")
+    lo_x, hi_x = axes[0][0].get_xlim()
+    axes[0][0].set_xlim(min(-1.0, lo_x), max(hi_x, 5))
+    items.append(style.header_item("Fill level (mark size)"))
+    for f in fills:
+        items.append((Line2D([], [], linestyle="none", marker="o", color="#777777",
+                             markersize=msize[f]), f"{f} %"))
+    note = ("One mark per engine and fill level, over its FAST_ONLY cases (request size x constraint). "
+            "False-negative rate: failed calls for which the exhaustive oracle found a block, over "
+            "successes + those. Time to decide covers successful and failed calls: per case it lies "
+            "between the two groups' percentiles; the mark is the median over cases of the upper one, "
+            "the bar spans all cases from the lowest lower to the highest upper value.")
+    if warn_all:
+        note += "\nFAST_ONLY MADE TRADES (must be 0): " + "; ".join(warn_all)
+        for row in axes:
+            row[1].text(0.98, 0.97, "\u26a0 trades under FAST_ONLY:\n" + "\n".join(warn_all),
+                        transform=row[1].transAxes, ha="right", va="top", fontsize=8,
+                        color=style.WARN_COLOUR, weight="bold")
+    else:
+        note += " Trades under FAST_ONLY: 0 in every case, as required."
+    sub = f"{where(runs, suite='fastonly')} \u00b7 fastonly suite, calls with FAST_ONLY"
+    _finish(fig, runs, title, sub, note, items, legend_title="false-negative rate")
+    return Chart(name, title, fig, note)
+
+
+# --- (e) fragmentation time series -------------------------------------------------------------
+
+FRAG_PANELS = [
+    ("u9", "unusable free space index U(9)", "lin01"),
+    ("u18", "unusable free space index U(18)", "lin01"),
+    ("fi9", "fragmentation index FI(9)", "lin01"),
+    ("largest_free_bytes", "largest free run", "bytes"),
+    ("probe_success_rate", "probe success rate", "lin01"),
+    ("probe_p50_ns", "probe p50 latency", "ns"),
+    ("trades", "trades, cumulative", "cum"),
+]
+
+
+def frag_timeseries(runs):
+    name, title = "frag_timeseries", "Fragmentation over time under the load model"
+    skip = check_needs(runs, name)
+    if skip:
+        return Chart(name, title, skipped=skip)
+    per_run = [(i, run.rows("frag")) for i, run in enumerate(runs)]
+    allrows = [r for _, rows in per_run for r in rows]
+    names = series_names(allrows)
+    policies = sorted({r.get("policy") or "" for r in allrows})
+    hosts = rundata.host_labels(runs)
+    combos = [(i, p) for i, _ in per_run for p in policies]
+    fig, axes = style.subplots(4, 2, panel_w=4.2, panel_h=2.0, sharex=True)
+    flat = [a for row in axes for a in row]
+    for (col, ylabel, kind), ax in zip(FRAG_PANELS, flat):
+        for ci, (i, pol) in enumerate(combos):
+            rows = [r for r in per_run[i][1] if (r.get("policy") or "") == pol]
+            for n in names:
+                pts = sorted((r["t_s"], r[col]) for r in rows if label(r) == n
+                             and r.get(col) is not None and r.get("t_s") is not None
+                             and not (col == "fi9" and r[col] < 0))
+                if pts and kind == "cum":
+                    pts = list(zip([t for t, _ in pts], np.cumsum([v for _, v in pts])))
+                if pts:
+                    ax.plot(*zip(*pts), color=style.colour(n), linestyle=style.host_style(ci),
+                            linewidth=1.3)
+        ax.set_title(ylabel)
+        if col == "fi9" and not ax.lines:
+            ax.text(0.5, 0.5, "a 2 MiB free block existed at every sample:\nFI(9) not defined",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=8.5, color=style.MUTED)
+        if kind == "lin01":
+            ax.set_ylim(-0.03, 1.03)
+        elif kind == "bytes" and ax.lines:
+            ax.set_yscale("log", base=2)
+            ax.yaxis.set_major_formatter(units.bytes_tick)
+        elif kind == "ns" and ax.lines:
+            style.log_ns_axis(ax, "y")
+    for ax in axes[-1]:
+        ax.set_xlabel("time since the load started (s)")
+    flat[-1].axis("off")
+    from matplotlib.lines import Line2D
+    items = [style.header_item("Engine")] + [(style.series_handle(n, with_marker=False), n) for n in names]
+    items.append(style.header_item("Policy" + (" @ host" if len(runs) > 1 else "")))
+    for ci, (i, pol) in enumerate(combos):
+        items.append((Line2D([], [], color="#444444", linestyle=style.host_style(ci)),
+                      pol + (f" @ {hosts[i]}" if len(runs) > 1 else "")))
+    probe = sorted({(r.get("probe_bytes"), r.get("probe_fast_only")) for r in allrows})
+    ptxt = ", ".join(f"{units.fmt_bytes(b)}{' FAST_ONLY' if f else ''}" for b, f in probe)
+    note = ("U(j): share of free memory unusable for an order-j request (2 MiB: j=9, 1 GiB: j=18); "
+            "FI(9) drawn only when no 2 MiB free block exists (near 0: lack of memory, near 1: "
+            "fragmentation). Formulas of the kernel's mm/vmstat.c.")
+    sub = f"{where(runs, pools=False)} \u00b7 frag suite \u00b7 probe {ptxt}"
+    _finish(fig, runs, title, sub, note, items)
+    return Chart(name, title, fig, note)
+
+
+# --- (f) success heat map ----------------------------------------------------------------------
+
+def success_heatmap(runs):
+    name, title = "success_heatmap", "Share of calls that returned memory: request size against fill"
+    skip = check_needs(runs, name)
+    if skip:
+        return Chart(name, title, skipped=skip)
+    per_run = [reference_rows(run) for run in runs]
+    allrows = [r for rows in per_run for r in rows]
+    if not allrows:
+        return Chart(name, title, skipped="search.csv has no rows without constraint on the reference pool")
+    names = series_names(allrows)
+    sizes = sorted({r["request_bytes"] for r in allrows})
+    fills = sorted({r["fill_pct"] for r in allrows})
+    hosts = rundata.host_labels(runs)
+    panel_h = max(2.4, 0.5 + 0.2 * len(sizes))
+    panel_w = max(1.55, 0.3 + 0.32 * len(fills))
+    fig, axes = style.subplots(len(runs), len(names), panel_w=panel_w, panel_h=panel_h,
+                               sharey=True, sharex=True)
+    from matplotlib import colormaps
+    cmap = colormaps["cividis"].copy()
+    cmap.set_bad("#E4E4E4")
+    im = None
+    for i, rows in enumerate(per_run):
+        for j, n in enumerate(names):
+            ax = axes[i][j]
+            idx = index([r for r in rows if label(r) == n], "request_bytes", "fill_pct")
+            grid = np.full((len(sizes), len(fills)), np.nan)
+            for si, s in enumerate(sizes):
+                for fj, f in enumerate(fills):
+                    r = idx.get((s, f))
+                    if r is not None and success_rate(r) is not None:
+                        grid[si, fj] = success_rate(r)
+            im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=1, aspect="auto",
+                           origin="lower", interpolation="nearest")
+            for si in range(len(sizes)):
+                for fj in range(len(fills)):
+                    v = grid[si, fj]
+                    if np.isnan(v):
+                        txt = "n/a"
+                    elif 0 < v < 0.005:
+                        txt = "<1"  # a success is never rounded away,
+                    elif 0.995 <= v < 1:
+                        txt = ">99"  # nor is a failure
+                    else:
+                        txt = f"{100 * v:.0f}"
+                    colour_txt = "#333333" if np.isnan(v) else ("black" if v > 0.55 else "white")
+                    ax.text(fj, si, txt, ha="center", va="center", fontsize=6.5, color=colour_txt)
+            ax.grid(False)
+            ax.set_xticks(range(len(fills)))
+            ax.set_xticklabels([f"{f}" for f in fills])
+            ax.set_yticks(range(len(sizes)))
+            ax.set_yticklabels([units.fmt_bytes(s) for s in sizes])
+            for sp in ax.spines.values():
+                sp.set_visible(False)
+            ttl = n + (f"\n{hosts[i]}" if len(runs) > 1 else "")
+            ax.set_title(ttl, color=style.colour(n) if n in style.FIXED_COLOURS else "black",
+                         weight="bold")
+            if i == len(runs) - 1:
+                ax.set_xlabel("fill %")
+        axes[i][0].set_ylabel("request size")
+    cb = fig.colorbar(im, ax=axes, shrink=0.6, aspect=30, pad=0.02)
+    cb.set_label("calls that returned memory")
+    cb.ax.yaxis.set_major_formatter(lambda v, _p: f"{100 * v:.0f} %")
+    note = ("Cell: successes / calls, in percent (grey n/a: not measured). Successes depend on the "
+            "layout the seeded aging trace reached, not only on the engine.")
+    sub = f"{where(runs)} \u00b7 no constraint \u00b7 without FAST_ONLY"
+    _finish(fig, runs, title, sub, note)
+    return Chart(name, title, fig, note)
+
+
+# --- peers -------------------------------------------------------------------------------------
+
+def peers(runs):
+    name, title = "peers", "mmcontig engines against DPDK and the kernel, same requests, same run"
+    skip = check_needs(runs, name)
+    if skip:
+        return Chart(name, title, skipped=skip)
+    per_run = [[r for r in run.rows("peers") if not _flags(r) & schema.FLAG_FAST_ONLY] for run in runs]
+    allrows = [r for rows in per_run for r in rows]
+    if not allrows:
+        return Chart(name, title, skipped="peers.csv has no rows")
+    constraints = sorted({r.get("constraint") or "none" for r in allrows}, key=rundata.constraint_key)
+    names = series_names(allrows)
+    sizes = sorted({r["request_bytes"] for r in allrows})
+    hosts = rundata.host_labels(runs)
+    fig, axes = style.subplots(len(runs) * len(constraints), 1, panel_w=min(14, 1.0 + 0.85 * len(sizes) * max(1, len(names)) / 3),
+                               panel_h=2.9, sharey=True)
+    flat = [a[0] for a in axes]
+    lo_all, hi_all = [], []
+    any_viol = any_fail = False
+    for i, rows in enumerate(per_run):
+        for k, c in enumerate(constraints):
+            ax = flat[i * len(constraints) + k]
+            idx = index([r for r in rows if (r.get("constraint") or "none") == c],
+                        "engine", "peer", "request_bytes")
+            by = {}
+            for (eng, peer, size), r in idx.items():
+                by.setdefault(size, []).append(r)
+            for gi, size in enumerate(sizes):
+                group = sorted(by.get(size, []), key=lambda r: rundata.order_key(label(r)))
+                width = 0.84 / max(1, len(group))
+                for bi, r in enumerate(group):
+                    n = label(r)
+                    x = gi - 0.42 + width * (bi + 0.5)
+                    p50, p99 = r.get("p50_ns"), r.get("p99_ns")
+                    notes = []
+                    sr = success_rate(r)
+                    if (r.get("successes") or 0) > 0 and p50:
+                        ax.bar(x, p50, width=width * 0.92, color=style.colour(n),
+                               edgecolor="white", linewidth=0.4, bottom=0)
+                        lo_all.append(p50)
+                        hi_all.append(max(p50, p99 or 0))
+                        top = p50
+                        if p99 and p99 > p50:
+                            ax.errorbar(x, p50, yerr=[[0], [p99 - p50]], color="#222222",
+                                        elinewidth=0.9, capsize=2, capthick=0.9, fmt="none")
+                            top = p99
+                    else:
+                        top = None
+                        notes.append("all failed")
+                        any_fail = True
+                    if sr is not None and 0 < sr < 1:
+                        notes.append(f"{100 * sr:.0f} % ok")
+                        any_fail = True
+                    if r.get("violations"):
+                        notes.append(f"\u2717 {r['violations']} viol.")
+                        any_viol = True
+                    if notes:
+                        warn = bool(r.get("violations")) or top is None
+                        colour_txt = style.WARN_COLOUR if warn else "#333333"
+                        if top:
+                            ax.annotate("\n".join(notes), (x, top), xytext=(0, 3),
+                                        textcoords="offset points", ha="center", va="bottom",
+                                        fontsize=6.5, rotation=90, color=colour_txt)
+                        else:  # no bar: write it standing on the axis, in the series' colour box
+                            ax.text(x, 0.03, "\n".join(notes), transform=ax.get_xaxis_transform(),
+                                    ha="center", va="bottom", fontsize=6.5, rotation=90,
+                                    color=colour_txt,
+                                    bbox=dict(boxstyle="square,pad=0.15", fc="white",
+                                              ec=style.colour(n), lw=0.8, ls="--"))
+            ax.set_xticks(range(len(sizes)))
+            ax.set_xticklabels([units.fmt_bytes(s) for s in sizes])
+            ax.set_xlim(-0.55, len(sizes) - 0.45)
+            ax.grid(axis="x", visible=False)
+            ttl = f"constraint: {c}" + (f" \u00b7 {hosts[i]}" if len(runs) > 1 else "")
+            ax.set_title(ttl, loc="left")
+            ax.set_ylabel("latency per call")
+    for ax in flat:
+        ax.set_yscale("log")
+    if lo_all:
+        bottom = 10 ** math.floor(math.log10(min(lo_all) / 2))
+        top = max(hi_all) * 12  # room above the tallest whisker for the rotated notes
+        for ax in flat:
+            ax.set_ylim(bottom=bottom, top=top)
+    for ax in flat:
+        style.log_ns_axis(ax, "y")
+    flat[-1].set_xlabel("request size")
+    from matplotlib.patches import Patch
+    items = [(Patch(color=style.colour(n)), n) for n in names]
+    note = "Bars: p50 of successful calls; whiskers: p99."
+    if any_fail:
+        note += " 'x % ok': share of calls that returned memory; 'all failed': none did."
+    if any_viol:
+        note += (" \u2717 viol.: returned blocks that broke a constraint (contiguity, range, alignment, "
+                 "boundary) when read back from pagemap.")
+    note += " Each bar is one case measured in the same run on the same machine."
+    sub = f"{where(runs, suite='peers')} \u00b7 peers suite \u00b7 one panel per constraint"
+    _finish(fig, runs, title, sub, note, items)
+    return Chart(name, title, fig, note)
+
+
+ALL = [latency_ecdf, latency_vs_fill, latency_vs_pool, fastonly_fn, frag_timeseries,
+       success_heatmap, peers]
+
+
+def draw_all(runs):
+    """Every chart, in order; a chart that fails to draw becomes a skipped one with the error."""
+    style.setup()
+    out = []
+    for fn in ALL:
+        try:
+            out.append(fn(runs))
+        except Exception as e:  # a bug in one chart must not hide the others
+            out.append(Chart(fn.__name__, fn.__name__, skipped=f"internal error: {type(e).__name__}: {e}"))
+    return out

@@ -1,0 +1,64 @@
+# scripts/mmcplot/schema.py: the CSV schema as the scripts read it.
+#
+# Owns the column names of the benchmark CSVs (results/README.md is the reference; a test
+# checks that the two agree), their types, and the expected columns of frag.csv, whose suite
+# does not exist yet.
+
+# search.csv, fastonly.csv, peers.csv: one row per measured case, in this order.
+CASE_COLUMNS = [
+    "run_id", "host", "suite", "engine", "peer", "pool_bytes", "simulated", "page_bytes",
+    "request_bytes", "constraint", "lowest", "highest", "boundary", "node", "fill_pct", "flags",
+    "calls", "successes", "false_negatives", "trades",
+    "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns",
+    "fail_p50_ns", "fail_p99_ns", "fail_max_ns",
+    "violations", "metadata_bytes_per_frame", "seed",
+]
+
+# frag.csv (the `frag` suite, planned): one row per sample of the fragmentation time series.
+#   t_s                 seconds since the start of the load
+#   engine, policy      search engine and placement policy of the load model
+#   u9, u18             unusable free space index at order 9 (2 MiB) and 18 (1 GiB), 0..1
+#   fi9                 fragmentation index at order 9, 0..1 (negative or empty while a 2 MiB
+#                       free block exists: the kernel shows -1.000 then)
+#   largest_free_bytes  largest free physical run
+#   probe_bytes         size of the probe request made at each sample
+#   probe_fast_only     1 when the probe carried FAST_ONLY
+#   probe_success_rate  share of probe calls that returned memory, 0..1
+#   probe_p50_ns        median latency of the successful probe calls
+#   trades              trades (moves of in-use frames) since the previous sample
+FRAG_COLUMNS = [
+    "t_s", "engine", "policy", "u9", "u18", "fi9", "largest_free_bytes", "probe_bytes",
+    "probe_fast_only", "probe_success_rate", "probe_p50_ns", "trades",
+]
+
+CASE_SUITES = ("search", "fastonly", "peers")
+SUITE_FILES = {"search": "search.csv", "fastonly": "fastonly.csv", "peers": "peers.csv",
+               "frag": "frag.csv"}
+
+# Columns read as text; every other column is a number (int, or float when it has a point),
+# empty meaning "not measured" (None).
+TEXT_COLUMNS = {"run_id", "host", "suite", "engine", "peer", "constraint", "node", "policy"}
+
+FLAG_FAST_ONLY = 1  # MM_ALLOCATE_CONTIGUOUS_MEMORY_FAST_ONLY
+
+# The order in which engines and peers are listed everywhere (others follow, sorted).
+ENGINE_ORDER = ["linear", "bitmap", "buddy", "tlsf", "tree"]
+PEER_ORDER = ["dpdk", "kernel-hugetlb-2M", "kernel-hugetlb-1G"]
+CONSTRAINT_ORDER = ["none", "range", "boundary", "range+boundary", "node"]
+
+# What each chart needs from its suite: without these columns it is skipped with a note.
+NEEDS = {
+    "latency_ecdf": ("search", ["engine", "request_bytes", "fill_pct", "constraint", "pool_bytes",
+                                "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns"]),
+    "latency_vs_fill": ("search", ["engine", "request_bytes", "fill_pct", "constraint",
+                                   "pool_bytes", "calls", "successes", "p50_ns", "p99_ns"]),
+    "latency_vs_pool": ("search", ["engine", "request_bytes", "fill_pct", "constraint",
+                                   "pool_bytes", "simulated", "p50_ns", "p99_ns"]),
+    "fastonly_fn": ("fastonly", ["engine", "flags", "calls", "successes", "false_negatives",
+                                 "trades", "fill_pct", "p50_ns", "p99_ns"]),
+    "frag_timeseries": ("frag", FRAG_COLUMNS),
+    "success_heatmap": ("search", ["engine", "request_bytes", "fill_pct", "constraint",
+                                   "pool_bytes", "calls", "successes"]),
+    "peers": ("peers", ["engine", "peer", "request_bytes", "constraint", "calls", "successes",
+                        "p50_ns", "p99_ns", "violations"]),
+}

@@ -1,0 +1,336 @@
+#!/usr/bin/python3
+# tests/fixtures_bench.py: SYNTHETIC benchmark runs for testing scripts/plot, report and merge.
+#
+# Owns the fixture generator: it writes a run directory in the exact layout and CSV schema of
+# results/README.md (search.csv, fastonly.csv, peers.csv, optionally frag.csv, context.json),
+# with numbers from a made-up latency model (linear and bitmap grow with the pool, buddy and
+# tree with its log, tlsf flat; large requests failing at high fill; DPDK slow and violating
+# boundaries above the page size, as peers-and-metrics.md describes). The numbers are NOT
+# measurements: context.json carries "fixture": true and the charts say so in a red banner.
+# Never commit its output under results/.
+#
+#   tests/fixtures_bench.py OUT_DIR [--host H] [--seed N] [--frag] [--small]
+#   prints the run directory it wrote (OUT_DIR/<host>/<UTC time>/)
+
+import argparse
+import csv
+import json
+import math
+import os
+import random
+
+COLUMNS = [
+    "run_id", "host", "suite", "engine", "peer", "pool_bytes", "simulated", "page_bytes",
+    "request_bytes", "constraint", "lowest", "highest", "boundary", "node", "fill_pct", "flags",
+    "calls", "successes", "false_negatives", "trades",
+    "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns",
+    "fail_p50_ns", "fail_p99_ns", "fail_max_ns",
+    "violations", "metadata_bytes_per_frame", "seed",
+]
+FRAG_COLUMNS = [
+    "t_s", "engine", "policy", "u9", "u18", "fi9", "largest_free_bytes", "probe_bytes",
+    "probe_fast_only", "probe_success_rate", "probe_p50_ns", "trades",
+]
+KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
+NONE_HIGHEST = (1 << 64) - 1
+ENGINES = ["linear", "bitmap", "buddy", "tlsf", "tree"]
+FILLS = [0, 50, 70, 90]
+CONSTRAINTS = ["none", "range", "boundary", "range+boundary", "node"]
+META = {"linear": 1, "bitmap": 0.125, "buddy": 0.25, "tlsf": 0.5, "tree": 4}
+
+
+def row(**kw):
+    """One CSV row with every column, defaults for a plain mmcontig case."""
+    r = {c: "" for c in COLUMNS}
+    r.update(peer="mmcontig", simulated=0, page_bytes=2 * MiB, constraint="none", lowest=0,
+             highest=NONE_HIGHEST, boundary=0, node="any", fill_pct=0, flags=0, trades=0,
+             violations=0)
+    r.update(kw)
+    return r
+
+
+def write_run(out_dir, host, stamp, suites, context):
+    """Write suites {name: [row dict]} and context to out_dir/host/stamp; return the path."""
+    path = os.path.join(out_dir, host, stamp)
+    os.makedirs(path, exist_ok=True)
+    for name, rows in suites.items():
+        cols = FRAG_COLUMNS if name == "frag" else COLUMNS
+        with open(os.path.join(path, f"{name}.csv"), "w", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(cols)
+            for r in rows:
+                if name != "frag":
+                    r["run_id"] = r.get("run_id") or f"{host}-{stamp}"
+                    r["host"] = r.get("host") or host
+                    r["suite"] = r.get("suite") or name
+                w.writerow([_text(r.get(c, "")) for c in cols])
+    with open(os.path.join(path, "context.json"), "w") as f:
+        json.dump(context, f, indent=2)
+        f.write("\n")
+    return path
+
+
+def _text(v):
+    if isinstance(v, float):
+        return f"{v:.6g}" if abs(v) < 1e6 else str(int(round(v)))
+    return str(v)
+
+
+def context(host, stamp, seed, pool_bytes, cores=2):
+    bi = ("Node 0, zone      DMA      0      0      0      0      0      0      0      0      1      1      2\n"
+          "Node 0, zone    DMA32    612    402    288    160     97     51     30     18     11      9    380\n"
+          "Node 0, zone   Normal  {a}  {b}  1130   877   540   301   170    98    61    40   {c}\n")
+    return {
+        "fixture": True,
+        "note": "SYNTHETIC fixture written by tests/fixtures_bench.py: not a measurement",
+        "host": host,
+        "kernel": "Linux 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01) x86_64",
+        "cpu": {"model": "Fixture CPU @ 2.40GHz", "cores": cores},
+        "git_commit": "0123456789abcdef0123456789abcdef01234567",
+        "topology": {"nodes": [{"node": 0, "cpus": list(range(cores)), "memory_bytes": 24 * GiB,
+                                "hugepages": {"2048kB": 0, "1048576kB": 0}}],
+                     "distances": [[10]]},
+        "hugepages": {"hugepages-2048kB": {"nr_hugepages": 0, "free_hugepages": 0,
+                                           "nr_overcommit_hugepages": 0, "resv_hugepages": 0,
+                                           "surplus_hugepages": 0},
+                      "hugepages-1048576kB": {"nr_hugepages": 0, "free_hugepages": 0,
+                                              "nr_overcommit_hugepages": 0, "resv_hugepages": 0,
+                                              "surplus_hugepages": 0}},
+        "buddyinfo_before": bi.format(a=4012, b=2230, c=4870),
+        "buddyinfo_after": bi.format(a=9120, b=5311, c=4310),
+        "seeds": {"fill": seed, "requests": seed + 1},
+        "preset": "quick",
+        "command_line": f"mmcontig bench --preset quick --seed {seed} --pool {pool_bytes >> 20}M",
+        "mmcontig_version": "0.0.0-fixture",
+        "start_utc": stamp, "end_utc": stamp,
+    }
+
+
+class Model:
+    """The made-up latency model (ns)."""
+
+    def __init__(self, seed):
+        self.rng = random.Random(seed)
+
+    def noise(self, sigma=0.08):
+        return math.exp(self.rng.gauss(0, sigma))
+
+    def largest_free(self, pool, fill):
+        share = {0: 1.0, 50: 0.02, 70: 0.004, 90: 0.0006}.get(fill, max(1e-4, 1 - fill / 100))
+        return max(2 * MiB, pool * share)
+
+    def success(self, pool, fill, req, constraint):
+        if req > pool:
+            return 0.0
+        largest = self.largest_free(pool, fill)
+        if constraint in ("range", "range+boundary"):
+            largest = min(largest, 4 * GiB * (1 - fill / 100) + 2 * MiB)
+        x = math.log2(req / largest)
+        return 1 / (1 + math.exp(2.5 * x))
+
+    def p50(self, engine, pool, fill, req, constraint, frame_bytes=4 * KiB):
+        frames = pool / frame_bytes
+        scan = {0: 0.0005, 50: 0.04, 70: 0.15, 90: 0.5}.get(fill, fill / 200)
+        scan = min(1.0, scan * (1 + math.log2(max(1, req / (2 * MiB))) / 4))
+        cons = {"none": 1, "range": 1.4, "boundary": 1.8, "range+boundary": 2.3, "node": 1.2}[constraint]
+        small = 0.8 if req < 2 * MiB else 1.0
+        if engine == "linear":
+            t = 180 + 0.45 * frames * scan * cons
+        elif engine == "bitmap":
+            t = 140 + 0.018 * frames * scan * cons
+        elif engine == "buddy":
+            t = 160 + 22 * math.log2(frames) * (1 + fill / 100) * (cons ** 1.5)
+        elif engine == "tlsf":
+            t = 110 + 35 * (1 + fill / 150) * cons ** 2.2
+        else:  # tree
+            t = 230 + 26 * math.log2(frames) * (1 + fill / 200) * cons
+        return t * small * self.noise()
+
+    def tail(self, p50):
+        p90 = p50 * (1.15 + 0.35 * self.rng.random())
+        p99 = p90 * (1.6 + 1.4 * self.rng.random())
+        p999 = p99 * (1.3 + 1.2 * self.rng.random())
+        mx = max(p999 * (1.5 + 6 * self.rng.random()), 18000 * self.noise(0.4))
+        mean = p50 * 1.1 + (p99 - p50) * 0.03
+        return dict(p50_ns=round(p50), p90_ns=round(p90), p99_ns=round(p99),
+                    p999_ns=round(p999), max_ns=round(mx), mean_ns=round(mean))
+
+    @staticmethod
+    def calls_for(p50):
+        return int(min(20000, max(200, 2e7 / p50)))
+
+
+def constraint_fields(constraint, req):
+    f = {}
+    if "range" in constraint:
+        f.update(lowest=0, highest=4 * GiB - 1)
+    if "boundary" in constraint:
+        f.update(boundary=max(4 * MiB, 1 << (max(req, 1) - 1).bit_length() + 1))
+    if constraint == "node":
+        f.update(node=0)
+    return f
+
+
+def case_row(m, suite, engine, pool, sim, req, constraint, fill, seed, flags=0, oracle=False):
+    s = m.success(pool, fill, req, constraint)
+    trades = 0
+    if not flags and fill >= 70 and 0.05 < s < 0.95:
+        trades = int(200 * (1 - s))
+        s = min(1.0, s + 0.15)
+    p50 = m.p50(engine, pool, fill, req, constraint)
+    calls = m.calls_for(p50)
+    succ = int(round(calls * s))
+    fn = ""
+    if oracle:
+        fn_share = 0.0
+        if flags and engine == "buddy" and fill >= 50:
+            fn_share = 0.04 + 0.25 * (fill - 50) / 40
+        elif flags and engine == "tlsf" and fill >= 70 and constraint != "none":
+            fn_share = 0.02 + 0.1 * (fill - 70) / 20
+        lost = int(round(succ * fn_share))
+        succ -= lost
+        fn = lost
+        if flags:
+            p50 *= 0.7
+    r = row(suite=suite, engine=engine, pool_bytes=pool, simulated=sim, request_bytes=req,
+            constraint=constraint, fill_pct=fill, flags=flags, calls=calls, successes=succ,
+            false_negatives=fn, trades=0 if flags else trades, seed=seed,
+            metadata_bytes_per_frame=META[engine], **constraint_fields(constraint, req))
+    if succ:
+        r.update(m.tail(p50))
+    if succ < calls:
+        if engine == "linear":
+            fail = 180 + 0.45 * pool / (4 * KiB) * (0.3 if flags else 1.0)
+        elif engine == "bitmap":
+            fail = 140 + 0.018 * pool / (4 * KiB)
+        else:
+            fail = p50 * (0.6 if flags else 1.8)
+        fail *= m.noise()
+        r.update(fail_p50_ns=round(fail), fail_p99_ns=round(fail * 1.9),
+                 fail_max_ns=round(max(fail * 4, 20000)))
+    return r
+
+
+def peers_rows(m, pool, seed, engines):
+    rows = []
+    for req in [4 * KiB, 64 * KiB, 1 * MiB, 2 * MiB, 8 * MiB, 64 * MiB, 1 * GiB]:
+        for constraint in ["none", "boundary"]:
+            for e in engines:
+                rows.append(case_row(m, "peers", e, pool, 0, req, constraint, 0, seed))
+            # DPDK: fast while a request fits one hugepage, slow and failing above it
+            # (descending layout), bound applied to virtual addresses.
+            calls = 2000 if req <= 2 * MiB else 60
+            if req <= 2 * MiB:
+                p50, s, viol = 120 * m.noise(0.1), 1.0, 0
+            elif req <= 8 * MiB:
+                p50, s, viol = 150e6 * m.noise(0.03), 0.5, 0
+            elif req <= 64 * MiB:
+                p50, s, viol = 310e6 * m.noise(0.05), 0.1, 0
+            else:
+                p50, s, viol = None, 0.0, 0
+            succ = int(calls * s)
+            if constraint == "boundary" and req > 2 * MiB and succ:
+                viol = max(1, int(succ * 0.3))
+            r = row(suite="peers", engine="", peer="dpdk", pool_bytes=pool, request_bytes=req,
+                    constraint=constraint, calls=calls, successes=succ, violations=viol,
+                    seed=seed, **constraint_fields(constraint, req))
+            if succ:
+                r.update(m.tail(p50))
+            if succ < calls:
+                r.update(fail_p50_ns=round(400e6), fail_p99_ns=round(520e6),
+                         fail_max_ns=round(600e6))
+            rows.append(r)
+        if req == 2 * MiB:
+            r = row(suite="peers", engine="", peer="kernel-hugetlb-2M", pool_bytes=pool,
+                    request_bytes=req, calls=500, successes=500, seed=seed)
+            r.update(m.tail(48000 * m.noise(0.1)))
+            rows.append(r)
+        if req == 1 * GiB:
+            r = row(suite="peers", engine="", peer="kernel-hugetlb-1G", pool_bytes=pool,
+                    page_bytes=GiB, request_bytes=req, calls=10, successes=4, seed=seed,
+                    fail_p50_ns=900e6, fail_p99_ns=1.4e9, fail_max_ns=1.4e9)
+            r.update(m.tail(240e6 * m.noise(0.1)))
+            rows.append(r)
+    return rows
+
+
+def frag_rows(m, engines):
+    rows = []
+    for e in engines:
+        for policy in ["first-fit", "node-spread"]:
+            u9 = 0.0
+            largest = 16 * GiB
+            for t in range(0, 601, 15):
+                age = t / 600
+                k = 1.0 if policy == "first-fit" else 1.25
+                u9 = min(0.97, 0.9 * (1 - math.exp(-3 * age * k)) + 0.02 * m.rng.random())
+                u18 = min(1.0, u9 * 1.6 + 0.1)
+                largest = max(2 * MiB, 16 * GiB * math.exp(-9 * age * k))
+                succ = max(0.0, min(1.0, 1.1 - u9 * (1.2 if e == "buddy" else 1.0)))
+                rows.append(dict(t_s=t, engine=e, policy=policy, u9=round(u9, 4),
+                                 u18=round(u18, 4), fi9=-1 if u9 < 0.85 else round(0.6 + 0.3 * u9, 3),
+                                 largest_free_bytes=int(largest), probe_bytes=8 * MiB,
+                                 probe_fast_only=1, probe_success_rate=round(succ, 3),
+                                 probe_p50_ns=round(m.p50(e, 16 * GiB, int(age * 90), 8 * MiB, "none")),
+                                 trades=int(40 * age * m.rng.random())))
+    return rows
+
+
+def make_run(out_dir, host="fixture-a", seed=42, stamp="20240501T120000Z", frag=False,
+             small=False, real_pool=2 * GiB, speed=1.0):
+    """A whole synthetic run; small=True makes a quicker one (fewer sizes and pools)."""
+    m = Model(seed)
+    engines = ENGINES
+    if small:
+        sizes = [4 * KiB, 2 * MiB, 64 * MiB]
+        sims = [1 * GiB, 16 * GiB, 1 * TiB]
+        constraints = ["none", "boundary"]
+    else:
+        sizes = [1 << k for k in range(12, 27)] + [1 * GiB]
+        sims = [1 * GiB, 4 * GiB, 16 * GiB, 64 * GiB, 256 * GiB, 1 * TiB]
+        constraints = CONSTRAINTS
+    search, fast = [], []
+    for e in engines:
+        for fill in FILLS:
+            for c in constraints:
+                for req in sizes:
+                    if req > real_pool:
+                        continue
+                    search.append(case_row(m, "search", e, real_pool, 0, req, c, fill, seed))
+            for pool in sims:
+                for req in [4 * KiB, 2 * MiB, 64 * MiB, 1 * GiB]:
+                    if req * 4 <= pool:
+                        search.append(case_row(m, "search", e, pool, 1, req, "none", fill, seed))
+            for c in constraints[:3]:
+                for req in sizes:
+                    if req > real_pool:
+                        continue
+                    for flags in (1, 0):
+                        fast.append(case_row(m, "fastonly", e, real_pool, 0, req, c, fill, seed,
+                                             flags=flags, oracle=True))
+    for r in search + fast:
+        for k in ("p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns"):
+            if r.get(k) != "":
+                r[k] = round(r[k] * speed)
+    suites = {"search": search, "fastonly": fast, "peers": peers_rows(m, real_pool, seed, engines)}
+    if frag:
+        suites["frag"] = frag_rows(m, engines)
+    return write_run(out_dir, host, stamp, suites, context(host, stamp, seed, real_pool))
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Write one SYNTHETIC benchmark run directory "
+                                 "(fixture for the scripts' tests; not a measurement).")
+    ap.add_argument("out_dir", help="parent directory; the run goes to OUT_DIR/<host>/<UTC time>")
+    ap.add_argument("--host", default="fixture-a")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--stamp", default="20240501T120000Z", help="the run's UTC time stamp")
+    ap.add_argument("--frag", action="store_true", help="write frag.csv too")
+    ap.add_argument("--small", action="store_true", help="fewer sizes, pools and constraints")
+    ap.add_argument("--speed", type=float, default=1.0, help="multiply search/fastonly latency")
+    a = ap.parse_args()
+    print(make_run(a.out_dir, a.host, a.seed, a.stamp, a.frag, a.small, speed=a.speed))
+
+
+if __name__ == "__main__":
+    main()

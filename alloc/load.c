@@ -156,7 +156,9 @@ static int64_t slot_new(struct mmc_load *l)
         l->free_slots = nf;
         l->cap = ncap;
     }
-    l->slots[l->nslots].gen = 0;
+    /* generations start at a salt of this partition's own (its address, hashed): a handle of
+     * another partition does not name a live slot here, it is reported as misuse */
+    l->slots[l->nslots].gen = (uint32_t)(((uintptr_t)l * 0x9e3779b97f4a7c15ull) >> 32) & 0xffff0000u;
     return l->nslots++;
 }
 

@@ -32,6 +32,115 @@ struct mdl_hdr {
 
 static struct mdl_hdr *hdr_of(PMDL mdl) { return (struct mdl_hdr *)mdl - 1; }
 
+/* ---- the live MDLs ----
+ * ExFreePool and MmFreePagesFromMdl look a pointer up here before they touch the memory behind
+ * it, so a foreign pointer, or an MDL freed already, is recognised without reading memory that
+ * is not ours (freed, or not even mapped). The last REG_DEAD freed ones are remembered to name
+ * a double free as such. reg_lock is never held while taking another lock. */
+#define REG_DEAD 256
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static uintptr_t *reg;                  /* open addressing, 0 = empty */
+static size_t reg_cap, reg_n;
+static uintptr_t reg_dead[REG_DEAD];
+static unsigned reg_dead_next;
+
+static size_t reg_home(uintptr_t p, size_t cap)
+{
+    uint64_t k = p;
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return (size_t)k & (cap - 1);
+}
+
+/* Slot of p, or -1. reg_lock held. */
+static long reg_find(uintptr_t p)
+{
+    if (!reg_cap)
+        return -1;
+    for (size_t i = reg_home(p, reg_cap);; i = (i + 1) & (reg_cap - 1)) {
+        if (!reg[i])
+            return -1;
+        if (reg[i] == p)
+            return (long)i;
+    }
+}
+
+static int reg_add(uintptr_t p)
+{
+    pthread_mutex_lock(&reg_lock);
+    if ((reg_n + 1) * 2 > reg_cap) { /* load <= 50% */
+        size_t ncap = reg_cap ? reg_cap * 2 : 256;
+        uintptr_t *nr = calloc(ncap, sizeof(*nr));
+        if (!nr) {
+            pthread_mutex_unlock(&reg_lock);
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < reg_cap; i++) {
+            if (!reg[i])
+                continue;
+            size_t j = reg_home(reg[i], ncap);
+            while (nr[j])
+                j = (j + 1) & (ncap - 1);
+            nr[j] = reg[i];
+        }
+        free(reg);
+        reg = nr;
+        reg_cap = ncap;
+    }
+    size_t j = reg_home(p, reg_cap);
+    while (reg[j])
+        j = (j + 1) & (reg_cap - 1);
+    reg[j] = p;
+    reg_n++;
+    for (unsigned k = 0; k < REG_DEAD; k++) /* its address is live again */
+        if (reg_dead[k] == p)
+            reg_dead[k] = 0;
+    pthread_mutex_unlock(&reg_lock);
+    return 0;
+}
+
+/* Remove slot i (backward shift, no tombstones). reg_lock held. */
+static void reg_remove(size_t i, bool freed)
+{
+    if (freed) {
+        reg_dead[reg_dead_next] = reg[i];
+        reg_dead_next = (reg_dead_next + 1) % REG_DEAD;
+    }
+    const size_t mask = reg_cap - 1;
+    reg[i] = 0;
+    for (size_t j = i;;) {
+        j = (j + 1) & mask;
+        if (!reg[j])
+            break;
+        size_t home = reg_home(reg[j], reg_cap);
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            reg[i] = reg[j];
+            reg[j] = 0;
+            i = j;
+        }
+    }
+    reg_n--;
+}
+
+static void reg_del(uintptr_t p)
+{
+    pthread_mutex_lock(&reg_lock);
+    long i = reg_find(p);
+    if (i >= 0)
+        reg_remove((size_t)i, false);
+    pthread_mutex_unlock(&reg_lock);
+}
+
+/* Why p is not a live MDL. reg_lock held. */
+static const char *reg_why_not(uintptr_t p)
+{
+    for (unsigned k = 0; k < REG_DEAD; k++)
+        if (reg_dead[k] == p)
+            return "this MDL was freed with ExFreePool already";
+    return "not an MDL from MmAllocatePagesForMdl(Ex) (or freed with ExFreePool already)";
+}
+
 /* Take up to want free frames of `node` with PFN in [lo, hi] by the placement policy, as MDL
  * pages; their PFNs go to pfns[]. Returns how many. Partition lock held. */
 static uint64_t take_scattered(struct mmc_partition *part, unsigned node, uint64_t lo, uint64_t hi,
@@ -101,13 +210,17 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
     const uint64_t lo_pfn = (low + PAGE_SIZE - 1) >> PAGE_SHIFT, hi_pfn = high >> PAGE_SHIFT;
     if (lo_pfn > hi_pfn)
         return NULL;
-    if (_mmc_ensure_init() < 0)
+    if (!handle && _mmc_ensure_init() < 0) /* a PartitionObject exists without init */
         return NULL;
 
     struct mdl_hdr *h = malloc(sizeof(*h) + sizeof(MDL) + (want + 1) * sizeof(PFN_NUMBER));
     if (!h)
         return NULL;
     PMDL mdl = (PMDL)(h + 1);
+    if (reg_add((uintptr_t)mdl) < 0) {
+        free(h);
+        return NULL;
+    }
     PPFN_NUMBER pfns = MmGetMdlPfnArray(mdl);
     uint64_t got = 0;
 
@@ -115,15 +228,21 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
     struct mmc_partition *part = _mmc_partition_from_handle_locked(handle);
     if (!part) {
         pthread_rwlock_unlock(&_mmc_g.lock);
+        reg_del((uintptr_t)mdl);
         free(h);
         return NULL;
     }
     unsigned order[MMC_MAX_NODES], nnodes;
-    unsigned here = _mmc_current_node_locked();
-    if (flags & MM_ALLOCATE_FROM_LOCAL_NODE_ONLY) {
+    if (part->pool.simulated) {
+        /* its own node numbers, no CPUs: "local" is node 0; no machine topology needed */
+        bool local = flags & MM_ALLOCATE_FROM_LOCAL_NODE_ONLY;
+        nnodes = _mmc_sim_node_order(part, 0, !local, local, order);
+    } else if (flags & MM_ALLOCATE_FROM_LOCAL_NODE_ONLY) {
+        unsigned here = _mmc_current_node_locked();
         order[0] = here;
         nnodes = 1;
     } else {
+        unsigned here = _mmc_current_node_locked();
         nnodes = _mmc_g.topo->nnodes < MMC_MAX_NODES ? _mmc_g.topo->nnodes : MMC_MAX_NODES;
         memcpy(order, _mmc_g.topo->nodes[here].fallback, nnodes * sizeof(*order));
     }
@@ -166,6 +285,7 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
         give_frames(part, pfns, got);
         pthread_mutex_unlock(&part->lock);
         pthread_rwlock_unlock(&_mmc_g.lock);
+        reg_del((uintptr_t)mdl);
         free(h);
         return NULL;
     }
@@ -210,19 +330,23 @@ MMC_API PMDL MmAllocatePagesForMdl(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS
     return MmAllocatePagesForMdlEx(LowAddress, HighAddress, SkipBytes, TotalBytes, MmCached, 0);
 }
 
-/* Is mdl one of ours? Misuse reported if not. */
+/* Is mdl a live MDL of ours? Misuse reported if not. Reads nothing behind a pointer that is
+ * not registered. */
 static bool mdl_check(const char *routine, PMDL mdl)
 {
     if (!mdl) {
         _mmc_misuse(NULL, routine, mdl, "NULL is not an MDL");
         return false;
     }
-    uint64_t magic = hdr_of(mdl)->magic;
-    if (magic == MDL_MAGIC)
+    pthread_mutex_lock(&reg_lock);
+    bool live = reg_find((uintptr_t)mdl) >= 0;
+    const char *why = live ? NULL : reg_why_not((uintptr_t)mdl);
+    pthread_mutex_unlock(&reg_lock);
+    if (live && hdr_of(mdl)->magic != MDL_MAGIC)
+        why = "its hidden header was overwritten (a write before the MDL)";
+    if (!why)
         return true;
-    _mmc_misuse(NULL, routine, mdl, "%s",
-                magic == MDL_DEAD ? "this MDL was freed with ExFreePool already"
-                                  : "not an MDL from MmAllocatePagesForMdl(Ex)");
+    _mmc_misuse(NULL, routine, mdl, "%s", why);
     return false;
 }
 
@@ -264,11 +388,12 @@ MMC_API VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
         }
     }
     give_frames(part, pfns, n);
-    pthread_mutex_unlock(&part->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    /* under the lock: a second free racing this one sees the pages gone, not someone's new */
     for (uint64_t k = 0; k < n; k++)
         pfns[k] = MM_EMPTY_LIST;
     mdl->MdlFlags &= (CSHORT)~MDL_PAGES_LOCKED;
+    pthread_mutex_unlock(&part->lock);
+    pthread_rwlock_unlock(&_mmc_g.lock);
 }
 
 MMC_API VOID ExFreePool(PVOID P)
@@ -276,11 +401,26 @@ MMC_API VOID ExFreePool(PVOID P)
     PMDL mdl = P;
     if (!mdl_check("ExFreePool", mdl))
         return;
+    struct mdl_hdr *h = hdr_of(mdl);
     if (mdl->MdlFlags & MDL_PAGES_LOCKED) {
-        _mmc_misuse(NULL, "ExFreePool", mdl, "the MDL still holds its pages: call MmFreePagesFromMdl first");
+        /* still holding pages, unless its partition was destroyed (the pages went with it) */
+        pthread_rwlock_rdlock(&_mmc_g.lock);
+        bool alive = _mmc_partition_from_handle_locked(h->part) == h->part;
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        if (alive) {
+            _mmc_misuse(NULL, "ExFreePool", mdl, "the MDL still holds its pages: call MmFreePagesFromMdl first");
+            return;
+        }
+    }
+    pthread_mutex_lock(&reg_lock);
+    long i = reg_find((uintptr_t)mdl);
+    if (i >= 0)
+        reg_remove((size_t)i, true);
+    pthread_mutex_unlock(&reg_lock);
+    if (i < 0) { /* another thread freed it meanwhile */
+        _mmc_misuse(NULL, "ExFreePool", mdl, "this MDL was freed with ExFreePool already");
         return;
     }
-    struct mdl_hdr *h = hdr_of(mdl);
     h->magic = MDL_DEAD;
     free(h);
 }

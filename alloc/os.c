@@ -66,7 +66,7 @@ enum {
 static unsigned fault_mask;               /* MMC_FAULT as of the last pool built */
 static __thread unsigned fault_fired;     /* faults that fired in this thread's current call */
 
-static void faults_load(void)
+static void faults_load(bool warn)
 {
     const char *v = getenv("MMC_FAULT");
     unsigned m = 0;
@@ -77,7 +77,7 @@ static void faults_load(void)
             k++;
         if (fault_names[k])
             m |= 1u << k;
-        else if (len)
+        else if (len && warn)
             fprintf(stderr, "mmcontig: MMC_FAULT: '%.*s' is no fault point (memfd, mmap, mbind, "
                     "populate, move_pages_wrongnode, pagemap_nopfn, topup_denied, "
                     "hugepages_short, nohugepages, 1g_unavailable, map_views); ignored\n",
@@ -191,7 +191,7 @@ long _mmc_os_hugepages_topup(unsigned os_index, uint64_t page_bytes, uint64_t ne
     char path[160];
     uint64_t nr = 0, free_pages = 0;
     sysfs_path(path, sizeof(path), os_index, page_bytes, "nr_hugepages");
-    faults_load();
+    faults_load(true);
     int lk = sysfs_lock();
     int rc = sysfs_read(os_index, page_bytes, "free_hugepages", &free_pages);
     if (rc == 0)
@@ -360,7 +360,7 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
     uint64_t *entries = NULL;
 
     memset(c, 0, sizeof(*c));
-    faults_load();
+    faults_load(false); /* warned by the top-up just before */
     c->fd = -1;
     c->node = node;
     c->page_bytes = page_bytes;

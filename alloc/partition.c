@@ -548,6 +548,7 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
         h = (h ^ f->state[i]) * 0x100000001b3ull;
     }
     st->state_hash = h;
+    st->engine_metadata_bytes = p->engine->metadata_bytes(p->engine_state);
     st->hugepages_added = 0;
     st->nnodes = p->pool.simulated ? f->nnodes : _mmc_g.topo->nnodes; /* simulated: its own */
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)

@@ -1,9 +1,9 @@
 /* bench/mmcontig.c: the mmcontig command-line program.
  *
  * Subcommands: `layout` (the pool's physical layout per node, optionally recorded to a file),
- * `topology` (what hwloc sees, live or from an XML file) and `demo` (every NT routine called
+ * `topology` (what hwloc sees, live or from an XML file), `demo` (every NT routine called
  * once, each result checked against /proc/self/pagemap read here, independently of the
- * library). It uses the public headers only.
+ * library) and `bench` (the benchmark suites: bench/bench.c). It uses the public headers only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +16,8 @@
 
 #include "mmcontig/mmcontig.h"
 #include "mmcontig/wdm.h"
+
+#include "bench_cli.h"
 
 static const char usage[] =
     "usage: mmcontig COMMAND [OPTIONS]\n"
@@ -30,6 +32,8 @@ static const char usage[] =
     "                           nodes, CPUs, memory, hugepages, distances, fallback order\n"
     "  demo                     call every NT routine once and check each result against\n"
     "                           /proc/self/pagemap (contiguity, range, boundary)\n"
+    "  bench [OPTIONS]          the benchmark suites (search, fastonly, peers): CSV rows per\n"
+    "                           case under results/; `mmcontig bench --help` for the options\n"
     "\n"
     "environment (see README.md):\n"
     "  MMC_POOL       pool size: 512M, 8G (split over nodes), or per node 0:4G,1:4G\n"
@@ -271,6 +275,8 @@ int main(int argc, char **argv)
         return cmd_topology(argc - 1, argv + 1);
     if (!strcmp(cmd, "demo"))
         return cmd_demo();
+    if (!strcmp(cmd, "bench"))
+        return mmc_bench_main(argc - 1, argv + 1);
     fprintf(stderr, "mmcontig: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

@@ -28,7 +28,8 @@ mmc_need_packages() {
 		apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
-MMC_BUILD_PACKAGES=(gcc g++ libc6-dev meson ninja-build pkg-config libnuma-dev libhwloc-dev python3 python3-matplotlib)
+MMC_BUILD_PACKAGES=(gcc g++ libc6-dev meson ninja-build pkg-config libnuma-dev libhwloc-dev python3 python3-matplotlib
+	libbenchmark-dev libdpdk-dev)
 
 # Configure (once) and build build/.
 mmc_build() {
@@ -48,9 +49,9 @@ mmc_hugepage_guard() {
 	done
 	trap mmc_hugepage_restore EXIT
 }
-mmc_hugepage_restore() {
+mmc_hugepage_restore() { # idempotent: the scripts call it before their last line, the trap again
 	local kv f v now
-	for kv in "${MMC_HP_SAVED[@]}"; do
+	for kv in "${MMC_HP_SAVED[@]+"${MMC_HP_SAVED[@]}"}"; do
 		f=${kv%=*} v=${kv##*=}
 		now=$(cat "$f")
 		if [ "$now" != "$v" ]; then
@@ -58,4 +59,5 @@ mmc_hugepage_restore() {
 			echo "$v" >"$f" 2>/dev/null || mmc_say "could not write $f"
 		fi
 	done
+	MMC_HP_SAVED=()
 }

@@ -31,7 +31,7 @@
  */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "common.h"
 
 struct bitmap {
     const struct mmc_frames *f;
@@ -40,25 +40,7 @@ struct bitmap {
     uint64_t *run_free;         /* free frames per run (nruns entries) */
 };
 
-#define NONE UINT64_MAX        /* no such frame */
-#define OVER (UINT64_MAX - 1)  /* the work bound was reached */
-
-/* Bits [lo, hi] of a word set (0 <= lo <= hi <= 63). */
-static inline uint64_t mask_between(unsigned lo, unsigned hi)
-{
-    return (~0ull << lo) & (~0ull >> (63 - hi));
-}
-
-static void set_bits(uint64_t *bits, uint64_t first, uint64_t n, bool on)
-{
-    uint64_t last = first + n - 1;
-    for (uint64_t w = first >> 6; w <= last >> 6; w++) {
-        unsigned lo = w == first >> 6 ? (unsigned)(first & 63) : 0;
-        unsigned hi = w == last >> 6 ? (unsigned)(last & 63) : 63;
-        uint64_t m = mask_between(lo, hi);
-        bits[w] = on ? bits[w] | m : bits[w] & ~m;
-    }
-}
+#define OVER (UINT64_MAX - 1)  /* the work bound was reached (NONE: no such frame) */
 
 /* Highest frame index in [a, e) whose bit equals `free` (want free: 1 bits, else 0 bits), or
  * NONE. Words with no such bit are skipped whole. *work counts words examined; past limit the
@@ -198,7 +180,7 @@ static void bitmap_take(void *engine, uint64_t first, uint64_t n)
     struct bitmap *b = engine;
     if (!n)
         return;
-    set_bits(b->bits, first, n, false);
+    _mmc_search_set_bits(b->bits, first, n, false);
     b->run_free[b->f->hp_run[first >> b->f->hp_shift]] -= n;
 }
 
@@ -207,7 +189,7 @@ static void bitmap_give(void *engine, uint64_t first, uint64_t n)
     struct bitmap *b = engine;
     if (!n)
         return;
-    set_bits(b->bits, first, n, true);
+    _mmc_search_set_bits(b->bits, first, n, true);
     b->run_free[b->f->hp_run[first >> b->f->hp_shift]] += n;
 }
 

@@ -56,85 +56,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "common.h"
 
-#define NONE UINT64_MAX
 #define MAX_ORDERS 64
-#define MAX_LEVELS 8            /* 64^8 bits: more than any bitmap here */
-
-/* ---- bitmaps with summary levels ---- */
-
-struct hbm {
-    unsigned nlv;               /* levels; lv[nlv - 1] is a single word */
-    uint64_t *lv[MAX_LEVELS];   /* lv[0]: the bits; bit i of lv[l + 1]: word i of lv[l] != 0 */
-};
-
-/* Words for nbits bits at every level. */
-static uint64_t hbm_words(uint64_t nbits)
-{
-    uint64_t total = 0, w;
-    do {
-        w = (nbits + 63) >> 6;
-        total += w;
-        nbits = w;
-    } while (w > 1);
-    return total;
-}
-
-/* Lay out the levels over mem (hbm_words(nbits) zeroed words). */
-static void hbm_init(struct hbm *h, uint64_t nbits, uint64_t *mem)
-{
-    uint64_t w;
-    h->nlv = 0;
-    do {
-        w = (nbits + 63) >> 6;
-        h->lv[h->nlv++] = mem;
-        mem += w;
-        nbits = w;
-    } while (w > 1);
-}
-
-static inline bool hbm_test(const struct hbm *h, uint64_t i)
-{
-    return (h->lv[0][i >> 6] >> (i & 63)) & 1;
-}
-
-static inline void hbm_set(struct hbm *h, uint64_t i)
-{
-    for (unsigned l = 0; l < h->nlv; l++, i >>= 6) {
-        uint64_t was = h->lv[l][i >> 6];
-        h->lv[l][i >> 6] = was | (1ull << (i & 63));
-        if (was)
-            break;
-    }
-}
-
-static inline void hbm_clear(struct hbm *h, uint64_t i)
-{
-    for (unsigned l = 0; l < h->nlv; l++, i >>= 6)
-        if ((h->lv[l][i >> 6] &= ~(1ull << (i & 63))))
-            break;
-}
-
-/* Highest set bit <= i, or NONE. */
-static inline uint64_t hbm_prev(const struct hbm *h, uint64_t i)
-{
-    unsigned l = 0;
-    for (;;) {
-        uint64_t w = h->lv[l][i >> 6] & (~0ull >> (63 - (i & 63)));
-        if (w) {
-            i = (i & ~63ull) | (63 - (uint64_t)__builtin_clzll(w));
-            break;
-        }
-        if (i < 64 || l + 1 == h->nlv)
-            return NONE;
-        i = (i >> 6) - 1;
-        l++;
-    }
-    while (l-- > 0)
-        i = (i << 6) | (63 - (uint64_t)__builtin_clzll(h->lv[l][i]));
-    return i;
-}
 
 /* ---- the index ---- */
 
@@ -159,11 +83,6 @@ struct buddy {
     struct space *sp[MMC_MAX_NODES]; /* per node number; NULL if the node has no frames */
 };
 
-static inline uint64_t pos_pfn(const struct space *sp, unsigned shift, uint64_t p)
-{
-    return (sp->hp_pfn[p >> shift] & ~1ull) + (p & ((1ull << shift) - 1));
-}
-
 static inline uint64_t slot_of(unsigned shift, unsigned k, uint64_t p)
 {
     return p >> (k < shift ? k : shift);
@@ -174,17 +93,15 @@ static void run_of(const struct buddy *bd, const struct space *sp, uint64_t p, u
                    uint64_t *rhi)
 {
     const struct mmc_run *run = &bd->f->runs[bd->f->hp_run[sp->hp_global[p >> bd->shift]]];
-    *rlo = p - (pos_pfn(sp, bd->shift, p) - run->base_pfn);
+    *rlo = p - (pos_pfn(sp->hp_pfn, bd->shift, p) - run->base_pfn);
     *rhi = *rlo + run->frames;
 }
-
-static inline unsigned floor_log2(uint64_t x) { return 63 - (unsigned)__builtin_clzll(x); }
 
 /* Put the free positions [a, e) of one run in as aligned blocks, no merging. */
 static void insert_plain(struct space *sp, unsigned shift, uint64_t a, uint64_t e)
 {
     while (a < e) {
-        uint64_t P = pos_pfn(sp, shift, a);
+        uint64_t P = pos_pfn(sp->hp_pfn, shift, a);
         unsigned k = P ? (unsigned)__builtin_ctzll(P) : 63, kl = floor_log2(e - a);
         if (k > kl)
             k = kl;
@@ -200,7 +117,7 @@ static void insert_plain(struct space *sp, unsigned shift, uint64_t a, uint64_t 
 static int containing(const struct space *sp, unsigned shift, uint64_t x, uint64_t rlo,
                       unsigned *k, uint64_t *hx)
 {
-    const uint64_t P = pos_pfn(sp, shift, x);
+    const uint64_t P = pos_pfn(sp->hp_pfn, shift, x);
     for (unsigned o = 0; o <= sp->max_order; o++) {
         uint64_t d = P & ((1ull << o) - 1); /* x's offset in the aligned 2^o frames */
         if (d > x - rlo)
@@ -212,17 +129,6 @@ static int containing(const struct space *sp, unsigned shift, uint64_t x, uint64
         }
     }
     return 0;
-}
-
-static void set_bits(uint64_t *bits, uint64_t first, uint64_t n, bool on)
-{
-    const uint64_t last = first + n - 1;
-    for (uint64_t w = first >> 6; w <= last >> 6; w++) {
-        unsigned a = w == first >> 6 ? (unsigned)(first & 63) : 0;
-        unsigned e = w == last >> 6 ? (unsigned)(last & 63) : 63;
-        uint64_t m = (~0ull << a) & (~0ull >> (63 - e));
-        bits[w] = on ? bits[w] | m : bits[w] & ~m;
-    }
 }
 
 /* Lowest a' in [lim, a] with [a', a) all free. *steps: words read. */
@@ -269,72 +175,14 @@ struct query {
     uint64_t steps, max_steps;  /* blocks examined + words read; 0 = unbounded */
 };
 
-static inline uint64_t bmod(const struct query *q, uint64_t pfn)
-{
-    return (q->b & (q->b - 1)) ? pfn % q->b : pfn & (q->b - 1);
-}
-
 /* Highest start of a block inside the free positions [a, e) of one run that crosses no
  * multiple of the boundary; NONE if there is none. */
 static inline uint64_t fit_in(const struct query *q, uint64_t a, uint64_t e)
 {
     if (e <= a || e - a < q->n)
         return NONE;
-    const uint64_t P = pos_pfn(q->sp, q->shift, a), top = P + (e - a);
-    uint64_t s = top - q->n;
-    if (q->b) {
-        uint64_t m = (top - 1) - bmod(q, top - 1);
-        if (s < m) {
-            if (m < P + q->n)
-                return NONE;
-            s = m - q->n;
-        }
-    }
-    return a + (s - P);
-}
-
-/* Position range of the PFNs [lowest, highest] in a space: [*lo, *hi). */
-static void pfn_range(const struct space *sp, unsigned shift, uint64_t lowest, uint64_t highest,
-                      uint64_t *lo, uint64_t *hi)
-{
-    const uint64_t hpf = 1ull << shift;
-    uint64_t a = 0, e = sp->nhp;
-    if ((sp->hp_pfn[0] & ~1ull) < lowest) {
-        while (a < e) { /* first hugepage ending above lowest */
-            uint64_t m = a + (e - a) / 2;
-            if ((sp->hp_pfn[m] & ~1ull) + hpf <= lowest)
-                a = m + 1;
-            else
-                e = m;
-        }
-    }
-    if (a == sp->nhp) {
-        *lo = *hi = 0;
-        return;
-    }
-    uint64_t base = sp->hp_pfn[a] & ~1ull;
-    *lo = (a << shift) + (lowest > base ? lowest - base : 0);
-    a = 0, e = sp->nhp;
-    if ((sp->hp_pfn[e - 1] & ~1ull) + hpf - 1 > highest) {
-        while (a < e) { /* first hugepage starting above highest */
-            uint64_t m = a + (e - a) / 2;
-            if ((sp->hp_pfn[m] & ~1ull) <= highest)
-                a = m + 1;
-            else
-                e = m;
-        }
-    } else {
-        a = sp->nhp;
-    }
-    if (a == 0) {
-        *lo = *hi = 0;
-        return;
-    }
-    base = sp->hp_pfn[a - 1] & ~1ull;
-    uint64_t in = highest - base;
-    *hi = ((a - 1) << shift) + (in < hpf - 1 ? in + 1 : hpf);
-    if (*hi < *lo)
-        *hi = *lo;
+    const uint64_t P = pos_pfn(q->sp->hp_pfn, q->shift, a);
+    return fit_top(P, P + (e - a), q->n, q->b, P, a);
 }
 
 /* Walk the free blocks of order k meeting [lo, hi) from the top down; for each, fit(q, block)
@@ -401,7 +249,7 @@ static int buddy_find(void *engine, const struct mmc_search *rq, uint64_t *first
             continue;
         struct query q = {.bd = bd, .sp = sp, .shift = bd->shift, .n = n, .b = b,
                           .max_steps = rq->max_work};
-        pfn_range(sp, bd->shift, rq->lowest_pfn, rq->highest_pfn, &q.lo, &q.hi);
+        pfn_range(sp->hp_pfn, sp->nhp, bd->shift, rq->lowest_pfn, rq->highest_pfn, &q.lo, &q.hi);
         if (q.hi - q.lo < n)
             continue;
         qs[nq++] = q;
@@ -469,7 +317,7 @@ static void buddy_take(void *engine, uint64_t first, uint64_t n)
         return;
     struct space *sp = locate(bd, first, &p);
     run_of(bd, sp, p, &rlo, &rhi);
-    set_bits(sp->free_bits, p, n, false);
+    _mmc_search_set_bits(sp->free_bits, p, n, false);
     for (uint64_t x = p, end = p + n; x < end;) {
         unsigned k;
         uint64_t hx;
@@ -496,7 +344,7 @@ static void merge_insert(struct space *sp, unsigned shift, uint64_t a, unsigned 
     while (k < sp->max_order) {
         const uint64_t sz = 1ull << k;
         uint64_t bud;
-        if (pos_pfn(sp, shift, a) & sz) { /* upper half: buddy below */
+        if (pos_pfn(sp->hp_pfn, shift, a) & sz) { /* upper half: buddy below */
             if (a - rlo < sz)
                 break;
             bud = a - sz;
@@ -525,9 +373,9 @@ static void buddy_give(void *engine, uint64_t first, uint64_t n)
         return;
     struct space *sp = locate(bd, first, &p);
     run_of(bd, sp, p, &rlo, &rhi);
-    set_bits(sp->free_bits, p, n, true);
+    _mmc_search_set_bits(sp->free_bits, p, n, true);
     for (uint64_t a = p, e = p + n; a < e;) {
-        uint64_t P = pos_pfn(sp, bd->shift, a);
+        uint64_t P = pos_pfn(sp->hp_pfn, bd->shift, a);
         unsigned k = P ? (unsigned)__builtin_ctzll(P) : 63, kl = floor_log2(e - a);
         if (k > kl)
             k = kl;
@@ -614,17 +462,7 @@ static int buddy_create(const struct mmc_frames *f, void **engine)
     }
     for (uint64_t h = 0; h < f->nhugepages; h++) { /* tables and free bits */
         struct space *sp = bd->sp[f->hp_node[h]];
-        bool starts = h == 0 || f->hp_run[h] != f->hp_run[h - 1];
-        sp->hp_pfn[sp->nhp] = f->hp_pfn[h] | (starts ? 1 : 0);
-        sp->hp_global[sp->nhp++] = (uint32_t)h;
-        const uint8_t *st = f->state + (h << bd->shift);
-        uint64_t *w = sp->free_bits + (((sp->nhp - 1) << bd->shift) >> 6);
-        for (uint64_t k = 0; k < f->hp_frames >> 6; k++, st += 64) {
-            uint64_t x = 0;
-            for (unsigned j = 0; j < 64; j++)
-                x |= (uint64_t)((st[j] & MMC_FRAME_STATE_MASK) == MMC_FRAME_FREE) << j;
-            w[k] = x;
-        }
+        pos_add_hugepage(f, h, sp->nhp++, sp->hp_pfn, sp->hp_global, sp->free_bits);
     }
     for (uint64_t r = 0; r < f->nruns; r++) { /* blocks: each maximal free stretch, aligned */
         const struct mmc_run *run = &f->runs[r];

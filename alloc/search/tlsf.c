@@ -48,89 +48,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "common.h"
 
-#define NONE UINT64_MAX
 #define NIL UINT32_MAX
 #define SLI 5
 #define SL (1u << SLI)          /* second-level classes per first level */
 #define FL 29                   /* first levels: lengths below 2^33 */
-#define MAX_LEVELS 8
-
-/* ---- bitmap with summary levels (as in buddy.c) ---- */
-
-struct hbm {
-    unsigned nlv;               /* levels; lv[nlv - 1] is a single word */
-    uint64_t *lv[MAX_LEVELS];   /* lv[0]: the bits; bit i of lv[l + 1]: word i of lv[l] != 0 */
-    uint64_t *mem;              /* all levels */
-    uint64_t words;             /* words in mem */
-};
-
-static int hbm_alloc(struct hbm *h, uint64_t nbits)
-{
-    uint64_t total = 0, n = nbits, w;
-    do {
-        w = (n + 63) >> 6;
-        total += w;
-        n = w;
-    } while (w > 1);
-    h->mem = calloc(total, sizeof(uint64_t));
-    if (!h->mem)
-        return -ENOMEM;
-    h->words = total;
-    uint64_t *m = h->mem;
-    h->nlv = 0;
-    n = nbits;
-    do {
-        w = (n + 63) >> 6;
-        h->lv[h->nlv++] = m;
-        m += w;
-        n = w;
-    } while (w > 1);
-    return 0;
-}
-
-static inline bool hbm_test(const struct hbm *h, uint64_t i)
-{
-    return (h->lv[0][i >> 6] >> (i & 63)) & 1;
-}
-
-static inline void hbm_set(struct hbm *h, uint64_t i)
-{
-    for (unsigned l = 0; l < h->nlv; l++, i >>= 6) {
-        uint64_t was = h->lv[l][i >> 6];
-        h->lv[l][i >> 6] = was | (1ull << (i & 63));
-        if (was)
-            break;
-    }
-}
-
-static inline void hbm_clear(struct hbm *h, uint64_t i)
-{
-    for (unsigned l = 0; l < h->nlv; l++, i >>= 6)
-        if ((h->lv[l][i >> 6] &= ~(1ull << (i & 63))))
-            break;
-}
-
-/* Highest set bit <= i, or NONE. */
-static inline uint64_t hbm_prev(const struct hbm *h, uint64_t i)
-{
-    unsigned l = 0;
-    for (;;) {
-        uint64_t w = h->lv[l][i >> 6] & (~0ull >> (63 - (i & 63)));
-        if (w) {
-            i = (i & ~63ull) | (63 - (uint64_t)__builtin_clzll(w));
-            break;
-        }
-        if (i < 64 || l + 1 == h->nlv)
-            return NONE;
-        i = (i >> 6) - 1;
-        l++;
-    }
-    while (l-- > 0)
-        i = (i << 6) | (63 - (uint64_t)__builtin_clzll(h->lv[l][i]));
-    return i;
-}
 
 /* ---- the index ---- */
 
@@ -159,13 +82,13 @@ struct tlsf {
     uint64_t ht_used;           /* live slots */
     unsigned ht_bits;           /* log2(slots) */
     struct hbm starts;          /* bit i: a free stretch starts at frame i */
+    uint64_t *starts_mem;       /* its levels' words */
+    uint64_t starts_words;      /* words in starts_mem */
 };
 
 #define EMPTY UINT64_MAX
 
 /* ---- size classes ---- */
-
-static inline unsigned floor_log2(uint64_t x) { return 63 - (unsigned)__builtin_clzll(x); }
 
 static inline void mapping(uint64_t len, unsigned *fl, unsigned *sl)
 {
@@ -366,11 +289,6 @@ struct query {
     uint64_t steps, max_steps;  /* stretches examined; 0 = unbounded */
 };
 
-static inline uint64_t bmod(const struct query *q, uint64_t pfn)
-{
-    return (q->b & (q->b - 1)) ? pfn % q->b : pfn & (q->b - 1);
-}
-
 /* Highest start (frame index) of a satisfying block in stretch s, or NONE. */
 static inline uint64_t fit_stretch(const struct query *q, const struct stretch *s)
 {
@@ -384,16 +302,7 @@ static inline uint64_t fit_stretch(const struct query *q, const struct stretch *
         top = q->highest + 1;
     if (top <= a || top - a < q->n)
         return NONE;
-    uint64_t x = top - q->n;
-    if (q->b) {
-        uint64_t m = (top - 1) - bmod(q, top - 1);
-        if (x < m) {
-            if (m < a + q->n)
-                return NONE;
-            x = m - q->n;
-        }
-    }
-    return s->start + (x - P);
+    return fit_top(a, top, q->n, q->b, P, s->start);
 }
 
 /* Walk class (fl, sl)'s list: the first stretch holding the request. 1, 0 or -EAGAIN. */
@@ -527,7 +436,7 @@ static void tlsf_destroy(void *engine)
         free(t->cls[nd]);
     free(t->rec);
     free(t->ht);
-    free(t->starts.mem);
+    free(t->starts_mem);
     free(t);
 }
 
@@ -540,8 +449,11 @@ static int tlsf_create(const struct mmc_frames *f, void **engine)
         return -ENOMEM;
     t->f = f;
     t->free_rec = NIL;
-    if (hbm_alloc(&t->starts, f->nframes) < 0 || ht_resize(t, 10) < 0)
+    t->starts_words = hbm_words(f->nframes);
+    t->starts_mem = calloc(t->starts_words, sizeof(uint64_t));
+    if (!t->starts_mem || ht_resize(t, 10) < 0)
         goto nomem;
+    hbm_init(&t->starts, f->nframes, t->starts_mem);
     for (unsigned nd = 0; nd < f->nnodes; nd++) {
         if (!f->node_frames[nd])
             continue;
@@ -583,7 +495,7 @@ static size_t tlsf_metadata(const void *engine)
 {
     const struct tlsf *t = engine;
     size_t bytes = sizeof(*t) + (size_t)t->cap_rec * sizeof(*t->rec) +
-                   (size_t)(t->ht_mask + 1) * sizeof(uint64_t) + t->starts.words * sizeof(uint64_t);
+                   (size_t)(t->ht_mask + 1) * sizeof(uint64_t) + t->starts_words * sizeof(uint64_t);
     for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++)
         bytes += t->cls[nd] ? sizeof(struct classes) : 0;
     return bytes;

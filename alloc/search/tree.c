@@ -49,9 +49,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "common.h"
 
-#define NONE UINT64_MAX
 #define LEAF_SHIFT 6
 #define LEAF_FRAMES (1ull << LEAF_SHIFT) /* positions per leaf: one bitmap word */
 #define MAX_SPACE_FRAMES (1ull << 31)
@@ -83,61 +82,12 @@ struct tree {
 
 /* ---- positions and PFNs ---- */
 
-static inline uint64_t pos_pfn(const struct space *sp, unsigned shift, uint64_t p)
-{
-    return (sp->hp_pfn[p >> shift] & ~1ull) + (p & ((1ull << shift) - 1));
-}
-
 /* Is there a run boundary between positions p - 1 and p (0 < p)? Past the end counts as one. */
 static inline bool run_starts(const struct space *sp, unsigned shift, uint64_t p)
 {
     if (p >= sp->frames)
         return true;
     return !(p & ((1ull << shift) - 1)) && (sp->hp_pfn[p >> shift] & 1);
-}
-
-/* Position range of the PFNs [lowest, highest] in a space: [*lo, *hi). */
-static void pfn_range(const struct space *sp, unsigned shift, uint64_t lowest, uint64_t highest,
-                      uint64_t *lo, uint64_t *hi)
-{
-    const uint64_t hpf = 1ull << shift;
-    uint64_t a = 0, e = sp->nhp;
-    if ((sp->hp_pfn[0] & ~1ull) < lowest) {
-        while (a < e) { /* first hugepage ending above lowest */
-            uint64_t m = a + (e - a) / 2;
-            if ((sp->hp_pfn[m] & ~1ull) + hpf <= lowest)
-                a = m + 1;
-            else
-                e = m;
-        }
-    }
-    if (a == sp->nhp) {
-        *lo = *hi = 0;
-        return;
-    }
-    uint64_t base = sp->hp_pfn[a] & ~1ull;
-    *lo = (a << shift) + (lowest > base ? lowest - base : 0);
-    a = 0, e = sp->nhp;
-    if ((sp->hp_pfn[e - 1] & ~1ull) + hpf - 1 > highest) {
-        while (a < e) { /* first hugepage starting above highest */
-            uint64_t m = a + (e - a) / 2;
-            if ((sp->hp_pfn[m] & ~1ull) <= highest)
-                a = m + 1;
-            else
-                e = m;
-        }
-    } else {
-        a = sp->nhp;
-    }
-    if (a == 0) {
-        *lo = *hi = 0;
-        return;
-    }
-    base = sp->hp_pfn[a - 1] & ~1ull;
-    uint64_t in = highest - base; /* last allowed frame of that hugepage, if < hpf - 1 */
-    *hi = ((a - 1) << shift) + (in < hpf - 1 ? in + 1 : hpf);
-    if (*hi < *lo)
-        *hi = *lo;
 }
 
 /* ---- cells ---- */
@@ -189,7 +139,7 @@ static void update(struct space *sp, unsigned shift, uint64_t p, uint64_t n, boo
     for (uint64_t w = w0; w <= w1; w++) {
         unsigned a = w == w0 ? (unsigned)(p & 63) : 0;
         unsigned e = w == w1 ? (unsigned)(last & 63) : 63;
-        uint64_t m = (~0ull << a) & (~0ull >> (63 - e));
+        uint64_t m = mask_between(a, e);
         sp->bits[w] = free ? sp->bits[w] | m : sp->bits[w] & ~m;
         sp->cell[sp->nleaves + w] = leaf_cell(sp->bits[w]);
     }
@@ -212,17 +162,12 @@ struct query {
     uint64_t found;             /* the answer's position */
 };
 
-static inline uint64_t bmod(const struct query *q, uint64_t pfn)
-{
-    return (q->b & (q->b - 1)) ? pfn % q->b : pfn & (q->b - 1);
-}
-
 /* Is the edge between positions p - 1 and p a cut (run boundary or boundary multiple)? */
 static inline bool is_cut(const struct query *q, uint64_t p)
 {
     if (run_starts(q->sp, q->shift, p))
         return true;
-    return q->b && bmod(q, pos_pfn(q->sp, q->shift, p)) == 0;
+    return q->b && bmod(q->b, pos_pfn(q->sp->hp_pfn, q->shift, p)) == 0;
 }
 
 /* Highest start of a block inside the free positions [a, e), all in one run, that crosses no
@@ -231,17 +176,8 @@ static inline uint64_t fit_in(const struct query *q, uint64_t a, uint64_t e)
 {
     if (e - a < q->n)
         return NONE;
-    const uint64_t P = pos_pfn(q->sp, q->shift, a), top = P + (e - a); /* PFNs, top exclusive */
-    uint64_t s = top - q->n;
-    if (q->b) {
-        uint64_t m = (top - 1) - bmod(q, top - 1); /* highest multiple <= the last PFN */
-        if (s < m) {                               /* [s, top) crosses m */
-            if (m < P + q->n)
-                return NONE;
-            s = m - q->n;
-        }
-    }
-    return a + (s - P);
+    const uint64_t P = pos_pfn(q->sp->hp_pfn, q->shift, a);
+    return fit_top(P, P + (e - a), q->n, q->b, P, a);
 }
 
 /* The free run from position lo up, given the carry above a span of `size`, cut at the first
@@ -251,7 +187,7 @@ static inline uint64_t carry_from(const struct query *q, uint64_t lo, uint64_t p
     if (pre == size)
         pre += q->carry;
     if (pre && q->b) {
-        uint64_t room = q->b - bmod(q, pos_pfn(q->sp, q->shift, lo));
+        uint64_t room = q->b - bmod(q->b, pos_pfn(q->sp->hp_pfn, q->shift, lo));
         if (pre > room)
             pre = room;
     }
@@ -295,7 +231,7 @@ static int visit(struct query *q, uint64_t c, uint64_t lo, uint64_t size)
         const struct cell x = q->sp->cell[c];
         uint64_t suf = x.suf;
         if (suf && q->b) {
-            uint64_t room = bmod(q, pos_pfn(q->sp, q->shift, hi - 1)) + 1;
+            uint64_t room = bmod(q->b, pos_pfn(q->sp->hp_pfn, q->shift, hi - 1)) + 1;
             if (suf > room)
                 suf = room;
         }
@@ -354,7 +290,7 @@ static int tree_find(void *engine, const struct mmc_search *rq, uint64_t *first_
             continue;
         struct query q = {.sp = sp, .shift = f->hp_shift, .n = n, .b = b, .steps = steps,
                           .max_steps = rq->max_work};
-        pfn_range(sp, f->hp_shift, rq->lowest_pfn, rq->highest_pfn, &q.lo, &q.hi);
+        pfn_range(sp->hp_pfn, sp->nhp, f->hp_shift, rq->lowest_pfn, rq->highest_pfn, &q.lo, &q.hi);
         if (q.hi - q.lo < n)
             continue;
         int r = walk_down_from_top(&q);
@@ -448,18 +384,7 @@ static int tree_create(const struct mmc_frames *f, void **engine)
     }
     for (uint64_t h = 0; h < f->nhugepages; h++) {
         struct space *sp = &t->sp[f->hp_node[h]];
-        bool starts = h == 0 || f->hp_run[h] != f->hp_run[h - 1];
-        sp->hp_pfn[sp->nhp] = f->hp_pfn[h] | (starts ? 1 : 0);
-        sp->hp_global[sp->nhp++] = (uint32_t)h;
-        /* the hugepage's words of the bitmap, from the frame database */
-        const uint8_t *st = f->state + (h << f->hp_shift);
-        uint64_t *w = sp->bits + (((uint64_t)(sp->nhp - 1) << f->hp_shift) >> LEAF_SHIFT);
-        for (uint64_t k = 0; k < f->hp_frames >> LEAF_SHIFT; k++, st += LEAF_FRAMES) {
-            uint64_t x = 0;
-            for (unsigned j = 0; j < LEAF_FRAMES; j++)
-                x |= (uint64_t)((st[j] & MMC_FRAME_STATE_MASK) == MMC_FRAME_FREE) << j;
-            w[k] = x;
-        }
+        pos_add_hugepage(f, h, sp->nhp++, sp->hp_pfn, sp->hp_global, sp->bits);
     }
     for (unsigned nd = 0; nd < f->nnodes; nd++) {
         struct space *sp = &t->sp[nd];

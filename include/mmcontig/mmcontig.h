@@ -120,6 +120,8 @@ struct mmc_stats {
                                        pool does not grow; see docs/ARCHITECTURE.md) */
     uint64_t state_hash;            /* FNV-1a over every frame's state byte, in PFN order: two
                                        frame databases in the same state have the same hash */
+    uint64_t engine_metadata_bytes; /* bytes of the search engine's index (beyond the frame
+                                       database's 1 byte per frame) */
 };
 /* part NULL: the system partition. Returns 0 or a negative errno. */
 MMC_API int mmc_partition_stats(mmc_partition_t *part, struct mmc_stats *st);

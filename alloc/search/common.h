@@ -1,0 +1,208 @@
+/* alloc/search/common.h: the pieces the indexed engines share. All static inline, so that each
+ * engine compiles as it did with its own copy, except _mmc_search_set_bits (common.c), which
+ * no engine inlined.
+ *
+ *   - word masks and bit ranges of a free-frame bitmap (bitmap.c, buddy.c, tree.c);
+ *   - a bitmap with 64-ary summary levels: bit i of level l + 1 says word i of level l is
+ *     non-zero, so "the highest set bit <= i" is O(log_64 N) word reads (buddy.c, tlsf.c);
+ *   - a node's frames renumbered 0..frames-1 in PFN order, "positions": the node's runs end to
+ *     end, hugepage by hugepage, so positions and PFNs agree modulo the hugepage size
+ *     (buddy.c, tree.c);
+ *   - the fit check: the highest start of a block inside a free stretch that crosses no
+ *     multiple of the boundary, linear.c's rule (buddy.c, tlsf.c, tree.c).
+ */
+#ifndef MMC_SEARCH_COMMON_H
+#define MMC_SEARCH_COMMON_H
+
+#include "internal.h"
+
+#define NONE UINT64_MAX         /* no such bit, position or frame */
+#define HBM_MAX_LEVELS 8        /* 64^8 bits: more than any bitmap here */
+
+static inline unsigned floor_log2(uint64_t x) { return 63 - (unsigned)__builtin_clzll(x); }
+
+/* ---- free-frame bitmaps ---- */
+
+/* Bits [lo, hi] of a word set (0 <= lo <= hi <= 63). */
+static inline uint64_t mask_between(unsigned lo, unsigned hi)
+{
+    return (~0ull << lo) & (~0ull >> (63 - hi));
+}
+
+/* Bits [first, first + n) set (on) or cleared, n >= 1 (common.c). */
+MMC_INTERNAL void _mmc_search_set_bits(uint64_t *bits, uint64_t first, uint64_t n, bool on);
+
+/* ---- bitmaps with summary levels ---- */
+
+struct hbm {
+    unsigned nlv;               /* levels; lv[nlv - 1] is a single word */
+    uint64_t *lv[HBM_MAX_LEVELS]; /* lv[0]: the bits; bit i of lv[l + 1]: word i of lv[l] != 0 */
+};
+
+/* Words for nbits bits at every level. */
+static inline uint64_t hbm_words(uint64_t nbits)
+{
+    uint64_t total = 0, w;
+    do {
+        w = (nbits + 63) >> 6;
+        total += w;
+        nbits = w;
+    } while (w > 1);
+    return total;
+}
+
+/* Lay out the levels over mem (hbm_words(nbits) zeroed words). */
+static inline void hbm_init(struct hbm *h, uint64_t nbits, uint64_t *mem)
+{
+    uint64_t w;
+    h->nlv = 0;
+    do {
+        w = (nbits + 63) >> 6;
+        h->lv[h->nlv++] = mem;
+        mem += w;
+        nbits = w;
+    } while (w > 1);
+}
+
+static inline bool hbm_test(const struct hbm *h, uint64_t i)
+{
+    return (h->lv[0][i >> 6] >> (i & 63)) & 1;
+}
+
+static inline void hbm_set(struct hbm *h, uint64_t i)
+{
+    for (unsigned l = 0; l < h->nlv; l++, i >>= 6) {
+        uint64_t was = h->lv[l][i >> 6];
+        h->lv[l][i >> 6] = was | (1ull << (i & 63));
+        if (was)
+            break;
+    }
+}
+
+static inline void hbm_clear(struct hbm *h, uint64_t i)
+{
+    for (unsigned l = 0; l < h->nlv; l++, i >>= 6)
+        if ((h->lv[l][i >> 6] &= ~(1ull << (i & 63))))
+            break;
+}
+
+/* Highest set bit <= i, or NONE. */
+static inline uint64_t hbm_prev(const struct hbm *h, uint64_t i)
+{
+    unsigned l = 0;
+    for (;;) {
+        uint64_t w = h->lv[l][i >> 6] & (~0ull >> (63 - (i & 63)));
+        if (w) {
+            i = (i & ~63ull) | (63 - (uint64_t)__builtin_clzll(w));
+            break;
+        }
+        if (i < 64 || l + 1 == h->nlv)
+            return NONE;
+        i = (i >> 6) - 1;
+        l++;
+    }
+    while (l-- > 0)
+        i = (i << 6) | (63 - (uint64_t)__builtin_clzll(h->lv[l][i]));
+    return i;
+}
+
+/* ---- positions ----
+ * Per node: hp_pfn[j], its j-th hugepage's PFN | 1 if a run starts there (ascending);
+ * hp_global[j], that hugepage's index in the frame database. shift: log2(frames per
+ * hugepage). */
+
+static inline uint64_t pos_pfn(const uint64_t *hp_pfn, unsigned shift, uint64_t p)
+{
+    return (hp_pfn[p >> shift] & ~1ull) + (p & ((1ull << shift) - 1));
+}
+
+/* Database hugepage h becomes its node's hugepage i: its hp_pfn and hp_global entries, and its
+ * frames' free bits at positions i << hp_shift on (bits: one bit per position). */
+static inline void pos_add_hugepage(const struct mmc_frames *f, uint64_t h, uint64_t i,
+                                    uint64_t *hp_pfn, uint32_t *hp_global, uint64_t *bits)
+{
+    bool starts = h == 0 || f->hp_run[h] != f->hp_run[h - 1];
+    hp_pfn[i] = f->hp_pfn[h] | (starts ? 1 : 0);
+    hp_global[i] = (uint32_t)h;
+    const uint8_t *st = f->state + (h << f->hp_shift);
+    uint64_t *w = bits + ((i << f->hp_shift) >> 6);
+    for (uint64_t k = 0; k < f->hp_frames >> 6; k++, st += 64) {
+        uint64_t x = 0;
+        for (unsigned j = 0; j < 64; j++)
+            x |= (uint64_t)((st[j] & MMC_FRAME_STATE_MASK) == MMC_FRAME_FREE) << j;
+        w[k] = x;
+    }
+}
+
+/* Position range of the PFNs [lowest, highest] in a node of nhp hugepages: [*lo, *hi). */
+static inline void pfn_range(const uint64_t *hp_pfn, uint64_t nhp, unsigned shift,
+                             uint64_t lowest, uint64_t highest, uint64_t *lo, uint64_t *hi)
+{
+    const uint64_t hpf = 1ull << shift;
+    uint64_t a = 0, e = nhp;
+    if ((hp_pfn[0] & ~1ull) < lowest) {
+        while (a < e) { /* first hugepage ending above lowest */
+            uint64_t m = a + (e - a) / 2;
+            if ((hp_pfn[m] & ~1ull) + hpf <= lowest)
+                a = m + 1;
+            else
+                e = m;
+        }
+    }
+    if (a == nhp) {
+        *lo = *hi = 0;
+        return;
+    }
+    uint64_t base = hp_pfn[a] & ~1ull;
+    *lo = (a << shift) + (lowest > base ? lowest - base : 0);
+    a = 0, e = nhp;
+    if ((hp_pfn[e - 1] & ~1ull) + hpf - 1 > highest) {
+        while (a < e) { /* first hugepage starting above highest */
+            uint64_t m = a + (e - a) / 2;
+            if ((hp_pfn[m] & ~1ull) <= highest)
+                a = m + 1;
+            else
+                e = m;
+        }
+    } else {
+        a = nhp;
+    }
+    if (a == 0) {
+        *lo = *hi = 0;
+        return;
+    }
+    base = hp_pfn[a - 1] & ~1ull;
+    uint64_t in = highest - base; /* last allowed frame of that hugepage, if < hpf - 1 */
+    *hi = ((a - 1) << shift) + (in < hpf - 1 ? in + 1 : hpf);
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* ---- the fit check ---- */
+
+/* pfn modulo the boundary b (b != 0). */
+static inline uint64_t bmod(uint64_t b, uint64_t pfn)
+{
+    return (b & (b - 1)) ? pfn % b : pfn & (b - 1);
+}
+
+/* Highest start of a block of n frames inside the free PFNs [lo, top), top - lo >= n, that
+ * crosses no multiple of the boundary b (0 = none), in the caller's numbering: base + (its PFN
+ * - P), base being the caller's index of PFN P. NONE if there is none. Always inlined, so
+ * that each engine's search compiles as it did with its own copy. */
+static inline __attribute__((always_inline)) uint64_t
+fit_top(uint64_t lo, uint64_t top, uint64_t n, uint64_t b, uint64_t P, uint64_t base)
+{
+    uint64_t s = top - n;
+    if (b) {
+        uint64_t m = (top - 1) - bmod(b, top - 1); /* highest multiple <= the last PFN */
+        if (s < m) {                               /* [s, top) crosses m */
+            if (m < lo + n)
+                return NONE;
+            s = m - n;
+        }
+    }
+    return base + (s - P);
+}
+
+#endif

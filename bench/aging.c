@@ -1,0 +1,680 @@
+/* bench/aging.c: the benchmark's own copy of a partition's free map (the shadow), the aging
+ * recipe that brings a pool to a fill level, the churn between measured calls, the exhaustive
+ * oracle of FAST_ONLY's false negatives, and the fragmentation measures of an aged state.
+ *
+ * Why a shadow: the public API gives per-run free counts (mmc_partition_runs), not the free
+ * map. But the benchmark makes every allocation of its partitions itself, so it knows exactly
+ * which frames are in use: one bit per frame, in frame-rank order (ascending PFN; runs as
+ * mmc_partition_runs lists them). shadow_check() compares it with the library's per-run free
+ * counts after every aging and every revert.
+ *
+ * Aging recipe (documented in results/README.md, "Aging recipe"): with splitmix64 seeded by
+ * bench_seed_mix(seed, fill_pct), on an empty pool of N frames:
+ *   A. allocate: draw a size n log-uniform in [1, 2048] frames (4 KiB..8 MiB) and a frame p
+ *      uniformly over the pool; if p is in use, or no free stretch of n frames inside p's run
+ *      covers p, the attempt misses (a new size and frame are drawn); else the block starts at
+ *      a uniformly drawn position among the n-frame free stretches covering p. Until
+ *      used >= N * (fill + (100 - fill) / 2) / 100 (overshoot: 50 -> 75, 70 -> 85, 90 -> 95)
+ *      or 1,000,000 attempts in a row miss.
+ *   B. free: free uniformly drawn live blocks until used <= N * fill / 100.
+ * The recipe runs on the shadow alone, so the state depends only on (layout, fill, seed), not
+ * on the engine; the surviving blocks are then made in the partition, each pinned to its place
+ * by Lowest = its first byte and Highest = its last byte (in ascending PFN order, the free gaps
+ * between them taken too and freed at the end: tile()). Every engine is thus measured on the
+ * same free map.
+ *
+ * Churn (untimed, between two measured calls, fill > 0 only): free one uniformly drawn live
+ * block, then allocate by rule A until the aged used count is reached again (at most 64 misses
+ * in a row). shadow_revert() undoes all of it at the end of a case, so every case starts from
+ * the aged state, whatever ran before it (--benchmark_filter does not change the states).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+#define AGE_MAX_FRAMES 2048u        /* 8 MiB */
+#define AGE_MAX_MISSES 1000000u     /* attempts in a row before phase A gives up */
+#define CHURN_MAX_MISSES 64u
+#define FRAG_MAX_ORDER 18           /* 2^18 frames = 1 GiB: largest buddy order reported */
+
+struct shadow_run {
+    uint64_t base_pfn;              /* PFN of its first frame */
+    uint64_t first;                 /* rank of its first frame */
+    uint64_t frames;                /* length */
+};
+
+struct live_block {
+    uint64_t first;                 /* rank of its first frame */
+    uint64_t frames;
+    void *va;                       /* as the partition returned it; NULL before realisation */
+    int64_t base_id;                /* index in base[] for an aged block, -1 for churn */
+    uint64_t seq;                   /* allocation order in the recipe */
+};
+
+struct base_block {
+    uint64_t first, frames;
+    bool live;                      /* in the partition now */
+};
+
+struct shadow {
+    mmc_partition_t *part;
+    struct shadow_run *runs; size_t nruns;
+    uint64_t nframes;
+    uint64_t *used;                 /* bit per frame rank: 1 = in use */
+    uint64_t used_frames;
+    struct live_block *live; size_t nlive, live_cap;
+    struct base_block *base; size_t nbase;
+    uint64_t base_used;             /* used frames of the aged state */
+    uint64_t layout_hash;
+};
+
+/* ---- PRNG ---- */
+
+uint64_t bench_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint64_t bench_seed_mix(uint64_t a, uint64_t b)
+{
+    uint64_t s = a ^ (b * 0xd6e8feb86659fd93ull);
+    bench_rand(&s);
+    return bench_rand(&s);
+}
+
+static uint64_t rand_below(uint64_t *rng, uint64_t n) { return n ? bench_rand(rng) % n : 0; }
+
+static void seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- the bitmap ---- */
+
+static bool is_used(const struct shadow *s, uint64_t i) { return s->used[i >> 6] >> (i & 63) & 1; }
+
+static void mark(struct shadow *s, uint64_t first, uint64_t n, bool used)
+{
+    for (uint64_t i = first; i < first + n; i++) {
+        if (used)
+            s->used[i >> 6] |= 1ull << (i & 63);
+        else
+            s->used[i >> 6] &= ~(1ull << (i & 63));
+    }
+    if (used)
+        s->used_frames += n;
+    else
+        s->used_frames -= n;
+}
+
+/* First rank in [i, end) whose bit is `set`, or end. */
+static uint64_t next_bit(const struct shadow *s, uint64_t i, uint64_t end, bool set)
+{
+    while (i < end) {
+        uint64_t w = s->used[i >> 6];
+        if (!set)
+            w = ~w;
+        w &= ~0ull << (i & 63);
+        if (w) {
+            uint64_t j = (i & ~63ull) + (uint64_t)__builtin_ctzll(w);
+            return j < end ? j : end;
+        }
+        i = (i | 63) + 1;
+    }
+    return end;
+}
+
+static size_t run_of(const struct shadow *s, uint64_t i)
+{
+    size_t lo = 0, hi = s->nruns;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (s->runs[mid].first <= i)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+uint64_t shadow_pfn_of_rank(const struct shadow *s, uint64_t i)
+{
+    const struct shadow_run *r = &s->runs[run_of(s, i)];
+    return r->base_pfn + (i - r->first);
+}
+
+uint64_t shadow_frames(const struct shadow *s) { return s->nframes; }
+
+/* ---- blocks in the partition ---- */
+
+static int realise(struct shadow *s, uint64_t first, uint64_t frames, void **va, char *err, size_t n)
+{
+    uint64_t pfn = shadow_pfn_of_rank(s, first);
+    SIZE_T bytes = frames * MMC_FRAME_BYTES;
+    PHYSICAL_ADDRESS lo = {.QuadPart = (LONGLONG)(pfn * MMC_FRAME_BYTES)};
+    PHYSICAL_ADDRESS hi = {.QuadPart = (LONGLONG)((pfn + frames) * MMC_FRAME_BYTES - 1)};
+    PHYSICAL_ADDRESS none = {.QuadPart = 0};
+    *va = NULL;
+    NTSTATUS st = MmAllocateContiguousMemoryEx(&bytes, lo, hi, none, MM_ANY_NODE_OK, PAGE_READWRITE,
+                                               s->part, BENCH_TAG, 0, va);
+    if (st != STATUS_SUCCESS || !*va) {
+        seterr(err, n, "aging: the engine found no block at PFN %#" PRIx64 " (%" PRIu64
+               " frames) though the benchmark's shadow has it free (NTSTATUS %#x)", pfn, frames,
+               (unsigned)st);
+        return -1;
+    }
+    return 0;
+}
+
+static int push_live(struct shadow *s, struct live_block b)
+{
+    if (s->nlive == s->live_cap) {
+        size_t cap = s->live_cap ? s->live_cap * 2 : 1024;
+        struct live_block *t = realloc(s->live, cap * sizeof(*t));
+        if (!t)
+            return -1;
+        s->live = t;
+        s->live_cap = cap;
+    }
+    s->live[s->nlive++] = b;
+    return 0;
+}
+
+/* Free live block k in the partition (if realised) and the shadow; swap-remove. */
+static void drop_live(struct shadow *s, size_t k)
+{
+    struct live_block *b = &s->live[k];
+    if (b->va)
+        MmFreeContiguousMemory(b->va);
+    mark(s, b->first, b->frames, false);
+    if (b->base_id >= 0)
+        s->base[b->base_id].live = false;
+    s->live[k] = s->live[--s->nlive];
+}
+
+/* Rule A once: a block of a log-uniform size covering a uniform free frame. */
+static bool attempt(struct shadow *s, uint64_t *rng, uint64_t *first, uint64_t *frames)
+{
+    double u = (double)(bench_rand(rng) >> 11) * 0x1p-53;
+    uint64_t n = (uint64_t)floor(exp2(u * log2((double)AGE_MAX_FRAMES + 1.0)));
+    if (n < 1)
+        n = 1;
+    if (n > AGE_MAX_FRAMES)
+        n = AGE_MAX_FRAMES;
+    uint64_t p = rand_below(rng, s->nframes);
+    if (is_used(s, p))
+        return false;
+    const struct shadow_run *r = &s->runs[run_of(s, p)];
+    uint64_t lo_lim = p - r->first >= n - 1 ? p - (n - 1) : r->first;
+    uint64_t hi_lim = r->first + r->frames - p >= n ? p + n : r->first + r->frames;
+    uint64_t a = p, b = p + 1;
+    while (a > lo_lim && !is_used(s, a - 1))
+        a--;
+    while (b < hi_lim && !is_used(s, b))
+        b++;
+    if (b - a < n)
+        return false;
+    *first = a + rand_below(rng, b - a - n + 1);
+    *frames = n;
+    return true;
+}
+
+/* ---- life cycle ---- */
+
+struct shadow *shadow_new(mmc_partition_t *part, char *err, size_t errlen)
+{
+    long nr = mmc_partition_runs(part, NULL, 0);
+    if (nr <= 0) {
+        seterr(err, errlen, "mmc_partition_runs: %s", nr < 0 ? mmc_last_error() : "no runs");
+        return NULL;
+    }
+    struct shadow *s = calloc(1, sizeof(*s));
+    struct mmc_run_info *info = calloc((size_t)nr, sizeof(*info));
+    if (s)
+        s->runs = calloc((size_t)nr, sizeof(*s->runs));
+    if (!s || !info || !s->runs) {
+        seterr(err, errlen, "out of memory for the shadow of %ld runs", nr);
+        free(info);
+        shadow_free(s);
+        return NULL;
+    }
+    nr = mmc_partition_runs(part, info, (size_t)nr);
+    s->part = part;
+    s->nruns = (size_t)nr;
+    s->layout_hash = 1469598103934665603ull;
+    for (long i = 0; i < nr; i++) {
+        s->runs[i] = (struct shadow_run){info[i].base_pfn, s->nframes, info[i].frames};
+        s->nframes += info[i].frames;
+        s->layout_hash = bench_seed_mix(s->layout_hash, info[i].base_pfn ^ (info[i].frames << 40));
+        if (info[i].free_frames != info[i].frames) {
+            seterr(err, errlen, "a fresh partition has frames in use in run %ld", i);
+            free(info);
+            shadow_free(s);
+            return NULL;
+        }
+    }
+    free(info);
+    s->used = calloc((size_t)(s->nframes + 63) / 64, sizeof(uint64_t));
+    if (!s->used) {
+        seterr(err, errlen, "out of memory for a %" PRIu64 "-frame shadow", s->nframes);
+        shadow_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void shadow_free(struct shadow *s)
+{
+    if (!s)
+        return;
+    free(s->runs);
+    free(s->used);
+    free(s->live);
+    free(s->base);
+    free(s);
+}
+
+int shadow_reset(struct shadow *s, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    while (s->nlive)
+        drop_live(s, s->nlive - 1);
+    free(s->base);
+    s->base = NULL;
+    s->nbase = 0;
+    s->base_used = 0;
+    return 0;
+}
+
+int shadow_check(const struct shadow *s, char *err, size_t errlen)
+{
+    long nr = mmc_partition_runs(s->part, NULL, 0);
+    struct mmc_run_info *info = nr > 0 ? calloc((size_t)nr, sizeof(*info)) : NULL;
+    if (!info || (size_t)nr != s->nruns) {
+        free(info);
+        seterr(err, errlen, "the partition's runs changed under the benchmark");
+        return -1;
+    }
+    mmc_partition_runs(s->part, info, (size_t)nr);
+    for (size_t r = 0; r < s->nruns; r++) {
+        uint64_t free_frames = 0, i = s->runs[r].first, end = i + s->runs[r].frames;
+        while (i < end) {
+            uint64_t a = next_bit(s, i, end, false), b = next_bit(s, a, end, true);
+            free_frames += b - a;
+            i = b;
+        }
+        if (free_frames != info[r].free_frames) {
+            seterr(err, errlen, "run %zu (PFN %#" PRIx64 "): the partition has %" PRIu64
+                   " free frames, the benchmark's shadow %" PRIu64, r, s->runs[r].base_pfn,
+                   info[r].free_frames, free_frames);
+            free(info);
+            return -1;
+        }
+    }
+    free(info);
+    return 0;
+}
+
+/* ---- fragmentation measures of the aged state, into context.json ---- */
+
+static double unusable_index(const uint64_t *nk, uint64_t F, unsigned j)
+{
+    if (!F)
+        return 1.0;
+    long double S = 0;
+    for (unsigned k = j; k <= FRAG_MAX_ORDER; k++)
+        S += (long double)nk[k] * (long double)(1ull << (k - j));
+    return (double)(((long double)F - S * (long double)(1ull << j)) / (long double)F);
+}
+
+/* The kernel's extfrag index: only when no free block can hold order j; else NAN (null). */
+static double frag_index(const uint64_t *nk, uint64_t F, unsigned j)
+{
+    uint64_t B = 0, S = 0;
+    for (unsigned k = 0; k <= FRAG_MAX_ORDER; k++) {
+        B += nk[k];
+        if (k >= j)
+            S += nk[k];
+    }
+    if (S || !B)
+        return NAN;
+    return 1.0 - (1.0 + (double)F / (double)(1ull << j)) / (double)B;
+}
+
+static void json_num(FILE *f, double v)
+{
+    if (isnan(v))
+        fputs("null", f);
+    else
+        fprintf(f, "%.6f", v);
+}
+
+static void log_state(const struct shadow *s, const char *label, unsigned fill_pct, uint64_t seed,
+                      double seconds, uint64_t attempts, bool gave_up)
+{
+    /* one entry per (pool, layout, fill): every engine gets the same state */
+    static struct { char label[32]; uint64_t hash; unsigned fill; } seen[256];
+    static unsigned nseen;
+    for (unsigned i = 0; i < nseen; i++)
+        if (seen[i].hash == s->layout_hash && seen[i].fill == fill_pct && !strcmp(seen[i].label, label))
+            return;
+    if (nseen < 256) {
+        snprintf(seen[nseen].label, sizeof(seen[nseen].label), "%s", label);
+        seen[nseen].hash = s->layout_hash;
+        seen[nseen++].fill = fill_pct;
+    }
+    FILE *f = bench_g.aging_log;
+    if (!f)
+        return;
+    uint64_t nk[FRAG_MAX_ORDER + 1] = {0}, F = 0, extents = 0, largest = 0;
+    for (size_t r = 0; r < s->nruns; r++) {
+        uint64_t i = s->runs[r].first, end = i + s->runs[r].frames;
+        while (i < end) {
+            uint64_t a = next_bit(s, i, end, false);
+            if (a >= end)
+                break;
+            uint64_t b = next_bit(s, a, end, true);
+            extents++;
+            F += b - a;
+            if (b - a > largest)
+                largest = b - a;
+            /* the buddy blocks this extent would be, by PFN alignment */
+            uint64_t pa = s->runs[r].base_pfn + (a - s->runs[r].first);
+            uint64_t pb = pa + (b - a);
+            while (pa < pb) {
+                unsigned k = pa ? (unsigned)__builtin_ctzll(pa) : 63;
+                unsigned fit = 63u - (unsigned)__builtin_clzll(pb - pa);
+                if (k > fit)
+                    k = fit;
+                if (k > FRAG_MAX_ORDER)
+                    k = FRAG_MAX_ORDER;
+                nk[k]++;
+                pa += 1ull << k;
+            }
+            i = b;
+        }
+    }
+    static const unsigned orders[] = {4, 9, 11, 14};
+    static const char *const names[] = {"64K", "2M", "8M", "64M"};
+    fprintf(f, "%s\n    {\"pool\": \"%s\", \"layout_runs\": %zu, \"pool_frames\": %" PRIu64
+            ", \"fill_pct\": %u, \"seed\": %" PRIu64 ", \"reached_pct\": %.3f, \"live_blocks\": %zu"
+            ", \"free_frames\": %" PRIu64 ", \"free_extents\": %" PRIu64
+            ", \"largest_free_frames\": %" PRIu64 ", \"recipe_attempts\": %" PRIu64
+            ", \"recipe_gave_up\": %s, \"seconds\": %.3f, \"buddy_free_blocks_by_order\": [",
+            ftell(f) > 0 ? "," : "", label, s->nruns, s->nframes, fill_pct, seed,
+            100.0 * (double)s->used_frames / (double)s->nframes, s->nlive, F, extents, largest,
+            attempts, gave_up ? "true" : "false", seconds);
+    for (unsigned k = 0; k <= FRAG_MAX_ORDER; k++)
+        fprintf(f, "%s%" PRIu64, k ? ", " : "", nk[k]);
+    fputs("], \"unusable_index\": {", f);
+    for (unsigned i = 0; i < 4; i++) {
+        fprintf(f, "%s\"%s\": ", i ? ", " : "", names[i]);
+        json_num(f, unusable_index(nk, F, orders[i]));
+    }
+    fputs("}, \"fragmentation_index\": {", f);
+    for (unsigned i = 0; i < 4; i++) {
+        fprintf(f, "%s\"%s\": ", i ? ", " : "", names[i]);
+        json_num(f, frag_index(nk, F, orders[i]));
+    }
+    fputs("}}", f);
+    fflush(f);
+}
+
+static int by_first(const void *a, const void *b)
+{
+    const struct live_block *x = a, *y = b;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* Make the aged blocks (s->live, sorted by rank) in the partition. Pinned one by one in
+ * ascending PFN order, each request would fall in the large free stretch above the blocks made
+ * so far, but an engine whose range search walks its free stretches (tlsf) would also examine
+ * every hole left below, O(blocks^2) in all: minutes for a 16 GiB pool. So each run is tiled
+ * from its bottom: the free gap before a block is taken as a block too, so there is never more
+ * than one free stretch per run while the tiling goes on, and every gap is freed at the end.
+ * The free map is the same as if only the aged blocks had been made. */
+static int tile(struct shadow *s, char *err, size_t errlen)
+{
+    size_t k = 0, ngaps = 0, cap = 1024;
+    void **gaps = malloc(cap * sizeof(*gaps));
+    int rc = gaps ? 0 : -1;
+    if (!gaps)
+        seterr(err, errlen, "out of memory while aging");
+    for (size_t r = 0; r < s->nruns && rc == 0; r++) {
+        const uint64_t end = s->runs[r].first + s->runs[r].frames;
+        uint64_t cursor = s->runs[r].first;
+        while (rc == 0) {
+            const bool more = k < s->nlive && s->live[k].first < end;
+            const uint64_t next = more ? s->live[k].first : end;
+            if (next > cursor) { /* the gap below the next block: a temporary block */
+                if (ngaps == cap) {
+                    void **t = realloc(gaps, (cap *= 2) * sizeof(*gaps));
+                    if (!t) {
+                        seterr(err, errlen, "out of memory while aging");
+                        rc = -1;
+                        break;
+                    }
+                    gaps = t;
+                }
+                if (realise(s, cursor, next - cursor, &gaps[ngaps], err, errlen) < 0) {
+                    rc = -1;
+                    break;
+                }
+                ngaps++;
+            }
+            if (!more)
+                break;
+            if ((k & 0xfff) == 0 && bench_stop) {
+                seterr(err, errlen, "interrupted");
+                rc = -1;
+                break;
+            }
+            struct live_block *b = &s->live[k];
+            if (realise(s, b->first, b->frames, &b->va, err, errlen) < 0) {
+                rc = -1;
+                break;
+            }
+            b->base_id = (int64_t)k;
+            s->base[k] = (struct base_block){b->first, b->frames, true};
+            cursor = b->first + b->frames;
+            k++;
+        }
+    }
+    for (size_t g = 0; g < ngaps; g++)
+        MmFreeContiguousMemory(gaps[g]);
+    free(gaps);
+    return rc;
+}
+
+/* The last recipe result: the same (layout, fill, seed) gives the same blocks, so the engines
+ * measured one after another on a (pool, fill) share one computation. */
+static struct {
+    uint64_t layout_hash, seed;
+    unsigned fill_pct;
+    struct live_block *blocks; size_t n; /* sorted by rank */
+    uint64_t attempts;
+    bool gave_up, valid;
+} recipe_cache;
+
+int shadow_age(struct shadow *s, unsigned fill_pct, uint64_t seed, const char *pool_label,
+               char *err, size_t errlen)
+{
+    if (shadow_reset(s, err, errlen) < 0)
+        return -1;
+    uint64_t t0 = bench_now_ns(), attempts = 0;
+    bool gave_up = false;
+    const uint64_t state_seed = bench_seed_mix(seed, 0xa6e0000ull + fill_pct);
+    const bool cached = fill_pct > 0 && recipe_cache.valid &&
+                        recipe_cache.layout_hash == s->layout_hash &&
+                        recipe_cache.fill_pct == fill_pct && recipe_cache.seed == state_seed;
+    if (cached) {
+        s->nlive = 0;
+        for (size_t k = 0; k < recipe_cache.n; k++) {
+            if (push_live(s, recipe_cache.blocks[k]) < 0) {
+                seterr(err, errlen, "out of memory while aging");
+                return -1;
+            }
+            mark(s, recipe_cache.blocks[k].first, recipe_cache.blocks[k].frames, true);
+        }
+        attempts = recipe_cache.attempts;
+        gave_up = recipe_cache.gave_up;
+    }
+    if (fill_pct > 0 && !cached) {
+        uint64_t rng = state_seed, seq = 0, misses = 0;
+        uint64_t hi = s->nframes * (fill_pct + (100 - fill_pct) / 2.0) / 100.0;
+        uint64_t lo = s->nframes * fill_pct / 100;
+        /* A: allocate past the target, on the shadow only */
+        while (s->used_frames < hi) {
+            uint64_t first, frames;
+            attempts++;
+            if ((attempts & 0xffff) == 0 && bench_stop) {
+                seterr(err, errlen, "interrupted");
+                return -1;
+            }
+            if (!attempt(s, &rng, &first, &frames)) {
+                if (++misses >= AGE_MAX_MISSES) {
+                    gave_up = true;
+                    break;
+                }
+                continue;
+            }
+            misses = 0;
+            mark(s, first, frames, true);
+            if (push_live(s, (struct live_block){first, frames, NULL, -1, seq++}) < 0) {
+                seterr(err, errlen, "out of memory while aging");
+                return -1;
+            }
+        }
+        /* B: free random blocks down to the target */
+        while (s->used_frames > lo && s->nlive)
+            drop_live(s, (size_t)rand_below(&rng, s->nlive));
+        qsort(s->live, s->nlive, sizeof(*s->live), by_first);
+        free(recipe_cache.blocks);
+        recipe_cache.valid = false;
+        recipe_cache.blocks = malloc((s->nlive ? s->nlive : 1) * sizeof(*s->live));
+        if (recipe_cache.blocks) {
+            memcpy(recipe_cache.blocks, s->live, s->nlive * sizeof(*s->live));
+            recipe_cache.layout_hash = s->layout_hash;
+            recipe_cache.seed = state_seed;
+            recipe_cache.fill_pct = fill_pct;
+            recipe_cache.n = s->nlive;
+            recipe_cache.attempts = attempts;
+            recipe_cache.gave_up = gave_up;
+            recipe_cache.valid = true;
+        }
+    }
+    if (fill_pct > 0) {
+        /* make the survivors in the partition: see tile() */
+        s->base = calloc(s->nlive ? s->nlive : 1, sizeof(*s->base));
+        if (!s->base) {
+            seterr(err, errlen, "out of memory while aging");
+            return -1;
+        }
+        if (tile(s, err, errlen) < 0)
+            return -1;
+        s->nbase = s->nlive;
+    }
+    s->base_used = s->used_frames;
+    if (shadow_check(s, err, errlen) < 0)
+        return -1;
+    log_state(s, pool_label, fill_pct, state_seed, (double)(bench_now_ns() - t0) * 1e-9, attempts,
+              gave_up);
+    return 0;
+}
+
+int shadow_churn(struct shadow *s, uint64_t *rng, char *err, size_t errlen)
+{
+    if (!s->nbase || !s->nlive)
+        return 0;
+    drop_live(s, (size_t)rand_below(rng, s->nlive));
+    unsigned misses = 0;
+    while (s->used_frames < s->base_used && misses < CHURN_MAX_MISSES) {
+        uint64_t first, frames;
+        if (!attempt(s, rng, &first, &frames)) {
+            misses++;
+            continue;
+        }
+        misses = 0;
+        void *va;
+        if (realise(s, first, frames, &va, err, errlen) < 0)
+            return -1;
+        mark(s, first, frames, true);
+        if (push_live(s, (struct live_block){first, frames, va, -1, 0}) < 0) {
+            MmFreeContiguousMemory(va);
+            mark(s, first, frames, false);
+            seterr(err, errlen, "out of memory while churning");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int shadow_revert(struct shadow *s, char *err, size_t errlen)
+{
+    for (size_t k = s->nlive; k-- > 0;)
+        if (s->live[k].base_id < 0)
+            drop_live(s, k);
+    for (size_t id = 0; id < s->nbase; id++) {
+        struct base_block *b = &s->base[id];
+        if (b->live)
+            continue;
+        void *va;
+        if (realise(s, b->first, b->frames, &va, err, errlen) < 0)
+            return -1;
+        mark(s, b->first, b->frames, true);
+        b->live = true;
+        if (push_live(s, (struct live_block){b->first, b->frames, va, (int64_t)id, 0}) < 0) {
+            seterr(err, errlen, "out of memory while reverting the churn");
+            return -1;
+        }
+    }
+    if (s->used_frames != s->base_used) {
+        seterr(err, errlen, "revert: %" PRIu64 " frames in use, the aged state had %" PRIu64,
+               s->used_frames, s->base_used);
+        return -1;
+    }
+    return 0;
+}
+
+bool shadow_exists(const struct shadow *s, uint64_t n, uint64_t lowest_pfn, uint64_t highest_pfn,
+                   uint64_t boundary_frames)
+{
+    if (!n)
+        return false;
+    for (size_t r = 0; r < s->nruns; r++) {
+        const struct shadow_run *run = &s->runs[r];
+        uint64_t rb = run->base_pfn, re = rb + run->frames; /* [rb, re) */
+        uint64_t lo = rb > lowest_pfn ? rb : lowest_pfn;
+        uint64_t hi = re - 1 < highest_pfn ? re - 1 : highest_pfn;
+        if (lo > hi || hi - lo + 1 < n)
+            continue;
+        uint64_t i = run->first + (lo - rb), end = run->first + (hi - rb) + 1;
+        while (i < end) {
+            uint64_t a = next_bit(s, i, end, false);
+            if (a >= end)
+                break;
+            uint64_t b = next_bit(s, a, end, true);
+            uint64_t pa = rb + (a - run->first), pb = rb + (b - run->first);
+            uint64_t st = pa;
+            if (boundary_frames && st / boundary_frames != (st + n - 1) / boundary_frames)
+                st = (st / boundary_frames + 1) * boundary_frames;
+            if (st + n <= pb)
+                return true;
+            i = b;
+        }
+    }
+    return false;
+}

@@ -1,0 +1,645 @@
+/* bench/bench.c: `mmcontig bench`: the command line, the presets, the signals, and the run
+ * (registration with Google Benchmark, the run, the files at the end, the exit code).
+ *
+ * Flow: parse options (ours; --benchmark_* go to Google Benchmark untouched) -> make the output
+ * directory, open one CSV per suite, write context.json -> register every case of the selected
+ * suites -> gbench_run() runs them in order, each case writing its row when it completes ->
+ * pool_sweep_fit.csv, peers_ratio.csv, partitions and DPDK released, context.json rewritten
+ * with the end fields -> exit code.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "peer_dpdk.h"
+
+struct bench_run bench_g;
+volatile sig_atomic_t bench_stop;
+
+const char *const bench_suite_name[SUITE_COUNT] = {"search", "fastonly", "peers"};
+const char *const bench_constraint_name[CON_COUNT] = {"none", "range", "boundary",
+                                                      "range+boundary", "node"};
+const char *const bench_peer_name[PEER_COUNT] = {"mmcontig", "dpdk", "kernel-hugetlb-2M",
+                                                 "kernel-hugetlb-1G"};
+
+#define ALL_CONS ((1u << CON_COUNT) - 1)
+
+/* quick: every suite in a few minutes on a 2-core VM; the numbers were sized by measuring it. */
+static const struct bench_preset preset_quick = {
+    .name = "quick",
+    .pool_bytes = 512 * MIB,
+    .sizes_bytes = {4 * KIB, 64 * KIB, 1 * MIB, 8 * MIB, 64 * MIB}, .nsizes = 5,
+    .fills_pct = {0, 50, 70, 90}, .nfills = 4,
+    .calls = 1000,
+    .sim_pools_bytes = {1 * GIB, 4 * GIB, 16 * GIB, 64 * GIB}, .nsim = 4,
+    .sim_sizes_bytes = {64 * KIB, 8 * MIB, 1 * GIB}, .nsim_sizes = 3,
+    .sim_fills_pct = {0, 50, 70}, .nsim_fills = 3, /* 90 %: the real pool; on 64 GiB it costs */
+    .sim_constraints = 1u << CON_NONE,
+    .sim_calls = 100,
+    .peer_sizes_bytes = {4 * KIB, 64 * KIB, 1 * MIB, 2 * MIB, 8 * MIB, 64 * MIB}, .npeer_sizes = 6,
+    .peer_calls_small = 500, .peer_calls_medium = 50, .peer_calls_large = 10,
+    .kernel_calls_2m = 50, .kernel_calls_1g = 3,
+    .repetitions = 1,
+    .case_budget_s = 5,
+    .warmup_calls = 4,
+};
+
+/* full: for lab servers: more sizes, pools to 1 TiB, three repetitions, 2000 calls per case. */
+static const struct bench_preset preset_full = {
+    .name = "full",
+    .pool_bytes = 4 * GIB,
+    .sizes_bytes = {4 * KIB, 16 * KIB, 64 * KIB, 256 * KIB, 1 * MIB, 2 * MIB, 4 * MIB, 8 * MIB,
+                    16 * MIB, 32 * MIB, 64 * MIB, 1 * GIB}, .nsizes = 12,
+    .fills_pct = {0, 50, 70, 90}, .nfills = 4,
+    .calls = 2000,
+    .sim_pools_bytes = {1 * GIB, 4 * GIB, 16 * GIB, 64 * GIB, 256 * GIB, 1 * TIB}, .nsim = 6,
+    .sim_sizes_bytes = {4 * KIB, 64 * KIB, 1 * MIB, 8 * MIB, 64 * MIB, 1 * GIB}, .nsim_sizes = 6,
+    .sim_fills_pct = {0, 50, 70, 90}, .nsim_fills = 4,
+    .sim_constraints = (1u << CON_NONE) | (1u << CON_RANGE_BOUNDARY),
+    .sim_calls = 500,
+    .peer_sizes_bytes = {4 * KIB, 64 * KIB, 1 * MIB, 2 * MIB, 8 * MIB, 64 * MIB, 1 * GIB},
+    .npeer_sizes = 7,
+    .peer_calls_small = 2000, .peer_calls_medium = 200, .peer_calls_large = 20,
+    .kernel_calls_2m = 500, .kernel_calls_1g = 10,
+    .repetitions = 3,
+    .case_budget_s = 60,
+    .warmup_calls = 16,
+};
+
+static const char usage[] =
+    "usage: mmcontig bench [OPTIONS] [--benchmark_FLAG=VALUE ...]\n"
+    "\n"
+    "Measures mmcontig's contiguous-search engines call by call over real hugepages (and\n"
+    "simulated pools), beside DPDK and the kernel, and writes one CSV row per case\n"
+    "(schema: results/README.md). Needs root for the real pool, DPDK and the kernel peer\n"
+    "(pagemap frame numbers, nr_hugepages); simulated pools run anywhere.\n"
+    "\n"
+    "suites (--suite, comma separated; default search,fastonly,peers):\n"
+    "  search    every engine x request size x constraint (none, range, boundary,\n"
+    "            range+boundary, node) x fill level (aged by the seeded recipe of\n"
+    "            results/README.md) on the real pool, and the pool-size sweep on simulated\n"
+    "            pools (pool_sweep_fit.csv: slope of latency against pool size)\n"
+    "  fastonly  the same matrix with MM_ALLOCATE_CONTIGUOUS_MEMORY_FAST_ONLY: time to decide,\n"
+    "            success rate, false negatives against an exhaustive oracle, trades\n"
+    "            (mmc_stats.trades: 0, the benchmark puts no load frames in its pools)\n"
+    "  peers     DPDK rte_memzone_reserve_bounded(IOVA_CONTIG) on its own hugepages, the\n"
+    "            kernel allocating a fresh 2 MiB and 1 GiB hugepage, and every engine on the\n"
+    "            same requests; every block checked against pagemap; peers_ratio.csv%s\n"
+    "  frag      NOT AVAILABLE YET: the fragmentation time series of the load model\n"
+    "            (issue 4) is not built into the benchmark yet (refused, exit 3)\n"
+    "\n"
+    "options:\n"
+    "  --suite LIST        suites to run (see above)\n"
+    "  --algo LIST         engines (default all: %s)\n"
+    "  --pool SIZE         the real pool: 512M, 8G (split over --nodes), or per node 0:4G,1:4G\n"
+    "                      (default: quick 512M, full 4G)\n"
+    "  --page 2M|1G        hugepage size of the real pool (default 2M)\n"
+    "  --nodes LIST        nodes of the real pool and of the node constraint (default all)\n"
+    "  --seed N            seed of the aging, the churn and the simulated layouts (default 1)\n"
+    "  --out DIR           output directory (default results/<host>/<UTC time>/)\n"
+    "  --preset quick|full quick (default): every suite in a few minutes (2m05s on a 2-core VM)\n"
+    "                      (real pool 512M: 4K 64K 1M 8M 64M x 5 constraints x fill 0 50 70 90,\n"
+    "                      1000 calls per case; simulated 1G 4G 16G 64G: 64K 8M 1G x fill 0 50\n"
+    "                      70, 100 calls; peers 4K..64M); full: lab servers (12 sizes to 1G,\n"
+    "                      simulated to 1T, 2000 calls, 3 repetitions)\n"
+    "  --calls N           measured calls per case and repetition (overrides the preset)\n"
+    "  --sim-pools LIST    simulated pool sizes of the sweep, e.g. 1G,16G,256G (0: none)\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "Google Benchmark 1.7.1 flags pass through (always in the --flag=value form), e.g.\n"
+    "  --benchmark_filter=REGEX         run the cases whose name matches (names look like\n"
+    "                                   search/linear/real-512M/req:64K/range/fill:50/...)\n"
+    "  --benchmark_list_tests=true      list the case names and exit (nothing is written)\n"
+    "  --benchmark_repetitions=N        repeat each case (one CSV row per case: the calls of\n"
+    "                                   all repetitions; Google Benchmark's JSON has each)\n"
+    "  --benchmark_out=FILE             Google Benchmark's own report (default:\n"
+    "                                   OUT/gbench.json, --benchmark_out_format=json)\n"
+    "  --benchmark_format=console|json|csv   what goes to stdout\n"
+    "--benchmark_min_time has no effect: each case makes a fixed number of calls.\n"
+    "\n"
+    "output (OUT/): search.csv fastonly.csv peers.csv (a row per case, written as it\n"
+    "completes), pool_sweep_fit.csv, peers_ratio.csv, context.json, gbench.json. A progress\n"
+    "line with ETA goes to stderr (a line per case when stderr is not a terminal). Ctrl-C or\n"
+    "SIGTERM stops at the next call, keeps every completed row and closes every file; a\n"
+    "second one kills at once (the rows written so far still parse).\n"
+    "\n"
+    "exit codes: 0 every selected case ran; 1 some cases could not run (named on stderr and in\n"
+    "gbench.json) or a file could not be written; 2 bad usage; 3 a suite not available in this\n"
+    "build (frag); 130 / 143 interrupted by SIGINT / SIGTERM.\n";
+
+static void print_usage(FILE *f)
+{
+    char engines[256] = "";
+    size_t off = 0;
+    for (size_t i = 0; mmc_engine_name(i) && off < sizeof(engines); i++)
+        off += (size_t)snprintf(engines + off, sizeof(engines) - off, "%s%s", i ? "," : "",
+                                mmc_engine_name(i));
+    fprintf(f, usage,
+            MMC_BENCH_HAVE_DPDK ? "" : "\n            (DPDK NOT BUILT: libdpdk-dev was missing at configure time)",
+            engines);
+}
+
+/* ---- small helpers ---- */
+
+int64_t bench_calls(int64_t preset_calls)
+{
+    return bench_g.opt.calls_override > 0 ? bench_g.opt.calls_override : preset_calls;
+}
+
+void bench_size_label(char *buf, size_t len, uint64_t b)
+{
+    if (b >= TIB && b % TIB == 0)
+        snprintf(buf, len, "%" PRIu64 "T", (uint64_t)(b / TIB));
+    else if (b >= GIB && b % GIB == 0)
+        snprintf(buf, len, "%" PRIu64 "G", (uint64_t)(b / GIB));
+    else if (b >= MIB && b % MIB == 0)
+        snprintf(buf, len, "%" PRIu64 "M", (uint64_t)(b / MIB));
+    else if (b >= KIB && b % KIB == 0)
+        snprintf(buf, len, "%" PRIu64 "K", (uint64_t)(b / KIB));
+    else
+        snprintf(buf, len, "%" PRIu64 "B", b);
+}
+
+/* "512M", "8G", "4096", "1T" -> bytes; 0 on error. */
+static uint64_t parse_size(const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return 0;
+    uint64_t m = 1;
+    switch (*end) {
+    case 'k': case 'K': m = KIB; end++; break;
+    case 'm': case 'M': m = MIB; end++; break;
+    case 'g': case 'G': m = GIB; end++; break;
+    case 't': case 'T': m = TIB; end++; break;
+    default: break;
+    }
+    if (*end == 'i' && end[1] == 'B')
+        end += 2;
+    else if (*end == 'B')
+        end++;
+    if (*end || v > UINT64_MAX / m)
+        return 0;
+    return v * m;
+}
+
+struct bench_case *bench_add_case(const struct bench_case *c)
+{
+    if (bench_g.ncases == bench_g.cases_cap) {
+        size_t cap = bench_g.cases_cap ? bench_g.cases_cap * 2 : 1024;
+        struct bench_case *t = realloc(bench_g.cases, cap * sizeof(*t));
+        if (!t)
+            return NULL;
+        bench_g.cases = t;
+        bench_g.cases_cap = cap;
+    }
+    bench_g.cases[bench_g.ncases] = *c;
+    return &bench_g.cases[bench_g.ncases++];
+}
+
+/* ---- signals ---- */
+
+static void on_signal(int sig)
+{
+    if (bench_stop) { /* the second one: die now, as the user asks */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    bench_stop = sig;
+    static const char msg[] = "\nmmcontig bench: stopping at the next call; every completed row "
+                              "is kept (again to kill at once)\n";
+    ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)r;
+}
+
+void bench_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ---- options ---- */
+
+static int parse_list(const char *arg, char items[][MMC_NAME_MAX], unsigned max, unsigned *n)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", arg);
+    *n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (*n == max)
+            return -1;
+        snprintf(items[(*n)++], MMC_NAME_MAX, "%s", t);
+    }
+    return *n ? 0 : -1;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("mmcontig bench: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs(" (mmcontig bench --help)\n", stderr);
+    return BENCH_EXIT_USAGE;
+}
+
+/* Fill bench_g.opt; returns -1 to go on, or an exit code. */
+static int parse_options(int argc, char **argv, int *gargc, char **gargv)
+{
+    struct bench_opts *o = &bench_g.opt;
+    static const struct option opts[] = {
+        {"suite", required_argument, 0, 's'}, {"algo", required_argument, 0, 'a'},
+        {"pool", required_argument, 0, 'p'},  {"page", required_argument, 0, 'g'},
+        {"nodes", required_argument, 0, 'n'}, {"seed", required_argument, 0, 'S'},
+        {"out", required_argument, 0, 'o'},   {"preset", required_argument, 0, 'P'},
+        {"calls", required_argument, 0, 'c'}, {"sim-pools", required_argument, 0, 'm'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+    /* Google Benchmark's flags are set aside first */
+    char **ours = calloc((size_t)argc + 1, sizeof(char *));
+    int nours = 0;
+    if (!ours)
+        return BENCH_EXIT_CASE_ERRORS;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && (!strncmp(argv[i], "--benchmark_", 12) || !strncmp(argv[i], "--v=", 4))) {
+            gargv[(*gargc)++] = argv[i];
+            if (!strncmp(argv[i], "--benchmark_list_tests", 22) && !strstr(argv[i], "=false") &&
+                !strstr(argv[i], "=0"))
+                o->list_only = true;
+            if (!strncmp(argv[i], "--benchmark_repetitions=", 24))
+                o->repetitions = atoi(argv[i] + 24);
+        } else {
+            ours[nours++] = argv[i];
+        }
+    }
+    const char *suites = "search,fastonly,peers", *algo = NULL, *pool = NULL, *page = "2M";
+    const char *nodes = NULL, *preset = "quick", *sims = NULL;
+    int c, rc = -1;
+    optind = 1;
+    while (rc < 0 && (c = getopt_long(nours, ours, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': suites = optarg; break;
+        case 'a': algo = optarg; break;
+        case 'p': pool = optarg; break;
+        case 'g': page = optarg; break;
+        case 'n': nodes = optarg; break;
+        case 'S': {
+            char *end;
+            o->seed = strtoull(optarg, &end, 0);
+            if (*end || end == optarg)
+                rc = usage_error("--seed '%s' is not a number", optarg);
+            break;
+        }
+        case 'o': snprintf(o->out_dir, sizeof(o->out_dir), "%s", optarg); break;
+        case 'P': preset = optarg; break;
+        case 'c':
+            o->calls_override = strtoll(optarg, NULL, 10);
+            if (o->calls_override <= 0)
+                rc = usage_error("--calls '%s': give a positive count", optarg);
+            break;
+        case 'm': sims = optarg; break;
+        case 'h': print_usage(stdout); rc = BENCH_EXIT_OK; break;
+        default: rc = usage_error("%s", "unknown option"); break;
+        }
+    }
+    if (rc < 0 && optind < nours)
+        rc = usage_error("unexpected argument '%s'", ours[optind]);
+    free(ours);
+    if (rc >= 0)
+        return rc;
+
+    /* preset */
+    if (!strcmp(preset, "quick"))
+        o->preset = &preset_quick;
+    else if (!strcmp(preset, "full"))
+        o->preset = &preset_full;
+    else
+        return usage_error("--preset '%s': quick or full", preset);
+    if (o->repetitions <= 0)
+        o->repetitions = o->preset->repetitions;
+
+    /* suites */
+    char items[BENCH_MAX_LIST][MMC_NAME_MAX];
+    unsigned n;
+    if (parse_list(suites, items, BENCH_MAX_LIST, &n) < 0)
+        return usage_error("--suite '%s': give a comma separated list", suites);
+    for (unsigned i = 0; i < n; i++) {
+        int s;
+        if (!strcmp(items[i], "all")) {
+            for (s = 0; s < SUITE_COUNT; s++)
+                o->suite[s] = true;
+            continue;
+        }
+        if (!strcmp(items[i], "frag")) {
+            fputs("mmcontig bench: the frag suite is not available yet: it is the "
+                  "fragmentation time series of the load model (movable and standby frames, "
+                  "trading: issue 4), and the benchmark does not drive that model yet. Run "
+                  "search, fastonly or peers.\n", stderr);
+            return BENCH_EXIT_UNAVAILABLE;
+        }
+        for (s = 0; s < SUITE_COUNT && strcmp(items[i], bench_suite_name[s]); s++)
+            ;
+        if (s == SUITE_COUNT)
+            return usage_error("unknown suite '%s' (search, fastonly, peers; frag not yet)", items[i]);
+        o->suite[s] = true;
+    }
+
+    /* engines, by the registry: never a fixed list */
+    if (algo) {
+        if (parse_list(algo, o->engines, BENCH_MAX_ENGINES, &o->nengines) < 0)
+            return usage_error("--algo '%s': give a comma separated list", algo);
+        for (unsigned i = 0; i < o->nengines; i++) {
+            size_t k = 0;
+            while (mmc_engine_name(k) && strcmp(mmc_engine_name(k), o->engines[i]))
+                k++;
+            if (!mmc_engine_name(k))
+                return usage_error("unknown engine '%s' (mmcontig bench --help lists them)",
+                                   o->engines[i]);
+        }
+    } else {
+        for (size_t k = 0; mmc_engine_name(k) && o->nengines < BENCH_MAX_ENGINES; k++)
+            snprintf(o->engines[o->nengines++], MMC_NAME_MAX, "%s", mmc_engine_name(k));
+    }
+    if (!o->nengines)
+        return usage_error("%s", "no search engine is registered");
+
+    /* page */
+    o->page_bytes = parse_size(page);
+    if (o->page_bytes != 2 * MIB && o->page_bytes != GIB)
+        return usage_error("--page '%s': 2M or 1G", page);
+
+    /* nodes */
+    const unsigned machine_nodes = hugetlb_node_count();
+    if (nodes) {
+        if (parse_list(nodes, items, BENCH_MAX_LIST, &n) < 0)
+            return usage_error("--nodes '%s': give a comma separated list", nodes);
+        for (unsigned i = 0; i < n; i++) {
+            char *end;
+            unsigned long v = strtoul(items[i], &end, 10);
+            if (*end || v >= machine_nodes)
+                return usage_error("--nodes: '%s' is not a node of this machine", items[i]);
+            o->nodes[o->nnodes++] = (unsigned)v;
+        }
+    } else {
+        for (unsigned i = 0; i < machine_nodes && i < MMC_MAX_NODES; i++)
+            o->nodes[o->nnodes++] = i;
+    }
+
+    /* the real pool */
+    mmc_config_init(&o->pool_cfg);
+    memset(o->pool_cfg.node_pool_bytes, 0, sizeof(o->pool_cfg.node_pool_bytes));
+    o->pool_cfg.page_bytes = o->page_bytes;
+    o->pool_cfg.allow_topup = 1;
+    uint64_t total = 0;
+    if (pool && strchr(pool, ':')) {
+        if (parse_list(pool, items, BENCH_MAX_LIST, &n) < 0)
+            return usage_error("--pool '%s': SIZE or NODE:SIZE,...", pool);
+        for (unsigned i = 0; i < n; i++) {
+            char *colon = strchr(items[i], ':');
+            unsigned long nd = colon ? strtoul(items[i], NULL, 10) : MMC_MAX_NODES;
+            uint64_t b = colon ? parse_size(colon + 1) : 0;
+            if (nd >= machine_nodes || !b)
+                return usage_error("--pool: '%s' is not NODE:SIZE of a node here", items[i]);
+            o->pool_cfg.node_pool_bytes[nd] = b;
+            total += b;
+        }
+    } else {
+        total = pool ? parse_size(pool) : o->preset->pool_bytes;
+        if (!total)
+            return usage_error("--pool '%s': a size such as 512M or 8G", pool);
+        if (nodes) {
+            for (unsigned i = 0; i < o->nnodes; i++)
+                o->pool_cfg.node_pool_bytes[o->nodes[i]] = (total / o->nnodes + o->page_bytes - 1) /
+                                                           o->page_bytes * o->page_bytes;
+        } else {
+            o->pool_cfg.pool_bytes = total;
+        }
+    }
+    snprintf(o->pool_arg, sizeof(o->pool_arg), "%s", pool ? pool : "");
+    struct bench_pool *rp = &bench_g.pools[bench_g.npools++];
+    char sz[16];
+    bench_size_label(sz, sizeof(sz), total);
+    snprintf(rp->label, sizeof(rp->label), "real-%s", sz);
+    rp->pool_bytes = total;
+    rp->page_bytes = o->page_bytes;
+    memcpy(rp->node_pool_bytes, o->pool_cfg.node_pool_bytes, sizeof(rp->node_pool_bytes));
+
+    /* the simulated pools of the sweep */
+    if (sims) {
+        if (parse_list(sims, items, BENCH_MAX_LIST, &n) < 0)
+            return usage_error("--sim-pools '%s': a list of sizes, or 0", sims);
+        for (unsigned i = 0; i < n; i++) {
+            uint64_t b = parse_size(items[i]);
+            if (!strcmp(items[i], "0"))
+                continue;
+            if (!b || o->nsim == BENCH_MAX_LIST)
+                return usage_error("--sim-pools: '%s' is not a size", items[i]);
+            o->sim_pools_bytes[o->nsim++] = b;
+        }
+    } else {
+        memcpy(o->sim_pools_bytes, o->preset->sim_pools_bytes, sizeof(o->sim_pools_bytes));
+        o->nsim = o->preset->nsim;
+    }
+    for (unsigned i = 0; i < o->nsim && bench_g.npools < BENCH_MAX_POOLS; i++) {
+        struct bench_pool *sp = &bench_g.pools[bench_g.npools++];
+        bench_size_label(sz, sizeof(sz), o->sim_pools_bytes[i]);
+        snprintf(sp->label, sizeof(sp->label), "sim-%s", sz);
+        sp->simulated = true;
+        sp->pool_bytes = o->sim_pools_bytes[i];
+        sp->page_bytes = 2 * MIB;
+    }
+    return -1;
+}
+
+/* ---- progress prediction: Google Benchmark's filter, applied to our names ---- */
+
+static size_t predict_cases(void)
+{
+    char filter[1024];
+    gbench_filter(filter, sizeof(filter));
+    bool negate = filter[0] == '-';
+    const char *re = negate ? filter + 1 : filter;
+    regex_t rx;
+    bool all = !*re || !strcmp(re, "all") || !strcmp(re, ".");
+    if (!all && regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0)
+        return bench_g.ncases * (size_t)bench_g.opt.repetitions; /* cannot tell: assume all */
+    size_t n = 0;
+    for (size_t i = 0; i < bench_g.ncases; i++) {
+        const struct bench_case *c = &bench_g.cases[i];
+        char full[256];
+        snprintf(full, sizeof(full), "%s/iterations:%" PRId64 "/repeats:%d/manual_time", c->name,
+                 c->calls, c->reps);
+        bool m = all || regexec(&rx, full, 0, NULL, 0) == 0;
+        if (m != negate || all)
+            n += (size_t)c->reps;
+    }
+    if (!all)
+        regfree(&rx);
+    return n;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int mmc_bench_main(int argc, char **argv)
+{
+    memset(&bench_g, 0, sizeof(bench_g));
+    bench_g.opt.seed = 1;
+    bench_g.opt.argc = argc;
+    bench_g.opt.argv = argv;
+    char **gargv = calloc((size_t)argc + 4, sizeof(char *));
+    int gargc = 0;
+    if (!gargv)
+        return BENCH_EXIT_CASE_ERRORS;
+    gargv[gargc++] = "mmcontig-bench";
+    int rc = parse_options(argc, argv, &gargc, gargv);
+    if (rc >= 0) {
+        free(gargv);
+        return rc;
+    }
+
+    /* identity and output */
+    gethostname(bench_g.host, sizeof(bench_g.host) - 1);
+    for (char *p = bench_g.host; *p; p++)
+        if (*p == ',' || *p == '/' || *p == '"' || *p == ' ')
+            *p = '_';
+    char utc[32];
+    context_utc_now(utc, sizeof(utc), true);
+    context_utc_now(bench_g.start_utc, sizeof(bench_g.start_utc), false);
+    snprintf(bench_g.run_id, sizeof(bench_g.run_id), "%s-%s", bench_g.host, utc);
+    if (!bench_g.opt.out_dir[0])
+        snprintf(bench_g.opt.out_dir, sizeof(bench_g.opt.out_dir), "results/%s/%s", bench_g.host, utc);
+    static char out_flag[PATH_MAX + 32];
+    bool user_out = false;
+    for (int i = 1; i < gargc; i++)
+        user_out |= !strncmp(gargv[i], "--benchmark_out=", 16);
+    if (!user_out && !bench_g.opt.list_only) {
+        snprintf(out_flag, sizeof(out_flag), "--benchmark_out=%s/gbench.json", bench_g.opt.out_dir);
+        gargv[gargc++] = out_flag;
+        gargv[gargc++] = "--benchmark_out_format=json";
+    }
+    gargv[gargc] = NULL;
+    if (gbench_initialize(&gargc, gargv) < 0) {
+        free(gargv);
+        return BENCH_EXIT_CASE_ERRORS;
+    }
+    if (gargc > 1) {
+        fprintf(stderr, "mmcontig bench: Google Benchmark does not know '%s' (give its flags "
+                        "as --benchmark_FLAG=VALUE)\n", gargv[1]);
+        free(gargv);
+        return BENCH_EXIT_USAGE;
+    }
+
+    /* the cases */
+    if (bench_g.opt.suite[SUITE_SEARCH])
+        suite_search_register();
+    if (bench_g.opt.suite[SUITE_FASTONLY])
+        suite_fastonly_register();
+    if (bench_g.opt.suite[SUITE_PEERS])
+        suite_peers_register();
+    for (size_t i = 0; i < bench_g.ncases; i++) {
+        struct gbench_def d = {0};
+        d.name = bench_g.cases[i].name;
+        d.fn = bench_case_fn;
+        d.user = &bench_g.cases[i]; /* the array is complete: pointers stay valid */
+        d.iterations = bench_g.cases[i].calls;
+        d.repetitions = bench_g.cases[i].reps;
+        d.manual_time = true;
+        d.unit = GBENCH_NS;
+        if (gbench_register(&d) < 0) {
+            fprintf(stderr, "mmcontig bench: cannot register %s\n", d.name);
+            free(gargv);
+            return BENCH_EXIT_CASE_ERRORS;
+        }
+    }
+
+    if (!bench_g.opt.list_only) {
+        int e = mkdir_p(bench_g.opt.out_dir);
+        if (e < 0) {
+            fprintf(stderr, "mmcontig bench: cannot create %s: %s\n", bench_g.opt.out_dir, strerror(-e));
+            free(gargv);
+            return BENCH_EXIT_CASE_ERRORS;
+        }
+        if (bench_open_csvs() < 0) {
+            free(gargv);
+            return BENCH_EXIT_CASE_ERRORS;
+        }
+        bench_g.aging_log = open_memstream(&bench_g.aging_json, &bench_g.aging_json_len);
+        bench_g.pools_log = open_memstream(&bench_g.pools_json, &bench_g.pools_json_len);
+        bench_g.timer_overhead_ns = bench_timer_overhead_ns();
+        context_snapshot_start();
+        context_write(false, 0);
+        char seed[32];
+        snprintf(seed, sizeof(seed), "%" PRIu64, bench_g.opt.seed);
+        gbench_add_context("mmcontig_run_id", bench_g.run_id);
+        gbench_add_context("mmcontig_preset", bench_g.opt.preset->name);
+        gbench_add_context("mmcontig_seed", seed);
+        gbench_add_context("mmcontig_out", bench_g.opt.out_dir);
+    }
+    bench_g.predicted_cases = predict_cases();
+    if (!bench_g.opt.list_only)
+        fprintf(stderr, "mmcontig bench: %zu cases registered (%s preset), %zu case runs selected, "
+                "results in %s/\n", bench_g.ncases, bench_g.opt.preset->name,
+                bench_g.predicted_cases, bench_g.opt.out_dir);
+    bench_signals_install();
+    progress_start(bench_g.predicted_cases);
+    struct gbench_run_opts ro = {.before_report = progress_clear, .hide_error_prefix = "interrupted"};
+    long ran = gbench_run(&ro);
+    progress_finish();
+
+    /* the end: derived files, memory back, context */
+    target_release_all();
+    if (bench_g.opt.list_only) {
+        gbench_shutdown();
+        free(gargv);
+        return ran < 0 ? BENCH_EXIT_CASE_ERRORS : BENCH_EXIT_OK;
+    }
+    if (suite_search_write_fit() < 0 || suite_peers_write_ratios() < 0)
+        bench_g.write_errors++;
+    bench_close_csvs();
+    int code = bench_stop == SIGINT    ? BENCH_EXIT_SIGINT
+               : bench_stop == SIGTERM ? BENCH_EXIT_SIGTERM
+               : (ran < 0 || bench_g.case_errors || bench_g.write_errors) ? BENCH_EXIT_CASE_ERRORS
+                                                                          : BENCH_EXIT_OK;
+    if (bench_g.aging_log)
+        fclose(bench_g.aging_log);
+    if (bench_g.pools_log)
+        fclose(bench_g.pools_log);
+    bench_g.aging_log = bench_g.pools_log = NULL;
+    if (context_write(true, code) < 0 && code == BENCH_EXIT_OK)
+        code = BENCH_EXIT_CASE_ERRORS;
+    fprintf(stderr, "mmcontig bench: %s: %" PRIu64 " case errors, %" PRIu64 " stopped by their "
+            "time budget; results in %s/\n",
+            code == BENCH_EXIT_OK ? "done" : bench_stop ? "interrupted" : "done with errors",
+            bench_g.case_errors, bench_g.budget_stops, bench_g.opt.out_dir);
+    gbench_shutdown();
+    free(gargv);
+    free(bench_g.aging_json);
+    free(bench_g.pools_json);
+    return code;
+}

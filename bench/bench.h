@@ -1,0 +1,303 @@
+/* bench/bench.h: declarations shared by the files of `mmcontig bench`, grouped by the file that
+ * defines them (as alloc/internal.h does for the library).
+ *
+ * The benchmark uses the public headers only (mmcontig/mmcontig.h, mmcontig/wdm.h). A case is
+ * one row of a result CSV: one suite, one engine or peer, one pool, one request size, one
+ * constraint, one fill level, measured over a fixed number of calls (per repetition).
+ *
+ * Units are in the names: _bytes, _frames, _pfn, _ns, _s, _pct.
+ */
+#ifndef MMC_BENCH_BENCH_H
+#define MMC_BENCH_BENCH_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "csv.h"
+#include "gbench.h"
+#include "hist.h"
+#include "mmcontig/mmcontig.h"
+#include "mmcontig/wdm.h"
+#include "bench_cli.h"
+
+#define KIB ((uint64_t)1024)
+#define MIB (1024 * KIB)
+#define GIB (1024 * MIB)
+#define TIB (1024 * GIB)
+
+#define BENCH_TAG 0x6863626du       /* 'mbch': the pool tag of every Ex call of the benchmark */
+#define BENCH_ANY_NODE UINT32_MAX   /* node column "any" (MM_ANY_NODE_OK) */
+#define BENCH_MAX_ENGINES 16
+#define BENCH_MAX_POOLS 16
+#define BENCH_MAX_LIST 24
+
+/* Exit codes of `mmcontig bench` (documented in --help). */
+enum bench_exit {
+    BENCH_EXIT_OK = 0,          /* every selected case ran */
+    BENCH_EXIT_CASE_ERRORS = 1, /* some cases could not run (named on stderr and in gbench.json),
+                                   or an output file could not be written */
+    BENCH_EXIT_USAGE = 2,       /* bad option or argument */
+    BENCH_EXIT_UNAVAILABLE = 3, /* a requested suite does not exist yet in this build (frag) */
+    BENCH_EXIT_SIGINT = 130,    /* interrupted by SIGINT: every completed row is kept */
+    BENCH_EXIT_SIGTERM = 143,   /* interrupted by SIGTERM: every completed row is kept */
+};
+
+enum bench_suite { SUITE_SEARCH = 0, SUITE_FASTONLY, SUITE_PEERS, SUITE_COUNT };
+enum bench_constraint { CON_NONE = 0, CON_RANGE, CON_BOUNDARY, CON_RANGE_BOUNDARY, CON_NODE, CON_COUNT };
+enum bench_peer { PEER_MMCONTIG = 0, PEER_DPDK, PEER_KERNEL_2M, PEER_KERNEL_1G, PEER_COUNT };
+
+extern const char *const bench_suite_name[SUITE_COUNT];
+extern const char *const bench_constraint_name[CON_COUNT];
+extern const char *const bench_peer_name[PEER_COUNT];
+
+/* A pool the cases search: the real one (hugepages) or a simulated one (synthetic layout). */
+struct bench_pool {
+    char label[32];                 /* "real-512M", "sim-64G": part of the case names */
+    bool simulated;                 /* 1: mmc_partition_create_simulated */
+    uint64_t pool_bytes;            /* asked for (real: the whole pool over its nodes) */
+    uint64_t page_bytes;            /* hugepage size */
+    uint64_t node_pool_bytes[MMC_MAX_NODES]; /* real: bytes per node number (0: none there) */
+};
+
+/* The numbers a preset fixes (bench.c holds "quick" and "full"). */
+struct bench_preset {
+    const char *name;
+    uint64_t pool_bytes;            /* default --pool */
+    uint64_t sizes_bytes[BENCH_MAX_LIST]; unsigned nsizes;     /* real pool request sizes */
+    unsigned fills_pct[8]; unsigned nfills;                     /* real pool fill levels */
+    int64_t calls;                  /* measured calls per case and repetition, real pool */
+    uint64_t sim_pools_bytes[BENCH_MAX_LIST]; unsigned nsim;   /* simulated pool sizes */
+    uint64_t sim_sizes_bytes[BENCH_MAX_LIST]; unsigned nsim_sizes;
+    unsigned sim_fills_pct[8]; unsigned nsim_fills;
+    unsigned sim_constraints;       /* bit mask of enum bench_constraint for simulated pools */
+    int64_t sim_calls;              /* calls per case, simulated pools */
+    uint64_t peer_sizes_bytes[BENCH_MAX_LIST]; unsigned npeer_sizes;
+    int64_t peer_calls_small;       /* DPDK and mmcontig rows of peers, requests <= 1 MiB */
+    int64_t peer_calls_medium;      /* ... <= 8 MiB */
+    int64_t peer_calls_large;       /* ... > 8 MiB */
+    int64_t kernel_calls_2m;        /* kernel-hugetlb-2M calls */
+    int64_t kernel_calls_1g;        /* kernel-hugetlb-1G calls */
+    int repetitions;                /* default --benchmark_repetitions */
+    double case_budget_s;           /* a case stops (row kept, error noted) after this long */
+    unsigned warmup_calls;          /* untimed calls before each case's measured calls */
+};
+
+/* The command line, resolved. */
+struct bench_opts {
+    bool suite[SUITE_COUNT];        /* suites selected */
+    char engines[BENCH_MAX_ENGINES][MMC_NAME_MAX]; unsigned nengines;
+    struct mmc_config pool_cfg;     /* real pool: pool_bytes / node_pool_bytes / page_bytes */
+    char pool_arg[128];             /* --pool as given ("" = preset default) */
+    uint64_t page_bytes;            /* --page */
+    unsigned nodes[MMC_MAX_NODES]; unsigned nnodes; /* --nodes, or every node with memory */
+    uint64_t seed;                  /* --seed */
+    char out_dir[PATH_MAX];         /* --out, or results/<host>/<UTC time> */
+    const struct bench_preset *preset;
+    int64_t calls_override;         /* --calls, 0 = preset */
+    uint64_t sim_pools_bytes[BENCH_MAX_LIST]; unsigned nsim; /* --sim-pools, or preset */
+    int repetitions;                /* --benchmark_repetitions, or preset */
+    bool list_only;                 /* --benchmark_list_tests: no output, no memory */
+    int argc; char **argv;          /* the command line as typed (context.json) */
+};
+
+/* One measured case = one CSV row. */
+struct case_acc;
+struct bench_case {
+    int suite;                      /* enum bench_suite */
+    int peer;                       /* enum bench_peer */
+    int engine;                     /* index into opts.engines; -1 for a peer */
+    unsigned pool;                  /* index into bench_g.pools (mmcontig rows) */
+    uint64_t request_bytes;
+    int constraint;                 /* enum bench_constraint */
+    uint32_t node;                  /* preferred node, BENCH_ANY_NODE for "any" */
+    unsigned fill_pct;              /* target fill of the aged pool */
+    uint32_t flags;                 /* Ex Flags (1 = FAST_ONLY) */
+    int64_t calls;                  /* per repetition */
+    int reps;                       /* repetitions */
+    char name[160];                 /* Google Benchmark name (filterable) */
+    bool last_dpdk;                 /* the last DPDK case registered: clean up EAL after it */
+    /* filled when it runs, for the row */
+    uint64_t pool_bytes, page_bytes, lowest, highest, boundary;
+    bool simulated;
+    bool have_meta; double meta_bytes_per_frame;
+    bool measured_fn;               /* false_negatives column is measured */
+    bool measured_viol;             /* violations column is measured */
+    /* progress of the case over its repetitions */
+    struct case_acc *acc;           /* histograms while it runs (measure.c) */
+    int reps_done;
+    bool finished;                  /* its row is written (or it was given up) */
+    /* results kept after the row (fits, ratios) */
+    bool have_result;
+    uint64_t r_calls, r_ok, r_p50_ns, r_p99_ns;
+};
+
+/* Everything of one run. */
+struct bench_run {
+    struct bench_opts opt;
+    char host[64];
+    char run_id[128];               /* <host>-<UTC time> */
+    char start_utc[32];
+    struct csv csv[SUITE_COUNT];    /* open when the suite is selected */
+    bool csv_ok[SUITE_COUNT];
+    struct bench_pool pools[BENCH_MAX_POOLS]; unsigned npools; /* pools[0] = the real pool */
+    struct bench_case *cases; size_t ncases, cases_cap;
+    size_t predicted_cases;         /* cases matching --benchmark_filter (progress) */
+    uint64_t case_errors;           /* cases that could not run */
+    uint64_t budget_stops;          /* cases stopped by their time budget */
+    uint64_t write_errors;          /* rows that could not be written */
+    double timer_overhead_ns;       /* median cost of one clock_gettime pair */
+    FILE *aging_log;                /* JSON fragments for context.json (aging states), memstream */
+    char *aging_json; size_t aging_json_len;
+    FILE *pools_log;                /* JSON fragments: each partition made */
+    char *pools_json; size_t pools_json_len;
+    char dpdk_status[256];          /* context.json: what the DPDK peer did */
+};
+
+extern struct bench_run bench_g;
+extern volatile sig_atomic_t bench_stop; /* the signal that asked to stop, 0 if none */
+
+/* ---- bench.c ---- */
+/* mmc_bench_main(): bench_cli.h. */
+/* Install the SIGINT / SIGTERM handlers: the first signal sets bench_stop (work stops at the
+ * next call, files are closed cleanly); a second one kills the process at once. */
+void bench_signals_install(void);
+/* Add a case (copied). Returns it, or NULL when out of memory. */
+struct bench_case *bench_add_case(const struct bench_case *c);
+/* Calls of a case of a given kind, --calls applied. */
+int64_t bench_calls(int64_t preset_calls);
+/* "4K", "64M", "1G", "512M": a size for case names and labels. */
+void bench_size_label(char *buf, size_t len, uint64_t bytes);
+
+/* ---- measure.c: the per-case loop, the row ---- */
+/* Time source of every measured call: clock_gettime(CLOCK_MONOTONIC) (see measure.c). */
+uint64_t bench_now_ns(void);
+/* Median cost in ns of two back-to-back bench_now_ns() calls. */
+double bench_timer_overhead_ns(void);
+/* The Google Benchmark function of every case (user = struct bench_case *). */
+void bench_case_fn(gbench_state_t *st, void *user);
+/* Request of a case on an aged mmcontig target: fills c->lowest/highest/boundary. */
+struct target;
+void bench_case_request(struct bench_case *c, const struct target *t);
+/* Used by the peers suite for its own loops: */
+bool case_begin(gbench_state_t *st, struct bench_case *c);
+void case_record(struct bench_case *c, bool ok, uint64_t ns, bool false_negative, bool violation);
+/* True if the loop must stop now (signal or time budget): the reason is set on st. */
+bool case_must_stop(gbench_state_t *st, struct bench_case *c, uint64_t started_ns);
+/* End of one repetition: counters, the row after the last one (or after a budget stop). */
+void case_end(gbench_state_t *st, struct bench_case *c, bool ran);
+void case_fail(gbench_state_t *st, struct bench_case *c, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Open the CSV of each selected suite under out_dir. 0 or -errno. */
+int bench_open_csvs(void);
+void bench_close_csvs(void);
+extern const char *const bench_csv_columns[];
+extern const unsigned bench_csv_ncolumns;
+
+/* ---- target.c: which partition is live ---- */
+struct target {
+    int engine;                     /* index into opts.engines */
+    unsigned pool;                  /* index into bench_g.pools */
+    mmc_partition_t *part;
+    struct shadow *sh;              /* aging.c: the bench's own copy of the free map */
+    int fill_pct;                   /* aged to this level; -1 = fresh */
+    uint64_t pool_frames;
+    bool have_meta; double meta_bytes_per_frame;
+};
+/* The partition of (engine, pool), created if needed (the previous one destroyed), aged to
+ * fill_pct by the recipe of aging.c. NULL with err set if it cannot be had. */
+struct target *target_mmcontig(int engine, unsigned pool, unsigned fill_pct, char *err, size_t errlen);
+/* Make the DPDK peer live (destroys any partition first). 0, or -errno with err set. */
+int target_dpdk(char *err, size_t errlen);
+/* Release the DPDK peer (cannot be brought back in this process). */
+void target_dpdk_done(void);
+/* Release everything: partition, DPDK, mmc_fini. */
+void target_release_all(void);
+
+/* ---- aging.c: shadow free map, aging recipe, churn, oracle, fragmentation measures ---- */
+struct shadow;
+/* Build the shadow of an empty partition from mmc_partition_runs(). */
+struct shadow *shadow_new(mmc_partition_t *part, char *err, size_t errlen);
+void shadow_free(struct shadow *s);
+uint64_t shadow_frames(const struct shadow *s);
+/* PFN of the frame of rank i (0 = lowest PFN of the pool). */
+uint64_t shadow_pfn_of_rank(const struct shadow *s, uint64_t i);
+/* Free every live block (back to an empty pool). 0 or -1 with err. */
+int shadow_reset(struct shadow *s, char *err, size_t errlen);
+/* Age the empty pool to fill_pct by the recipe (results/README.md "Aging recipe"); append its
+ * state (fill reached, free extents, unusable / fragmentation index) to bench_g's context. */
+int shadow_age(struct shadow *s, unsigned fill_pct, uint64_t seed, const char *pool_label,
+               char *err, size_t errlen);
+/* One churn step between two measured calls (untimed): free a random live block, allocate
+ * recipe blocks until the aged fill is reached again. 0 or -1 with err. */
+int shadow_churn(struct shadow *s, uint64_t *rng, char *err, size_t errlen);
+/* Undo every churn step: back to the aged state. 0 or -1 with err. */
+int shadow_revert(struct shadow *s, char *err, size_t errlen);
+/* The exhaustive oracle: does a free block of `frames` frames exist in [lowest_pfn,
+ * highest_pfn], inside one run, not crossing a multiple of boundary_frames (0: none)? */
+bool shadow_exists(const struct shadow *s, uint64_t frames, uint64_t lowest_pfn,
+                   uint64_t highest_pfn, uint64_t boundary_frames);
+/* Check the shadow against the partition's own per-run free counts. 0 or -1 with err. */
+int shadow_check(const struct shadow *s, char *err, size_t errlen);
+/* splitmix64 (the benchmark's only PRNG) and a mixer for derived seeds. */
+uint64_t bench_rand(uint64_t *state);
+uint64_t bench_seed_mix(uint64_t a, uint64_t b);
+
+/* ---- hugetlb.c: the kernel's hugepage counts and pagemap, for the peers ---- */
+/* nr_hugepages / free_hugepages of a node (kernel index) and size; node -1: system-wide. */
+int hugetlb_read(int os_node, uint64_t page_bytes, const char *file, uint64_t *val);
+int hugetlb_write(int os_node, uint64_t page_bytes, const char *file, uint64_t val);
+/* The lock mmcontig's library takes around nr_hugepages read-modify-write. fd or -1. */
+int hugetlb_lock(void);
+void hugetlb_unlock(int fd);
+/* With hugetlb_lock() held: raise the system-wide nr_hugepages so that `need` hugepages are
+ * free; returns how many were added (>= 0), or -errno with err set. Give exactly that back
+ * with hugetlb_giveback (which takes the lock). */
+long hugetlb_topup_locked(uint64_t page_bytes, uint64_t need, char *err, size_t errlen);
+void hugetlb_giveback(uint64_t page_bytes, uint64_t added);
+/* Kernel node index of mmcontig node number n (nodes with memory by ascending index). */
+int hugetlb_os_node(unsigned n);
+/* Nodes with memory. */
+unsigned hugetlb_node_count(void);
+/* Check [va, va + bytes) against /proc/self/pagemap: present, physically contiguous, first
+ * frame aligned to align_bytes, not crossing a multiple of boundary_bytes (0: none). Returns
+ * 0 if all hold, 1 if one fails (why set), -errno if pagemap cannot be read. *phys: the first
+ * physical address. */
+int pagemap_check(const void *va, uint64_t bytes, uint64_t align_bytes, uint64_t boundary_bytes,
+                  uint64_t *phys, const char **why);
+
+/* ---- progress.c: the progress line on stderr ---- */
+void progress_start(size_t total_cases);
+void progress_case_begin(const struct bench_case *c);
+void progress_tick(void);            /* cheap; redraws at most 5 times a second on a tty */
+void progress_case_end(const struct bench_case *c, const char *status);
+void progress_clear(void *unused);   /* before Google Benchmark prints (gbench hook) */
+void progress_finish(void);
+
+/* ---- context.c: context.json and the facts it holds ---- */
+/* Write out_dir/context.json (atomically: a temporary file renamed). final: the end fields
+ * (end_utc, buddyinfo_after, exit) are filled. 0 or -errno. */
+int context_write(bool final, int exit_code);
+/* Read /proc/buddyinfo and every /sys/kernel/mm/hugepages setting now (start of the run). */
+void context_snapshot_start(void);
+/* "YYYYMMDDTHHMMSSZ" of now. */
+void context_utc_now(char *buf, size_t len, bool compact);
+
+/* ---- suite_*.c: registration ---- */
+/* search and fastonly: every engine x pool x fill x request size x constraint, Flags given. */
+void suite_register_matrix(int suite, uint32_t flags);
+void suite_search_register(void);
+void suite_fastonly_register(void);
+void suite_peers_register(void);
+/* After the run: the fitted slope of latency against pool size (pool_sweep_fit.csv) and the
+ * peers' ratios to mmcontig's engines (peers_ratio.csv). 0 or -errno. */
+int suite_search_write_fit(void);
+int suite_peers_write_ratios(void);
+/* The peers suite's own case function (DPDK and kernel rows). */
+void suite_peers_case(gbench_state_t *st, struct bench_case *c);
+
+#endif /* MMC_BENCH_BENCH_H */

@@ -1,0 +1,295 @@
+/* bench/context.c: context.json, the facts of the run beside its CSVs (results/README.md).
+ *
+ * Owns the reading of the machine's description (uname, /proc/cpuinfo, the clock source, hwloc
+ * through mmc_print_topology, every /sys/kernel/mm/hugepages setting, /proc/buddyinfo, the git
+ * commit of the source tree) and the JSON writer. The file is written at the start (end fields
+ * null) and again at the end, each time to a temporary file renamed over the old one, so it
+ * always parses, also after Ctrl-C.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "peer_dpdk.h"
+
+#ifndef MMC_BENCH_VERSION
+#define MMC_BENCH_VERSION "unknown"
+#endif
+#ifndef MMC_BENCH_SOURCE_ROOT
+#define MMC_BENCH_SOURCE_ROOT "."
+#endif
+
+static char *buddyinfo_before;
+static char *hugepages_before; /* a JSON object */
+
+/* Whole file as a string (malloc'ed), or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *s = malloc(cap);
+    size_t n;
+    while (s && (n = fread(s + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (len + 1 == cap) {
+            char *t = realloc(s, cap *= 2);
+            if (!t)
+                free(s);
+            s = t;
+        }
+    }
+    fclose(f);
+    if (s)
+        s[len] = 0;
+    return s;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    if (!s) {
+        fputs("null", f);
+        return;
+    }
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static char *trim(char *s)
+{
+    if (!s)
+        return s;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+        s[--n] = 0;
+    return s;
+}
+
+/* Every readable file of every /sys/kernel/mm/hugepages/hugepages-* directory, as JSON. */
+static char *hugepage_settings(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    fputc('{', f);
+    DIR *d = opendir("/sys/kernel/mm/hugepages");
+    int nd = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strncmp(e->d_name, "hugepages-", 10))
+            continue;
+        char dir[300];
+        snprintf(dir, sizeof(dir), "/sys/kernel/mm/hugepages/%s", e->d_name);
+        DIR *d2 = opendir(dir);
+        fprintf(f, "%s\"%s\": {", nd++ ? ", " : "", e->d_name);
+        int nf = 0;
+        struct dirent *e2;
+        while (d2 && (e2 = readdir(d2))) {
+            if (e2->d_name[0] == '.')
+                continue;
+            char path[600];
+            snprintf(path, sizeof(path), "%s/%s", dir, e2->d_name);
+            char *v = trim(slurp(path));
+            if (!v)
+                continue;
+            fprintf(f, "%s\"%s\": ", nf++ ? ", " : "", e2->d_name);
+            json_str(f, v);
+            free(v);
+        }
+        if (d2)
+            closedir(d2);
+        fputc('}', f);
+    }
+    if (d)
+        closedir(d);
+    fputc('}', f);
+    fclose(f);
+    return buf;
+}
+
+void context_snapshot_start(void)
+{
+    buddyinfo_before = slurp("/proc/buddyinfo");
+    hugepages_before = hugepage_settings();
+}
+
+void context_utc_now(char *buf, size_t len, bool compact)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, compact ? "%Y%m%dT%H%M%SZ" : "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static char *run_cmd(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return NULL;
+    char line[256] = "";
+    char *ok = fgets(line, sizeof(line), p);
+    pclose(p);
+    return ok ? trim(strdup(line)) : NULL;
+}
+
+static char *cpu_model(void)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, "model name", 10)) {
+            fclose(f);
+            char *c = strchr(line, ':');
+            return trim(strdup(c ? c + 2 : line));
+        }
+    }
+    if (f)
+        fclose(f);
+    return NULL;
+}
+
+static void preset_json(FILE *f, const struct bench_preset *p)
+{
+    fprintf(f, "{\"name\": \"%s\", \"calls\": %" PRId64 ", \"sim_calls\": %" PRId64
+            ", \"repetitions\": %d, \"case_budget_s\": %.1f, \"warmup_calls\": %u"
+            ", \"peer_calls\": [%" PRId64 ", %" PRId64 ", %" PRId64 "], \"kernel_calls\": [%" PRId64
+            ", %" PRId64 "]}",
+            p->name, p->calls, p->sim_calls, p->repetitions, p->case_budget_s, p->warmup_calls,
+            p->peer_calls_small, p->peer_calls_medium, p->peer_calls_large, p->kernel_calls_2m,
+            p->kernel_calls_1g);
+}
+
+int context_write(bool final, int exit_code)
+{
+    char path[PATH_MAX + 32], tmp[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/context.json", bench_g.opt.out_dir);
+    snprintf(tmp, sizeof(tmp), "%s/.context.json.tmp", bench_g.opt.out_dir);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -errno;
+    struct utsname u;
+    uname(&u);
+    char *model = cpu_model();
+    char *clocksource = trim(slurp("/sys/devices/system/clocksource/clocksource0/current_clocksource"));
+    char *commit = run_cmd("git -C '" MMC_BENCH_SOURCE_ROOT "' rev-parse HEAD 2>/dev/null");
+    char *dirty = commit ? run_cmd("git -C '" MMC_BENCH_SOURCE_ROOT "' status --porcelain "
+                                   "--untracked-files=no 2>/dev/null | head -c 1")
+                         : NULL;
+    char *topo = NULL;
+    size_t topo_len = 0;
+    FILE *tf = open_memstream(&topo, &topo_len);
+    if (tf) {
+        if (mmc_print_topology(tf, NULL) < 0)
+            fprintf(tf, "unavailable: %s", mmc_last_error());
+        fclose(tf);
+    }
+    char *buddy_after = final ? slurp("/proc/buddyinfo") : NULL;
+    char end_utc[32] = "";
+    if (final)
+        context_utc_now(end_utc, sizeof(end_utc), false);
+
+    fputs("{\n  \"run_id\": ", f);
+    json_str(f, bench_g.run_id);
+    fputs(",\n  \"host\": ", f);
+    json_str(f, bench_g.host);
+    fputs(",\n  \"kernel\": {\"sysname\": ", f);
+    json_str(f, u.sysname);
+    fputs(", \"release\": ", f);
+    json_str(f, u.release);
+    fputs(", \"version\": ", f);
+    json_str(f, u.version);
+    fputs(", \"machine\": ", f);
+    json_str(f, u.machine);
+    fputs("},\n  \"cpu\": {\"model\": ", f);
+    json_str(f, model);
+    fprintf(f, ", \"cores\": %ld, \"cores_configured\": %ld},\n",
+            sysconf(_SC_NPROCESSORS_ONLN), sysconf(_SC_NPROCESSORS_CONF));
+    fputs("  \"git_commit\": ", f);
+    json_str(f, commit);
+    fprintf(f, ",\n  \"git_dirty\": %s,\n", !commit ? "null" : dirty && *dirty ? "true" : "false");
+    fputs("  \"mmcontig_version\": ", f);
+    json_str(f, MMC_BENCH_VERSION);
+    fprintf(f, ",\n  \"topology\": {\"nodes_with_memory\": %u, \"text\": ", hugetlb_node_count());
+    json_str(f, topo);
+    fprintf(f, "},\n  \"hugepages\": %s,\n", hugepages_before ? hugepages_before : "null");
+    fputs("  \"buddyinfo_before\": ", f);
+    json_str(f, buddyinfo_before);
+    fputs(",\n  \"buddyinfo_after\": ", f);
+    json_str(f, buddy_after);
+    fprintf(f, ",\n  \"seeds\": {\"seed\": %" PRIu64 ", \"aging\": \"splitmix64 seeded with "
+            "bench_seed_mix(seed, 0xa6e0000 + fill_pct) (bench/aging.c)\", \"churn\": \"per case "
+            "and repetition: bench_seed_mix over (seed, pool, fill_pct, request_bytes, constraint, "
+            "node, repetition), the same for every engine and for search and fastonly "
+            "(bench/measure.c)\", \"simulated_layouts\": %" PRIu64 "},\n",
+            bench_g.opt.seed, bench_g.opt.seed);
+    fputs("  \"preset\": ", f);
+    json_str(f, bench_g.opt.preset->name);
+    fputs(",\n  \"preset_values\": ", f);
+    preset_json(f, bench_g.opt.preset);
+    fputs(",\n  \"command_line\": [", f);
+    for (int i = 0; i < bench_g.opt.argc; i++) {
+        if (i)
+            fputs(", ", f);
+        json_str(f, bench_g.opt.argv[i]);
+    }
+    fputs("],\n  \"engines\": [", f);
+    for (unsigned i = 0; i < bench_g.opt.nengines; i++) {
+        if (i)
+            fputs(", ", f);
+        json_str(f, bench_g.opt.engines[i]);
+    }
+    fputs("],\n  \"start_utc\": ", f);
+    json_str(f, bench_g.start_utc);
+    fputs(",\n  \"end_utc\": ", f);
+    json_str(f, final ? end_utc : NULL);
+    fputs(",\n  \"timer\": {\"source\": \"clock_gettime(CLOCK_MONOTONIC) around each call\", "
+          "\"clocksource\": ", f);
+    json_str(f, clocksource);
+    fprintf(f, ", \"overhead_ns\": %.0f},\n", bench_g.timer_overhead_ns);
+    fprintf(f, "  \"partitions\": [%s\n  ],\n", bench_g.pools_json ? bench_g.pools_json : "");
+    fprintf(f, "  \"aging\": [%s\n  ],\n", bench_g.aging_json ? bench_g.aging_json : "");
+    fputs("  \"dpdk\": ", f);
+    json_str(f, bench_g.dpdk_status[0] ? bench_g.dpdk_status
+                                        : MMC_BENCH_HAVE_DPDK ? "built in, not run"
+                                                              : "not built (libdpdk-dev missing)");
+    fputs(",\n  \"gbench_json\": \"gbench.json\",\n", f);
+    fprintf(f, "  \"cases\": {\"registered\": %zu, \"errors\": %" PRIu64 ", \"budget_stops\": %" PRIu64
+            ", \"write_errors\": %" PRIu64 "},\n",
+            bench_g.ncases, bench_g.case_errors, bench_g.budget_stops, bench_g.write_errors);
+    fputs("  \"interrupted\": ", f);
+    json_str(f, bench_stop == SIGINT ? "SIGINT" : bench_stop == SIGTERM ? "SIGTERM" : NULL);
+    if (final)
+        fprintf(f, ",\n  \"exit_code\": %d\n}\n", exit_code);
+    else
+        fputs(",\n  \"exit_code\": null\n}\n", f);
+    int rc = fclose(f) == 0 ? 0 : -errno;
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    free(model);
+    free(clocksource);
+    free(commit);
+    free(dirty);
+    free(topo);
+    free(buddy_after);
+    return rc;
+}

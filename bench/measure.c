@@ -1,0 +1,435 @@
+/* bench/measure.c: the measured loop of every case, its histograms, its Google Benchmark
+ * counters and its CSV row.
+ *
+ * Timing: every call is timed on its own with clock_gettime(CLOCK_MONOTONIC), not rdtsc:
+ * it reads nanoseconds directly (no calibration to get wrong when the TSC rate is not what
+ * /proc/cpuinfo says, as in VMs), it is a vDSO call (no system call) with the tsc and kvm-clock
+ * clock sources, and its cost is measured at start-up and recorded in context.json
+ * (timer.overhead_ns, ~20-40 ns here): it is included in every latency, as it is the same for
+ * every engine and peer. Only the allocation call is timed; the free of a successful block
+ * (immediately after it), the pagemap checks, the oracle and the churn are not.
+ *
+ * Google Benchmark sees one iteration per measured call (Iterations fixed by the preset, so it
+ * runs each case exactly once per repetition, without its estimation runs) and the sum of the
+ * call latencies as manual time, batch by batch; our own histograms give the percentiles.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+#define BATCH_CALLS 16      /* calls per KeepRunningBatch: one C-to-C++ crossing per batch */
+
+const char *const bench_csv_columns[] = {
+    "run_id", "host", "suite", "engine", "peer", "pool_bytes", "simulated", "page_bytes",
+    "request_bytes", "constraint", "lowest", "highest", "boundary", "node", "fill_pct", "flags",
+    "calls", "successes", "false_negatives", "trades", "p50_ns", "p90_ns", "p99_ns", "p999_ns",
+    "max_ns", "mean_ns", "fail_p50_ns", "fail_p99_ns", "fail_max_ns", "violations",
+    "metadata_bytes_per_frame", "seed",
+};
+const unsigned bench_csv_ncolumns = sizeof(bench_csv_columns) / sizeof(bench_csv_columns[0]);
+
+struct case_acc {
+    struct hist ok, fail;           /* every repetition so far: the row */
+    struct hist rep_ok, rep_fail;   /* this repetition: the Google Benchmark counters */
+    uint64_t fn, viol, trades;      /* false negatives, violations, trades: every repetition */
+    uint64_t rep_fn, rep_viol, rep_trades;
+    bool budget_stopped;            /* this repetition ran out of time: the row is written now */
+    bool interrupted;               /* a signal stopped it: no row */
+};
+
+uint64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+double bench_timer_overhead_ns(void)
+{
+    enum { N = 10001 };
+    static uint64_t d[N];
+    for (int i = 0; i < N; i++) {
+        uint64_t a = bench_now_ns();
+        uint64_t b = bench_now_ns();
+        d[i] = b - a;
+    }
+    qsort(d, N, sizeof(d[0]), cmp_u64);
+    return (double)d[N / 2];
+}
+
+/* ---- CSV ---- */
+
+int bench_open_csvs(void)
+{
+    for (int s = 0; s < SUITE_COUNT; s++) {
+        if (!bench_g.opt.suite[s])
+            continue;
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof(path), "%s/%s.csv", bench_g.opt.out_dir, bench_suite_name[s]);
+        int rc = csv_open(&bench_g.csv[s], path, bench_csv_columns, bench_csv_ncolumns);
+        if (rc < 0) {
+            fprintf(stderr, "mmcontig bench: cannot create %s: %s\n", path, strerror(-rc));
+            return rc;
+        }
+        bench_g.csv_ok[s] = true;
+    }
+    return 0;
+}
+
+void bench_close_csvs(void)
+{
+    for (int s = 0; s < SUITE_COUNT; s++)
+        if (bench_g.csv_ok[s])
+            csv_close(&bench_g.csv[s]);
+}
+
+static void write_row(struct bench_case *c)
+{
+    if (!bench_g.csv_ok[c->suite])
+        return;
+    struct csv *w = &bench_g.csv[c->suite];
+    const struct case_acc *a = c->acc;
+    const bool mm = c->peer == PEER_MMCONTIG;
+    csv_str(w, bench_g.run_id);
+    csv_str(w, bench_g.host);
+    csv_str(w, bench_suite_name[c->suite]);
+    csv_str(w, mm ? bench_g.opt.engines[c->engine] : "");
+    csv_str(w, bench_peer_name[c->peer]);
+    csv_u64(w, c->pool_bytes);
+    csv_u64(w, c->simulated);
+    csv_u64(w, c->page_bytes);
+    csv_u64(w, c->request_bytes);
+    csv_str(w, bench_constraint_name[c->constraint]);
+    csv_u64(w, c->lowest);
+    csv_u64(w, c->highest);
+    csv_u64(w, c->boundary);
+    if (c->node == BENCH_ANY_NODE)
+        csv_str(w, "any");
+    else
+        csv_u64(w, c->node);
+    csv_u64(w, c->fill_pct);
+    csv_u64(w, c->flags);
+    csv_u64(w, a->ok.count + a->fail.count);
+    csv_u64(w, a->ok.count);
+    if (c->measured_fn)
+        csv_u64(w, a->fn);
+    else
+        csv_empty(w);
+    if (mm)
+        csv_u64(w, a->trades); /* mmc_stats.trades over the case: the benchmark puts no load
+                                  frames in its partitions, so nothing can be traded (0) */
+    else
+        csv_empty(w);
+    if (a->ok.count) {
+        csv_u64(w, hist_percentile(&a->ok, 0.50));
+        csv_u64(w, hist_percentile(&a->ok, 0.90));
+        csv_u64(w, hist_percentile(&a->ok, 0.99));
+        csv_u64(w, hist_percentile(&a->ok, 0.999));
+        csv_u64(w, a->ok.max_ns);
+        csv_f64(w, hist_mean(&a->ok), 1);
+    } else {
+        for (int i = 0; i < 6; i++)
+            csv_empty(w);
+    }
+    if (a->fail.count) {
+        csv_u64(w, hist_percentile(&a->fail, 0.50));
+        csv_u64(w, hist_percentile(&a->fail, 0.99));
+        csv_u64(w, a->fail.max_ns);
+    } else {
+        for (int i = 0; i < 3; i++)
+            csv_empty(w);
+    }
+    if (c->measured_viol)
+        csv_u64(w, a->viol);
+    else
+        csv_empty(w);
+    if (c->have_meta)
+        csv_f64(w, c->meta_bytes_per_frame, 4);
+    else
+        csv_empty(w);
+    csv_u64(w, bench_g.opt.seed);
+    int rc = csv_row_end(w);
+    if (rc < 0) {
+        bench_g.write_errors++;
+        fprintf(stderr, "mmcontig bench: writing a row of %s.csv failed: %s\n",
+                bench_suite_name[c->suite], strerror(-rc));
+    }
+    c->have_result = true;
+    c->r_calls = a->ok.count + a->fail.count;
+    c->r_ok = a->ok.count;
+    c->r_p50_ns = hist_percentile(&a->ok, 0.50);
+    c->r_p99_ns = hist_percentile(&a->ok, 0.99);
+}
+
+/* ---- the case protocol, shared with the peers suite ---- */
+
+bool case_begin(gbench_state_t *st, struct bench_case *c)
+{
+    progress_case_begin(c);
+    if (bench_stop) {
+        gbench_skip_with_error(st, bench_stop == SIGTERM ? "interrupted by SIGTERM"
+                                                          : "interrupted by SIGINT");
+        return false;
+    }
+    if (c->finished) {
+        gbench_skip_with_error(st, "not repeated: an earlier repetition ended the case (see above)");
+        progress_case_end(c, "skipped");
+        return false;
+    }
+    if (!c->acc) {
+        c->acc = malloc(sizeof(*c->acc));
+        if (!c->acc) {
+            case_fail(st, c, "out of memory for the histograms");
+            return false;
+        }
+        memset(c->acc, 0, sizeof(*c->acc));
+        hist_reset(&c->acc->ok);
+        hist_reset(&c->acc->fail);
+    }
+    hist_reset(&c->acc->rep_ok);
+    hist_reset(&c->acc->rep_fail);
+    c->acc->rep_fn = c->acc->rep_viol = c->acc->rep_trades = 0;
+    return true;
+}
+
+void case_record(struct bench_case *c, bool ok, uint64_t ns, bool false_negative, bool violation)
+{
+    struct case_acc *a = c->acc;
+    hist_record(ok ? &a->rep_ok : &a->rep_fail, ns);
+    a->rep_fn += false_negative;
+    a->rep_viol += violation;
+}
+
+bool case_must_stop(gbench_state_t *st, struct bench_case *c, uint64_t started_ns)
+{
+    struct case_acc *a = c->acc;
+    if (bench_stop) {
+        a->interrupted = true;
+        gbench_skip_with_error(st, bench_stop == SIGTERM ? "interrupted by SIGTERM"
+                                                          : "interrupted by SIGINT");
+        return true;
+    }
+    double s = (double)(bench_now_ns() - started_ns) * 1e-9;
+    if (s > bench_g.opt.preset->case_budget_s) {
+        char msg[200];
+        a->budget_stopped = true;
+        snprintf(msg, sizeof(msg), "stopped after %" PRIu64 " of %" PRId64 " calls: the case's "
+                 "time budget of %.0f s ran out (its row is kept with the calls made)",
+                 a->rep_ok.count + a->rep_fail.count, c->calls, bench_g.opt.preset->case_budget_s);
+        gbench_skip_with_error(st, msg);
+        return true;
+    }
+    return false;
+}
+
+void case_fail(gbench_state_t *st, struct bench_case *c, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    gbench_skip_with_error(st, msg);
+    if (bench_stop || !strcmp(msg, "interrupted")) { /* a signal, not a failure */
+        progress_case_end(c, "interrupted");
+        return;
+    }
+    bench_g.case_errors++;
+    progress_clear(NULL);
+    fprintf(stderr, "mmcontig bench: %s: %s\n", c->name, msg);
+    c->finished = true;
+    free(c->acc);
+    c->acc = NULL;
+    progress_case_end(c, "error");
+}
+
+void case_end(gbench_state_t *st, struct bench_case *c, bool ran)
+{
+    struct case_acc *a = c->acc;
+    if (!ran || !a)
+        return;
+    if (a->interrupted) {
+        progress_case_end(c, "interrupted");
+        return;
+    }
+    hist_merge(&a->ok, &a->rep_ok);
+    hist_merge(&a->fail, &a->rep_fail);
+    a->fn += a->rep_fn;
+    a->viol += a->rep_viol;
+    a->trades += a->rep_trades;
+    const uint64_t calls = a->rep_ok.count + a->rep_fail.count;
+    gbench_set_counter(st, "calls", (double)calls, 0);
+    gbench_set_counter(st, "success_rate", calls ? (double)a->rep_ok.count / (double)calls : 0, 0);
+    if (a->rep_ok.count) {
+        gbench_set_counter(st, "p50_ns", (double)hist_percentile(&a->rep_ok, 0.50), 0);
+        gbench_set_counter(st, "p99_ns", (double)hist_percentile(&a->rep_ok, 0.99), 0);
+        gbench_set_counter(st, "p999_ns", (double)hist_percentile(&a->rep_ok, 0.999), 0);
+        gbench_set_counter(st, "max_ns", (double)a->rep_ok.max_ns, 0);
+    }
+    if (a->rep_fail.count)
+        gbench_set_counter(st, "fail_p50_ns", (double)hist_percentile(&a->rep_fail, 0.50), 0);
+    if (c->measured_fn)
+        gbench_set_counter(st, "false_negatives", (double)a->rep_fn, 0);
+    if (c->measured_viol)
+        gbench_set_counter(st, "violations", (double)a->rep_viol, 0);
+    if (c->peer == PEER_MMCONTIG)
+        gbench_set_counter(st, "trades", (double)a->rep_trades, 0);
+    c->reps_done++;
+    const bool budget = a->budget_stopped;
+    if (budget)
+        bench_g.budget_stops++;
+    if (c->reps_done >= c->reps || budget) {
+        write_row(c);
+        c->finished = true;
+        free(c->acc);
+        c->acc = NULL;
+    }
+    progress_case_end(c, budget ? "time budget" : "ok");
+}
+
+/* ---- mmcontig's own rows ---- */
+
+static uint64_t next_pow2(uint64_t v)
+{
+    uint64_t p = MMC_FRAME_BYTES;
+    while (p < v)
+        p <<= 1;
+    return p;
+}
+
+void bench_case_request(struct bench_case *c, const struct target *t)
+{
+    const struct bench_pool *p = &bench_g.pools[t->pool];
+    const uint64_t n = t->pool_frames;
+    c->pool_bytes = n * MMC_FRAME_BYTES;
+    c->page_bytes = p->page_bytes;
+    c->simulated = p->simulated;
+    c->have_meta = t->have_meta;
+    c->meta_bytes_per_frame = t->meta_bytes_per_frame;
+    c->lowest = 0;
+    c->highest = UINT64_MAX;
+    c->boundary = 0;
+    if (c->constraint == CON_RANGE || c->constraint == CON_RANGE_BOUNDARY) {
+        /* the middle half of the pool's frames by PFN rank */
+        c->lowest = shadow_pfn_of_rank(t->sh, n / 4) * MMC_FRAME_BYTES;
+        c->highest = (shadow_pfn_of_rank(t->sh, n - n / 4 - 1) + 1) * MMC_FRAME_BYTES - 1;
+    }
+    if (c->constraint == CON_BOUNDARY || c->constraint == CON_RANGE_BOUNDARY)
+        c->boundary = next_pow2(c->request_bytes); /* the request's own size, rounded up */
+}
+
+/* The seed of a case's churn: the same for every engine and for search and fastonly, so all
+ * of them see the same sequence of states. */
+static uint64_t case_seed(const struct bench_case *c)
+{
+    uint64_t s = bench_seed_mix(bench_g.opt.seed, c->pool);
+    s = bench_seed_mix(s, c->fill_pct);
+    s = bench_seed_mix(s, c->request_bytes);
+    s = bench_seed_mix(s, (uint64_t)c->constraint);
+    s = bench_seed_mix(s, c->node);
+    return bench_seed_mix(s, (uint64_t)c->reps_done);
+}
+
+static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
+{
+    if (!case_begin(st, c))
+        return;
+    char err[600];
+    struct target *t = target_mmcontig(c->engine, c->pool, c->fill_pct, err, sizeof(err));
+    if (!t) {
+        case_fail(st, c, "%s", err);
+        return;
+    }
+    bench_case_request(c, t);
+    c->measured_fn = true;
+    const uint64_t frames = c->request_bytes / MMC_FRAME_BYTES;
+    const uint64_t lo_pfn = c->lowest / MMC_FRAME_BYTES, hi_pfn = c->highest / MMC_FRAME_BYTES;
+    const uint64_t b_frames = c->boundary / MMC_FRAME_BYTES;
+    PHYSICAL_ADDRESS lo = {.QuadPart = (LONGLONG)c->lowest};
+    PHYSICAL_ADDRESS hi = {.QuadPart = (LONGLONG)c->highest};
+    PHYSICAL_ADDRESS bd = {.QuadPart = (LONGLONG)c->boundary};
+    const ULONG node = c->node == BENCH_ANY_NODE ? MM_ANY_NODE_OK : c->node;
+    uint64_t rng = case_seed(c);
+
+    for (unsigned w = 0; w < bench_g.opt.preset->warmup_calls; w++) { /* untimed */
+        SIZE_T bytes = c->request_bytes;
+        void *va = NULL;
+        if (MmAllocateContiguousMemoryEx(&bytes, lo, hi, bd, node, PAGE_READWRITE, t->part,
+                                         BENCH_TAG, c->flags, &va) == STATUS_SUCCESS)
+            MmFreeContiguousMemory(va);
+    }
+
+    struct mmc_stats st0, st1;
+    const bool have_st = mmc_partition_stats(t->part, &st0) == 0;
+    const uint64_t started = bench_now_ns();
+    const int64_t max = gbench_max_iterations(st);
+    int64_t done = 0;
+    bool failed = false;
+    for (;;) {
+        int64_t b = max - done < BATCH_CALLS ? max - done : BATCH_CALLS;
+        if (!gbench_keep_running(st, b > 0 ? b : 1))
+            break;
+        uint64_t batch_ns = 0;
+        for (int64_t i = 0; i < b && !failed; i++) {
+            SIZE_T bytes = c->request_bytes;
+            void *va = NULL;
+            uint64_t t0 = bench_now_ns();
+            NTSTATUS s = MmAllocateContiguousMemoryEx(&bytes, lo, hi, bd, node, PAGE_READWRITE,
+                                                      t->part, BENCH_TAG, c->flags, &va);
+            uint64_t ns = bench_now_ns() - t0;
+            batch_ns += ns;
+            const bool ok = s == STATUS_SUCCESS && va;
+            bool fn = false, viol = false;
+            if (ok) {
+                if (c->measured_viol) {
+                    uint64_t phys = 0;
+                    const char *why;
+                    int r = pagemap_check(va, bytes, 0, c->boundary, &phys, &why);
+                    viol = r != 0 || phys < c->lowest || phys + bytes - 1 > c->highest;
+                }
+                MmFreeContiguousMemory(va);
+            } else {
+                fn = shadow_exists(t->sh, frames, lo_pfn, hi_pfn, b_frames);
+            }
+            case_record(c, ok, ns, fn, viol);
+            if (c->fill_pct && shadow_churn(t->sh, &rng, err, sizeof(err)) < 0)
+                failed = true;
+        }
+        done += b;
+        gbench_set_iteration_time(st, (double)batch_ns * 1e-9);
+        progress_tick();
+        if (failed) {
+            case_fail(st, c, "%s", err);
+            shadow_revert(t->sh, err, sizeof(err));
+            return;
+        }
+        if (case_must_stop(st, c, started))
+            break;
+    }
+    if (have_st && mmc_partition_stats(t->part, &st1) == 0)
+        c->acc->rep_trades = st1.trades - st0.trades;
+    if (shadow_revert(t->sh, err, sizeof(err)) < 0 || shadow_check(t->sh, err, sizeof(err)) < 0) {
+        case_fail(st, c, "%s", err);
+        return;
+    }
+    case_end(st, c, true);
+}
+
+void bench_case_fn(gbench_state_t *st, void *user)
+{
+    struct bench_case *c = user;
+    if (c->peer == PEER_MMCONTIG)
+        run_mmcontig(st, c);
+    else
+        suite_peers_case(st, c);
+}

@@ -1,0 +1,82 @@
+/* bench/peer_dpdk.c: DPDK's EAL in this process and its IOVA-contiguous memzones; the only file
+ * that includes DPDK headers (compiled with libdpdk's flags into its own static library).
+ *
+ * What DPDK promises and what it does not (see /work/shared/reference/peers-and-metrics.md):
+ * `align` and `bound` of rte_memzone_reserve_bounded apply to VIRTUAL addresses; in
+ * --iova-mode=pa the physical block can be misaligned or cross the boundary once they exceed
+ * the hugepage size. The suite therefore checks every returned block against pagemap.
+ */
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_memzone.h>
+#include <rte_version.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "peer_dpdk.h"
+
+static char eal_args_text[256];
+
+int dpdk_peer_init(uint64_t mem_bytes, char *err, size_t errlen)
+{
+    cpu_set_t saved;
+    int have_saved = sched_getaffinity(0, sizeof(saved), &saved) == 0;
+    int cpu = sched_getcpu();
+    if (cpu < 0)
+        cpu = 0;
+    char lcore[16], mb[24];
+    snprintf(lcore, sizeof(lcore), "%d", cpu);
+    snprintf(mb, sizeof(mb), "%" PRIu64, mem_bytes >> 20);
+    char *argv[] = {"mmcontig-bench-dpdk", "-l", lcore, "--no-pci", "--in-memory",
+                    "--iova-mode=pa", "-m", mb, "--no-telemetry", "--log-level=*:warning", NULL};
+    int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
+    size_t off = 0;
+    for (int i = 1; i < argc && off < sizeof(eal_args_text); i++)
+        off += (size_t)snprintf(eal_args_text + off, sizeof(eal_args_text) - off, "%s%s",
+                                i > 1 ? " " : "", argv[i]);
+    int rc = rte_eal_init(argc, argv);
+    if (have_saved) /* EAL pinned this thread to its lcore: give the rest of the run its CPUs */
+        sched_setaffinity(0, sizeof(saved), &saved);
+    if (rc < 0) {
+        snprintf(err, errlen, "rte_eal_init(%s) failed: %s", eal_args_text, rte_strerror(rte_errno));
+        return -(rte_errno ? rte_errno : EIO);
+    }
+    return 0;
+}
+
+int dpdk_peer_reserve(uint64_t len_bytes, uint64_t align_bytes, uint64_t bound_bytes,
+                      struct dpdk_block *b, const char **why)
+{
+    static unsigned seq;
+    char name[RTE_MEMZONE_NAMESIZE];
+    snprintf(name, sizeof(name), "mmcb%u", seq++);
+    const struct rte_memzone *mz =
+        rte_memzone_reserve_bounded(name, len_bytes, SOCKET_ID_ANY, RTE_MEMZONE_IOVA_CONTIG,
+                                    (unsigned)align_bytes, (unsigned)bound_bytes);
+    if (!mz) {
+        *why = rte_strerror(rte_errno);
+        return -1;
+    }
+    b->addr = mz->addr;
+    b->len_bytes = mz->len;
+    b->iova = mz->iova;
+    b->mz = mz;
+    return 0;
+}
+
+void dpdk_peer_free(struct dpdk_block *b)
+{
+    if (b->mz)
+        rte_memzone_free(b->mz);
+    b->mz = NULL;
+}
+
+void dpdk_peer_fini(void) { rte_eal_cleanup(); }
+
+const char *dpdk_peer_version(void) { return rte_version(); }
+
+const char *dpdk_peer_eal_args(void) { return eal_args_text; }

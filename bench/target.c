@@ -1,0 +1,240 @@
+/* bench/target.c: which memory the running case measures, and its life cycle.
+ *
+ * Owns: the one live mmcontig partition (an engine over the real pool or a simulated one), made
+ * when a case needs a different (engine, pool) and destroyed when the next one does, aged to
+ * the case's fill level (aging.c); the lazy mmc_init (one hugepage per node for the system
+ * partition, which the benchmark does not use); the DPDK peer's EAL and the hugepages reserved
+ * for it. At most one of them holds memory at a time, so the DPDK peer and mmcontig never share
+ * hugepages. DPDK's EAL can be brought up once per process: its cases run together.
+ *
+ * Cases run in registration order (pool, fill, engine, size, constraint), so a partition is
+ * made and aged once per (pool, fill, engine): creating one is cheap (a simulated one: a few
+ * ms; the real pool: ~0.1 s once the hugepages are reserved), and the recipe's result for a
+ * (pool, fill) is cached in aging.c, so the engines of a fill level share one computation.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "bench.h"
+#include "peer_dpdk.h"
+
+static struct target cur;           /* the live partition when cur.part */
+static struct {                     /* the last (engine, pool) that could not be made */
+    int engine; unsigned pool; char err[512]; bool set;
+} failed;
+static int init_rc = 1;             /* 1 = mmc_init not tried */
+static char init_err[512];
+static int dpdk_state;              /* 0 never started, 1 live, 2 done (or failed: dpdk_err) */
+static char dpdk_err[512];          /* why it could not start, for every later DPDK case */
+static long dpdk_topup_pages;
+#define DPDK_PAGE_BYTES (2 * MIB)
+#define DPDK_SLACK_PAGES 32
+
+static int ensure_init(char *err, size_t errlen)
+{
+    if (init_rc == 1) {
+        struct mmc_config cfg;
+        mmc_config_init(&cfg);
+        memset(cfg.node_pool_bytes, 0, sizeof(cfg.node_pool_bytes));
+        cfg.page_bytes = bench_g.opt.page_bytes;
+        cfg.pool_bytes = bench_g.opt.page_bytes; /* rounded up to one hugepage per node */
+        snprintf(cfg.algo, sizeof(cfg.algo), "%s", bench_g.opt.engines[0]);
+        init_rc = mmc_init(&cfg);
+        if (init_rc == -EALREADY)
+            init_rc = 0;
+        if (init_rc < 0)
+            snprintf(init_err, sizeof(init_err), "mmc_init: %s", mmc_last_error());
+    }
+    if (init_rc < 0)
+        snprintf(err, errlen, "%s", init_err);
+    return init_rc;
+}
+
+static void release_partition(void)
+{
+    if (!cur.part)
+        return;
+    char err[64];
+    if (cur.sh) /* free the aged blocks: a partition destroyed with live blocks reports a leak */
+        shadow_reset(cur.sh, err, sizeof(err));
+    shadow_free(cur.sh);
+    mmc_partition_destroy(cur.part);
+    memset(&cur, 0, sizeof(cur));
+}
+
+static void read_meta(struct target *t)
+{
+#ifdef MMC_BENCH_HAVE_ENGINE_METADATA
+    struct mmc_stats st;
+    if (mmc_partition_stats(t->part, &st) == 0 && st.pool_frames) {
+        t->have_meta = true;
+        t->meta_bytes_per_frame = (double)st.engine_metadata_bytes / (double)st.pool_frames;
+    }
+#else
+    t->have_meta = false; /* mmcontig.h has no engine_metadata_bytes in struct mmc_stats yet */
+#endif
+}
+
+static void log_pool(const struct target *t, double seconds)
+{
+    struct mmc_stats st;
+    if (!bench_g.pools_log || mmc_partition_stats(t->part, &st) < 0)
+        return;
+    const struct bench_pool *p = &bench_g.pools[t->pool];
+    fprintf(bench_g.pools_log,
+            "%s\n    {\"engine\": \"%s\", \"pool\": \"%s\", \"simulated\": %s, \"page_bytes\": %" PRIu64
+            ", \"hugepages\": %" PRIu64 ", \"pool_frames\": %" PRIu64 ", \"runs\": %" PRIu64
+            ", \"largest_run_frames\": %" PRIu64 ", \"topup_hugepages\": %" PRIu64
+            ", \"create_seconds\": %.3f}",
+            ftell(bench_g.pools_log) > 0 ? "," : "", bench_g.opt.engines[t->engine], p->label,
+            p->simulated ? "true" : "false", st.page_bytes, st.hugepages, st.pool_frames, st.runs,
+            st.largest_run_frames, st.topup_hugepages, seconds);
+    fflush(bench_g.pools_log);
+}
+
+static int make_partition(int engine, unsigned pool, char *err, size_t errlen)
+{
+    const struct bench_pool *p = &bench_g.pools[pool];
+    mmc_partition_t *part = NULL;
+    uint64_t t0 = bench_now_ns();
+    int rc;
+    if (p->simulated) {
+        struct mmc_sim_config sc;
+        mmc_sim_config_init(&sc);
+        sc.pool_bytes = p->pool_bytes;
+        sc.page_bytes = p->page_bytes;
+        sc.mean_run_hugepages = 0; /* one run: the sweep measures size, the aging fragments */
+        sc.nnodes = 1;
+        sc.seed = bench_g.opt.seed;
+        snprintf(sc.algo, sizeof(sc.algo), "%s", bench_g.opt.engines[engine]);
+        rc = mmc_partition_create_simulated(&sc, &part);
+    } else {
+        if (ensure_init(err, errlen) < 0)
+            return -1;
+        struct mmc_config cfg = bench_g.opt.pool_cfg;
+        snprintf(cfg.algo, sizeof(cfg.algo), "%s", bench_g.opt.engines[engine]);
+        rc = mmc_partition_create(&cfg, &part);
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "%s partition %s with engine %s: %s",
+                 p->simulated ? "simulated" : "real", p->label, bench_g.opt.engines[engine],
+                 mmc_last_error());
+        return -1;
+    }
+    cur.part = part;
+    cur.engine = engine;
+    cur.pool = pool;
+    cur.fill_pct = -1;
+    cur.sh = shadow_new(part, err, errlen);
+    if (!cur.sh) {
+        release_partition();
+        return -1;
+    }
+    cur.pool_frames = shadow_frames(cur.sh);
+    log_pool(&cur, (double)(bench_now_ns() - t0) * 1e-9);
+    return 0;
+}
+
+struct target *target_mmcontig(int engine, unsigned pool, unsigned fill_pct, char *err, size_t errlen)
+{
+    if (failed.set && failed.engine == engine && failed.pool == pool) {
+        snprintf(err, errlen, "%s", failed.err);
+        return NULL;
+    }
+    if (!cur.part || cur.engine != engine || cur.pool != pool) {
+        release_partition();
+        if (dpdk_state == 1)
+            target_dpdk_done();
+        if (make_partition(engine, pool, err, errlen) < 0) {
+            failed.set = true;
+            failed.engine = engine;
+            failed.pool = pool;
+            snprintf(failed.err, sizeof(failed.err), "%s", err);
+            return NULL;
+        }
+    }
+    if (cur.fill_pct != (int)fill_pct) {
+        if (shadow_age(cur.sh, fill_pct, bench_g.opt.seed, bench_g.pools[pool].label, err, errlen) < 0) {
+            release_partition(); /* its state is unknown: start afresh next time */
+            return NULL;
+        }
+        cur.fill_pct = (int)fill_pct;
+    }
+    read_meta(&cur);
+    return &cur;
+}
+
+int target_dpdk(char *err, size_t errlen)
+{
+    if (dpdk_state == 1)
+        return 0;
+    if (dpdk_state == 2 && dpdk_err[0]) {
+        snprintf(err, errlen, "%s", dpdk_err);
+        return -EIO;
+    }
+    if (dpdk_state == 2) {
+        snprintf(err, errlen, "DPDK's EAL was already shut down in this process (it cannot be "
+                 "initialised twice): run the DPDK cases together, without "
+                 "--benchmark_enable_random_interleaving");
+        return -EALREADY;
+    }
+    release_partition();
+    const uint64_t mem = bench_g.pools[0].pool_bytes;
+    if (!MMC_BENCH_HAVE_DPDK) {
+        dpdk_state = 2;
+        int rc = dpdk_peer_init(mem, err, errlen);
+        snprintf(dpdk_err, sizeof(dpdk_err), "%s", err);
+        return rc;
+    }
+    /* DPDK's own hugepages: its -m plus slack for EAL's internal memzones and for other
+     * processes (the library's pools fault their hugepages outside the lock). The lock is held
+     * through rte_eal_init, so no mmcontig process tops up or gives back in between. */
+    int lk = hugetlb_lock();
+    long added = hugetlb_topup_locked(DPDK_PAGE_BYTES, mem / DPDK_PAGE_BYTES + DPDK_SLACK_PAGES,
+                                      err, errlen);
+    if (added < 0) {
+        hugetlb_unlock(lk);
+        dpdk_state = 2;
+        snprintf(dpdk_err, sizeof(dpdk_err), "DPDK's hugepages: %s", err);
+        snprintf(bench_g.dpdk_status, sizeof(bench_g.dpdk_status), "no hugepages: %s", err);
+        return (int)added;
+    }
+    dpdk_topup_pages = added;
+    uint64_t t0 = bench_now_ns();
+    int rc = dpdk_peer_init(mem, err, errlen);
+    hugetlb_unlock(lk);
+    if (rc < 0) {
+        hugetlb_giveback(DPDK_PAGE_BYTES, (uint64_t)dpdk_topup_pages);
+        dpdk_topup_pages = 0;
+        dpdk_state = 2;
+        snprintf(dpdk_err, sizeof(dpdk_err), "%s", err);
+        snprintf(bench_g.dpdk_status, sizeof(bench_g.dpdk_status), "failed: %s", err);
+        return rc;
+    }
+    snprintf(bench_g.dpdk_status, sizeof(bench_g.dpdk_status),
+             "ran: %s, EAL %s, %" PRIu64 " MiB of 2 MiB hugepages (%ld added to nr_hugepages and "
+             "given back), init %.2f s", dpdk_peer_version(), dpdk_peer_eal_args(), mem >> 20,
+             added, (double)(bench_now_ns() - t0) * 1e-9);
+    dpdk_state = 1;
+    return 0;
+}
+
+void target_dpdk_done(void)
+{
+    if (dpdk_state != 1)
+        return;
+    dpdk_peer_fini();
+    hugetlb_giveback(DPDK_PAGE_BYTES, (uint64_t)dpdk_topup_pages);
+    dpdk_topup_pages = 0;
+    dpdk_state = 2;
+}
+
+void target_release_all(void)
+{
+    release_partition();
+    target_dpdk_done();
+    if (init_rc == 0)
+        mmc_fini();
+    init_rc = 1;
+}

@@ -3,8 +3,8 @@
  * Owns the per-frame state (one byte a frame), the hugepage -> PFN / node tables, and the runs
  * derived from them. Invariants: hp_pfn[] strictly ascending and each entry a multiple of
  * hp_frames; a run is a maximal sequence of hugepages whose PFNs follow one another on one node;
- * free_frames, node_free[] and pb_used[] (frames not free per 2 MiB pageblock) always equal a
- * recount of state[].
+ * free_frames, node_free[], pb_used[] (frames not free per 2 MiB pageblock) and pb_scattered[]
+ * (frames held by MDLs and load per pageblock) always equal a recount of state[].
  *
  * A simulated partition uses the same database with no memory behind it, so the search engines
  * see no difference.
@@ -37,9 +37,10 @@ int _mmc_frames_init(struct mmc_frames *f, uint64_t hp_frames, uint64_t nhugepag
     f->hp_run = malloc(nhugepages * sizeof(*f->hp_run));
     f->state = calloc(f->nframes, 1);
     f->pb_used = calloc(f->nframes / MMC_PAGEBLOCK_FRAMES, sizeof(*f->pb_used));
+    f->pb_scattered = calloc(f->nframes / MMC_PAGEBLOCK_FRAMES, sizeof(*f->pb_scattered));
     /* at most one run per hugepage */
     f->runs = malloc(nhugepages * sizeof(*f->runs));
-    if (!f->hp_pfn || !f->hp_node || !f->hp_run || !f->state || !f->pb_used || !f->runs) {
+    if (!f->hp_pfn || !f->hp_node || !f->hp_run || !f->state || !f->pb_used || !f->pb_scattered || !f->runs) {
         _mmc_frames_destroy(f);
         return -ENOMEM;
     }
@@ -75,6 +76,7 @@ void _mmc_frames_destroy(struct mmc_frames *f)
     free(f->hp_run);
     free(f->state);
     free(f->pb_used);
+    free(f->pb_scattered);
     free(f->runs);
     memset(f, 0, sizeof(*f));
 }
@@ -97,10 +99,24 @@ int64_t _mmc_frames_index_of_pfn(const struct mmc_frames *f, uint64_t pfn)
     return (int64_t)((h << f->hp_shift) + (pfn - f->hp_pfn[h]));
 }
 
+static bool scattered_kind(uint8_t state)
+{
+    uint8_t k = state & MMC_FRAME_STATE_MASK;
+    return k == MMC_FRAME_MDL || k == MMC_FRAME_MOVABLE || k == MMC_FRAME_STANDBY;
+}
+
 void _mmc_frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t state)
 {
     bool to_free = (state & MMC_FRAME_STATE_MASK) == MMC_FRAME_FREE;
+    bool to_scattered = scattered_kind(state);
     for (uint64_t i = first; i < first + n; i++) {
+        bool was_scattered = scattered_kind(f->state[i]);
+        if (was_scattered != to_scattered) {
+            if (to_scattered)
+                f->pb_scattered[i / MMC_PAGEBLOCK_FRAMES]++;
+            else
+                f->pb_scattered[i / MMC_PAGEBLOCK_FRAMES]--;
+        }
         bool was_free = mmc_frame_is_free(f, i);
         if (was_free != to_free) {
             unsigned node = mmc_frame_node(f, i);

@@ -60,7 +60,10 @@ struct mmc_frames {
     uint32_t *hp_run;           /* run index of each hugepage */
     uint8_t *state;             /* per frame: enum mmc_frame_state | MMC_FRAME_* flags */
     uint16_t *pb_used;          /* per pageblock (MMC_PAGEBLOCK_FRAMES frames, 2 MiB, in frame
-                                   index order): frames not free; clustered placement reads it */
+                                   index order): frames not free */
+    uint16_t *pb_scattered;     /* per pageblock: frames held by scattered kinds (MDL, movable,
+                                   standby): clustered placement groups them, as Linux groups
+                                   pages by migrate type */
     struct mmc_run *runs;       /* ascending PFN */
     uint64_t nruns;             /* entries in runs[] */
     uint64_t free_frames;       /* frames in state MMC_FRAME_FREE */

@@ -6,9 +6,9 @@
  *   low 32 bits, the slot's generation in the high 32), never an address, so a trade can move
  *   them; a stale handle is misuse.
  * - placement of scattered frames (MDL pages and load frames): plain takes the lowest free
- *   frames; clustered packs them into 2 MiB pageblocks that are already broken, the fullest
- *   first, and breaks a whole one only when none is left, keeping large runs whole the way
- *   Linux groups unmovable pages by pageblock migrate type.
+ *   frames; clustered packs them into the 2 MiB pageblocks that already hold the most scattered
+ *   frames, and opens the lowest other one only when those are full, keeping them apart from
+ *   the pageblocks contiguous blocks use, the way Linux groups pages by pageblock migrate type.
  * - the slow path of a contiguous allocation, trading: when no free block satisfies a request,
  *   pick the cheapest window the request allows (no pinned frame in it; fewest movable frames
  *   to copy, then fewest standby frames to drop, then the highest), drop its standby frames,
@@ -78,8 +78,11 @@ uint64_t _mmc_place_frames(struct mmc_partition *part, unsigned node, uint64_t l
         }
         return got;
     }
-    /* Clustered: the fullest broken pageblock first; a pageblock that yields nothing (its free
-     * frames are outside the range or excluded) is not tried again in this call. */
+    /* Clustered: the pageblock holding the most scattered frames (MDL, load) that still has a
+     * free frame, so scattered frames stay among their kind and out of the pageblocks that
+     * contiguous blocks use (Linux's grouping by migrate type); when none holds any, the lowest
+     * pageblock with a free frame, as plain. A pageblock that yields nothing (its free frames
+     * are outside the range or excluded) is not tried again in this call. */
     const uint64_t npb = f->nframes / MMC_PAGEBLOCK_FRAMES;
     uint8_t *tried = calloc((npb + 7) / 8, 1);
     if (!tried)
@@ -95,7 +98,7 @@ uint64_t _mmc_place_frames(struct mmc_partition *part, unsigned node, uint64_t l
             uint64_t p0 = mmc_frame_pfn(f, i0);
             if (p0 > hi_pfn || p0 + MMC_PAGEBLOCK_FRAMES <= lo_pfn)
                 continue;
-            if (best == NO_FRAME || f->pb_used[pb] > f->pb_used[best])
+            if (best == NO_FRAME || f->pb_scattered[pb] > f->pb_scattered[best])
                 best = pb;
         }
         if (best == NO_FRAME)

@@ -317,6 +317,46 @@ MMC_API void mmc_partition_destroy(mmc_partition_t *part)
     pthread_rwlock_unlock(&_mmc_g.lock);
 }
 
+MMC_API long mmc_partition_clear(mmc_partition_t *handle)
+{
+    struct mmc_partition *p = _mmc_partition_resolve(handle);
+    if (!p)
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    struct mmc_frames *f = &p->frames;
+    long released = (long)(f->nframes - f->free_frames);
+    /* every stretch of frames in use, run by run, back through the engine as any free is */
+    for (uint64_t r = 0; r < f->nruns; r++) {
+        const uint64_t end = f->runs[r].first_frame + f->runs[r].frames;
+        for (uint64_t i = f->runs[r].first_frame; i < end;) {
+            if (mmc_frame_is_free(f, i)) {
+                i++;
+                continue;
+            }
+            uint64_t start = i;
+            while (i < end && !mmc_frame_is_free(f, i))
+                i++;
+            _mmc_frames_set(f, start, i - start, MMC_FRAME_FREE);
+            p->engine->give(p->engine_state, start, i - start);
+        }
+    }
+    memset(p->blocks, 0, p->blocks_cap * sizeof(*p->blocks));
+    p->blocks_live = 0;
+    struct mmc_load *l = &p->load;
+    for (uint32_t i = 0; i < l->nslots; i++) {
+        if (l->slots[i].live) {
+            l->slots[i].live = false;
+            l->slots[i].gen++;
+            l->free_slots[l->nfree++] = i;
+        }
+    }
+    if (l->frame_slot)
+        memset(l->frame_slot, 0, f->nframes * sizeof(*l->frame_slot));
+    pthread_mutex_unlock(&p->lock);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    return released;
+}
+
 MMC_API mmc_partition_t *mmc_system_partition(void)
 {
     if (_mmc_ensure_init() < 0)

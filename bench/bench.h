@@ -42,7 +42,6 @@ enum bench_exit {
     BENCH_EXIT_CASE_ERRORS = 1, /* some cases could not run (named on stderr and in gbench.json),
                                    or an output file could not be written */
     BENCH_EXIT_USAGE = 2,       /* bad option or argument */
-    BENCH_EXIT_UNAVAILABLE = 3, /* a requested suite does not exist yet in this build (frag) */
     BENCH_EXIT_SIGINT = 130,    /* interrupted by SIGINT: every completed row is kept */
     BENCH_EXIT_SIGTERM = 143,   /* interrupted by SIGTERM: every completed row is kept */
 };
@@ -90,6 +89,7 @@ struct bench_preset {
 /* The command line, resolved. */
 struct bench_opts {
     bool suite[SUITE_COUNT];        /* suites selected */
+    bool frag;                      /* the frag suite (suite_frag.c: a time series, not cases) */
     char engines[BENCH_MAX_ENGINES][MMC_NAME_MAX]; unsigned nengines;
     struct mmc_config pool_cfg;     /* real pool: pool_bytes / node_pool_bytes / page_bytes */
     char pool_arg[128];             /* --pool as given ("" = preset default) */
@@ -160,6 +160,10 @@ struct bench_run {
 
 extern struct bench_run bench_g;
 extern volatile sig_atomic_t bench_stop; /* the signal that asked to stop, 0 if none */
+
+/* ---- suite_frag.c ---- */
+/* Run the frag suite (frag.csv in out_dir): 0 or -errno. */
+int suite_frag_run(void);
 
 /* ---- bench.c ---- */
 /* mmc_bench_main(): bench_cli.h. */

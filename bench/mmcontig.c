@@ -26,8 +26,9 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  layout [--record FILE]   build the pool and print its layout: hugepages per node, runs\n"
-    "                           (physically adjacent frames) with their PFN ranges; --record\n"
-    "                           writes the runs as CSV (base_pfn,frames,node,page_bytes)\n"
+    "                           (physically adjacent frames) with their PFN ranges, and its\n"
+    "                           fragmentation (U(j), FI(j), buddyinfo); --record writes the\n"
+    "                           runs as CSV (base_pfn,frames,node,page_bytes)\n"
     "  topology [--xml FILE]    print the NUMA topology hwloc sees (or an hwloc XML file):\n"
     "                           nodes, CPUs, memory, hugepages, distances, fallback order\n"
     "  demo                     call every NT routine once and check each result against\n"
@@ -72,6 +73,22 @@ static int cmd_layout(int argc, char **argv)
     if (init_or_die())
         return 1;
     mmc_partition_print_layout(NULL, stdout);
+    struct mmc_frag m;
+    if (mmc_partition_frag(NULL, -1, &m) == 0) {
+        printf("fragmentation (the kernel's measures; FI -1: a block of that order is free):\n");
+        printf("  order          0      4      9     12     15     18\n  U(j)    ");
+        static const int orders[] = {0, 4, 9, 12, 15, 18};
+        for (int k = 0; k < 6; k++)
+            printf(" %6.3f", m.unusable[orders[k]]);
+        printf("\n  FI(j)   ");
+        for (int k = 0; k < 6; k++)
+            printf(" %6.3f", m.fragmentation[orders[k]]);
+        printf("\n  largest free stretch %" PRIu64 " frames; the largest 32/64/128/256 stretches hold "
+               "%.0f%%/%.0f%%/%.0f%%/%.0f%% of free memory\n", m.largest_free_frames,
+               100 * m.coverage[0], 100 * m.coverage[1], 100 * m.coverage[2], 100 * m.coverage[3]);
+        printf("buddyinfo (orders 0..10, /proc/buddyinfo format):\n");
+        mmc_partition_print_buddyinfo(NULL, stdout);
+    }
     int rc = 0;
     if (record) {
         long n = mmc_partition_runs(NULL, NULL, 0);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "mmcontig/mmcontig.h"
 #include "mmcontig/wdm.h"
@@ -65,6 +66,47 @@ static inline struct t_maps t_count_maps(void)
     if (f)
         fclose(f);
     return m;
+}
+
+/* A "kB" field of a /proc/PID/status file (0 if absent). */
+static inline uint64_t t_status_kb(const char *path, const char *key)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    unsigned long long v = 0;
+    size_t n = strlen(key);
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, key, n) && line[n] == ':') {
+            sscanf(line + n + 1, "%llu", &v);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* Hugetlb memory this process maps (kB): exact, whatever other processes do. */
+static inline uint64_t t_self_hugetlb_kb(void) { return t_status_kb("/proc/self/status", "HugetlbPages"); }
+
+/* Hugetlb memory all other processes map (kB). nr_hugepages and free_hugepages are the whole
+ * machine's: when this changes between two snapshots, another process (another test, a
+ * benchmark) was building or dropping a pool meanwhile, and the machine's counts say nothing
+ * about this process. */
+static inline uint64_t t_others_hugetlb_kb(void)
+{
+    uint64_t kb = 0;
+    DIR *d = opendir("/proc");
+    char self[32], path[64];
+    snprintf(self, sizeof(self), "%d", (int)getpid());
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || !strcmp(e->d_name, self))
+            continue;
+        snprintf(path, sizeof(path), "/proc/%.20s/status", e->d_name);
+        kb += t_status_kb(path, "HugetlbPages");
+    }
+    if (d)
+        closedir(d);
+    return kb;
 }
 
 /* After vs before: nothing more held. */

@@ -17,7 +17,7 @@
  * queries them, racing the workers. At the end everything is freed, the counts are back to
  * all-free, and after mmc_fini the hugepages, file descriptors and mappings are as before.
  *
- * MMC_STRESS_OPS overrides the total number of operations (default 120000).
+ * MMC_STRESS_OPS overrides the total number of operations (default 300000).
  */
 #include "common.h"
 #include "mmcontig/wdm.h"
@@ -53,7 +53,7 @@ struct worker {
     struct item live[LIVE];
     int n;
     mmc_partition_t *own;       /* REAL_OWNER / SIM_OWNER: the current partition of its own */
-    unsigned created, destroyed_live;
+    unsigned created, destroyed_live, topped;
     uint64_t ok, failed, torn, unzeroed, frees;
     char pad[64];
 };
@@ -209,6 +209,8 @@ static bool allocate(struct worker *w, uint64_t op, struct item *it)
     case 4:
     case 5: {
         it->part = pick_part(w, r >> 44, &it->sim);
+        if (it->part == shared && (r >> 58) % 2) /* large, in the partition full of load: trades */
+            it->frames = frames = 128 + (r >> 8) % 384;
         SIZE_T bytes = frames * 4096;
         if (MmAllocateContiguousMemoryEx(&bytes, lo, hi, b, (r >> 48) % 2 ? MM_ANY_NODE_OK : 0,
                                          (r >> 50) % 2 ? PAGE_EXECUTE_READWRITE : PAGE_READWRITE, it->part,
@@ -243,7 +245,7 @@ static bool allocate(struct worker *w, uint64_t op, struct item *it)
     }
     default: {
         it->kind = K_LOAD;
-        it->part = (r >> 44) % 2 ? shared : NULL;
+        it->part = (r >> 44) % 4 ? shared : NULL;
         it->load_kind = (r >> 46) % 2 ? MMC_LOAD_MOVABLE : MMC_LOAD_STANDBY;
         unsigned want = 1 + (unsigned)((r >> 48) % MAXLOAD);
         long got = mmc_load_alloc(it->part, it->load_kind, -1, want, it->h);
@@ -300,6 +302,9 @@ static void cycle_partition(struct worker *w)
         cfg.pool_bytes = 8 << 20;
         snprintf(cfg.algo, sizeof(cfg.algo), "%s", engines[(r >> 24) % nengines]);
         rc = mmc_partition_create(&cfg, &w->own);
+        struct mmc_stats st;
+        if (rc == 0 && mmc_partition_stats(w->own, &st) == 0 && st.topup_hugepages)
+            w->topped++;
     }
     if (rc == 0)
         w->created++;
@@ -525,15 +530,22 @@ static void run(uint64_t total, bool report)
     max_ranges = race_iters = race_bad_stats = race_bad_pa = race_bad_query = 0;
     __atomic_store_n(&done, 0, __ATOMIC_RELEASE);
 
-    t_init_pool("32M");
+    /* The system partition takes the free hugepages there are (32 MiB to 512 MiB): the shared
+     * partition and every real partition made during the run then raise nr_hugepages and give
+     * it back, concurrently, under the library's lock. */
+    uint64_t free_mb = t_sysfs_u64("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") * 2;
+    char sys_pool[32];
+    snprintf(sys_pool, sizeof(sys_pool), "%lluM",
+             (unsigned long long)(free_mb < 32 ? 32 : free_mb > 512 ? 512 : free_mb));
+    t_init_pool(sys_pool);
     struct mmc_config cfg;
     mmc_config_init(&cfg);
     cfg.pool_bytes = 16 << 20;
     snprintf(cfg.algo, sizeof(cfg.algo), "%s", engines[nengines > 1 ? 1 : 0]);
     int rc = mmc_partition_create(&cfg, &shared);
     if (report)
-        t_ok(rc == 0, "a shared 16 MiB partition (engine %s); the system partition 32 MiB (engine %s)",
-             cfg.algo, getenv("MMC_ALGO") ? getenv("MMC_ALGO") : "linear");
+        t_ok(rc == 0, "a shared 16 MiB partition (engine %s); the system partition %s (engine %s)",
+             cfg.algo, sys_pool, getenv("MMC_ALGO") ? getenv("MMC_ALGO") : "linear");
 
     pthread_barrier_init(&barrier, NULL, WORKERS);
     pthread_t th[WORKERS], chk;
@@ -562,6 +574,9 @@ static void run(uint64_t total, bool report)
     struct mmc_stats sys, sh;
     mmc_partition_stats(NULL, &sys);
     mmc_partition_stats(shared, &sh);
+    unsigned topped = 0;
+    for (int i = 0; i < WORKERS; i++)
+        topped += W[i].topped;
     if (report) {
         t_ok(ops >= total && ops >= 100000, "%d threads, %llu operations in %.1f s: %llu allocations, %llu "
              "failed, %llu frees; %llu trades (%llu frames moved, %llu dropped)",
@@ -572,8 +587,8 @@ static void run(uint64_t total, bool report)
         t_ok(ok > ops / 4, "most allocations succeed (%llu of %llu)", (unsigned long long)ok,
              (unsigned long long)(ok + failed));
         t_ok(created >= 4 && destroyed_live >= 2,
-             "partitions created and destroyed while running: %u (%u destroyed with allocations live)",
-             created, destroyed_live);
+             "partitions created and destroyed while running: %u (%u destroyed with allocations live, "
+             "%u real ones raised nr_hugepages)", created, destroyed_live, topped);
         t_ok(torn == 0, "no stamp torn: no frame had two owners (%llu torn)", (unsigned long long)torn);
         t_ok(unzeroed == 0, "MDL pages come zeroed (%llu not)", (unsigned long long)unzeroed);
         t_ok(checks >= 10 && check_fail_overlap == 0,
@@ -605,12 +620,26 @@ static void run(uint64_t total, bool report)
         t_ok(all_free, "after the run every partition is all free, no block, MDL page or load frame left");
     struct t_views views[4];
     bool found = true;
-    for (int k = 0; k < 4; k++)
+    uint64_t topup = 0; /* what the partitions still alive added to nr_hugepages */
+    for (int k = 0; k < 4; k++) {
+        struct mmc_stats st;
         found &= (k && !parts[k]) || t_views_of(parts[k], &views[k]);
+        if ((!k || parts[k]) && mmc_partition_stats(parts[k], &st) == 0)
+            topup += st.topup_hugepages;
+    }
+    const uint64_t nr_live = t_sysfs_u64(T_NR_2M), others_live = t_others_hugetlb_kb();
     for (int k = 1; k < 4; k++)
         if (parts[k])
             mmc_partition_destroy(parts[k]);
     mmc_fini();
+    const uint64_t nr_gone = t_sysfs_u64(T_NR_2M);
+    const bool busy = t_others_hugetlb_kb() != others_live;
+    if (report)
+        t_ok(t_self_hugetlb_kb() == 0 && (busy || nr_live - nr_gone == topup),
+             "teardown: no hugetlb memory mapped any more (%llu kB), nr_hugepages fell by the %llu the "
+             "pools had added (%llu -> %llu%s)", (unsigned long long)t_self_hugetlb_kb(),
+             (unsigned long long)topup, (unsigned long long)nr_live, (unsigned long long)nr_gone,
+             busy ? "; not compared: another process's pools changed meanwhile" : "");
     bool gone = found;
     for (int k = 0; k < 4; k++)
         gone &= (k && !parts[k]) || t_views_gone(&views[k]);
@@ -622,7 +651,7 @@ static void run(uint64_t total, bool report)
 int main(void)
 {
     const char *env = getenv("MMC_STRESS_OPS");
-    uint64_t total = env ? strtoull(env, NULL, 10) : 120000;
+    uint64_t total = env ? strtoull(env, NULL, 10) : 300000;
     for (const char *e; nengines < 16 && (e = mmc_engine_name(nengines));)
         engines[nengines++] = e;
     pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
@@ -631,16 +660,20 @@ int main(void)
     /* A short run first: the C library keeps thread stacks and malloc arenas, hwloc and libnuma
      * what they open; then the machine is measured, and must be the same after the real run. */
     run(WORKERS * 100, false);
-    const uint64_t nr_before = t_sysfs_u64(T_NR_2M);
+    const uint64_t nr_before = t_sysfs_u64(T_NR_2M), others_before = t_others_hugetlb_kb();
     const unsigned fds_before = t_count_fds();
     const struct t_maps maps_before = t_count_maps();
     run(total, true);
     struct t_maps maps_after = t_count_maps();
-    t_ok(t_sysfs_u64(T_NR_2M) == nr_before && t_count_fds() == fds_before &&
+    /* the machine's nr_hugepages: compared unless another process's pools changed meanwhile
+     * (the partitions made and destroyed during the run gave back their own top-up) */
+    const bool busy = t_others_hugetlb_kb() != others_before;
+    t_ok((busy || t_sysfs_u64(T_NR_2M) == nr_before) && t_count_fds() == fds_before &&
              t_maps_no_more(&maps_after, &maps_before),
-         "after mmc_fini: nr_hugepages %llu (was %llu), %u fds (were %u), %u mappings (were %u; %s), "
+         "after mmc_fini: nr_hugepages %llu (was %llu%s), %u fds (were %u), %u mappings (were %u; %s), "
          "%u of mmcontig's memfds",
-         (unsigned long long)t_sysfs_u64(T_NR_2M), (unsigned long long)nr_before, t_count_fds(), fds_before,
+         (unsigned long long)t_sysfs_u64(T_NR_2M), (unsigned long long)nr_before,
+         busy ? "; not compared: another process's pools changed meanwhile" : "", t_count_fds(), fds_before,
          maps_after.lines, maps_before.lines, T_SANITIZED ? "not compared under a sanitizer" : "compared",
          maps_after.memfd);
     return t_done();

@@ -34,9 +34,15 @@ MMC_INTERNAL void _mmc_search_set_bits(uint64_t *bits, uint64_t first, uint64_t 
 
 /* ---- bitmaps with summary levels ---- */
 
+/* An engine may define HBM_FIELDS before including this header to keep more fields in its
+ * bitmaps (tlsf.c: the memory they own). They also keep lv from being the last member, which
+ * GCC would take for a possibly flexible array, losing hbm_prev's loop bound. */
 struct hbm {
     unsigned nlv;               /* levels; lv[nlv - 1] is a single word */
     uint64_t *lv[HBM_MAX_LEVELS]; /* lv[0]: the bits; bit i of lv[l + 1]: word i of lv[l] != 0 */
+#ifdef HBM_FIELDS
+    HBM_FIELDS
+#endif
 };
 
 /* Words for nbits bits at every level. */

@@ -48,6 +48,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* struct hbm (common.h), plus the memory it owns */
+#define HBM_FIELDS                                                                                 \
+    uint64_t *mem;              /* all levels */                                                   \
+    uint64_t words;             /* words in mem */
 #include "common.h"
 
 #define NIL UINT32_MAX
@@ -82,8 +86,6 @@ struct tlsf {
     uint64_t ht_used;           /* live slots */
     unsigned ht_bits;           /* log2(slots) */
     struct hbm starts;          /* bit i: a free stretch starts at frame i */
-    uint64_t *starts_mem;       /* its levels' words */
-    uint64_t starts_words;      /* words in starts_mem */
 };
 
 #define EMPTY UINT64_MAX
@@ -436,7 +438,7 @@ static void tlsf_destroy(void *engine)
         free(t->cls[nd]);
     free(t->rec);
     free(t->ht);
-    free(t->starts_mem);
+    free(t->starts.mem);
     free(t);
 }
 
@@ -449,11 +451,11 @@ static int tlsf_create(const struct mmc_frames *f, void **engine)
         return -ENOMEM;
     t->f = f;
     t->free_rec = NIL;
-    t->starts_words = hbm_words(f->nframes);
-    t->starts_mem = calloc(t->starts_words, sizeof(uint64_t));
-    if (!t->starts_mem || ht_resize(t, 10) < 0)
+    t->starts.words = hbm_words(f->nframes);
+    t->starts.mem = calloc(t->starts.words, sizeof(uint64_t));
+    if (!t->starts.mem || ht_resize(t, 10) < 0)
         goto nomem;
-    hbm_init(&t->starts, f->nframes, t->starts_mem);
+    hbm_init(&t->starts, f->nframes, t->starts.mem);
     for (unsigned nd = 0; nd < f->nnodes; nd++) {
         if (!f->node_frames[nd])
             continue;
@@ -495,7 +497,7 @@ static size_t tlsf_metadata(const void *engine)
 {
     const struct tlsf *t = engine;
     size_t bytes = sizeof(*t) + (size_t)t->cap_rec * sizeof(*t->rec) +
-                   (size_t)(t->ht_mask + 1) * sizeof(uint64_t) + t->starts_words * sizeof(uint64_t);
+                   (size_t)(t->ht_mask + 1) * sizeof(uint64_t) + t->starts.words * sizeof(uint64_t);
     for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++)
         bytes += t->cls[nd] ? sizeof(struct classes) : 0;
     return bytes;

@@ -86,6 +86,11 @@ MMC_API int mmc_partition_create(const struct mmc_config *cfg, mmc_partition_t *
  * and released, the hugepages given back. The system partition cannot be destroyed (misuse). */
 MMC_API void mmc_partition_destroy(mmc_partition_t *part);
 
+/* Release every allocation of a partition at once (contiguous blocks, MDL pages, load frames),
+ * silently: for benchmarks that age a partition and start again. Blocks, MDLs and load handles
+ * of it are invalid afterwards (using them is misuse). Returns the frames released, or -errno. */
+MMC_API long mmc_partition_clear(mmc_partition_t *part);
+
 /* The system partition (PartitionObject NULL), initialising if needed; NULL if that fails. */
 MMC_API mmc_partition_t *mmc_system_partition(void);
 
@@ -258,9 +263,10 @@ MMC_API int mmc_partition_print_buddyinfo(mmc_partition_t *part, FILE *f);
 /* Where scattered frames (MDL pages, load frames) go. */
 enum mmc_placement {
     MMC_PLACE_PLAIN = 0,        /* the lowest free frames first (default) */
-    MMC_PLACE_CLUSTERED = 1,    /* packed into already-broken 2 MiB pageblocks (the fullest
-                                   first), keeping whole ones whole, as Linux groups pages by
-                                   migrate type; MM_ALLOCATE_PREFER_CONTIGUOUS asks for it */
+    MMC_PLACE_CLUSTERED = 1,    /* packed into the 2 MiB pageblocks that already hold the most
+                                   MDL and load frames, apart from those contiguous blocks use,
+                                   as Linux groups pages by migrate type;
+                                   MM_ALLOCATE_PREFER_CONTIGUOUS asks for it */
 };
 /* Set a partition's placement policy (NULL: system). 0 or -EINVAL. */
 MMC_API int mmc_partition_set_placement(mmc_partition_t *part, int placement);

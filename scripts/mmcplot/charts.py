@@ -545,10 +545,29 @@ FRAG_PANELS = [
     ("u18", "unusable free space index U(18)", "lin01"),
     ("fi9", "fragmentation index FI(9)", "lin01"),
     ("largest_free_bytes", "largest free run", "bytes"),
-    ("probe_success_rate", "probe success rate", "lin01"),
-    ("probe_p50_ns", "probe p50 latency", "ns"),
-    ("trades", "trades, cumulative", "cum"),
+    ("probe_success_rate", "2 MiB probe success rate (without FAST_ONLY)", "lin01"),
+    ("probe_p50_ns", "2 MiB probe p50 latency (without FAST_ONLY)", "ns"),
+    ("trades", "trades by the load, cumulative", "cum"),
+    ("probe_success_rate@fast", "2 MiB probe success rate, FAST_ONLY", "lin01"),
 ]
+PROBE_PANEL_BYTES = 2 * 1024 * 1024
+
+
+def frag_panel_rows(rows, col):
+    """The rows a frag panel draws: a probe column from the 2 MiB probe (with or without
+    FAST_ONLY, as the panel says); any other column once per sample (a sample has one row per
+    probe, all with the same measures), from its first probe row."""
+    if col.startswith("probe_"):
+        fast = 1 if col.endswith("@fast") else 0
+        return [r for r in rows if r.get("probe_bytes") == PROBE_PANEL_BYTES
+                and (r.get("probe_fast_only") or 0) == fast]
+    seen, out = set(), []
+    for r in rows:
+        key = (r.get("engine"), r.get("policy"), r.get("t_s"), r.get("ops"))
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
 
 
 def frag_timeseries(runs):
@@ -564,9 +583,10 @@ def frag_timeseries(runs):
     combos = [(i, p) for i, _ in per_run for p in policies]
     fig, axes = style.subplots(4, 2, panel_w=4.2, panel_h=2.0, sharex=True)
     flat = [a for row in axes for a in row]
-    for (col, ylabel, kind), ax in zip(FRAG_PANELS, flat):
+    for (panel, ylabel, kind), ax in zip(FRAG_PANELS, flat):
+        col = panel.split("@")[0]
         for ci, (i, pol) in enumerate(combos):
-            rows = [r for r in per_run[i][1] if (r.get("policy") or "") == pol]
+            rows = frag_panel_rows([r for r in per_run[i][1] if (r.get("policy") or "") == pol], panel)
             for n in names:
                 pts = sorted((r["t_s"], r[col]) for r in rows if label(r) == n
                              and r.get(col) is not None and r.get("t_s") is not None
@@ -589,7 +609,6 @@ def frag_timeseries(runs):
             style.log_ns_axis(ax, "y")
     for ax in axes[-1]:
         ax.set_xlabel("time since the load started (s)")
-    flat[-1].axis("off")
     from matplotlib.lines import Line2D
     items = [style.header_item("Engine")] + [(style.series_handle(n, with_marker=False), n) for n in names]
     items.append(style.header_item("Policy" + (" @ host" if len(runs) > 1 else "")))

@@ -122,6 +122,16 @@ struct mmc_search {
                                    exists (not FAST_ONLY); engines ignore it */
 };
 
+/* The PFN window [*lo, *hi) of a run clipped to rq's range; false if it cannot hold rq->frames. */
+static inline bool mmc_run_window(const struct mmc_run *run, const struct mmc_search *rq, uint64_t *lo,
+                                  uint64_t *hi)
+{
+    const uint64_t end = run->base_pfn + run->frames;
+    *lo = run->base_pfn > rq->lowest_pfn ? run->base_pfn : rq->lowest_pfn;
+    *hi = rq->highest_pfn < end - 1 ? rq->highest_pfn + 1 : end;
+    return *hi > *lo && *hi - *lo >= rq->frames;
+}
+
 /* The interface every engine implements. The frame database is the truth: the caller updates
  * it first, then tells the engine with take() or give(); a range given to take() / give() lies
  * in one run. Engines are called with the partition lock held. */

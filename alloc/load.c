@@ -217,11 +217,8 @@ int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, u
         const struct mmc_run *run = &f->runs[r];
         if (run->node != node)
             continue;
-        uint64_t lo = run->base_pfn > rq->lowest_pfn ? run->base_pfn : rq->lowest_pfn;
-        uint64_t hi = run->base_pfn + run->frames;
-        if (rq->highest_pfn < hi - 1)
-            hi = rq->highest_pfn + 1;
-        if (hi <= lo || hi - lo < n)
+        uint64_t lo, hi; /* the run clipped to the range */
+        if (!mmc_run_window(run, rq, &lo, &hi))
             continue;
         const uint8_t *st = f->state + run->first_frame; /* st[pfn - base] */
         const uint64_t base = run->base_pfn;

@@ -164,9 +164,8 @@ static int bitmap_find(void *engine, const struct mmc_search *rq, uint64_t *firs
             return -EAGAIN;
         if (!(rq->node_mask & (1ull << run->node)) || b->run_free[r] < n)
             continue;
-        uint64_t lo = run->base_pfn > rq->lowest_pfn ? run->base_pfn : rq->lowest_pfn;
-        uint64_t hi = rq->highest_pfn < end - 1 ? rq->highest_pfn + 1 : end;
-        if (hi <= lo || hi - lo < n)
+        uint64_t lo, hi; /* the run clipped to the range */
+        if (!mmc_run_window(run, rq, &lo, &hi))
             continue;
         int rc = search_run(b, run, lo, hi, rq, &work, first_frame);
         if (rc != -ENOMEM)

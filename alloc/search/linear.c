@@ -45,12 +45,8 @@ static int linear_find(void *engine, const struct mmc_search *rq, uint64_t *firs
         const struct mmc_run *run = &f->runs[r];
         if (!(rq->node_mask & (1ull << run->node)))
             continue;
-        /* PFN window of the run clipped to the range, [lo, hi) */
-        uint64_t lo = run->base_pfn > rq->lowest_pfn ? run->base_pfn : rq->lowest_pfn;
-        uint64_t hi = run->base_pfn + run->frames;
-        if (rq->highest_pfn < hi - 1)
-            hi = rq->highest_pfn + 1;
-        if (hi <= lo || hi - lo < n)
+        uint64_t lo, hi; /* the run's PFN window clipped to the range, [lo, hi) */
+        if (!mmc_run_window(run, rq, &lo, &hi))
             continue;
         const uint8_t *state = f->state + run->first_frame; /* state[pfn - base] */
         const uint64_t base = run->base_pfn;

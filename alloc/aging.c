@@ -28,6 +28,7 @@
 #include "mmcontig/wdm.h"
 
 enum op_kind { OP_CONTIG = 'C', OP_MDL = 'M', OP_MOVABLE = 'V', OP_STANDBY = 'S' };
+#define MAX_REPLAY_ID (1ull << 40) /* object ids of a replayed trace (one object per operation) */
 
 struct object {
     uint64_t id;            /* operation number that made it */
@@ -81,6 +82,8 @@ static int do_alloc(struct tracer *t, char kind, uint64_t a1, uint64_t a2, uint6
                                             MM_DONT_ZERO_ALLOCATION);
         return o->mdl != NULL;
     default:
+        if (a1 > SIZE_MAX / sizeof(*o->handles)) /* a replayed count beyond any pool */
+            return 0;
         o->handles = malloc(a1 * sizeof(*o->handles));
         if (!o->handles)
             return 0;
@@ -234,6 +237,10 @@ static void *work(void *arg)
 
 MMC_API void mmc_aging_init(struct mmc_aging *cfg)
 {
+    if (!cfg) {
+        _mmc_set_error("mmc_aging_init: cfg is NULL; pass a struct mmc_aging to fill");
+        return;
+    }
     memset(cfg, 0, sizeof(*cfg));
     cfg->seed = 1;
     cfg->target_utilisation = 0.7;
@@ -265,11 +272,17 @@ static int pool_span(mmc_partition_t *part, uint64_t *lo, uint64_t *hi, uint64_t
 
 MMC_API int mmc_aging_run(mmc_partition_t *part, const struct mmc_aging *cfg, const char *record_path)
 {
-    if (!cfg || cfg->threads < 1 || cfg->threads > 256 || cfg->target_utilisation < 0 ||
-        cfg->target_utilisation > 1 || cfg->mix_mdl < 0 || cfg->mix_contig < 0 || cfg->mix_movable < 0 ||
-        cfg->mix_standby < 0 || cfg->mix_mdl + cfg->mix_contig + cfg->mix_movable + cfg->mix_standby <= 0) {
-        _mmc_set_error("mmc_aging_run: threads 1..256, target_utilisation 0..1, mix weights >= 0 "
-                       "with a positive sum");
+    /* written so that NaN fails every test, and infinities the sum's */
+    if (!cfg || cfg->threads < 1 || cfg->threads > 256 ||
+        !(cfg->target_utilisation >= 0 && cfg->target_utilisation <= 1) || !(cfg->mix_mdl >= 0) ||
+        !(cfg->mix_contig >= 0) || !(cfg->mix_movable >= 0) || !(cfg->mix_standby >= 0) ||
+        !(cfg->mix_mdl + cfg->mix_contig + cfg->mix_movable + cfg->mix_standby > 0) ||
+        !isfinite(cfg->mix_mdl + cfg->mix_contig + cfg->mix_movable + cfg->mix_standby)) {
+        _mmc_set_error("mmc_aging_run: %s: give threads 1..256, target_utilisation 0..1, mix "
+                       "weights >= 0 with a positive, finite sum (mmc_aging_init fills the defaults)",
+                       !cfg ? "cfg is NULL" : cfg->threads < 1 || cfg->threads > 256 ? "threads"
+                       : !(cfg->target_utilisation >= 0 && cfg->target_utilisation <= 1)
+                           ? "target_utilisation" : "mix weights");
         return -EINVAL;
     }
     struct tracer t = {.part = part, .cfg = cfg};
@@ -277,8 +290,9 @@ MMC_API int mmc_aging_run(mmc_partition_t *part, const struct mmc_aging *cfg, co
     if (rc < 0)
         return rc;
     if (record_path && !(t.out = fopen(record_path, "w"))) {
-        _mmc_set_error("cannot write the aging trace to %s: %s", record_path, strerror(errno));
-        return -errno;
+        int e = errno;
+        _mmc_set_error("cannot write the aging trace to %s: %s", record_path, strerror(e));
+        return -e;
     }
     if (t.out)
         fprintf(t.out, "# mmcontig aging trace v1\nrecipe seed=%" PRIu64 " target=%.4f ops=%" PRIu64
@@ -318,10 +332,19 @@ MMC_API int mmc_aging_run(mmc_partition_t *part, const struct mmc_aging *cfg, co
 
 MMC_API int mmc_aging_replay(mmc_partition_t *part, const char *path, uint64_t *recorded_hash)
 {
+    if (!path || !recorded_hash) {
+        _mmc_set_error("mmc_aging_replay: %s is NULL", path ? "recorded_hash" : "path");
+        return -EINVAL;
+    }
+    struct mmc_partition *p = _mmc_partition_resolve(part); /* before any operation runs */
+    if (!p)
+        return -EINVAL;
+    pthread_rwlock_unlock(&_mmc_g.lock);
     FILE *in = fopen(path, "r");
     if (!in) {
-        _mmc_set_error("cannot read the aging trace %s: %s", path, strerror(errno));
-        return -errno;
+        int e = errno;
+        _mmc_set_error("cannot read the aging trace %s: %s", path, strerror(e));
+        return -e;
     }
     struct tracer t = {.part = part};
     struct object *objs = NULL; /* by id */
@@ -342,13 +365,15 @@ MMC_API int mmc_aging_replay(mmc_partition_t *part, const char *path, uint64_t *
         }
         if (sscanf(line, "A %" SCNu64 " %c %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %d", &id, &kind,
                    &a1, &a2, &a3, &a4, &ok) == 7 &&
-            (kind == OP_CONTIG || kind == OP_MDL || kind == OP_MOVABLE || kind == OP_STANDBY)) {
+            (kind == OP_CONTIG || kind == OP_MDL || kind == OP_MOVABLE || kind == OP_STANDBY) &&
+            (ok == 0 || ok == 1) && id < MAX_REPLAY_ID) {
             if (id >= cap) {
                 uint64_t ncap = cap ? cap : 1024;
                 while (ncap <= id)
                     ncap *= 2;
                 struct object *no = realloc(objs, ncap * sizeof(*objs));
                 if (!no) {
+                    _mmc_set_error("%s:%" PRIu64 ": no memory for %" PRIu64 " objects", path, lineno, ncap);
                     rc = -ENOMEM;
                     break;
                 }
@@ -377,7 +402,8 @@ MMC_API int mmc_aging_replay(mmc_partition_t *part, const char *path, uint64_t *
             }
             do_free(&t, &objs[id]);
         } else {
-            _mmc_set_error("%s:%" PRIu64 ": not a line of an aging trace: %.60s", path, lineno, line);
+            _mmc_set_error("%s:%" PRIu64 ": not a line of an aging trace: %.*s", path, lineno,
+                           (int)(strcspn(line, "\r\n") < 60 ? strcspn(line, "\r\n") : 60), line);
             rc = -EINVAL;
             break;
         }

@@ -11,6 +11,10 @@
 #include "internal.h"
 
 #define DEFAULT_NODE_POOL_BYTES (256 * MMC_MIB)
+/* Both views of a pool are reserved in the process's address space (47 bits of user space on
+ * x86-64 with 4-level page tables): a pool above 64 TiB can never be mapped. The cap also keeps
+ * the rounding to whole hugepages from overflowing. */
+#define MAX_POOL_BYTES (64 * 1024 * MMC_GIB)
 
 /* "512M", "8G", "1T", "4096K", "12345": bytes. 0 on success. */
 static int parse_size(const char *s, uint64_t *out)
@@ -65,6 +69,10 @@ static int parse_pool(const char *s, struct mmc_config *cfg)
 
 MMC_API int mmc_config_init(struct mmc_config *cfg)
 {
+    if (!cfg) {
+        _mmc_set_error("mmc_config_init: cfg is NULL; pass a struct mmc_config to fill");
+        return -EINVAL;
+    }
     memset(cfg, 0, sizeof(*cfg));
     cfg->page_bytes = 2 * MMC_MIB;
     strcpy(cfg->algo, "linear");
@@ -123,6 +131,56 @@ MMC_API int mmc_config_init(struct mmc_config *cfg)
         }
     }
     return rc;
+}
+
+/* The fields of a configuration given to mmc_init() or mmc_partition_create(), each against its
+ * documented range (the node numbers of node_pool_bytes need the topology: see below). 0, or
+ * -EINVAL with the error naming the field. */
+MMC_INTERNAL int _mmc_config_check(const struct mmc_config *cfg, const char *fn);
+int _mmc_config_check(const struct mmc_config *cfg, const char *fn)
+{
+    if (cfg->page_bytes != 2 * MMC_MIB && cfg->page_bytes != MMC_GIB) {
+        _mmc_set_error("%s: page_bytes %llu is not a hugepage size mmcontig uses: give 2097152 "
+                       "(2 MiB) or 1073741824 (1 GiB), or MMC_PAGE=2M | 1G", fn,
+                       (unsigned long long)cfg->page_bytes);
+        return -EINVAL;
+    }
+    if (!memchr(cfg->algo, '\0', sizeof(cfg->algo))) {
+        _mmc_set_error("%s: algo is not NUL-terminated within %d bytes: give an engine name "
+                       "(mmc_engine_name())", fn, MMC_NAME_MAX);
+        return -EINVAL;
+    }
+    if (!_mmc_engine_lookup(cfg->algo)) {
+        _mmc_set_error("%s: algo '%s' names no search engine: give one of mmc_engine_name() "
+                       "(mmcontig --help lists them)", fn, cfg->algo);
+        return -EINVAL;
+    }
+    if (cfg->on_misuse != MMC_MISUSE_ABORT && cfg->on_misuse != MMC_MISUSE_WARN) {
+        _mmc_set_error("%s: on_misuse %d: give MMC_MISUSE_ABORT (0) or MMC_MISUSE_WARN (1)", fn,
+                       cfg->on_misuse);
+        return -EINVAL;
+    }
+    if (cfg->allow_topup != 0 && cfg->allow_topup != 1) {
+        _mmc_set_error("%s: allow_topup %d: give 0 or 1", fn, cfg->allow_topup);
+        return -EINVAL;
+    }
+    uint64_t sum = 0;
+    for (unsigned n = 0; n < MMC_MAX_NODES; n++) {
+        if (cfg->node_pool_bytes[n] > MAX_POOL_BYTES) {
+            _mmc_set_error("%s: node_pool_bytes[%u] %llu is beyond the 64 TiB a pool can map; "
+                           "ask for less (MMC_POOL)", fn, n,
+                           (unsigned long long)cfg->node_pool_bytes[n]);
+            return -EINVAL;
+        }
+        sum += cfg->node_pool_bytes[n];
+    }
+    if (sum ? sum > MAX_POOL_BYTES : cfg->pool_bytes > MAX_POOL_BYTES) {
+        _mmc_set_error("%s: %s %llu is beyond the 64 TiB a pool can map; ask for less (MMC_POOL)",
+                       fn, sum ? "node_pool_bytes[] in all" : "pool_bytes",
+                       (unsigned long long)(sum ? sum : cfg->pool_bytes));
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* Hugepages per node number for a configuration. */

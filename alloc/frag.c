@@ -131,6 +131,10 @@ MMC_API int mmc_partition_frag(mmc_partition_t *handle, int node, struct mmc_fra
 
 MMC_API int mmc_partition_print_buddyinfo(mmc_partition_t *handle, FILE *f)
 {
+    if (!f) {
+        _mmc_set_error("mmc_partition_print_buddyinfo: f is NULL; pass a stream (stdout...)");
+        return -EINVAL;
+    }
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;

@@ -187,12 +187,13 @@ MMC_INTERNAL int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, u
                                         size_t errlen);
 MMC_INTERNAL void _mmc_os_chunk_release(struct mmc_os_chunk *c);
 
-/* Reserve [nr_hugepages] so that at least `need` hugepages are free on the node. Returns the
- * number added (>= 0) or a negative errno with err filled. allow = 0: never write sysfs. */
-MMC_INTERNAL long _mmc_os_hugepages_topup(unsigned os_index, uint64_t page_bytes, uint64_t need,
+/* Reserve [nr_hugepages] so that at least `need` hugepages are free on the node (os_node: the
+ * kernel's number; -1: machine-wide). Returns the number added (>= 0) or a negative errno with
+ * err filled. allow = 0: never write sysfs. mmc_hugepages_reserve() is the same code. */
+MMC_INTERNAL long _mmc_os_hugepages_topup(int os_node, uint64_t page_bytes, uint64_t need,
                                           bool allow, char *err, size_t errlen);
 /* Give back `added` hugepages previously added on the node. */
-MMC_INTERNAL void _mmc_os_hugepages_giveback(unsigned os_index, uint64_t page_bytes, uint64_t added);
+MMC_INTERNAL void _mmc_os_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added);
 
 /* Reserve size bytes of address space aligned to align (PROT_NONE). NULL on failure. */
 MMC_INTERNAL void *_mmc_os_reserve(uint64_t size, uint64_t align);

@@ -334,6 +334,15 @@ MMC_API long mmc_load_alloc(mmc_partition_t *handle, int kind, int node, size_t 
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
+    const unsigned nodes = p->pool.simulated ? p->frames.nnodes : _mmc_g.topo->nnodes;
+    if (node >= 0 && (unsigned)node >= nodes) {
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_set_error("mmc_load_alloc: node %d is not a node of this partition (0..%u), give one "
+                       "of them or -1 for any", node, nodes - 1);
+        return -EINVAL;
+    }
+    if (count > p->frames.nframes) /* more than the pool: as many as it has, at most */
+        count = p->frames.nframes;
     long rc = 0;
     uint64_t *frames = malloc((count ? count : 1) * sizeof(*frames));
     pthread_mutex_lock(&p->lock);
@@ -379,6 +388,11 @@ out:
 
 MMC_API int mmc_load_free(mmc_partition_t *handle, const mmc_load_t *handles, size_t count)
 {
+    if (count && !handles) {
+        _mmc_set_error("mmc_load_free: handles is NULL but count is %zu; pass the handles "
+                       "mmc_load_alloc gave", count);
+        return -EINVAL;
+    }
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
@@ -409,7 +423,8 @@ static int load_copy(mmc_partition_t *handle, mmc_load_t h, size_t off, void *bu
                      bool write, const char *routine)
 {
     if (off > MMC_FRAME_BYTES || len > MMC_FRAME_BYTES - off || (len && !buf)) {
-        _mmc_set_error("%s: off + len must lie in one 4 KiB frame", routine);
+        _mmc_set_error("%s: off %zu + len %zu must lie in one 4 KiB frame, buf non-NULL", routine,
+                       off, len);
         return -EINVAL;
     }
     struct mmc_partition *p = _mmc_partition_resolve(handle);
@@ -422,8 +437,11 @@ static int load_copy(mmc_partition_t *handle, mmc_load_t h, size_t off, void *bu
         rc = -EINVAL;
     else if (slot->dropped)
         rc = -ENODATA;
-    else if (p->pool.simulated)
+    else if (p->pool.simulated) {
+        _mmc_set_error("%s: a simulated partition has no memory behind its frames: load frames "
+                       "hold no contents there", routine);
         rc = -EOPNOTSUPP;
+    }
     else if (write)
         memcpy(p->pool.rw + (slot->frame << MMC_FRAME_SHIFT) + off, buf, len);
     else

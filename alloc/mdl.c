@@ -181,17 +181,19 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
     const bool chunks = flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS;
     bool clustered = flags & MM_ALLOCATE_PREFER_CONTIGUOUS; /* or the partition's policy, below */
 
+#define REJECT(...) return (_mmc_set_error("mmc_allocate_pages_for_mdl: " __VA_ARGS__), (PMDL)NULL)
     if (flags & ~KNOWN_FLAGS)
-        return NULL;
+        REJECT("flags %#x has unknown bits %#x", flags, flags & ~KNOWN_FLAGS);
     if (flags & MM_ALLOCATE_AND_HOT_REMOVE)
-        return NULL; /* pages cannot be hot-removed from user space */
+        REJECT("flags: MM_ALLOCATE_AND_HOT_REMOVE is not possible from user space");
     if (cache_type < MmNonCached || cache_type >= MmMaximumCacheType)
-        return NULL;
+        REJECT("cache type %d is not a MEMORY_CACHING_TYPE (0..%d)", cache_type, MmMaximumCacheType - 1);
     if (total_bytes == 0 || skip_bytes < 0 || (skip & (PAGE_SIZE - 1)))
-        return NULL;
+        REJECT("%s", total_bytes == 0 ? "TotalBytes is 0"
+                                      : "SkipBytes is not a non-negative multiple of the page size");
     if (total_bytes > MDL_MAX_BYTES) {
         if (fully)
-            return NULL;
+            REJECT("TotalBytes above 4 GiB - PAGE_SIZE with MM_ALLOCATE_FULLY_REQUIRED");
         total_bytes = MDL_MAX_BYTES;
     }
     uint64_t want = (total_bytes + PAGE_SIZE - 1) >> PAGE_SHIFT;
@@ -201,15 +203,18 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
             chunk_frames = want; /* one block */
         } else {
             if (skip & (skip - 1) || ((uint64_t)want << PAGE_SHIFT) % skip)
-                return NULL;
+                REJECT("MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS: SkipBytes must be a power of two "
+                       "dividing TotalBytes");
             chunk_frames = skip >> PAGE_SHIFT;
         }
     }
     if (low > UINT64_MAX - (PAGE_SIZE - 1))
-        return NULL;
+        REJECT("LowAddress %#llx holds no whole page", (unsigned long long)low);
     const uint64_t lo_pfn = (low + PAGE_SIZE - 1) >> PAGE_SHIFT, hi_pfn = high >> PAGE_SHIFT;
     if (lo_pfn > hi_pfn)
-        return NULL;
+        REJECT("LowAddress %#llx is above HighAddress %#llx", (unsigned long long)low,
+               (unsigned long long)high);
+#undef REJECT
     if (!handle && _mmc_ensure_init() < 0) /* a PartitionObject exists without init */
         return NULL;
 
@@ -230,6 +235,7 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
         pthread_rwlock_unlock(&_mmc_g.lock);
         reg_del((uintptr_t)mdl);
         free(h);
+        _mmc_set_error("mmc_allocate_pages_for_mdl: %p is not a live partition", (void *)handle);
         return NULL;
     }
     unsigned order[MMC_MAX_NODES], nnodes;

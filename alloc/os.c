@@ -3,7 +3,8 @@
  * Owns: hugetlb memfds, their NUMA binding (libnuma's mbind), population, the check of each
  * hugepage's node (move_pages), pagemap reads, address-space reservation and fixed mappings,
  * and the sysfs hugepage counts (nr_hugepages top-up and give-back, under a file lock so that
- * concurrent mmcontig processes never give back each other's pages).
+ * concurrent mmcontig processes never give back each other's pages), which mmc_hugepages_*
+ * (mmcontig.h) offer to programs beside the pools, such as the benchmark's peers.
  *
  * Everything returns a negative errno and fills a message naming the cause and the remedy.
  *
@@ -11,18 +12,20 @@
  * interaction fail as it fails on a machine that lacks what it needs, through the same code
  * and messages as the real failure (tests/test_envfail.c tries each). It is compiled in
  * always, so the binary tested is the binary shipped and a lab can rehearse a failure; it
- * costs one getenv per pool built and one predictable branch per fault point, all on the
- * pool-building path except the pagemap read behind MmGetPhysicalAddress of a non-pool address
- * (a system call anyway). A message caused by an injected fault ends "[injected: MMC_FAULT]".
+ * costs one getenv per pool built (and per mmc_hugepages_* call, to which the top-up's points
+ * apply too) and one predictable branch per fault point, all on the pool-building path except
+ * the pagemap read behind MmGetPhysicalAddress of a non-pool address (a system call anyway). A message caused by an injected fault ends "[injected: MMC_FAULT]".
  */
 #include <fcntl.h>
 #include <numa.h>
 #include <numaif.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -128,18 +131,34 @@ static const char *size_name(uint64_t page_bytes)
 
 /* ---- sysfs hugepage counts ---- */
 
-static void sysfs_path(char *buf, size_t len, unsigned os_index, uint64_t page_bytes, const char *file)
+/* os_node >= 0: the node's directory; -1: the machine-wide one (the kernel spreads a change
+ * over the nodes). */
+static void sysfs_path(char *buf, size_t len, int os_node, uint64_t page_bytes, const char *file)
 {
-    snprintf(buf, len, "/sys/devices/system/node/node%u/hugepages/hugepages-%llukB/%s", os_index,
-             (unsigned long long)(page_bytes / 1024), file);
+    if (os_node < 0)
+        snprintf(buf, len, "/sys/kernel/mm/hugepages/hugepages-%llukB/%s",
+                 (unsigned long long)(page_bytes / 1024), file);
+    else
+        snprintf(buf, len, "/sys/devices/system/node/node%d/hugepages/hugepages-%llukB/%s", os_node,
+                 (unsigned long long)(page_bytes / 1024), file);
 }
 
-static int sysfs_read(unsigned os_index, uint64_t page_bytes, const char *file, uint64_t *val)
+/* "node 3" or "the machine" (os_node -1), for messages. */
+static const char *where(char *buf, size_t len, int os_node)
+{
+    if (os_node < 0)
+        snprintf(buf, len, "the machine");
+    else
+        snprintf(buf, len, "node %d", os_node);
+    return buf;
+}
+
+static int sysfs_read(int os_node, uint64_t page_bytes, const char *file, uint64_t *val)
 {
     char path[160], buf[32];
     if (page_bytes >= MMC_GIB && fault(F_NO1G))
         return -ENOENT; /* as on a machine without 1 GiB pages: no such directory */
-    sysfs_path(path, sizeof(path), os_index, page_bytes, file);
+    sysfs_path(path, sizeof(path), os_node, page_bytes, file);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
@@ -153,81 +172,132 @@ static int sysfs_read(unsigned os_index, uint64_t page_bytes, const char *file, 
     return 0;
 }
 
-static int sysfs_write(unsigned os_index, uint64_t page_bytes, const char *file, uint64_t val)
+/* Write val to the file; *write_ns (if not NULL): CLOCK_MONOTONIC time of the write(2) alone,
+ * the file already open and the text formatted (for nr_hugepages: the kernel allocating or
+ * freeing the hugepages), 0 if no write was made. */
+static int sysfs_write_timed(int os_node, uint64_t page_bytes, const char *file, uint64_t val,
+                             uint64_t *write_ns)
 {
     char path[160], buf[32];
-    sysfs_path(path, sizeof(path), os_index, page_bytes, file);
+    if (write_ns)
+        *write_ns = 0;
+    sysfs_path(path, sizeof(path), os_node, page_bytes, file);
+    int len = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)val);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    int len = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)val);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     ssize_t n = write(fd, buf, (size_t)len);
     int e = errno;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     close(fd);
+    if (write_ns)
+        *write_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
+                    (uint64_t)t0.tv_nsec;
     return n == len ? 0 : (n < 0 ? -e : -EIO);
 }
 
-/* The lock that serialises read-modify-write of nr_hugepages between mmcontig processes. */
-static int sysfs_lock(void)
+static int sysfs_write(int os_node, uint64_t page_bytes, const char *file, uint64_t val)
 {
-    int fd = open("/run/lock/mmcontig-hugepages.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0)
-        fd = open("/tmp/mmcontig-hugepages.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd >= 0)
-        while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
-            ;
-    return fd;
+    return sysfs_write_timed(os_node, page_bytes, file, val, NULL);
 }
 
-static void sysfs_unlock(int fd)
+/* The lock that serialises read-modify-write of nr_hugepages between mmcontig processes: an
+ * flock on /run/lock/mmcontig-hugepages.lock (else /tmp/...), and, inside this process, a
+ * recursive mutex around it, so that a thread holding it through mmc_hugepages_lock() can
+ * still call what takes it (a pool's top-up, mmc_hugepages_reserve...). Threads of one
+ * process are serialised as before (two flocks on two descriptors exclude each other too). */
+static pthread_once_t lock_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t lock_mutex;
+static int lock_fd = -1;      /* the flocked descriptor while lock_depth > 0 (-1: none could
+                                 be opened; the counts are then changed unlocked, as before) */
+static unsigned lock_depth;   /* nesting of sysfs_lock() in the owning thread */
+
+static void lock_init(void)
 {
-    if (fd >= 0)
-        close(fd); /* releases the flock */
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&lock_mutex, &a);
+    pthread_mutexattr_destroy(&a);
 }
 
-long _mmc_os_hugepages_topup(unsigned os_index, uint64_t page_bytes, uint64_t need, bool allow,
-                             char *err, size_t errlen)
+static void sysfs_lock(void)
 {
-    char path[160];
+    pthread_once(&lock_once, lock_init);
+    pthread_mutex_lock(&lock_mutex);
+    if (lock_depth++ == 0) {
+        int fd = open("/run/lock/mmcontig-hugepages.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0)
+            fd = open("/tmp/mmcontig-hugepages.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd >= 0)
+            while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+                ;
+        lock_fd = fd;
+    }
+}
+
+static void sysfs_unlock(void)
+{
+    if (--lock_depth == 0 && lock_fd >= 0) {
+        close(lock_fd); /* releases the flock */
+        lock_fd = -1;
+    }
+    pthread_mutex_unlock(&lock_mutex);
+}
+
+/* The top-up of a pool (pool: messages name MMC_POOL / MMC_PAGE) or of mmc_hugepages_reserve. */
+static long topup(int os_node, uint64_t page_bytes, uint64_t need, bool allow, bool pool,
+                  char *err, size_t errlen)
+{
+    char path[160], at[32];
     uint64_t nr = 0, free_pages = 0;
-    sysfs_path(path, sizeof(path), os_index, page_bytes, "nr_hugepages");
-    faults_load(true);
-    int lk = sysfs_lock();
-    int rc = sysfs_read(os_index, page_bytes, "free_hugepages", &free_pages);
+    sysfs_path(path, sizeof(path), os_node, page_bytes, "nr_hugepages");
+    where(at, sizeof(at), os_node);
+    const char *smaller = pool ? "ask for a smaller pool (MMC_POOL)" : "ask for fewer";
+    faults_load(pool); /* the pool warns of unknown names (once per pool, not per call) */
+    sysfs_lock();
+    int rc = sysfs_read(os_node, page_bytes, "free_hugepages", &free_pages);
     if (rc == 0)
-        rc = sysfs_read(os_index, page_bytes, "nr_hugepages", &nr);
+        rc = sysfs_read(os_node, page_bytes, "nr_hugepages", &nr);
     const bool short_fault = fault(F_TOPUP_DENIED | F_SHORT | F_NONE);
     if (short_fault)
         free_pages = 0; /* the node has none free: a top-up is needed */
     if (rc < 0) {
-        sysfs_unlock(lk);
+        sysfs_unlock();
         char dir[64];
-        snprintf(dir, sizeof(dir), "/sys/devices/system/node/node%u", os_index);
-        if (access(dir, F_OK) != 0)
+        snprintf(dir, sizeof(dir), "/sys/devices/system/node/node%d", os_node);
+        if (os_node >= 0 && access(dir, F_OK) != 0)
             fail(err, errlen,
-                 "node %u: this kernel has no such node (%s: %s): the topology mmcontig loaded is "
-                 "not this machine's; unset MMC_TOPOLOGY_XML, or give MMC_POOL sizes only for "
-                 "the nodes this machine has (mmcontig topology lists them)",
-                 os_index, dir, strerror(errno));
+                 pool ? "node %d: this kernel has no such node (%s: %s): the topology mmcontig "
+                        "loaded is not this machine's; unset MMC_TOPOLOGY_XML, or give MMC_POOL "
+                        "sizes only for the nodes this machine has (mmcontig topology lists them)"
+                      : "node %d: this kernel has no such node (%s: %s); the kernel's node "
+                        "indexes are those of /sys/devices/system/node/node*",
+                 os_node, dir, strerror(errno));
         else
             fail(err, errlen,
-                 "node %u: cannot read its %s hugepage counts (%s): this kernel or machine has no "
-                 "%s hugepages on that node; use MMC_PAGE=2M or a machine that supports them",
-                 os_index, size_name(page_bytes), strerror(-rc), size_name(page_bytes));
+                 "%s: cannot read its %s hugepage counts (%s): this kernel or machine has no "
+                 "%s hugepages %s; %s",
+                 at, size_name(page_bytes), strerror(-rc), size_name(page_bytes),
+                 os_node < 0 ? "(see /sys/kernel/mm/hugepages)" : "on that node",
+                 pool ? "use MMC_PAGE=2M or a machine that supports them"
+                      : "use 2 MiB hugepages or a machine that supports them");
         fault_note(err, errlen);
         return rc;
     }
     if (free_pages >= need) {
-        sysfs_unlock(lk);
+        sysfs_unlock();
         return 0;
     }
     uint64_t shortfall = need - free_pages;
     if (!allow) {
-        sysfs_unlock(lk);
+        sysfs_unlock();
         fail(err, errlen,
-             "node %u: %llu free %s hugepages, %llu needed (%llu short) and top-up is off "
+             "%s: %llu free %s hugepages, %llu needed (%llu short) and top-up is off "
              "(MMC_TOPUP=0); run as root: echo %llu > %s",
-             os_index, (unsigned long long)free_pages, size_name(page_bytes),
+             at, (unsigned long long)free_pages, size_name(page_bytes),
              (unsigned long long)need, (unsigned long long)shortfall,
              (unsigned long long)(nr + shortfall), path);
         fault_note(err, errlen);
@@ -238,53 +308,215 @@ long _mmc_os_hugepages_topup(unsigned os_index, uint64_t page_bytes, uint64_t ne
     else if (fault(F_NONE))
         rc = 0; /* the kernel found none: nr_hugepages stays */
     else /* F_SHORT: the kernel finds half the shortfall (a real raise, given back below) */
-        rc = sysfs_write(os_index, page_bytes, "nr_hugepages",
+        rc = sysfs_write(os_node, page_bytes, "nr_hugepages",
                          nr + (fault(F_SHORT) ? shortfall / 2 : shortfall));
     uint64_t nr_after = nr, free_after = free_pages;
-    sysfs_read(os_index, page_bytes, "nr_hugepages", &nr_after);
-    sysfs_read(os_index, page_bytes, "free_hugepages", &free_after);
+    sysfs_read(os_node, page_bytes, "nr_hugepages", &nr_after);
+    sysfs_read(os_node, page_bytes, "free_hugepages", &free_after);
     long added = nr_after > nr ? (long)(nr_after - nr) : 0;
     if (short_fault)
         free_after = free_pages + (uint64_t)added;
     if (rc < 0 || free_after < need) {
         if (added)
-            sysfs_write(os_index, page_bytes, "nr_hugepages", nr_after - (uint64_t)added);
-        sysfs_unlock(lk);
+            sysfs_write(os_node, page_bytes, "nr_hugepages", nr_after - (uint64_t)added);
+        sysfs_unlock();
         if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
             fail(err, errlen,
-                 "node %u: %llu free %s hugepages, %llu needed (%llu short), and this process may "
-                 "not raise nr_hugepages (%s); run as root: echo %llu > %s, or ask for a smaller "
-                 "pool (MMC_POOL)",
-                 os_index, (unsigned long long)free_pages, size_name(page_bytes),
+                 "%s: %llu free %s hugepages, %llu needed (%llu short), and this process may "
+                 "not raise nr_hugepages (%s); run as root: echo %llu > %s, or %s",
+                 at, (unsigned long long)free_pages, size_name(page_bytes),
                  (unsigned long long)need, (unsigned long long)shortfall, strerror(-rc),
-                 (unsigned long long)(nr + shortfall), path);
+                 (unsigned long long)(nr + shortfall), path, smaller);
         else
             fail(err, errlen,
-                 "node %u: %llu free %s hugepages, %llu needed (%llu short); the kernel found only "
+                 "%s: %llu free %s hugepages, %llu needed (%llu short); the kernel found only "
                  "%llu more when asked (memory too fragmented or too small); reserve them at boot "
                  "(hugepages=N on the kernel command line), or drop caches and compact first: "
                  "echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory; "
-                 "echo %llu > %s, or ask for a smaller pool (MMC_POOL)",
-                 os_index, (unsigned long long)free_pages, size_name(page_bytes),
+                 "echo %llu > %s, or %s",
+                 at, (unsigned long long)free_pages, size_name(page_bytes),
                  (unsigned long long)need, (unsigned long long)shortfall,
                  (unsigned long long)(free_after > free_pages ? free_after - free_pages : 0),
-                 (unsigned long long)(nr + shortfall), path);
+                 (unsigned long long)(nr + shortfall), path, smaller);
         fault_note(err, errlen);
         return -ENOMEM;
     }
-    sysfs_unlock(lk);
+    sysfs_unlock();
     return added;
 }
 
-void _mmc_os_hugepages_giveback(unsigned os_index, uint64_t page_bytes, uint64_t added)
+long _mmc_os_hugepages_topup(int os_node, uint64_t page_bytes, uint64_t need, bool allow,
+                             char *err, size_t errlen)
+{
+    return topup(os_node, page_bytes, need, allow, true, err, errlen);
+}
+
+void _mmc_os_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added)
 {
     if (!added)
         return;
-    int lk = sysfs_lock();
+    sysfs_lock();
     uint64_t nr = 0;
-    if (sysfs_read(os_index, page_bytes, "nr_hugepages", &nr) == 0)
-        sysfs_write(os_index, page_bytes, "nr_hugepages", nr > added ? nr - added : 0);
-    sysfs_unlock(lk);
+    if (sysfs_read(os_node, page_bytes, "nr_hugepages", &nr) == 0)
+        sysfs_write(os_node, page_bytes, "nr_hugepages", nr > added ? nr - added : 0);
+    sysfs_unlock();
+}
+
+/* ---- the public hugepage-count API (mmcontig.h, "the kernel's hugepage counts") ---- */
+
+/* The arguments every mmc_hugepages_* call takes. 0 or -EINVAL with the error set. */
+static int hp_args(const char *fn, int os_node, uint64_t page_bytes)
+{
+    if (page_bytes != 2 * MMC_MIB && page_bytes != MMC_GIB) {
+        _mmc_set_error("%s: page_bytes %llu is no hugepage size: give 2097152 (2 MiB) or "
+                       "1073741824 (1 GiB)", fn, (unsigned long long)page_bytes);
+        return -EINVAL;
+    }
+    if (os_node < -1) {
+        _mmc_set_error("%s: os_node %d is no node: give the kernel's node index (0, 1...: "
+                       "/sys/devices/system/node/nodeN) or -1 for the whole machine", fn, os_node);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+MMC_API int mmc_hugepages_count(int os_node, uint64_t page_bytes, uint64_t *total,
+                                uint64_t *free_pages)
+{
+    int rc = hp_args("mmc_hugepages_count", os_node, page_bytes);
+    if (rc < 0)
+        return rc;
+    faults_load(false);
+    uint64_t nr = 0, fr = 0;
+    rc = sysfs_read(os_node, page_bytes, "nr_hugepages", &nr);
+    if (rc == 0)
+        rc = sysfs_read(os_node, page_bytes, "free_hugepages", &fr);
+    if (rc < 0) {
+        char path[160], at[32], msg[400];
+        sysfs_path(path, sizeof(path), os_node, page_bytes, "nr_hugepages");
+        fail(msg, sizeof(msg),
+             "%s: cannot read %s (%s): %s", where(at, sizeof(at), os_node), path, strerror(-rc),
+             rc == -ENOENT ? "no such node, or no hugepages of that size on this kernel (see "
+                             "/sys/kernel/mm/hugepages and /sys/devices/system/node)"
+                           : "check that sysfs is mounted and readable");
+        fault_note(msg, sizeof(msg));
+        _mmc_set_error("%s", msg);
+        return rc;
+    }
+    if (total)
+        *total = nr;
+    if (free_pages)
+        *free_pages = fr;
+    return 0;
+}
+
+MMC_API long mmc_hugepages_reserve(int os_node, uint64_t page_bytes, uint64_t need)
+{
+    int rc = hp_args("mmc_hugepages_reserve", os_node, page_bytes);
+    if (rc < 0)
+        return rc;
+    char err[768];
+    long added = topup(os_node, page_bytes, need, true, false, err, sizeof(err));
+    if (added < 0)
+        _mmc_set_error("%s", err);
+    return added;
+}
+
+MMC_API int mmc_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta,
+                                 uint64_t *write_ns)
+{
+    if (write_ns)
+        *write_ns = 0;
+    int rc = hp_args("mmc_hugepages_adjust", os_node, page_bytes);
+    if (rc < 0)
+        return rc;
+    char path[160], at[32], msg[768];
+    sysfs_path(path, sizeof(path), os_node, page_bytes, "nr_hugepages");
+    where(at, sizeof(at), os_node);
+    faults_load(false);
+    sysfs_lock();
+    uint64_t nr = 0, nr_after = 0;
+    rc = sysfs_read(os_node, page_bytes, "nr_hugepages", &nr);
+    if (rc < 0) {
+        sysfs_unlock();
+        fail(msg, sizeof(msg), "%s: cannot read %s (%s): no such node, or no %s hugepages on "
+             "this kernel (see /sys/kernel/mm/hugepages)", at, path, strerror(-rc),
+             size_name(page_bytes));
+        fault_note(msg, sizeof(msg));
+        _mmc_set_error("%s", msg);
+        return rc;
+    }
+    const uint64_t mag = delta < 0 ? (uint64_t)-(delta + 1) + 1 : (uint64_t)delta;
+    if (delta > 0 && nr + mag < nr) {
+        sysfs_unlock();
+        _mmc_set_error("mmc_hugepages_adjust: nr_hugepages %llu + %lld overflows",
+                       (unsigned long long)nr, (long long)delta);
+        return -EINVAL;
+    }
+    const uint64_t target = delta >= 0 ? nr + mag : (nr > mag ? nr - mag : 0);
+    if (target == nr) {
+        sysfs_unlock();
+        return 0;
+    }
+    if (delta > 0 && fault(F_TOPUP_DENIED))
+        rc = -EACCES;
+    else if (delta > 0 && fault(F_NONE))
+        rc = 0; /* the kernel found none: nr_hugepages stays */
+    else /* F_SHORT: the kernel finds half (a real raise, given back below) */
+        rc = sysfs_write_timed(os_node, page_bytes, "nr_hugepages",
+                               delta > 0 && fault(F_SHORT) ? nr + mag / 2 : target, write_ns);
+    rc = rc < 0 ? rc : sysfs_read(os_node, page_bytes, "nr_hugepages", &nr_after);
+    if (rc == 0 && nr_after == target) {
+        sysfs_unlock();
+        return 0;
+    }
+    /* Failed, or the kernel found fewer: back to nr_hugepages as it was. */
+    uint64_t found = rc == 0 && nr_after > nr ? nr_after - nr : 0;
+    if (found)
+        sysfs_write(os_node, page_bytes, "nr_hugepages", nr);
+    sysfs_unlock();
+    if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
+        fail(msg, sizeof(msg), "%s: this process may not change nr_hugepages (%s): run as root "
+             "(echo %llu > %s)", at, strerror(-rc), (unsigned long long)target, path);
+    else if (rc < 0)
+        fail(msg, sizeof(msg), "%s: writing %llu to %s failed (%s)", at,
+             (unsigned long long)target, path, strerror(-rc));
+    else if (delta > 0)
+        fail(msg, sizeof(msg),
+             "%s: the kernel found only %llu of %llu more %s hugepages when asked (memory too "
+             "fragmented or too small; nr_hugepages left at %llu); drop caches and compact "
+             "first: echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory, "
+             "or reserve them at boot (hugepages=N on the kernel command line)",
+             at, (unsigned long long)found, (unsigned long long)mag, size_name(page_bytes),
+             (unsigned long long)nr);
+    else
+        fail(msg, sizeof(msg), "%s: nr_hugepages is %llu after writing %llu to %s",
+             at, (unsigned long long)nr_after, (unsigned long long)target, path);
+    fault_note(msg, sizeof(msg));
+    _mmc_set_error("%s", msg);
+    return rc < 0 ? rc : delta > 0 ? -ENOMEM : -EIO;
+}
+
+MMC_API void mmc_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added)
+{
+    if (added && hp_args("mmc_hugepages_giveback", os_node, page_bytes) == 0)
+        _mmc_os_hugepages_giveback(os_node, page_bytes, added);
+}
+
+MMC_API void mmc_hugepages_lock(void)
+{
+    sysfs_lock();
+}
+
+MMC_API void mmc_hugepages_unlock(void)
+{
+    pthread_once(&lock_once, lock_init);
+    if (pthread_mutex_trylock(&lock_mutex) != 0)
+        return; /* another thread holds it: not ours to release */
+    const bool held = lock_depth > 0; /* by this thread, since the trylock succeeded */
+    pthread_mutex_unlock(&lock_mutex);
+    if (held)
+        sysfs_unlock();
 }
 
 /* ---- pagemap ---- */

@@ -34,6 +34,7 @@ MMC_API const char *mmc_last_error(void) { return last_error; }
 /* config.c */
 MMC_INTERNAL int _mmc_config_node_pages(const struct mmc_config *cfg, const struct mmc_topology *topo,
                                         uint64_t *node_pages);
+MMC_INTERNAL int _mmc_config_check(const struct mmc_config *cfg, const char *fn);
 
 /* ---- misuse ---- */
 
@@ -47,6 +48,7 @@ void _mmc_misuse(struct mmc_partition *part, const char *routine, const void *ad
     bool warn = __atomic_load_n(&_mmc_g.on_misuse, __ATOMIC_RELAXED) == MMC_MISUSE_WARN;
     fprintf(stderr, "mmcontig: %s(%p): %s%s\n", routine, addr, why,
             warn ? " (ignored: MMC_ON_MISUSE=warn)" : "; aborting (MMC_ON_MISUSE=warn reports and goes on)");
+    _mmc_set_error("%s(%p): %s (misuse: the call was ignored)", routine, addr, why);
     if (!warn)
         abort();
     (void)part;
@@ -234,6 +236,10 @@ MMC_API int mmc_init(const struct mmc_config *cfg)
         _mmc_set_error("mmcontig is initialised already: call mmc_fini() first");
         return -EALREADY;
     }
+    if ((rc = _mmc_config_check(cfg, "mmc_init")) < 0) {
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        return rc;
+    }
     rc = mmc_topology_load(NULL, &_mmc_g.topo, err, sizeof(err));
     if (rc < 0) {
         _mmc_set_error("%s", err);
@@ -294,6 +300,8 @@ MMC_API int mmc_partition_create(const struct mmc_config *cfg, mmc_partition_t *
             return rc;
         cfg = &def;
     }
+    if ((rc = _mmc_config_check(cfg, "mmc_partition_create")) < 0)
+        return rc;
     pthread_rwlock_wrlock(&_mmc_g.lock);
     rc = _mmc_partition_create_locked(cfg, false, NULL, out);
     pthread_rwlock_unlock(&_mmc_g.lock);
@@ -514,8 +522,11 @@ MMC_API int mmc_query(const void *addr, struct mmc_alloc_info *info)
 {
     bool exec = false;
     int rc = -ENOENT;
-    if (!info) /* simulated partitions exist without init: look at the list anyway */
-        return -ENOENT;
+    if (!info) {
+        _mmc_set_error("mmc_query: info is NULL; pass a struct mmc_alloc_info to fill");
+        return -EINVAL;
+    }
+    /* simulated partitions exist without init: look at the list anyway */
     pthread_rwlock_rdlock(&_mmc_g.lock);
     struct mmc_partition *part = _mmc_partition_of_va_locked(addr, &exec);
     if (part) {
@@ -542,6 +553,9 @@ MMC_API int mmc_query(const void *addr, struct mmc_alloc_info *info)
         pthread_mutex_unlock(&part->lock);
     }
     pthread_rwlock_unlock(&_mmc_g.lock);
+    if (rc == -ENOENT)
+        _mmc_set_error("mmc_query(%p): no live contiguous block contains this address (%s)", addr,
+                       part ? "a frame of a pool that no block holds" : "outside every partition's pool");
     return rc;
 }
 
@@ -560,6 +574,10 @@ struct mmc_partition *_mmc_partition_resolve(mmc_partition_t *handle)
 
 MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
 {
+    if (!st) {
+        _mmc_set_error("mmc_partition_stats: st is NULL; pass a struct mmc_stats to fill");
+        return -EINVAL;
+    }
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
@@ -600,6 +618,11 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
 
 MMC_API long mmc_partition_runs(mmc_partition_t *handle, struct mmc_run_info *runs, size_t max)
 {
+    if (!runs && max) {
+        _mmc_set_error("mmc_partition_runs: runs is NULL but max is %zu; pass an array of max "
+                       "entries, or max 0 to count the runs", max);
+        return -EINVAL;
+    }
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
@@ -631,6 +654,10 @@ static void print_bytes(FILE *out, uint64_t b)
 
 MMC_API int mmc_partition_print_layout(mmc_partition_t *handle, FILE *out)
 {
+    if (!out) {
+        _mmc_set_error("mmc_partition_print_layout: f is NULL; pass a stream (stdout...)");
+        return -EINVAL;
+    }
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
@@ -693,6 +720,10 @@ MMC_API int mmc_print_topology(FILE *f, const char *xml_path)
 {
     char err[512] = "";
     struct mmc_topology *t = NULL;
+    if (!f) {
+        _mmc_set_error("mmc_print_topology: f is NULL; pass a stream (stdout...)");
+        return -EINVAL;
+    }
     int rc = mmc_topology_load(xml_path, &t, err, sizeof(err));
     if (rc < 0) {
         _mmc_set_error("%s", err);

@@ -69,7 +69,8 @@ int _mmc_sim_synthetic(const struct mmc_sim_spec *spec, uint64_t **hp_pfn, uint8
                        "at most one per hugepage", spec->nnodes, nh, MMC_MAX_NODES);
         return -EINVAL;
     }
-    if (!(spec->mean_run_hugepages >= 0) || spec->mean_run_hugepages > 1e15) { /* NaN too */
+    if (!(spec->mean_run_hugepages >= 0) || spec->mean_run_hugepages > 1e15 || /* NaN too */
+        (spec->mean_run_hugepages > 0 && spec->mean_run_hugepages < 1)) {
         _mmc_set_error("simulated layout: mean run length %g hugepages: give 0 (one run per "
                        "node) or >= 1", spec->mean_run_hugepages);
         return -EINVAL;
@@ -326,8 +327,10 @@ unsigned _mmc_sim_node_order(const struct mmc_partition *part, unsigned node, bo
 
 MMC_API int mmc_sim_config_init(struct mmc_sim_config *cfg)
 {
-    if (!cfg)
+    if (!cfg) {
+        _mmc_set_error("mmc_sim_config_init: cfg is NULL; pass a struct mmc_sim_config to fill");
         return -EINVAL;
+    }
     memset(cfg, 0, sizeof(*cfg));
     cfg->pool_bytes = MMC_GIB;
     cfg->page_bytes = 2 * MMC_MIB;

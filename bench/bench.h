@@ -251,18 +251,8 @@ int shadow_check(const struct shadow *s, char *err, size_t errlen);
 uint64_t bench_rand(uint64_t *state);
 uint64_t bench_seed_mix(uint64_t a, uint64_t b);
 
-/* ---- hugetlb.c: the kernel's hugepage counts and pagemap, for the peers ---- */
-/* nr_hugepages / free_hugepages of a node (kernel index) and size; node -1: system-wide. */
-int hugetlb_read(int os_node, uint64_t page_bytes, const char *file, uint64_t *val);
-int hugetlb_write(int os_node, uint64_t page_bytes, const char *file, uint64_t val);
-/* The lock mmcontig's library takes around nr_hugepages read-modify-write. fd or -1. */
-int hugetlb_lock(void);
-void hugetlb_unlock(int fd);
-/* With hugetlb_lock() held: raise the system-wide nr_hugepages so that `need` hugepages are
- * free; returns how many were added (>= 0), or -errno with err set. Give exactly that back
- * with hugetlb_giveback (which takes the lock). */
-long hugetlb_topup_locked(uint64_t page_bytes, uint64_t need, char *err, size_t errlen);
-void hugetlb_giveback(uint64_t page_bytes, uint64_t added);
+/* ---- hugetlb.c: node indexes and pagemap, for the peers ----
+ * (The kernel's hugepage counts: mmc_hugepages_* of mmcontig.h.) */
 /* Kernel node index of mmcontig node number n (nodes with memory by ascending index). */
 int hugetlb_os_node(unsigned n);
 /* Nodes with memory. */

@@ -1,122 +1,18 @@
-/* bench/hugetlb.c: the benchmark's own dealings with the kernel's hugepages and pagemap, for
- * the peers (DPDK's hugepages, the kernel allocating a fresh hugepage) and the violation checks.
+/* bench/hugetlb.c: the benchmark's own dealings with the kernel's NUMA nodes and pagemap, for
+ * the peers (node numbers to kernel indexes) and the violation checks.
  *
- * The library's alloc/os.c is the only code of libmmcontig that talks to the kernel; the
- * benchmark may not call it (public headers only), so the few sysfs and pagemap accesses the
- * peers need are here. nr_hugepages is changed only by read-modify-write under the same flock
- * the library takes (/run/lock/mmcontig-hugepages.lock), so concurrent mmcontig processes
- * never give back each other's hugepages; every raise is given back exactly.
+ * The kernel's hugepage counts (nr_hugepages / free_hugepages, the lock around changing them,
+ * top-up and give-back) are the library's: the peers use mmc_hugepages_count / _reserve /
+ * _adjust / _giveback / _lock of mmcontig.h, implemented by alloc/os.c, the only code that
+ * changes them.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "bench.h"
-
-static void path_of(char *buf, size_t len, int os_node, uint64_t page_bytes, const char *file)
-{
-    if (os_node < 0)
-        snprintf(buf, len, "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/%s", page_bytes / 1024,
-                 file);
-    else
-        snprintf(buf, len, "/sys/devices/system/node/node%d/hugepages/hugepages-%" PRIu64 "kB/%s",
-                 os_node, page_bytes / 1024, file);
-}
-
-int hugetlb_read(int os_node, uint64_t page_bytes, const char *file, uint64_t *val)
-{
-    char path[192], buf[32];
-    path_of(path, sizeof(path), os_node, page_bytes, file);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    int e = errno;
-    close(fd);
-    if (n <= 0)
-        return n < 0 ? -e : -EIO;
-    buf[n] = 0;
-    *val = strtoull(buf, NULL, 10);
-    return 0;
-}
-
-int hugetlb_write(int os_node, uint64_t page_bytes, const char *file, uint64_t val)
-{
-    char path[192], buf[32];
-    path_of(path, sizeof(path), os_node, page_bytes, file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int len = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", val);
-    ssize_t n = write(fd, buf, (size_t)len);
-    int e = errno;
-    close(fd);
-    return n == len ? 0 : (n < 0 ? -e : -EIO);
-}
-
-int hugetlb_lock(void)
-{
-    int fd = open("/run/lock/mmcontig-hugepages.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0)
-        fd = open("/tmp/mmcontig-hugepages.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd >= 0)
-        while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
-            ;
-    return fd;
-}
-
-void hugetlb_unlock(int fd)
-{
-    if (fd >= 0)
-        close(fd);
-}
-
-long hugetlb_topup_locked(uint64_t page_bytes, uint64_t need, char *err, size_t errlen)
-{
-    uint64_t nr = 0, free_pages = 0, nr_after = 0;
-    int rc = hugetlb_read(-1, page_bytes, "free_hugepages", &free_pages);
-    if (rc == 0)
-        rc = hugetlb_read(-1, page_bytes, "nr_hugepages", &nr);
-    if (rc < 0) {
-        snprintf(err, errlen, "cannot read the %" PRIu64 " kB hugepage counts: %s",
-                 page_bytes / 1024, strerror(-rc));
-        return rc;
-    }
-    if (free_pages >= need)
-        return 0;
-    uint64_t shortfall = need - free_pages;
-    rc = hugetlb_write(-1, page_bytes, "nr_hugepages", nr + shortfall);
-    hugetlb_read(-1, page_bytes, "nr_hugepages", &nr_after);
-    long added = nr_after > nr ? (long)(nr_after - nr) : 0;
-    if (rc < 0 || (uint64_t)added < shortfall) {
-        if (added)
-            hugetlb_write(-1, page_bytes, "nr_hugepages", nr_after - (uint64_t)added);
-        snprintf(err, errlen, "%" PRIu64 " free %" PRIu64 " kB hugepages, %" PRIu64 " needed; "
-                 "raising nr_hugepages %s (as root: echo %" PRIu64 " > "
-                 "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages)",
-                 free_pages, page_bytes / 1024, need,
-                 rc < 0 ? strerror(-rc) : "found too few (memory fragmented or short)",
-                 nr + shortfall, page_bytes / 1024);
-        return rc < 0 ? rc : -ENOMEM;
-    }
-    return added;
-}
-
-void hugetlb_giveback(uint64_t page_bytes, uint64_t added)
-{
-    if (!added)
-        return;
-    int lk = hugetlb_lock();
-    uint64_t nr = 0;
-    if (hugetlb_read(-1, page_bytes, "nr_hugepages", &nr) == 0)
-        hugetlb_write(-1, page_bytes, "nr_hugepages", nr > added ? nr - added : 0);
-    hugetlb_unlock(lk);
-}
 
 /* Nodes with memory, ascending kernel index: mmcontig numbers them 0..n-1 the same way. */
 static int mem_nodes(int *out, int max)

@@ -27,7 +27,6 @@
  * and constraint: p50 and p99 ratios (peer / mmcontig) and both success rates.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,19 +212,11 @@ static void run_kernel(gbench_state_t *st, struct bench_case *c)
 {
     const uint64_t page = c->peer == PEER_KERNEL_1G ? GIB : 2 * MIB;
     const int os_node = hugetlb_os_node(c->node);
-    char path[160], err[300];
-    snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/hugepages/hugepages-%" PRIu64
-             "kB/nr_hugepages", os_node, page / 1024);
+    char err[300];
     target_dpdk_done(); /* never two peers' hugepages at once */
-    uint64_t nr0;
-    int rc = hugetlb_read(os_node, page, "nr_hugepages", &nr0);
+    int rc = mmc_hugepages_count(os_node, page, NULL, NULL);
     if (rc < 0) {
-        case_fail(st, c, "cannot read %s: %s (no %s hugepages on this machine?)", path,
-                  strerror(-rc), page >= GIB ? "1 GiB" : "2 MiB");
-        return;
-    }
-    if (access(path, W_OK) != 0) {
-        case_fail(st, c, "cannot write %s: %s (needs root)", path, strerror(errno));
+        case_fail(st, c, "%s", mmc_last_error());
         return;
     }
     const uint64_t total_kb = node_meminfo_kb(os_node, "MemTotal");
@@ -238,35 +229,26 @@ static void run_kernel(gbench_state_t *st, struct bench_case *c)
     c->boundary = 0;
     const uint64_t started = bench_now_ns();
     bool failed = false;
-    while (gbench_keep_running(st, 1)) { /* one call per iteration: each takes a lock */
-        int lk = hugetlb_lock();
-        uint64_t nr = 0, nr_after = 0;
-        char buf[32];
-        int len = 0, fd = -1;
-        if (hugetlb_read(os_node, page, "nr_hugepages", &nr) == 0) {
-            len = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", nr + 1);
-            fd = open(path, O_WRONLY | O_CLOEXEC);
-        }
-        if (fd < 0) {
-            hugetlb_unlock(lk);
-            snprintf(err, sizeof(err), "cannot open %s: %s", path, strerror(errno));
+    while (gbench_keep_running(st, 1)) { /* one call per iteration: each takes the lock */
+        /* The raise, the check and the give-back are one step for every mmcontig process. */
+        mmc_hugepages_lock();
+        uint64_t ns = 0;
+        rc = mmc_hugepages_adjust(os_node, page, +1, &ns); /* ns: the write(2) alone */
+        if (rc < 0 && ns == 0) { /* no write made (not root, no such node...): no call */
+            mmc_hugepages_unlock();
+            snprintf(err, sizeof(err), "%s", mmc_last_error());
             failed = true;
             gbench_set_iteration_time(st, 0);
             gbench_skip_with_error(st, err); /* ends the loop at the next keep_running */
             continue;
         }
-        uint64_t t0 = bench_now_ns();
-        ssize_t w = write(fd, buf, (size_t)len);
-        uint64_t ns = bench_now_ns() - t0;
-        close(fd);
-        hugetlb_read(os_node, page, "nr_hugepages", &nr_after);
-        const bool ok = w == len && nr_after == nr + 1;
+        const bool ok = rc == 0; /* nr_hugepages grew by one; if not, nothing stays added */
         bool viol = false;
-        if (ok)
+        if (ok) {
             viol = verify_hugepage(page, os_node) == 1;
-        if (nr_after > nr) /* give back exactly what this call added (under the lock) */
-            hugetlb_write(os_node, page, "nr_hugepages", nr);
-        hugetlb_unlock(lk);
+            mmc_hugepages_adjust(os_node, page, -1, NULL); /* give back exactly this one */
+        }
+        mmc_hugepages_unlock();
         case_record(c, ok, ns, false, viol);
         gbench_set_iteration_time(st, (double)ns * 1e-9);
         progress_tick();

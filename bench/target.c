@@ -190,11 +190,11 @@ int target_dpdk(char *err, size_t errlen)
     /* DPDK's own hugepages: its -m plus slack for EAL's internal memzones and for other
      * processes (the library's pools fault their hugepages outside the lock). The lock is held
      * through rte_eal_init, so no mmcontig process tops up or gives back in between. */
-    int lk = hugetlb_lock();
-    long added = hugetlb_topup_locked(DPDK_PAGE_BYTES, mem / DPDK_PAGE_BYTES + DPDK_SLACK_PAGES,
-                                      err, errlen);
+    mmc_hugepages_lock();
+    long added = mmc_hugepages_reserve(-1, DPDK_PAGE_BYTES, mem / DPDK_PAGE_BYTES + DPDK_SLACK_PAGES);
     if (added < 0) {
-        hugetlb_unlock(lk);
+        mmc_hugepages_unlock();
+        snprintf(err, errlen, "%s", mmc_last_error());
         dpdk_state = 2;
         snprintf(dpdk_err, sizeof(dpdk_err), "DPDK's hugepages: %s", err);
         snprintf(bench_g.dpdk_status, sizeof(bench_g.dpdk_status), "no hugepages: %s", err);
@@ -203,9 +203,9 @@ int target_dpdk(char *err, size_t errlen)
     dpdk_topup_pages = added;
     uint64_t t0 = bench_now_ns();
     int rc = dpdk_peer_init(mem, err, errlen);
-    hugetlb_unlock(lk);
+    mmc_hugepages_unlock();
     if (rc < 0) {
-        hugetlb_giveback(DPDK_PAGE_BYTES, (uint64_t)dpdk_topup_pages);
+        mmc_hugepages_giveback(-1, DPDK_PAGE_BYTES, (uint64_t)dpdk_topup_pages);
         dpdk_topup_pages = 0;
         dpdk_state = 2;
         snprintf(dpdk_err, sizeof(dpdk_err), "%s", err);
@@ -225,7 +225,7 @@ void target_dpdk_done(void)
     if (dpdk_state != 1)
         return;
     dpdk_peer_fini();
-    hugetlb_giveback(DPDK_PAGE_BYTES, (uint64_t)dpdk_topup_pages);
+    mmc_hugepages_giveback(-1, DPDK_PAGE_BYTES, (uint64_t)dpdk_topup_pages);
     dpdk_topup_pages = 0;
     dpdk_state = 2;
 }

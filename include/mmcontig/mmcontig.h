@@ -158,7 +158,8 @@ struct mmc_alloc_info {
     int executable;             /* 1 if mapped in the executable view */
     mmc_partition_t *partition; /* owner */
 };
-/* Describe the live contiguous block containing addr. Returns 0, or -ENOENT. */
+/* Describe the live contiguous block containing addr. Returns 0, -ENOENT if no live block
+ * holds addr, or -EINVAL if info is NULL (mmc_last_error() says which). */
 MMC_API int mmc_query(const void *addr, struct mmc_alloc_info *info);
 
 /* MmAllocatePagesForMdlEx from a given partition (NULL: system). Returns a PMDL (struct _MDL *)
@@ -179,6 +180,72 @@ MMC_API unsigned mmc_node_count(void);
 /* Print the NUMA topology (nodes, CPUs, memory, hugepages per size, distances, fallback order)
  * of the live machine, or of an hwloc XML file if xml_path is not NULL. 0 or -errno. */
 MMC_API int mmc_print_topology(FILE *f, const char *xml_path);
+
+/* ---- the kernel's hugepage counts ----
+ * The sysfs accounting a pool's top-up uses, for a program that needs hugepages of its own
+ * beside mmcontig's pools (the benchmark's peers: DPDK's hugepages, the kernel allocating
+ * one). nr_hugepages is only ever changed by read-modify-write under the lock every mmcontig
+ * process takes for it (flock on /run/lock/mmcontig-hugepages.lock, else
+ * /tmp/mmcontig-hugepages.lock), so concurrent processes never give back each other's
+ * hugepages. None of these needs mmc_init(); changing a count needs root. The MMC_FAULT points
+ * of the top-up (topup_denied, hugepages_short, nohugepages, 1g_unavailable) apply to them as
+ * to a pool.
+ *
+ * Common parameters:
+ *   os_node     the kernel's node index (N of /sys/devices/system/node/nodeN; not mmcontig's
+ *               node number, which counts only the nodes with memory), or -1: the machine-wide
+ *               count of /sys/kernel/mm/hugepages (a raise there is spread over the nodes by
+ *               the kernel). Below -1: -EINVAL; a node the kernel does not have: -ENOENT.
+ *   page_bytes  hugepage size in bytes: 2097152 (2 MiB) or 1073741824 (1 GiB); else -EINVAL.
+ * Errors are negative errnos with mmc_last_error() naming cause and remedy. */
+
+/* Read the hugepage counts of a node.
+ *   total       out, may be NULL: nr_hugepages (persistent hugepages, in use or free), pages
+ *   free_pages  out, may be NULL: free_hugepages (hugepages no one has faulted in), pages
+ * Returns 0, -EINVAL (arguments), -ENOENT (no such node, or no hugepages of that size on this
+ * kernel) or another -errno of reading sysfs; the outputs are untouched on failure. */
+MMC_API int mmc_hugepages_count(int os_node, uint64_t page_bytes, uint64_t *total,
+                                uint64_t *free_pages);
+
+/* Make at least `need` hugepages free on a node, under the lock: if free_hugepages is short,
+ * nr_hugepages is raised by the shortfall (the pool's top-up, same code and messages).
+ *   need        free hugepages wanted, pages; 0: nothing to do
+ * Returns the number of hugepages added to nr_hugepages (>= 0; 0 if enough were free): give
+ * exactly that back with mmc_hugepages_giveback() once done with them. On failure nothing
+ * stays added: -EINVAL (arguments), -ENOENT (no such node or size), -ENOMEM (the kernel found
+ * too few; or the raise was refused: not root), or another -errno. */
+MMC_API long mmc_hugepages_reserve(int os_node, uint64_t page_bytes, uint64_t need);
+
+/* nr_hugepages += delta on a node, under the lock; a decrease stops at 0.
+ *   delta       hugepages to add (> 0: the kernel allocates them) or remove (< 0: the kernel
+ *               frees free ones; in-use ones become surplus and go when freed), pages; 0: no
+ *               write is made
+ *   write_ns    out, may be NULL: nanoseconds (CLOCK_MONOTONIC) of the write(2) to
+ *               nr_hugepages alone (the file already open, the number formatted): the time
+ *               the kernel took to allocate or free the hugepages; 0 if no write was made. Set
+ *               on failure too when the write was made
+ * Returns 0 when nr_hugepages moved by exactly delta (or down to 0); on failure nr_hugepages
+ * is as it was (what the kernel found of a raise is given back): -EINVAL (arguments),
+ * -ENOENT (no such node or size), -EACCES (not root), -ENOMEM (a raise for which the kernel
+ * found fewer hugepages), or another -errno. The caller undoes a change with the opposite
+ * delta (a relative change, so others' changes in between are kept). */
+MMC_API int mmc_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta,
+                                 uint64_t *write_ns);
+
+/* Give back hugepages mmc_hugepages_reserve() added: nr_hugepages -= added under the lock
+ * (stopping at 0).
+ *   added       the value mmc_hugepages_reserve() returned, pages; 0: nothing to do
+ * Invalid arguments are ignored (mmc_last_error() says so). */
+MMC_API void mmc_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added);
+
+/* Hold the lock across several calls and what happens between them, so that no mmcontig
+ * process changes nr_hugepages meanwhile, e.g. from mmc_hugepages_reserve() until another
+ * library has faulted in the hugepages reserved. Blocks until had. It nests: the calls above
+ * (and a pool's top-up in this thread) take it again inside. Other threads of the process
+ * wait for it as other processes do. mmc_hugepages_unlock() releases one level; it must be
+ * called from the thread that locked (from another thread it does nothing). */
+MMC_API void mmc_hugepages_lock(void);
+MMC_API void mmc_hugepages_unlock(void);
 
 /* ---- simulated partitions ----
  * A frame database and a search engine over a physical layout with no memory behind it: a

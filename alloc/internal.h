@@ -235,6 +235,9 @@ MMC_INTERNAL int _mmc_pool_simulate(struct mmc_pool *p, uint64_t page_bytes, uin
                                     const uint64_t *hp_pfn, const uint8_t *hp_node, char *err,
                                     size_t errlen);
 MMC_INTERNAL void _mmc_pool_destroy(struct mmc_pool *p);
+/* Give back the pool's top-up of nr_hugepages now (and forget it), memory still mapped: pages
+ * in use become surplus, which the kernel frees when the last mapping goes. */
+MMC_INTERNAL void _mmc_pool_giveback_topup(struct mmc_pool *p);
 
 /* ------------------------------------------------------------------------------------------
  * load.c: frames in use by the load (movable, standby), placement of scattered frames, trading

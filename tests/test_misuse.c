@@ -133,15 +133,9 @@ static int run_child(size_t i, char *err, size_t errlen, char *addr, size_t addr
     }
     close(out[1]);
     close(meta[1]);
-    size_t n = 0;
-    ssize_t k;
-    while (n < errlen - 1 && (k = read(out[0], err + n, errlen - 1 - n)) > 0)
-        n += (size_t)k;
-    err[n] = 0;
+    t_read_all(out[0], err, errlen);
     char mbuf[128] = "";
-    k = read(meta[0], mbuf, sizeof(mbuf) - 1);
-    if (k > 0) {
-        mbuf[k] = 0;
+    if (t_read_all(meta[0], mbuf, sizeof(mbuf)) > 0) {
         unsigned long long cnt = 0;
         int unch = 0;
         sscanf(mbuf, "%63s %llu %d", addr, &cnt, &unch);

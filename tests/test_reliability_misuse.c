@@ -234,16 +234,9 @@ static int run_child(size_t i, char *err, size_t errlen, char *addr, uint64_t *c
     }
     close(out[1]);
     close(meta[1]);
-    size_t n = 0;
-    ssize_t k;
-    while (n < errlen - 1 && (k = read(out[0], err + n, errlen - 1 - n)) > 0)
-        n += (size_t)k;
-    err[n] = 0;
+    t_read_all(out[0], err, errlen);
     char mbuf[160] = "";
-    n = 0;
-    while (n < sizeof(mbuf) - 1 && (k = read(meta[0], mbuf + n, sizeof(mbuf) - 1 - n)) > 0)
-        n += (size_t)k;
-    mbuf[n] = 0;
+    t_read_all(meta[0], mbuf, sizeof(mbuf));
     unsigned long long cnt = 0;
     int unch = 0;
     addr[0] = 0;

@@ -1,8 +1,8 @@
 # scripts/mmcplot/schema.py: the CSV schema as the scripts read it.
 #
-# Owns the column names of the benchmark CSVs (results/README.md is the reference; a test
-# checks that the two agree), their types, and the expected columns of frag.csv, whose suite
-# does not exist yet.
+# Owns the column names of the benchmark CSVs as the scripts read them (results/README.md is the
+# reference; a test checks that the two agree), and their types. tests/fixtures_bench.py writes
+# its synthetic runs with these lists.
 
 # search.csv, fastonly.csv, peers.csv: one row per measured case, in this order.
 CASE_COLUMNS = [
@@ -14,21 +14,12 @@ CASE_COLUMNS = [
     "violations", "metadata_bytes_per_frame", "seed",
 ]
 
-# frag.csv (the `frag` suite, planned): one row per sample of the fragmentation time series.
-#   t_s                 seconds since the start of the load
-#   engine, policy      search engine and placement policy of the load model
-#   u9, u18             unusable free space index at order 9 (2 MiB) and 18 (1 GiB), 0..1
-#   fi9                 fragmentation index at order 9, 0..1 (negative or empty while a 2 MiB
-#                       free block exists: the kernel shows -1.000 then)
-#   largest_free_bytes  largest free physical run
-#   probe_bytes         size of the probe request made at each sample
-#   probe_fast_only     1 when the probe carried FAST_ONLY
-#   probe_success_rate  share of probe calls that returned memory, 0..1
-#   probe_p50_ns        median latency of the successful probe calls
-#   trades              trades (moves of in-use frames) since the previous sample
+# frag.csv (bench/suite_frag.c): one row per sample of the fragmentation time series and probe
+# (2 MiB and 8 MiB, with and without FAST_ONLY); meanings in results/README.md.
 FRAG_COLUMNS = [
-    "t_s", "engine", "policy", "u9", "u18", "fi9", "largest_free_bytes", "probe_bytes",
-    "probe_fast_only", "probe_success_rate", "probe_p50_ns", "trades",
+    "run_id", "host", "t_s", "ops", "engine", "policy", "u9", "u18", "fi9", "largest_free_bytes",
+    "probe_bytes", "probe_fast_only", "probe_success_rate", "probe_p50_ns", "probe_trades",
+    "trades", "frames_moved", "frames_dropped", "utilisation", "seed",
 ]
 
 CASE_SUITES = ("search", "fastonly", "peers")

@@ -141,9 +141,12 @@ struct mmc_engine_ops {
     /* Build the engine's index over f's current state. 0 or a negative errno. */
     int (*create)(const struct mmc_frames *f, void **engine);
     void (*destroy)(void *engine);
+    const char *work_unit;      /* what one unit of find's work is ("frames examined") */
     /* Find a block satisfying rq, by the engine's placement policy, without taking it.
-     * 0 and *first_frame; -ENOMEM: no block exists; -EAGAIN: max_work reached. */
-    int (*find)(void *engine, const struct mmc_search *rq, uint64_t *first_frame);
+     * 0 and *first_frame; -ENOMEM: no block exists; -EAGAIN: max_work reached. Stores the
+     * work done in *work, in work_unit, counted in the innermost loops, so that rq->max_work
+     * bounds it (the search stops at most a few units past it). */
+    int (*find)(void *engine, const struct mmc_search *rq, uint64_t *first_frame, uint64_t *work);
     void (*take)(void *engine, uint64_t first_frame, uint64_t frames); /* frames left free */
     void (*give)(void *engine, uint64_t first_frame, uint64_t frames); /* frames became free */
     size_t (*metadata_bytes)(const void *engine); /* bytes of the engine's own index */

@@ -263,11 +263,11 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
         struct mmc_search rq = {.frames = chunk_frames, .lowest_pfn = lo_pfn, .highest_pfn = hi_pfn,
                                 .boundary_frames = skip ? chunk_frames : 0};
         while (got < want) {
-            uint64_t first = 0;
+            uint64_t first = 0, work;
             int rc = -ENOMEM;
             for (unsigned k = 0; k < nnodes && rc < 0; k++) {
                 rq.node_mask = 1ull << order[k];
-                rc = part->engine->find(part->engine_state, &rq, &first);
+                rc = part->engine->find(part->engine_state, &rq, &first, &work);
             }
             if (rc < 0)
                 break;

@@ -20,6 +20,7 @@
 struct mmc_global _mmc_g = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
 static __thread char last_error[768];
+static __thread uint64_t last_search_work; /* mmc_last_search_work() */
 
 void _mmc_set_error(const char *fmt, ...)
 {
@@ -30,6 +31,7 @@ void _mmc_set_error(const char *fmt, ...)
 }
 
 MMC_API const char *mmc_last_error(void) { return last_error; }
+MMC_API uint64_t mmc_last_search_work(void) { return last_search_work; }
 
 /* config.c */
 MMC_INTERNAL int _mmc_config_node_pages(const struct mmc_config *cfg, const struct mmc_topology *topo,
@@ -427,19 +429,24 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
                                   const unsigned *node_order, unsigned nnodes, bool exec,
                                   int cache_type, uint32_t protect, uint32_t tag)
 {
-    uint64_t first = 0;
+    uint64_t first = 0, work = 0;
+    const uint64_t bound = rq->max_work;
     int rc = -ENOMEM;
 
     pthread_mutex_lock(&part->lock);
     for (unsigned k = 0; k < nnodes && rc < 0; k++) {
-        if (!part->frames.node_free[node_order[k]] ||
-            part->frames.node_free[node_order[k]] < rq->frames)
+        if (part->frames.node_free[node_order[k]] < rq->frames)
             continue;
+        uint64_t w = 0;
         rq->node_mask = 1ull << node_order[k];
-        rc = part->engine->find(part->engine_state, rq, &first);
-        if (rc == -EAGAIN)
-            break; /* the work bound covers the whole call */
+        rq->max_work = bound ? bound - work : 0; /* the work bound covers the whole call */
+        rc = part->engine->find(part->engine_state, rq, &first, &w);
+        work += w;
+        if (rc == -EAGAIN || (bound && work >= bound))
+            break;
     }
+    rq->max_work = bound;
+    last_search_work = work;
     /* The slow path: no free block anywhere allowed; trade load away, nearest node first. */
     for (unsigned k = 0; k < nnodes && rc == -ENOMEM && rq->trade; k++) {
         rq->node_mask = 1ull << node_order[k];

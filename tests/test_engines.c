@@ -391,9 +391,24 @@ static bool run_internal(const struct mmc_engine_ops *e, size_t ci, uint64_t see
             uint64_t ofirst = 0, first = UINT64_MAX;
             bool exists = oracle_find_highest(&o, &orq, &ofirst);
             double t0 = now_s();
-            int rc = e->find(st, &rq, &first);
+            uint64_t work = 0;
+            int rc = e->find(st, &rq, &first, &work);
             t->find_s += now_s() - t0;
             t->allocs++;
+            /* the bound holds for the work the engine reports, within a few units (an engine
+             * checks it once per step of its innermost loops) */
+            if (rq.max_work && work > rq.max_work + 2) {
+                printf("# %s: work %" PRIu64 " past max_work %" PRIu64 "\n", where, work, rq.max_work);
+                print_rq("#", &rq);
+                good = false;
+                break;
+            }
+            if (rc == -EAGAIN && rq.max_work && work < rq.max_work) {
+                printf("# %s: -EAGAIN after %" PRIu64 " units of work, below max_work %" PRIu64 "\n",
+                       where, work, rq.max_work);
+                good = false;
+                break;
+            }
             if (rc == 0) {
                 t->found++;
                 bool fits = _mmc_search_fits(&f, &rq, first), ofits = oracle_fits(&o, &orq, first);

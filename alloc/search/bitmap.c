@@ -137,12 +137,12 @@ static int search_run(const struct bitmap *b, const struct mmc_run *run, uint64_
     }
 }
 
-static int bitmap_find(void *engine, const struct mmc_search *rq, uint64_t *first_frame)
+/* *work starts at 0 */
+static int search(const struct bitmap *b, const struct mmc_search *rq, uint64_t *first_frame,
+                  uint64_t *work)
 {
-    const struct bitmap *b = engine;
     const struct mmc_frames *f = b->f;
     const uint64_t n = rq->frames, bnd = rq->boundary_frames;
-    uint64_t work = 0;
 
     if (n == 0 || (bnd && n > bnd) || f->nruns == 0)
         return -ENOMEM;
@@ -160,18 +160,24 @@ static int bitmap_find(void *engine, const struct mmc_search *rq, uint64_t *firs
         const uint64_t end = run->base_pfn + run->frames; /* exclusive */
         if (end <= rq->lowest_pfn)
             break; /* this run and every one below it end below the range */
-        if (++work, rq->max_work && work > rq->max_work)
+        if (++*work, rq->max_work && *work > rq->max_work)
             return -EAGAIN;
         if (!(rq->node_mask & (1ull << run->node)) || b->run_free[r] < n)
             continue;
         uint64_t lo, hi; /* the run clipped to the range */
         if (!mmc_run_window(run, rq, &lo, &hi))
             continue;
-        int rc = search_run(b, run, lo, hi, rq, &work, first_frame);
+        int rc = search_run(b, run, lo, hi, rq, work, first_frame);
         if (rc != -ENOMEM)
             return rc;
     }
     return -ENOMEM;
+}
+
+static int bitmap_find(void *engine, const struct mmc_search *rq, uint64_t *first_frame, uint64_t *work)
+{
+    *work = 0;
+    return search(engine, rq, first_frame, work);
 }
 
 static void bitmap_take(void *engine, uint64_t first, uint64_t n)
@@ -201,6 +207,7 @@ static size_t bitmap_metadata(const void *engine)
 const struct mmc_engine_ops _mmc_engine_bitmap = {
     .name = "bitmap",
     .summary = "free-frame bitmap scanned 64 frames a step; top-down first fit like linear",
+    .work_unit = "runs and 64-bit words examined",
     .create = bitmap_create,
     .destroy = bitmap_destroy,
     .find = bitmap_find,

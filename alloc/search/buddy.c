@@ -172,7 +172,7 @@ struct query {
     uint64_t n;                 /* frames wanted */
     uint64_t b;                 /* boundary in frames, 0 = none */
     uint64_t lo, hi;            /* allowed positions [lo, hi) */
-    uint64_t steps, max_steps;  /* blocks examined + words read; 0 = unbounded */
+    uint64_t steps, max_steps;  /* blocks examined + words read; the bound (UINT64_MAX: none) */
 };
 
 /* Highest start of a block inside the free positions [a, e) of one run that crosses no
@@ -197,7 +197,7 @@ static int walk_order(struct query *q, unsigned k, bool widen, uint64_t *pos)
         slot = hbm_prev(&sp->heads[k], slot);
         if (slot == NONE)
             return 0;
-        if (q->max_steps && ++q->steps > q->max_steps)
+        if (++q->steps > q->max_steps)
             return -EAGAIN;
         const uint64_t hx = slot << g;
         if (hx + sz <= q->lo)
@@ -209,7 +209,7 @@ static int walk_order(struct query *q, unsigned k, bool widen, uint64_t *pos)
             const uint64_t floor = q->lo > rlo ? q->lo : rlo, ceil = q->hi < rhi ? q->hi : rhi;
             a = free_down(sp->free_bits, a, a - floor > q->n - 1 ? a - (q->n - 1) : floor, &q->steps);
             e = free_up(sp->free_bits, e, ceil - e > q->n - 1 ? e + (q->n - 1) : ceil, &q->steps);
-            if (q->max_steps && q->steps > q->max_steps)
+            if (q->steps > q->max_steps)
                 return -EAGAIN;
         }
         uint64_t s = fit_in(q, a, e);
@@ -229,9 +229,9 @@ static uint64_t to_global(const struct buddy *bd, const struct space *sp, uint64
            (p & ((1ull << bd->shift) - 1));
 }
 
-static int buddy_find(void *engine, const struct mmc_search *rq, uint64_t *first_frame)
+static int find_steps(const struct buddy *bd, const struct mmc_search *rq, uint64_t *first_frame,
+                      uint64_t *steps_out)
 {
-    const struct buddy *bd = engine;
     const struct mmc_frames *f = bd->f;
     const uint64_t n = rq->frames, b = rq->boundary_frames;
     if (n == 0 || (b && n > b) || rq->lowest_pfn > rq->highest_pfn)
@@ -248,7 +248,7 @@ static int buddy_find(void *engine, const struct mmc_search *rq, uint64_t *first
         if (!sp || !(rq->node_mask & (1ull << nd)) || sp->longest_run < n)
             continue;
         struct query q = {.bd = bd, .sp = sp, .shift = bd->shift, .n = n, .b = b,
-                          .max_steps = rq->max_work};
+                          .max_steps = rq->max_work ? rq->max_work : UINT64_MAX};
         pfn_range(sp->hp_pfn, sp->nhp, bd->shift, rq->lowest_pfn, rq->highest_pfn, &q.lo, &q.hi);
         if (q.hi - q.lo < n)
             continue;
@@ -262,8 +262,10 @@ static int buddy_find(void *engine, const struct mmc_search *rq, uint64_t *first
                 continue;
             uint64_t p;
             int r = walk_order(q, k, false, &p);
-            if (r < 0)
+            if (r < 0) {
+                *steps_out = q->steps;
                 return -EAGAIN;
+            }
             if (r) {
                 uint64_t g = to_global(bd, q->sp, p);
                 if (k < best_k || g > best)
@@ -273,6 +275,7 @@ static int buddy_find(void *engine, const struct mmc_search *rq, uint64_t *first
         }
         steps = q->steps;
     }
+    *steps_out = steps;
     if (best != NONE) {
         *first_frame = best;
         return 0;
@@ -287,16 +290,26 @@ static int buddy_find(void *engine, const struct mmc_search *rq, uint64_t *first
                 continue;
             uint64_t p;
             int r = walk_order(q, k, true, &p);
-            if (r < 0)
+            if (r < 0) {
+                *steps_out = q->steps;
                 return -EAGAIN;
+            }
             if (r) {
+                *steps_out = q->steps;
                 *first_frame = to_global(bd, q->sp, p);
                 return 0;
             }
         }
         steps = q->steps;
     }
+    *steps_out = steps;
     return -ENOMEM;
+}
+
+static int buddy_find(void *engine, const struct mmc_search *rq, uint64_t *first_frame, uint64_t *work)
+{
+    *work = 0;
+    return find_steps(engine, rq, first_frame, work);
 }
 
 /* ---- take / give ---- */
@@ -500,6 +513,7 @@ const struct mmc_engine_ops _mmc_engine_buddy = {
     .name = "buddy",
     .summary = "binary buddy (PFN-aligned blocks, eager merging), best fit by order, top of the "
                "highest block; complete through a neighbour-widening fallback",
+    .work_unit = "free blocks and bitmap words examined",
     .create = buddy_create,
     .destroy = buddy_destroy,
     .find = buddy_find,

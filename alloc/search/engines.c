@@ -32,6 +32,12 @@ MMC_API const char *mmc_engine_name(size_t i)
     return i < n ? _mmc_engines[i]->name : NULL;
 }
 
+MMC_API const char *mmc_engine_work_unit(const char *name)
+{
+    const struct mmc_engine_ops *e = name ? _mmc_engine_lookup(name) : NULL;
+    return e ? e->work_unit : NULL;
+}
+
 bool _mmc_search_fits(const struct mmc_frames *f, const struct mmc_search *rq, uint64_t first)
 {
     if (rq->frames == 0 || first >= f->nframes || rq->frames > f->nframes - first)

@@ -1,17 +1,19 @@
 /* alloc/search/linear.c: the reference engine, a top-down first fit over the frame database.
  *
- * Algorithm: runs from the highest PFN down; inside each run, clipped to [lowest, highest],
- * free segments from the top down; in a segment the highest start whose block stays inside it
- * and does not cross a multiple of the boundary (if the topmost start crosses one, the block
- * ending exactly at that multiple is the highest that does not, since frames <= boundary).
- * This is how Windows searches: high memory first, low memory left for devices with
- * addressing limits.
+ * Algorithm: runs from the highest PFN at or below the range's top (binary search) down; inside
+ * each run, clipped to [lowest, highest], frames from the top down, counting the free frames
+ * just above the one examined; the first frame at which a block of n free frames starts that
+ * crosses no multiple of the boundary is the answer, and the scan stops there (first fit: it
+ * never reads below the block it returns). A used frame with fewer than n frames of the window
+ * below it ends the run. This is how Windows searches: high memory first, low memory left for
+ * devices with addressing limits.
  *
  * Placement: top-down, first fit. Complete: it fails only when no satisfying block exists.
- * Time: O(frames in the allowed range) per find, one byte of state read per frame;
- * take / give: O(1) (it keeps no index).
- * Metadata: 0 bytes per frame beyond the frame database's own byte.
- * max_work counts frames examined.
+ * Time: O(frames between the range's top and the block's start) per find, one frame state
+ * read per frame; take / give: O(1) (it keeps no index).
+ * Metadata: 0 bytes per frame beyond the frame database.
+ * Work: one unit per frame and per run examined (both counted in their own loops), so max_work
+ * bounds a find at any pool size.
  */
 #include <stdlib.h>
 
@@ -33,44 +35,60 @@ static int linear_create(const struct mmc_frames *f, void **engine)
 
 static void linear_destroy(void *engine) { free(engine); }
 
-static int linear_find(void *engine, const struct mmc_search *rq, uint64_t *first_frame)
+static int linear_find(void *engine, const struct mmc_search *rq, uint64_t *first_frame, uint64_t *work)
 {
     const struct mmc_frames *f = ((struct linear *)engine)->f;
     const uint64_t n = rq->frames, b = rq->boundary_frames;
-    uint64_t work = 0;
+    const uint64_t limit = rq->max_work ? rq->max_work : UINT64_MAX;
+    uint64_t w = 0;
+    int rc = -ENOMEM;
 
-    if (n == 0 || (b && n > b))
-        return -ENOMEM;
-    for (uint64_t r = f->nruns; r-- > 0;) {
+    if (n == 0 || (b && n > b) || f->nruns == 0)
+        goto out;
+    /* the runs from the last one starting at or below highest_pfn down */
+    uint64_t top = f->nruns;
+    for (uint64_t lo_r = 0; lo_r < top;) {
+        uint64_t mid = lo_r + (top - lo_r) / 2;
+        if (f->runs[mid].base_pfn <= rq->highest_pfn)
+            lo_r = mid + 1;
+        else
+            top = mid;
+    }
+    for (uint64_t r = top; r-- > 0;) {
         const struct mmc_run *run = &f->runs[r];
-        if (!(rq->node_mask & (1ull << run->node)))
-            continue;
+        if (run->base_pfn + run->frames <= rq->lowest_pfn)
+            break; /* this run and every one below it end below the range */
+        if (++w > limit) {
+            rc = -EAGAIN;
+            goto out;
+        }
         uint64_t lo, hi; /* the run's PFN window clipped to the range, [lo, hi) */
-        if (!mmc_run_window(run, rq, &lo, &hi))
+        if (!(rq->node_mask & (1ull << run->node)) || !mmc_run_window(run, rq, &lo, &hi))
             continue;
-        const uint8_t *state = f->state + run->first_frame; /* state[pfn - base] */
-        const uint64_t base = run->base_pfn;
-        uint64_t p = hi;
-        while (p - lo >= n) {
-            while (p > lo && (state[p - 1 - base] & MMC_FRAME_STATE_MASK) != MMC_FRAME_FREE)
-                p--, work++;
-            uint64_t top = p;
-            while (p > lo && (state[p - 1 - base] & MMC_FRAME_STATE_MASK) == MMC_FRAME_FREE)
-                p--, work++;
-            if (top - p >= n) {
-                uint64_t s = top - n;
-                if (b && s / b != (s + n - 1) / b)
-                    s = (s + n - 1) / b * b - n;
-                if (s >= p) {
-                    *first_frame = run->first_frame + (s - run->base_pfn);
-                    return 0;
-                }
+        const uint64_t delta = run->base_pfn - run->first_frame; /* PFN - frame index */
+        uint64_t above = 0; /* free frames from p up: [p, p + above) is free */
+        for (uint64_t p = hi; p-- > lo;) {
+            if (++w > limit) {
+                rc = -EAGAIN;
+                goto out;
             }
-            if (rq->max_work && work > rq->max_work)
-                return -EAGAIN;
+            if (!mmc_frame_is_free(f, p - delta)) {
+                above = 0;
+                if (p - lo < n)
+                    break; /* no block fits below p */
+                continue;
+            }
+            /* the first start met from the top is the highest: stop at the first fit */
+            if (++above >= n && (!b || p / b == (p + n - 1) / b)) {
+                *first_frame = p - delta;
+                rc = 0;
+                goto out;
+            }
         }
     }
-    return -ENOMEM;
+out:
+    *work = w;
+    return rc;
 }
 
 static void linear_take(void *engine, uint64_t first, uint64_t n) { (void)engine, (void)first, (void)n; }
@@ -84,6 +102,7 @@ static size_t linear_metadata(const void *engine)
 const struct mmc_engine_ops _mmc_engine_linear = {
     .name = "linear",
     .summary = "reference: top-down first fit over the frame database, O(frames) per search",
+    .work_unit = "frames and runs examined",
     .create = linear_create,
     .destroy = linear_destroy,
     .find = linear_find,

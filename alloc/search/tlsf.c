@@ -288,7 +288,7 @@ struct query {
     uint64_t n;                 /* frames wanted */
     uint64_t b;                 /* boundary in frames, 0 = none */
     uint64_t lowest, highest;   /* PFN range, inclusive */
-    uint64_t steps, max_steps;  /* stretches examined; 0 = unbounded */
+    uint64_t steps, max_steps;  /* stretches examined; the bound (UINT64_MAX: none) */
 };
 
 /* Highest start (frame index) of a satisfying block in stretch s, or NONE. */
@@ -312,7 +312,7 @@ static int walk_class(const struct tlsf *t, struct query *q, const struct classe
                       unsigned fl, unsigned sl, uint64_t *first, uint32_t *rec)
 {
     for (uint32_t r = c->head[fl][sl]; r != NIL; r = t->rec[r].next) {
-        if (q->max_steps && ++q->steps > q->max_steps)
+        if (++q->steps > q->max_steps)
             return -EAGAIN;
         uint64_t x = fit_stretch(q, &t->rec[r]);
         if (x != NONE) {
@@ -344,15 +344,17 @@ static int find_node(const struct tlsf *t, struct query *q, const struct classes
     return 0;
 }
 
-static int tlsf_find(void *engine, const struct mmc_search *rq, uint64_t *first_frame)
+static int tlsf_find(void *engine, const struct mmc_search *rq, uint64_t *first_frame, uint64_t *work)
 {
     const struct tlsf *t = engine;
     const struct mmc_frames *f = t->f;
     const uint64_t n = rq->frames, b = rq->boundary_frames;
+    *work = 0;
     if (n == 0 || (b && n > b) || rq->lowest_pfn > rq->highest_pfn)
         return -ENOMEM;
     struct query q = {.f = f, .n = n, .b = b, .lowest = rq->lowest_pfn,
-                      .highest = rq->highest_pfn, .max_steps = rq->max_work};
+                      .highest = rq->highest_pfn,
+                      .max_steps = rq->max_work ? rq->max_work : UINT64_MAX};
     uint64_t best = NONE, best_len = 0;
     for (unsigned nd = 0; nd < f->nnodes; nd++) {
         const struct classes *c = t->cls[nd];
@@ -361,6 +363,7 @@ static int tlsf_find(void *engine, const struct mmc_search *rq, uint64_t *first_
         uint64_t x;
         uint32_t r;
         int rc = find_node(t, &q, c, &x, &r);
+        *work = q.steps;
         if (rc < 0)
             return -EAGAIN;
         if (rc && (best == NONE || t->rec[r].frames < best_len ||
@@ -507,6 +510,7 @@ const struct mmc_engine_ops _mmc_engine_tlsf = {
     .name = "tlsf",
     .summary = "two-level segregated fit over free stretches: good fit, top of the stretch; "
                "O(1) unconstrained, walks the classes under range/boundary constraints",
+    .work_unit = "free stretches examined",
     .create = tlsf_create,
     .destroy = tlsf_destroy,
     .find = tlsf_find,

@@ -158,7 +158,7 @@ struct query {
     uint64_t b;                 /* boundary in frames, 0 = none */
     uint64_t lo, hi;            /* allowed positions [lo, hi) */
     uint64_t carry;             /* free positions from the walk's current edge up, usable */
-    uint64_t steps, max_steps;  /* cells visited; 0 = unbounded */
+    uint64_t steps, max_steps;  /* cells visited; the bound (UINT64_MAX: none) */
     uint64_t found;             /* the answer's position */
 };
 
@@ -222,7 +222,7 @@ static int visit_leaf(struct query *q, uint64_t w, uint64_t lo)
 /* Cell c spanning [lo, lo + size), which meets [q->lo, q->hi): 1 found, 0 not, -EAGAIN. */
 static int visit(struct query *q, uint64_t c, uint64_t lo, uint64_t size)
 {
-    if (q->max_steps && ++q->steps > q->max_steps)
+    if (++q->steps > q->max_steps)
         return -EAGAIN;
     const uint64_t hi = lo + size;
     if (q->carry && is_cut(q, hi))
@@ -275,13 +275,14 @@ static int walk_down_from_top(struct query *q)
     return r;
 }
 
-static int tree_find(void *engine, const struct mmc_search *rq, uint64_t *first_frame)
+static int tree_find(void *engine, const struct mmc_search *rq, uint64_t *first_frame, uint64_t *work)
 {
     const struct tree *t = engine;
     const struct mmc_frames *f = t->f;
     const uint64_t n = rq->frames, b = rq->boundary_frames;
     uint64_t best = NONE, steps = 0;
 
+    *work = 0;
     if (n == 0 || (b && n > b) || rq->lowest_pfn > rq->highest_pfn)
         return -ENOMEM;
     for (unsigned nd = 0; nd < f->nnodes; nd++) {
@@ -289,14 +290,14 @@ static int tree_find(void *engine, const struct mmc_search *rq, uint64_t *first_
         if (!(rq->node_mask & (1ull << nd)) || sp->frames < n || sp->cell[1].max < n)
             continue;
         struct query q = {.sp = sp, .shift = f->hp_shift, .n = n, .b = b, .steps = steps,
-                          .max_steps = rq->max_work};
+                          .max_steps = rq->max_work ? rq->max_work : UINT64_MAX};
         pfn_range(sp->hp_pfn, sp->nhp, f->hp_shift, rq->lowest_pfn, rq->highest_pfn, &q.lo, &q.hi);
         if (q.hi - q.lo < n)
             continue;
         int r = walk_down_from_top(&q);
+        *work = steps = q.steps;
         if (r < 0)
             return -EAGAIN;
-        steps = q.steps;
         if (r) {
             uint64_t i = ((uint64_t)sp->hp_global[q.found >> f->hp_shift] << f->hp_shift) |
                          (q.found & (f->hp_frames - 1));
@@ -409,6 +410,7 @@ const struct mmc_engine_ops _mmc_engine_tree = {
     .name = "tree",
     .summary = "segment tree of free stretches per node: top-down first fit (linear's block), "
                "O(log N) per search without a boundary",
+    .work_unit = "tree cells visited (a leaf is a cell)",
     .create = tree_create,
     .destroy = tree_destroy,
     .find = tree_find,

@@ -173,6 +173,14 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *part, int64_t l
 /* ---- search engines ---- */
 /* Name of engine i (0-based), or NULL past the last one. */
 MMC_API const char *mmc_engine_name(size_t i);
+/* The unit an engine counts its search work in (for example "frames examined" for linear),
+ * or NULL for a name that is no engine. */
+MMC_API const char *mmc_engine_work_unit(const char *name);
+/* The search work of the calling thread's last contiguous allocation (any NT routine or the
+ * native API, successful or not): what its partition's engine examined, summed over every
+ * node tried, in that engine's unit (mmc_engine_work_unit). A work bound (FAST_ONLY) is a
+ * bound on this number. 0 before the thread's first allocation. */
+MMC_API uint64_t mmc_last_search_work(void);
 
 /* Node count of the machine (1 before init). */
 MMC_API unsigned mmc_node_count(void);

@@ -75,7 +75,7 @@ MMC_API int mmc_config_init(struct mmc_config *cfg)
     }
     memset(cfg, 0, sizeof(*cfg));
     cfg->page_bytes = 2 * MMC_MIB;
-    strcpy(cfg->algo, "linear");
+    strcpy(cfg->algo, MMC_DEFAULT_ENGINE);
     cfg->on_misuse = MMC_MISUSE_ABORT;
     cfg->allow_topup = 1;
 

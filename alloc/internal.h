@@ -20,16 +20,21 @@
 #define MMC_INTERNAL __attribute__((visibility("hidden")))
 
 #define MMC_FRAME_SHIFT 12
+/* The engine a partition searches with when nothing names one: the fastest on constrained
+ * requests in the benchmark (README, "Search engines"); linear stays the reference by name. */
+#define MMC_DEFAULT_ENGINE "tree"
 #define MMC_MIB (1024ull * 1024)
 #define MMC_GIB (1024ull * MMC_MIB)
 
 /* ------------------------------------------------------------------------------------------
  * frames.c: the frame database
  *
- * One byte of state per frame, in PFN order: frame index i is the i-th frame of the pool's
+ * The state of every frame, in PFN order: frame index i is the i-th frame of the pool's
  * hugepages sorted by PFN, and (for a real pool) lives at window + i * 4096 in both views.
- * Runs (maximal physically adjacent frames on one node) are derived once at creation: a pool's
- * hugepages never move.
+ * The state is held as bit planes, one bit per frame each, so that taking or giving n frames
+ * is O(n / 64) word operations, plus O(n / 512) for the pageblock counters and O(1) for the
+ * free counters. Runs (maximal physically adjacent frames on one node) are derived once at
+ * creation: a pool's hugepages never move.
  * ---------------------------------------------------------------------------------------- */
 enum mmc_frame_state {
     MMC_FRAME_FREE = 0,         /* free, any engine may hand it out */
@@ -39,8 +44,11 @@ enum mmc_frame_state {
     MMC_FRAME_STANDBY = 4,      /* load: cached contents that may be dropped (load.c) */
 };
 #define MMC_FRAME_STATE_MASK 0x0f
-#define MMC_FRAME_HEAD 0x10     /* first frame of a contiguous block */
-#define MMC_FRAME_EXEC 0x20     /* block handed out through the executable view */
+#define MMC_FRAME_HEAD 0x10     /* with CONTIG or FREE, to _mmc_frames_set: the range is exactly
+                                   one contiguous block, with its head at the first frame, taken
+                                   whole (all its frames were free) or freed whole */
+#define MMC_FRAME_EXEC 0x20     /* with HEAD: the block was handed out through the executable
+                                   view (recorded on the head frame only) */
 #define MMC_PAGEBLOCK_FRAMES 512 /* a pageblock, as Linux's pageblock_order 9: 2 MiB */
 
 struct mmc_run {
@@ -58,7 +66,17 @@ struct mmc_frames {
     uint64_t *hp_pfn;           /* first PFN of each hugepage, strictly ascending */
     uint8_t *hp_node;           /* node number of each hugepage */
     uint32_t *hp_run;           /* run index of each hugepage */
-    uint8_t *state;             /* per frame: enum mmc_frame_state | MMC_FRAME_* flags */
+    uint64_t nwords;            /* 64-bit words of each bit plane: nframes / 64 */
+    /* The bit planes (bit i & 63 of word i >> 6 is frame i). A frame's state:
+     *   free:  FREE;  else scat clear: CONTIG;  else mdl: MDL;  standby: STANDBY;  else MOVABLE.
+     * Invariants: a free frame has no other bit set; mdl and standby bits only on scat frames;
+     * head only on the first frame of a contiguous block, exec only on a head. */
+    uint64_t *free_bits;
+    uint64_t *scat_bits;        /* held by a scattered kind (MDL, movable, standby) */
+    uint64_t *mdl_bits;
+    uint64_t *standby_bits;
+    uint64_t *head_bits;
+    uint64_t *exec_bits;
     uint16_t *pb_used;          /* per pageblock (MMC_PAGEBLOCK_FRAMES frames, 2 MiB, in frame
                                    index order): frames not free */
     uint16_t *pb_scattered;     /* per pageblock: frames held by scattered kinds (MDL, movable,
@@ -66,24 +84,33 @@ struct mmc_frames {
                                    pages by migrate type */
     struct mmc_run *runs;       /* ascending PFN */
     uint64_t nruns;             /* entries in runs[] */
-    uint64_t free_frames;       /* frames in state MMC_FRAME_FREE */
+    uint64_t free_frames;       /* free frames */
+    uint64_t scattered_frames;  /* frames held by scattered kinds */
     uint64_t node_free[MMC_MAX_NODES]; /* free frames per node number */
     uint64_t node_frames[MMC_MAX_NODES]; /* frames per node number */
     unsigned nnodes;            /* 1 + highest node number present */
 };
 
-/* hp_pfn[] must be ascending and each hugepage's PFN a multiple of hp_frames. Copies the
- * arrays. All frames start free. Returns 0 or -ENOMEM / -EINVAL. */
+/* hp_pfn[] must be ascending and each hugepage's PFN a multiple of hp_frames (>= 64). Copies
+ * the arrays. All frames start free. Returns 0 or -ENOMEM / -EINVAL. */
 MMC_INTERNAL int _mmc_frames_init(struct mmc_frames *f, uint64_t hp_frames, uint64_t nhugepages,
                                   const uint64_t *hp_pfn, const uint8_t *hp_node);
 MMC_INTERNAL void _mmc_frames_destroy(struct mmc_frames *f);
 /* Frame index of a PFN, or -1 if the PFN is not in the database. O(log hugepages). */
 MMC_INTERNAL int64_t _mmc_frames_index_of_pfn(const struct mmc_frames *f, uint64_t pfn);
-/* Set [first, first + n) to state (with flags); keeps the free counts. */
+/* Set [first, first + n) to state (enum mmc_frame_state) and keep every counter:
+ * O(n / 64 + n / 512 + 1) word operations whatever the frames' states were. CONTIG | HEAD
+ * [| EXEC]: the range becomes one block (its frames were free); FREE | HEAD: the block at
+ * first is freed whole. Those two read no plane (the caller vouches for the old state;
+ * -Dexpensive_checks verifies it). */
 MMC_INTERNAL void _mmc_frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t state);
-/* Longest stretch of free frames inside one run. O(frames). */
+/* The head of the contiguous block holding frame i (i must be CONTIG): O(block frames / 64). */
+MMC_INTERNAL uint64_t _mmc_frames_block_head(const struct mmc_frames *f, uint64_t i);
+/* Free frames in [a, e): O((e - a) / 64). */
+MMC_INTERNAL uint64_t _mmc_frames_count_free(const struct mmc_frames *f, uint64_t a, uint64_t e);
+/* Longest stretch of free frames inside one run. O(frames / 64). */
 MMC_INTERNAL uint64_t _mmc_frames_largest_free(const struct mmc_frames *f);
-/* Free frames in run r. O(run frames). */
+/* Free frames in run r. O(run frames / 64). */
 MMC_INTERNAL uint64_t _mmc_frames_run_free(const struct mmc_frames *f, uint64_t r);
 
 static inline uint64_t mmc_frame_pfn(const struct mmc_frames *f, uint64_t i)
@@ -98,9 +125,30 @@ static inline unsigned mmc_frame_node(const struct mmc_frames *f, uint64_t i)
 {
     return f->hp_node[i >> f->hp_shift];
 }
+static inline bool mmc_frame_bit(const uint64_t *plane, uint64_t i)
+{
+    return (plane[i >> 6] >> (i & 63)) & 1;
+}
 static inline bool mmc_frame_is_free(const struct mmc_frames *f, uint64_t i)
 {
-    return (f->state[i] & MMC_FRAME_STATE_MASK) == MMC_FRAME_FREE;
+    return mmc_frame_bit(f->free_bits, i);
+}
+/* enum mmc_frame_state of frame i. */
+static inline unsigned mmc_frame_state(const struct mmc_frames *f, uint64_t i)
+{
+    if (mmc_frame_bit(f->free_bits, i))
+        return MMC_FRAME_FREE;
+    if (!mmc_frame_bit(f->scat_bits, i))
+        return MMC_FRAME_CONTIG;
+    if (mmc_frame_bit(f->mdl_bits, i))
+        return MMC_FRAME_MDL;
+    return mmc_frame_bit(f->standby_bits, i) ? MMC_FRAME_STANDBY : MMC_FRAME_MOVABLE;
+}
+/* The state byte of frame i as _mmc_frames_set takes it: state | HEAD | EXEC. */
+static inline uint8_t mmc_frame_state_byte(const struct mmc_frames *f, uint64_t i)
+{
+    return (uint8_t)(mmc_frame_state(f, i) | (mmc_frame_bit(f->head_bits, i) ? MMC_FRAME_HEAD : 0) |
+                     (mmc_frame_bit(f->exec_bits, i) ? MMC_FRAME_EXEC : 0));
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -142,6 +190,9 @@ struct mmc_engine_ops {
     int (*create)(const struct mmc_frames *f, void **engine);
     void (*destroy)(void *engine);
     const char *work_unit;      /* what one unit of find's work is ("frames examined") */
+    uint64_t fast_only_work;    /* the work bound of a FAST_ONLY call, in work_unit: chosen so
+                                   that a decision takes tens of microseconds at most on any
+                                   pool (README, "Search engines", has the measured times) */
     /* Find a block satisfying rq, by the engine's placement policy, without taking it.
      * 0 and *first_frame; -ENOMEM: no block exists; -EAGAIN: max_work reached. Stores the
      * work done in *work, in work_unit, counted in the innermost loops, so that rq->max_work

@@ -220,12 +220,11 @@ int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, u
         uint64_t lo, hi; /* the run clipped to the range */
         if (!mmc_run_window(run, rq, &lo, &hi))
             continue;
-        const uint8_t *st = f->state + run->first_frame; /* st[pfn - base] */
-        const uint64_t base = run->base_pfn;
+        const uint64_t base = run->base_pfn, run_first = run->first_frame; /* frame: run_first + pfn - base */
         uint64_t pinned = 0, mov = 0, sb = 0;
 #define ADD(pfn, d)                                                          \
     do {                                                                     \
-        uint8_t k_ = st[(pfn) - base] & MMC_FRAME_STATE_MASK;                \
+        unsigned k_ = mmc_frame_state(f, run_first + (pfn) - base);          \
         if (k_ == MMC_FRAME_MOVABLE)                                         \
             mov += (d);                                                      \
         else if (k_ == MMC_FRAME_STANDBY)                                    \
@@ -276,7 +275,7 @@ int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, u
     struct mmc_load *l = &part->load;
     uint64_t moved = 0, dropped = 0;
     for (uint64_t i = best; i < best + n; i++) {
-        uint8_t k = f->state[i] & MMC_FRAME_STATE_MASK;
+        unsigned k = mmc_frame_state(f, i);
         if (k == MMC_FRAME_FREE)
             continue;
         struct mmc_load_slot *slot = &l->slots[l->frame_slot[i] - 1];

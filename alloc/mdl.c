@@ -384,7 +384,7 @@ MMC_API VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
     pthread_mutex_lock(&part->lock);
     for (uint64_t k = 0; k < n; k++) { /* validate all before freeing any */
         int64_t i = _mmc_frames_index_of_pfn(&part->frames, pfns[k]);
-        if (i < 0 || (part->frames.state[i] & MMC_FRAME_STATE_MASK) != MMC_FRAME_MDL) {
+        if (i < 0 || mmc_frame_state(&part->frames, (uint64_t)i) != MMC_FRAME_MDL) {
             pthread_mutex_unlock(&part->lock);
             pthread_rwlock_unlock(&_mmc_g.lock);
             _mmc_misuse(part, routine, mdl, "PFN %#llx (entry %llu) is %s",

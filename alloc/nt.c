@@ -12,9 +12,6 @@
 #include "internal.h"
 #include "mmcontig/wdm.h"
 
-/* FAST_ONLY: the most steps (frames examined, for linear) an engine may take before failing. */
-#define FAST_ONLY_MAX_WORK (1ull << 16)
-
 #define PROTECT_MODIFIERS (PAGE_NOCACHE | PAGE_WRITECOMBINE)
 
 unsigned _mmc_current_node_locked(void)
@@ -119,7 +116,7 @@ static NTSTATUS contig(const struct contig_args *a, PVOID *base)
         .lowest_pfn = (a->lowest + PAGE_SIZE - 1) >> PAGE_SHIFT, /* rounded up to a page */
         .highest_pfn = a->highest >> PAGE_SHIFT,                 /* its page is usable in full */
         .boundary_frames = a->boundary >> PAGE_SHIFT,
-        .max_work = a->fast_only ? FAST_ONLY_MAX_WORK : 0,
+        .max_work = a->fast_only ? part->engine->fast_only_work : 0, /* the engine's bound */
         .trade = !a->fast_only, /* FAST_ONLY never trades */
     };
     if (a->lowest > UINT64_MAX - (PAGE_SIZE - 1) || rq.lowest_pfn > rq.highest_pfn ||
@@ -287,7 +284,9 @@ MMC_API PVOID MmGetVirtualForPhysical(PHYSICAL_ADDRESS PhysicalAddress)
         if (i < 0 || p->pool.simulated) /* simulated PFNs are not the machine's */
             continue;
         pthread_mutex_lock(&p->lock);
-        bool exec = p->frames.state[i] & MMC_FRAME_EXEC; /* the view its block was made in */
+        /* the view its block was made in (frames of no block: the read-write view) */
+        bool exec = mmc_frame_state(&p->frames, (uint64_t)i) == MMC_FRAME_CONTIG &&
+                    mmc_frame_bit(p->frames.exec_bits, _mmc_frames_block_head(&p->frames, (uint64_t)i));
         pthread_mutex_unlock(&p->lock);
         va = (exec ? p->pool.rwx : p->pool.rw) + ((uint64_t)i << PAGE_SHIFT) + (pa & (PAGE_SIZE - 1));
     }

@@ -19,8 +19,10 @@
 
 struct mmc_global _mmc_g = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
-static __thread char last_error[768];
-static __thread uint64_t last_search_work; /* mmc_last_search_work() */
+/* initial-exec: no __tls_get_addr call on every allocation (the library is not dlopen'ed
+ * after start-up by its users; the static TLS block has room for these 776 bytes) */
+static __thread __attribute__((tls_model("initial-exec"))) char last_error[768];
+static __thread __attribute__((tls_model("initial-exec"))) uint64_t last_search_work;
 
 void _mmc_set_error(const char *fmt, ...)
 {
@@ -475,9 +477,8 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
         pthread_mutex_unlock(&part->lock);
         return NULL;
     }
-    uint8_t state = MMC_FRAME_CONTIG | (exec ? MMC_FRAME_EXEC : 0);
-    _mmc_frames_set(&part->frames, first, rq->frames, state);
-    part->frames.state[first] |= MMC_FRAME_HEAD;
+    _mmc_frames_set(&part->frames, first, rq->frames,
+                    MMC_FRAME_CONTIG | MMC_FRAME_HEAD | (exec ? MMC_FRAME_EXEC : 0));
     part->engine->take(part->engine_state, first, rq->frames);
     part->st.contiguous_ok++;
     pthread_mutex_unlock(&part->lock);
@@ -487,12 +488,9 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
 /* The head frame of the contiguous block holding frame i, or -1. Partition lock held. */
 static int64_t block_head_of(const struct mmc_partition *part, uint64_t i)
 {
-    const uint8_t *s = part->frames.state;
-    if ((s[i] & MMC_FRAME_STATE_MASK) != MMC_FRAME_CONTIG)
+    if (mmc_frame_state(&part->frames, i) != MMC_FRAME_CONTIG)
         return -1;
-    while (!(s[i] & MMC_FRAME_HEAD))
-        i--;
-    return (int64_t)i;
+    return (int64_t)_mmc_frames_block_head(&part->frames, i);
 }
 
 void _mmc_partition_free_contig(const char *routine, void *base)
@@ -511,10 +509,11 @@ void _mmc_partition_free_contig(const char *routine, void *base)
     const char *view = exec ? part->pool.rwx : part->pool.rw;
     uint64_t off = (uint64_t)((const char *)base - view), i = off >> MMC_FRAME_SHIFT;
     pthread_mutex_lock(&part->lock);
-    uint8_t s = part->frames.state[i];
+    const unsigned s = mmc_frame_state(&part->frames, i);
     int64_t head = block_head_of(part, i);
     int64_t slot = -1;
-    if (head >= 0 && (uint64_t)head == i && !(off & 0xfff) && !!(s & MMC_FRAME_EXEC) == exec)
+    if (head >= 0 && (uint64_t)head == i && !(off & 0xfff) &&
+        mmc_frame_bit(part->frames.exec_bits, i) == exec)
         slot = _mmc_block_find(part, i);
     if (slot < 0) {
         char why[200];
@@ -525,9 +524,9 @@ void _mmc_partition_free_contig(const char *routine, void *base)
             snprintf(why, sizeof(why), "the block was allocated in the %s view, at %p",
                      exec ? "read-write" : "executable",
                      (const void *)((exec ? part->pool.rw : part->pool.rwx) + off));
-        else if ((s & MMC_FRAME_STATE_MASK) == MMC_FRAME_MDL)
+        else if (s == MMC_FRAME_MDL)
             snprintf(why, sizeof(why), "this frame belongs to an MDL: free it with MmFreePagesFromMdl");
-        else if ((s & MMC_FRAME_STATE_MASK) >= MMC_FRAME_MOVABLE)
+        else if (s >= MMC_FRAME_MOVABLE)
             snprintf(why, sizeof(why), "this frame holds load (movable or standby), not a block");
         else
             snprintf(why, sizeof(why), "no block starts here: freed already (double free) or "
@@ -539,7 +538,7 @@ void _mmc_partition_free_contig(const char *routine, void *base)
     }
     uint64_t n = part->blocks[slot].frames;
     block_remove(part, (uint64_t)slot);
-    _mmc_frames_set(&part->frames, i, n, MMC_FRAME_FREE);
+    _mmc_frames_set(&part->frames, i, n, MMC_FRAME_FREE | MMC_FRAME_HEAD);
     part->engine->give(part->engine_state, i, n);
     part->st.frees++;
     pthread_mutex_unlock(&part->lock);
@@ -565,7 +564,7 @@ MMC_API int mmc_query(const void *addr, struct mmc_alloc_info *info)
         pthread_mutex_lock(&part->lock);
         int64_t head = block_head_of(part, i);
         int64_t slot = head >= 0 ? _mmc_block_find(part, (uint64_t)head) : -1;
-        if (slot >= 0 && !!(part->frames.state[head] & MMC_FRAME_EXEC) == exec) {
+        if (slot >= 0 && mmc_frame_bit(part->frames.exec_bits, (uint64_t)head) == exec) {
             const struct mmc_block *b = &part->blocks[slot];
             *info = (struct mmc_alloc_info){
                 .base = view + ((uint64_t)head << MMC_FRAME_SHIFT),
@@ -627,14 +626,16 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
     st->largest_free_frames = _mmc_frames_largest_free(f);
     st->live_blocks = p->blocks_live;
     st->live_mdl_frames = st->live_movable = st->live_standby = 0;
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-    for (uint64_t i = 0; i < f->nframes; i++) {
-        uint8_t k = f->state[i] & MMC_FRAME_STATE_MASK;
-        st->live_mdl_frames += k == MMC_FRAME_MDL;
-        st->live_movable += k == MMC_FRAME_MOVABLE;
-        st->live_standby += k == MMC_FRAME_STANDBY;
-        h = (h ^ f->state[i]) * 0x100000001b3ull;
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a over the words of the planes */
+    const uint64_t *planes[] = {f->free_bits, f->scat_bits, f->mdl_bits, f->standby_bits,
+                                f->head_bits, f->exec_bits};
+    for (uint64_t w = 0; w < f->nwords; w++) {
+        st->live_mdl_frames += (uint64_t)__builtin_popcountll(f->mdl_bits[w]);
+        st->live_standby += (uint64_t)__builtin_popcountll(f->standby_bits[w]);
+        for (size_t k = 0; k < sizeof(planes) / sizeof(planes[0]); k++)
+            h = (h ^ planes[k][w]) * 0x100000001b3ull;
     }
+    st->live_movable = f->scattered_frames - st->live_mdl_frames - st->live_standby;
     st->state_hash = h;
     st->engine_metadata_bytes = p->engine->metadata_bytes(p->engine_state);
     st->hugepages_added = 0;

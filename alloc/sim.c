@@ -339,7 +339,7 @@ MMC_API int mmc_sim_config_init(struct mmc_sim_config *cfg)
     cfg->node_split = MMC_SIM_NODES_BLOCKS;
     cfg->seed = 1;
     cfg->layout_file = NULL;
-    strcpy(cfg->algo, "linear");
+    strcpy(cfg->algo, MMC_DEFAULT_ENGINE);
     const char *v = getenv("MMC_ALGO");
     if (v && *v) {
         if (!_mmc_engine_lookup(v)) {

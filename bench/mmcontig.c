@@ -40,7 +40,7 @@ static const char usage[] =
     "  MMC_POOL       pool size: 512M, 8G (split over nodes), or per node 0:4G,1:4G\n"
     "                 (default 256M per node)\n"
     "  MMC_PAGE       hugepage size: 2M (default) or 1G\n"
-    "  MMC_ALGO       search engine (default linear)\n"
+    "  MMC_ALGO       search engine (default tree)\n"
     "  MMC_ON_MISUSE  abort (default) or warn\n"
     "  MMC_TOPUP      1 (default): raise nr_hugepages when short and give it back at exit\n"
     "\n"

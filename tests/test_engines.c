@@ -297,10 +297,10 @@ static bool recount(const struct mmc_frames *f, const uint8_t *used, const char 
 {
     uint64_t node_free[MMC_MAX_NODES] = {0}, total = 0, disagree = 0, first_bad = 0;
     for (uint64_t h = 0; h < f->nhugepages; h++) {
-        const uint8_t *s = f->state + (h << f->hp_shift), *u = used + (h << f->hp_shift);
+        const uint8_t *u = used + (h << f->hp_shift);
         uint64_t nfree = 0, bad = 0;
         for (uint64_t j = 0; j < f->hp_frames; j++) {
-            bool is_free = (s[j] & MMC_FRAME_STATE_MASK) == MMC_FRAME_FREE;
+            bool is_free = mmc_frame_is_free(f, (h << f->hp_shift) + j);
             nfree += is_free;
             bad += is_free == (u[j] != 0);
         }
@@ -430,8 +430,7 @@ static bool run_internal(const struct mmc_engine_ops *e, size_t ci, uint64_t see
                     }
                     used[i] = 1;
                 }
-                _mmc_frames_set(&f, first, rq.frames, MMC_FRAME_CONTIG);
-                f.state[first] |= MMC_FRAME_HEAD;
+                _mmc_frames_set(&f, first, rq.frames, MMC_FRAME_CONTIG | MMC_FRAME_HEAD);
                 e->take(st, first, rq.frames);
                 live[nlive++] = (struct live){first, rq.frames};
                 free_total -= rq.frames;

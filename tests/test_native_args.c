@@ -577,8 +577,8 @@ static long run_row(const struct row *r, unsigned t)
         setenv("MMC_ALGO", r->s, 1);
         long rc = mmc_sim_config_init(&c);
         env_restore();
-        if (strcmp(c.algo, "linear") != 0)
-            snprintf(extra_why, sizeof(extra_why), "algo is '%.32s', not linear", c.algo);
+        if (strcmp(c.algo, "tree") != 0)
+            snprintf(extra_why, sizeof(extra_why), "algo is '%.32s', not the default tree", c.algo);
         return rc;
     }
     case OP_CREATE_SIM: {

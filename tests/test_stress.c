@@ -545,7 +545,7 @@ static void run(uint64_t total, bool report)
     int rc = mmc_partition_create(&cfg, &shared);
     if (report)
         t_ok(rc == 0, "a shared 16 MiB partition (engine %s); the system partition %s (engine %s)",
-             cfg.algo, sys_pool, getenv("MMC_ALGO") ? getenv("MMC_ALGO") : "linear");
+             cfg.algo, sys_pool, getenv("MMC_ALGO") ? getenv("MMC_ALGO") : "tree");
 
     pthread_barrier_init(&barrier, NULL, WORKERS);
     pthread_t th[WORKERS], chk;

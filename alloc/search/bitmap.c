@@ -208,6 +208,7 @@ const struct mmc_engine_ops _mmc_engine_bitmap = {
     .name = "bitmap",
     .summary = "free-frame bitmap scanned 64 frames a step; top-down first fit like linear",
     .work_unit = "runs and 64-bit words examined",
+    .fast_only_work = 1ull << 13,
     .create = bitmap_create,
     .destroy = bitmap_destroy,
     .find = bitmap_find,

@@ -514,6 +514,7 @@ const struct mmc_engine_ops _mmc_engine_buddy = {
     .summary = "binary buddy (PFN-aligned blocks, eager merging), best fit by order, top of the "
                "highest block; complete through a neighbour-widening fallback",
     .work_unit = "free blocks and bitmap words examined",
+    .fast_only_work = 1ull << 13,
     .create = buddy_create,
     .destroy = buddy_destroy,
     .find = buddy_find,

@@ -14,6 +14,8 @@
 #ifndef MMC_SEARCH_COMMON_H
 #define MMC_SEARCH_COMMON_H
 
+#include <string.h>
+
 #include "internal.h"
 
 #define NONE UINT64_MAX         /* no such bit, position or frame */
@@ -130,14 +132,8 @@ static inline void pos_add_hugepage(const struct mmc_frames *f, uint64_t h, uint
     bool starts = h == 0 || f->hp_run[h] != f->hp_run[h - 1];
     hp_pfn[i] = f->hp_pfn[h] | (starts ? 1 : 0);
     hp_global[i] = (uint32_t)h;
-    const uint8_t *st = f->state + (h << f->hp_shift);
-    uint64_t *w = bits + ((i << f->hp_shift) >> 6);
-    for (uint64_t k = 0; k < f->hp_frames >> 6; k++, st += 64) {
-        uint64_t x = 0;
-        for (unsigned j = 0; j < 64; j++)
-            x |= (uint64_t)((st[j] & MMC_FRAME_STATE_MASK) == MMC_FRAME_FREE) << j;
-        w[k] = x;
-    }
+    memcpy(bits + ((i << f->hp_shift) >> 6), f->free_bits + ((h << f->hp_shift) >> 6),
+           (f->hp_frames >> 6) * sizeof(uint64_t));
 }
 
 /* Position range of the PFNs [lowest, highest] in a node of nhp hugepages: [*lo, *hi). */

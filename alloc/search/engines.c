@@ -38,6 +38,12 @@ MMC_API const char *mmc_engine_work_unit(const char *name)
     return e ? e->work_unit : NULL;
 }
 
+MMC_API uint64_t mmc_engine_fast_only_work(const char *name)
+{
+    const struct mmc_engine_ops *e = name ? _mmc_engine_lookup(name) : NULL;
+    return e ? e->fast_only_work : 0;
+}
+
 bool _mmc_search_fits(const struct mmc_frames *f, const struct mmc_search *rq, uint64_t first)
 {
     if (rq->frames == 0 || first >= f->nframes || rq->frames > f->nframes - first)

@@ -103,6 +103,7 @@ const struct mmc_engine_ops _mmc_engine_linear = {
     .name = "linear",
     .summary = "reference: top-down first fit over the frame database, O(frames) per search",
     .work_unit = "frames and runs examined",
+    .fast_only_work = 1ull << 14,
     .create = linear_create,
     .destroy = linear_destroy,
     .find = linear_find,

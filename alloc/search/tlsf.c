@@ -469,22 +469,22 @@ static int tlsf_create(const struct mmc_frames *f, void **engine)
     }
     for (uint64_t r = 0; r < f->nruns; r++) { /* maximal free stretches of each run */
         const struct mmc_run *run = &f->runs[r];
-        const uint8_t *st = f->state;
+        const uint64_t *fb = f->free_bits;
         uint64_t i = run->first_frame;
         const uint64_t end = i + run->frames;
         while (i < end) {
-            while (i < end && (st[i] & MMC_FRAME_STATE_MASK) != MMC_FRAME_FREE)
+            while (i < end && !mmc_frame_is_free(f, i))
                 i++;
             uint64_t s = i;
-            while (i + 8 <= end) { /* free stretches: 8 states a step */
-                uint64_t w;
-                memcpy(&w, st + i, 8);
-                if (w & 0x0f0f0f0f0f0f0f0full)
+            while (i < end) {
+                if (!(i & 63) && i + 64 <= end && fb[i >> 6] == ~0ull) { /* 64 frames a step */
+                    i += 64;
+                    continue;
+                }
+                if (!mmc_frame_is_free(f, i))
                     break;
-                i += 8;
-            }
-            while (i < end && (st[i] & MMC_FRAME_STATE_MASK) == MMC_FRAME_FREE)
                 i++;
+            }
             if (i > s)
                 link_rec(t, new_rec(t, s, i - s));
         }
@@ -511,6 +511,7 @@ const struct mmc_engine_ops _mmc_engine_tlsf = {
     .summary = "two-level segregated fit over free stretches: good fit, top of the stretch; "
                "O(1) unconstrained, walks the classes under range/boundary constraints",
     .work_unit = "free stretches examined",
+    .fast_only_work = 1ull << 10,
     .create = tlsf_create,
     .destroy = tlsf_destroy,
     .find = tlsf_find,

@@ -46,7 +46,7 @@ struct mmc_config {
                                    Environment: MMC_POOL=0:4G,1:4G */
     uint64_t page_bytes;        /* hugepage size: 2 MiB (default) or 1 GiB. Environment:
                                    MMC_PAGE=2M | 1G */
-    char algo[MMC_NAME_MAX];    /* search engine by name (mmc_engine_name()), default "linear".
+    char algo[MMC_NAME_MAX];    /* search engine by name (mmc_engine_name()), default "tree".
                                    Environment: MMC_ALGO */
     int on_misuse;              /* enum mmc_misuse_mode, process-wide (read by mmc_init only).
                                    Environment: MMC_ON_MISUSE=abort | warn */
@@ -123,7 +123,7 @@ struct mmc_stats {
     uint64_t trade_ns;              /* time spent trading, nanoseconds */
     uint64_t hugepages_added;       /* hugepages the pool grew by while running (always 0: the
                                        pool does not grow; see docs/ARCHITECTURE.md) */
-    uint64_t state_hash;            /* FNV-1a over every frame's state byte, in PFN order: two
+    uint64_t state_hash;            /* FNV-1a over the frame database's state, in PFN order: two
                                        frame databases in the same state have the same hash */
     uint64_t engine_metadata_bytes; /* bytes of the search engine's index (beyond the frame
                                        database's 1 byte per frame) */
@@ -176,6 +176,9 @@ MMC_API const char *mmc_engine_name(size_t i);
 /* The unit an engine counts its search work in (for example "frames examined" for linear),
  * or NULL for a name that is no engine. */
 MMC_API const char *mmc_engine_work_unit(const char *name);
+/* The work bound of a FAST_ONLY allocation with this engine, in its unit (0 for a name that is
+ * no engine): past it the call fails rather than search on. */
+MMC_API uint64_t mmc_engine_fast_only_work(const char *name);
 /* The search work of the calling thread's last contiguous allocation (any NT routine or the
  * native API, successful or not): what its partition's engine examined, summed over every
  * node tried, in that engine's unit (mmc_engine_work_unit). A work bound (FAST_ONLY) is a
@@ -296,12 +299,12 @@ struct mmc_sim_config {
                                    ascending, whole hugepages of one size; blank lines and
                                    lines starting with '#' ignored) and ignore every field above.
                                    Default NULL */
-    char algo[MMC_NAME_MAX];    /* search engine (mmc_engine_name()). Default "linear", or
+    char algo[MMC_NAME_MAX];    /* search engine (mmc_engine_name()). Default "tree", or
                                    MMC_ALGO from the environment */
 };
 
 /* Fill *cfg with the defaults above. Returns 0, or -EINVAL if cfg is NULL or MMC_ALGO names no
- * engine (cfg->algo then stays "linear"; mmc_last_error() says why). */
+ * engine (cfg->algo then stays "tree"; mmc_last_error() says why). */
 MMC_API int mmc_sim_config_init(struct mmc_sim_config *cfg);
 
 /* Create a simulated partition (see above). Returns 0 and *out, or a negative errno with

@@ -27,7 +27,7 @@ int _mmc_frames_init(struct mmc_frames *f, uint64_t hp_frames, uint64_t nhugepag
                      const uint64_t *hp_pfn, const uint8_t *hp_node)
 {
     memset(f, 0, sizeof(*f));
-    if (hp_frames < 64 || (hp_frames & (hp_frames - 1)) || nhugepages == 0)
+    if (hp_frames < MMC_PAGEBLOCK_FRAMES || (hp_frames & (hp_frames - 1)) || nhugepages == 0)
         return -EINVAL;
     for (uint64_t h = 0; h < nhugepages; h++) {
         if (hp_pfn[h] & (hp_frames - 1))
@@ -101,6 +101,58 @@ void _mmc_frames_destroy(struct mmc_frames *f)
     free(f->pb_scattered);
     free(f->runs);
     memset(f, 0, sizeof(*f));
+}
+
+/* Recount every counter from the planes: O(frames / 64). */
+static void recount(struct mmc_frames *f)
+{
+    f->free_frames = f->scattered_frames = 0;
+    memset(f->node_free, 0, sizeof(f->node_free));
+    for (uint64_t pb = 0; pb < f->nframes / MMC_PAGEBLOCK_FRAMES; pb++) {
+        uint64_t free_n = 0, scat_n = 0;
+        for (uint64_t w = pb * (MMC_PAGEBLOCK_FRAMES / 64); w < (pb + 1) * (MMC_PAGEBLOCK_FRAMES / 64); w++) {
+            free_n += (uint64_t)__builtin_popcountll(f->free_bits[w]);
+            scat_n += (uint64_t)__builtin_popcountll(f->scat_bits[w]);
+        }
+        f->pb_used[pb] = (uint16_t)(MMC_PAGEBLOCK_FRAMES - free_n);
+        f->pb_scattered[pb] = (uint16_t)scat_n;
+        f->node_free[mmc_frame_node(f, pb * MMC_PAGEBLOCK_FRAMES)] += free_n;
+        f->free_frames += free_n;
+        f->scattered_frames += scat_n;
+    }
+}
+
+int _mmc_frames_grow(struct mmc_frames *nf, const struct mmc_frames *f, uint64_t nadd,
+                     const uint64_t *add_pfn, const uint8_t *add_node, uint64_t *map)
+{
+    const uint64_t nh = f->nhugepages + nadd;
+    uint64_t *pfn = malloc(nh * sizeof(*pfn));
+    uint8_t *node = malloc(nh * sizeof(*node));
+    int rc = pfn && node ? 0 : -ENOMEM;
+    for (uint64_t i = 0, a = 0, k = 0; rc == 0 && k < nh; k++) { /* merge, both ascending */
+        if (a < nadd && (i == f->nhugepages || add_pfn[a] < f->hp_pfn[i])) {
+            pfn[k] = add_pfn[a], node[k] = add_node[a++];
+        } else if (a < nadd && add_pfn[a] == f->hp_pfn[i]) {
+            rc = -EEXIST; /* a hugepage the database has already */
+        } else {
+            map[i] = k;
+            pfn[k] = f->hp_pfn[i], node[k] = f->hp_node[i++];
+        }
+    }
+    if (rc == 0)
+        rc = _mmc_frames_init(nf, f->hp_frames, nh, pfn, node);
+    free(pfn);
+    free(node);
+    if (rc < 0)
+        return rc;
+    const uint64_t words = f->hp_frames / 64; /* per hugepage and plane */
+    const uint64_t *src[] = {f->free_bits, f->scat_bits, f->mdl_bits, f->standby_bits, f->head_bits, f->exec_bits};
+    uint64_t *dst[] = {nf->free_bits, nf->scat_bits, nf->mdl_bits, nf->standby_bits, nf->head_bits, nf->exec_bits};
+    for (uint64_t h = 0; h < f->nhugepages; h++)
+        for (size_t k = 0; k < sizeof(src) / sizeof(src[0]); k++)
+            memcpy(dst[k] + map[h] * words, src[k] + h * words, words * sizeof(uint64_t));
+    recount(nf);
+    return 0;
 }
 
 int64_t _mmc_frames_index_of_pfn(const struct mmc_frames *f, uint64_t pfn)

@@ -91,11 +91,17 @@ struct mmc_frames {
     unsigned nnodes;            /* 1 + highest node number present */
 };
 
-/* hp_pfn[] must be ascending and each hugepage's PFN a multiple of hp_frames (>= 64). Copies
+/* hp_pfn[] must be ascending and each hugepage's PFN a multiple of hp_frames (>= 512). Copies
  * the arrays. All frames start free. Returns 0 or -ENOMEM / -EINVAL. */
 MMC_INTERNAL int _mmc_frames_init(struct mmc_frames *f, uint64_t hp_frames, uint64_t nhugepages,
                                   const uint64_t *hp_pfn, const uint8_t *hp_node);
 MMC_INTERNAL void _mmc_frames_destroy(struct mmc_frames *f);
+/* A new database *nf of f's hugepages and nadd more (add_pfn ascending, none of them in f),
+ * f's frames keeping their state, the new ones free; map[h] receives the index in *nf of f's
+ * hugepage h (so frame i of f is frame (map[i >> hp_shift] << hp_shift) | (i & (hp_frames - 1))
+ * of *nf). O(frames / 64). f is unchanged. 0, -ENOMEM or -EEXIST. */
+MMC_INTERNAL int _mmc_frames_grow(struct mmc_frames *nf, const struct mmc_frames *f, uint64_t nadd,
+                                  const uint64_t *add_pfn, const uint8_t *add_node, uint64_t *map);
 /* Frame index of a PFN, or -1 if the PFN is not in the database. O(log hugepages). */
 MMC_INTERNAL int64_t _mmc_frames_index_of_pfn(const struct mmc_frames *f, uint64_t pfn);
 /* Set [first, first + n) to state (enum mmc_frame_state) and keep every counter:
@@ -410,6 +416,14 @@ MMC_INTERNAL void *_mmc_partition_alloc_contig(struct mmc_partition *part, struc
 /* Free a block by base address: misuse is reported. */
 MMC_INTERNAL void _mmc_partition_free_contig(const char *routine, void *base);
 MMC_INTERNAL int64_t _mmc_block_find(const struct mmc_partition *part, uint64_t first_frame);
+/* Home slot of a block's first frame in a table of cap (a power of two) slots. */
+MMC_INTERNAL uint64_t _mmc_block_slot(uint64_t key, uint64_t cap);
+
+/* grow.c: nadd hugepages (add_pfn ascending, none in the pool yet, already mapped at their
+ * place in the views) enter the frame database, the engine, the blocks and the load, their
+ * frames free. Partition lock held. 0, or -ENOMEM / -EEXIST with the partition unchanged. */
+MMC_INTERNAL int _mmc_partition_add_hugepages_locked(struct mmc_partition *part, uint64_t nadd,
+                                                     const uint64_t *add_pfn, const uint8_t *add_node);
 
 /* ------------------------------------------------------------------------------------------
  * sim.c: simulated layouts (synthetic or replayed) and simulated partitions

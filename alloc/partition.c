@@ -61,7 +61,7 @@ void _mmc_misuse(struct mmc_partition *part, const char *routine, const void *ad
 
 /* ---- the table of live blocks ---- */
 
-static uint64_t block_slot(uint64_t key, uint64_t cap)
+uint64_t _mmc_block_slot(uint64_t key, uint64_t cap)
 {
     key ^= key >> 33;
     key *= 0xff51afd7ed558ccdull;
@@ -73,7 +73,7 @@ int64_t _mmc_block_find(const struct mmc_partition *part, uint64_t first_frame)
 {
     if (!part->blocks_cap)
         return -1;
-    for (uint64_t i = block_slot(first_frame, part->blocks_cap);; i = (i + 1) & (part->blocks_cap - 1)) {
+    for (uint64_t i = _mmc_block_slot(first_frame, part->blocks_cap);; i = (i + 1) & (part->blocks_cap - 1)) {
         if (part->blocks[i].frames == 0)
             return -1;
         if (part->blocks[i].first_frame == first_frame)
@@ -91,7 +91,7 @@ static int block_insert(struct mmc_partition *part, const struct mmc_block *b)
         for (uint64_t i = 0; i < part->blocks_cap; i++) {
             if (!part->blocks[i].frames)
                 continue;
-            uint64_t j = block_slot(part->blocks[i].first_frame, ncap);
+            uint64_t j = _mmc_block_slot(part->blocks[i].first_frame, ncap);
             while (nb[j].frames)
                 j = (j + 1) & (ncap - 1);
             nb[j] = part->blocks[i];
@@ -100,7 +100,7 @@ static int block_insert(struct mmc_partition *part, const struct mmc_block *b)
         part->blocks = nb;
         part->blocks_cap = ncap;
     }
-    uint64_t j = block_slot(b->first_frame, part->blocks_cap);
+    uint64_t j = _mmc_block_slot(b->first_frame, part->blocks_cap);
     while (part->blocks[j].frames)
         j = (j + 1) & (part->blocks_cap - 1);
     part->blocks[j] = *b;
@@ -118,7 +118,7 @@ static void block_remove(struct mmc_partition *part, uint64_t i)
         j = (j + 1) & mask;
         if (!part->blocks[j].frames)
             break;
-        uint64_t home = block_slot(part->blocks[j].first_frame, part->blocks_cap);
+        uint64_t home = _mmc_block_slot(part->blocks[j].first_frame, part->blocks_cap);
         /* move j into the hole at i if its home is not in (i, j] cyclically */
         if (((j - home) & mask) >= ((j - i) & mask)) {
             part->blocks[i] = part->blocks[j];

@@ -629,6 +629,11 @@ static long topup(int os_node, uint64_t page_bytes, uint64_t need, bool allow, b
     rc = sysfs_read(os_node, page_bytes, "free_hugepages", &free_pages);
     if (rc == 0)
         rc = count_read(COUNT_NR, os_node, page_bytes, &nr);
+    /* free pages another mapping has reserved (not faulted in yet) are not free to take; the
+     * kernel counts reservations machine-wide only */
+    uint64_t resv = 0;
+    if (rc == 0 && sysfs_read(-1, page_bytes, "resv_hugepages", &resv) == 0)
+        free_pages = free_pages > resv ? free_pages - resv : 0;
     const bool short_fault = fault(F_TOPUP_DENIED | F_SHORT | F_NONE);
     if (short_fault)
         free_pages = 0; /* the node has none free: a top-up is needed */

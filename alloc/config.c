@@ -46,7 +46,8 @@ static int parse_pool(const char *s, struct mmc_config *cfg)
 {
     if (!strchr(s, ':'))
         return parse_size(s, &cfg->pool_bytes);
-    uint64_t per_node[MMC_MAX_NODES] = {0};
+    uint64_t per_node[MMC_MAX_NODES] = {0}, seen[(MMC_MAX_NODES + 63) / 64] = {0};
+    bool any = false;
     char buf[512];
     if (strlen(s) >= sizeof(buf))
         return -EINVAL;
@@ -57,11 +58,15 @@ static int parse_pool(const char *s, struct mmc_config *cfg)
             return -EINVAL;
         *colon = 0;
         unsigned long node = strtoul(tok, &end, 10);
-        if (*end || end == tok || node >= MMC_MAX_NODES)
-            return -EINVAL;
+        if (*end || end == tok || node >= MMC_MAX_NODES || (seen[node / 64] >> (node % 64) & 1))
+            return -EINVAL; /* a node given twice: which size was meant? */
+        seen[node / 64] |= 1ull << (node % 64);
         if (parse_size(colon + 1, &per_node[node]) < 0)
             return -EINVAL;
+        any |= per_node[node] != 0;
     }
+    if (!any)
+        return -EINVAL; /* 0:0 is no pool, not the default */
     memcpy(cfg->node_pool_bytes, per_node, sizeof(per_node));
     cfg->pool_bytes = 0;
     return 0;
@@ -86,8 +91,8 @@ MMC_API int mmc_config_init(struct mmc_config *cfg)
         if (parse_pool(v, &tmp) == 0 && (tmp.pool_bytes || strchr(v, ':'))) {
             *cfg = tmp;
         } else {
-            _mmc_set_error("MMC_POOL='%s' does not parse: give a size (512M, 8G) or sizes per "
-                           "node number (0:4G,1:4G)", v);
+            _mmc_set_error("MMC_POOL='%s' does not parse: give a size above zero (512M, 8G) or "
+                           "sizes per node number, each node once and not all zero (0:4G,1:4G)", v);
             rc = -EINVAL;
         }
     }

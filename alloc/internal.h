@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "mmcontig/mmcontig.h"
 #include "topology.h"
@@ -238,22 +239,25 @@ struct mmc_os_chunk {
     uint64_t page_bytes;        /* hugepage size */
     uint64_t npages;            /* hugepages in the memfd */
     uint64_t *pfn;              /* PFN of each hugepage, by offset in the memfd */
+    uint64_t topup;             /* hugepages raised to take them (given back by the pool) */
+    bool surplus;               /* raised as nr_overcommit_hugepages (else nr_hugepages) */
 };
 
-/* Take npages hugepages of page_bytes on the node (os_index is the kernel's number). 0 or a
- * negative errno with err filled (cause and remedy). */
+/* Take npages hugepages of page_bytes on the node (os_index is the kernel's number), under the
+ * hugepage lock from the top-up to the last fault: if the node's free hugepages are short and
+ * allow_topup, the shortfall is raised first (2 MiB: nr_overcommit_hugepages, the pages are
+ * surplus and the kernel frees them with the last mapping; 1 GiB: nr_hugepages), recorded in
+ * c->topup and this process's ledger. On failure nothing stays raised. 0 or a negative errno
+ * with err filled (cause and remedy). */
 MMC_INTERNAL int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_index,
-                                        uint64_t page_bytes, uint64_t npages, char *err,
-                                        size_t errlen);
+                                        uint64_t page_bytes, uint64_t npages, bool allow_topup,
+                                        char *err, size_t errlen);
 MMC_INTERNAL void _mmc_os_chunk_release(struct mmc_os_chunk *c);
 
-/* Reserve [nr_hugepages] so that at least `need` hugepages are free on the node (os_node: the
- * kernel's number; -1: machine-wide). Returns the number added (>= 0) or a negative errno with
- * err filled. allow = 0: never write sysfs. mmc_hugepages_reserve() is the same code. */
-MMC_INTERNAL long _mmc_os_hugepages_topup(int os_node, uint64_t page_bytes, uint64_t need,
-                                          bool allow, char *err, size_t errlen);
-/* Give back `added` hugepages previously added on the node. */
-MMC_INTERNAL void _mmc_os_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added);
+/* Give back `added` hugepages raised on the node: of nr_overcommit_hugepages (surplus, machine-
+ * wide) or nr_hugepages (os_node: the kernel's number; -1: machine-wide). */
+MMC_INTERNAL void _mmc_os_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added,
+                                             bool surplus);
 
 /* Reserve size bytes of address space aligned to align (PROT_NONE). NULL on failure. */
 MMC_INTERNAL void *_mmc_os_reserve(uint64_t size, uint64_t align);
@@ -280,8 +284,11 @@ struct mmc_pool {
     uint64_t nhugepages;        /* hugepages in the pool */
     uint64_t *hp_pfn;           /* ascending, nhugepages entries */
     uint8_t *hp_node;           /* node number per hugepage */
-    uint64_t topup[MMC_MAX_NODES]; /* hugepages added to nr_hugepages, per node number */
+    uint64_t topup[MMC_MAX_NODES]; /* hugepages raised to build it, per node number */
     unsigned topup_os[MMC_MAX_NODES]; /* the kernel's index of each of those nodes */
+    bool topup_surplus;         /* raised as nr_overcommit_hugepages (2 MiB), else nr_hugepages */
+    pid_t owner_pid;            /* the process that raised them: only it gives them back (a
+                                   forked child's exit or mmc_fini gives back nothing) */
 };
 
 /* Build a pool of node_pages[n] hugepages on each node n. 0 or -errno with err filled. */
@@ -295,8 +302,9 @@ MMC_INTERNAL int _mmc_pool_simulate(struct mmc_pool *p, uint64_t page_bytes, uin
                                     const uint64_t *hp_pfn, const uint8_t *hp_node, char *err,
                                     size_t errlen);
 MMC_INTERNAL void _mmc_pool_destroy(struct mmc_pool *p);
-/* Give back the pool's top-up of nr_hugepages now (and forget it), memory still mapped: pages
- * in use become surplus, which the kernel frees when the last mapping goes. */
+/* Give back the pool's top-up now (and forget it), memory still mapped: the pages in use are
+ * (or become) surplus, which the kernel frees when the last mapping goes. Only in the process
+ * that built the pool: in a forked child it does nothing. */
 MMC_INTERNAL void _mmc_pool_giveback_topup(struct mmc_pool *p);
 
 /* ------------------------------------------------------------------------------------------

@@ -171,19 +171,33 @@ static mmc_load_t handle_of(const struct mmc_load *l, uint32_t slot)
 }
 
 /* The live slot of a handle, or NULL after reporting misuse. */
-static struct mmc_load_slot *slot_of(struct mmc_partition *part, mmc_load_t h, const char *routine)
+/* The live slot of handle h, or NULL. Lock held. */
+static struct mmc_load_slot *slot_find(struct mmc_partition *part, mmc_load_t h)
 {
     struct mmc_load *l = &part->load;
     uint32_t idx = (uint32_t)h;
     if (idx == 0 || idx > l->nslots || l->slots[idx - 1].gen != (uint32_t)(h >> 32) ||
-        !l->slots[idx - 1].live) {
-        pthread_mutex_unlock(&part->lock);
-        _mmc_misuse(part, routine, (const void *)(uintptr_t)h,
-                    "not a live load handle of this partition (freed already, or never allocated)");
-        pthread_mutex_lock(&part->lock);
+        !l->slots[idx - 1].live)
         return NULL;
-    }
     return &l->slots[idx - 1];
+}
+
+static void bad_handle(struct mmc_partition *part, mmc_load_t h, const char *routine)
+{
+    _mmc_misuse(part, routine, (const void *)(uintptr_t)h,
+                "not a live load handle of this partition (freed already, never allocated, or "
+                "given twice in one call)");
+}
+
+static struct mmc_load_slot *slot_of(struct mmc_partition *part, mmc_load_t h, const char *routine)
+{
+    struct mmc_load_slot *slot = slot_find(part, h);
+    if (!slot) {
+        pthread_mutex_unlock(&part->lock);
+        bad_handle(part, h, routine);
+        pthread_mutex_lock(&part->lock);
+    }
+    return slot;
 }
 
 void _mmc_load_destroy(struct mmc_load *l)
@@ -395,27 +409,37 @@ MMC_API int mmc_load_free(mmc_partition_t *handle, const mmc_load_t *handles, si
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
-    int rc = 0;
     pthread_mutex_lock(&p->lock);
     struct mmc_load *l = &p->load;
+    /* Validate all before freeing any (a misuse changes nothing): each slot is marked not live
+     * as it is checked, so a handle given twice is caught too; the marks are undone on failure,
+     * all under the lock, so no other thread sees them. */
     for (size_t k = 0; k < count; k++) {
-        struct mmc_load_slot *slot = slot_of(p, handles[k], "mmc_load_free");
-        if (!slot) {
-            rc = -EINVAL;
+        struct mmc_load_slot *slot = slot_find(p, handles[k]);
+        if (slot) {
+            slot->live = false;
             continue;
         }
+        for (size_t j = 0; j < k; j++)
+            l->slots[(uint32_t)handles[j] - 1].live = true;
+        pthread_mutex_unlock(&p->lock);
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        bad_handle(p, handles[k], "mmc_load_free");
+        return -EINVAL;
+    }
+    for (size_t k = 0; k < count; k++) {
+        struct mmc_load_slot *slot = &l->slots[(uint32_t)handles[k] - 1];
         if (!slot->dropped) {
             l->frame_slot[slot->frame] = 0;
             _mmc_frames_set(&p->frames, slot->frame, 1, MMC_FRAME_FREE);
             p->engine->give(p->engine_state, slot->frame, 1);
         }
-        slot->live = false;
         slot->gen++;
         l->free_slots[l->nfree++] = (uint32_t)(slot - l->slots);
     }
     pthread_mutex_unlock(&p->lock);
     pthread_rwlock_unlock(&_mmc_g.lock);
-    return rc;
+    return 0;
 }
 
 static int load_copy(mmc_partition_t *handle, mmc_load_t h, size_t off, void *buf, size_t len,

@@ -21,13 +21,16 @@
 #define MDL_MAGIC 0x4d4d434d444c2121ull /* "MMCMDL!!" */
 #define MDL_DEAD 0x4d4d434d444c4445ull  /* after ExFreePool */
 #define MDL_MAX_BYTES (4ull * MMC_GIB - PAGE_SIZE) /* ByteCount is a ULONG */
-#define KNOWN_FLAGS 0x7ffu
+#define KNOWN_FLAGS 0x1ffu /* MM_DONT_ZERO_ALLOCATION .. MM_ALLOCATE_AND_HOT_REMOVE */
 
 struct mdl_hdr {
     uint64_t magic;                 /* MDL_MAGIC while alive */
     struct mmc_partition *part;     /* the partition its pages come from */
     uint64_t capacity;              /* PFN entries allocated, terminator included */
-    uint64_t pad;                   /* keeps the MDL 16-byte aligned */
+    uint64_t pages;                 /* pages it was given; keeps the MDL 16-byte aligned */
+    /* behind the MDL's PFN array (capacity entries): a private copy of the PFNs it was given,
+     * so that MmFreePagesFromMdl frees exactly those (a PFN repeated, or of another MDL, in
+     * the array the caller can write is misuse) */
 };
 
 static struct mdl_hdr *hdr_of(PMDL mdl) { return (struct mdl_hdr *)mdl - 1; }
@@ -218,7 +221,7 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
     if (!handle && _mmc_ensure_init() < 0) /* a PartitionObject exists without init */
         return NULL;
 
-    struct mdl_hdr *h = malloc(sizeof(*h) + sizeof(MDL) + (want + 1) * sizeof(PFN_NUMBER));
+    struct mdl_hdr *h = malloc(sizeof(*h) + sizeof(MDL) + (2 * want + 1) * sizeof(PFN_NUMBER));
     if (!h)
         return NULL;
     PMDL mdl = (PMDL)(h + 1);
@@ -314,7 +317,8 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
     h->magic = MDL_MAGIC;
     h->part = part;
     h->capacity = want + 1;
-    h->pad = 0;
+    h->pages = got;
+    memcpy(pfns + h->capacity, pfns, got * sizeof(*pfns));
     memset(mdl, 0, sizeof(*mdl));
     mdl->Size = (CSHORT)(sizeof(MDL) + got * sizeof(PFN_NUMBER)); /* wraps for large MDLs */
     mdl->MdlFlags = MDL_PAGES_LOCKED;
@@ -382,16 +386,30 @@ MMC_API VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
         return;
     }
     pthread_mutex_lock(&part->lock);
+    const PFN_NUMBER *given = pfns + h->capacity; /* the PFNs this MDL was given */
     for (uint64_t k = 0; k < n; k++) { /* validate all before freeing any */
+        if (k < h->pages && pfns[k] == given[k])
+            continue; /* its own frame, held since (an MDL frame is freed only through it) */
         int64_t i = _mmc_frames_index_of_pfn(&part->frames, pfns[k]);
-        if (i < 0 || mmc_frame_state(&part->frames, (uint64_t)i) != MMC_FRAME_MDL) {
-            pthread_mutex_unlock(&part->lock);
-            pthread_rwlock_unlock(&_mmc_g.lock);
-            _mmc_misuse(part, routine, mdl, "PFN %#llx (entry %llu) is %s",
-                        (unsigned long long)pfns[k], (unsigned long long)k,
-                        i < 0 ? "not in the MDL's partition" : "not held by an MDL (freed twice?)");
-            return;
-        }
+        uint64_t j = 0; /* an earlier entry with the same PFN */
+        while (j < k && pfns[j] != pfns[k])
+            j++;
+        char why[96];
+        if (i < 0)
+            snprintf(why, sizeof(why), "not in the MDL's partition");
+        else if (mmc_frame_state(&part->frames, (uint64_t)i) != MMC_FRAME_MDL)
+            snprintf(why, sizeof(why), "not held by an MDL (freed twice?)");
+        else if (j < k)
+            snprintf(why, sizeof(why), "a repeat of entry %llu (each page is freed once)",
+                     (unsigned long long)j);
+        else
+            snprintf(why, sizeof(why), "held by another MDL, not this one (the entry was %#llx)",
+                     (unsigned long long)(k < h->pages ? given[k] : 0));
+        pthread_mutex_unlock(&part->lock);
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_misuse(part, routine, mdl, "PFN %#llx (entry %llu) is %s",
+                    (unsigned long long)pfns[k], (unsigned long long)k, why);
+        return;
     }
     give_frames(part, pfns, n);
     /* under the lock: a second free racing this one sees the pages gone, not someone's new */

@@ -23,7 +23,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -198,21 +200,46 @@ static int sysfs_write_timed(int os_node, uint64_t page_bytes, const char *file,
     return n == len ? 0 : (n < 0 ? -e : -EIO);
 }
 
-static int sysfs_write(int os_node, uint64_t page_bytes, const char *file, uint64_t val)
-{
-    return sysfs_write_timed(os_node, page_bytes, file, val, NULL);
-}
 
-/* The lock that serialises read-modify-write of nr_hugepages between mmcontig processes: an
- * flock on /run/lock/mmcontig-hugepages.lock (else /tmp/...), and, inside this process, a
- * recursive mutex around it, so that a thread holding it through mmc_hugepages_lock() can
- * still call what takes it (a pool's top-up, mmc_hugepages_reserve...). Threads of one
- * process are serialised as before (two flocks on two descriptors exclude each other too). */
+/* ---- the run directory: the lock and the ledger ----
+ *
+ * /run/mmcontig (root's, 0700, never followed through a symlink) holds:
+ * - hugepages.lock: the lock that serialises every change of the hugepage counts between
+ *   mmcontig processes, an open-file-description lock (F_OFD_SETLK) with the holder's pid
+ *   written into the file. Nobody but root can open it, so nobody else can hold it up or
+ *   redirect it; waiting for it times out (MMC_LOCK_TIMEOUT seconds, default 10) with a message
+ *   naming the holder.
+ * - pid-PID: the ledger of one live process: every raise it made of nr_hugepages or
+ *   nr_overcommit_hugepages (per field, node and size) that it has not given back yet, and its
+ *   start time (/proc/PID/stat field 22, so a reused pid is told apart). Whoever takes the lock
+ *   next (any mmcontig process, or `mmcontig reclaim`) gives back the raises of a dead process
+ *   and deletes its file, so a process killed with SIGKILL loses nothing for good.
+ * Inside the process a recursive mutex is held around it, so that a thread holding it through
+ * mmc_hugepages_lock() can still call what takes it. Without root (no run directory) nothing is
+ * locked or recorded: such a process cannot change the counts anyway. */
+#define RUN_DIR "/run/mmcontig"
+#define LOCK_FILE "hugepages.lock"
+#define LOCK_TIMEOUT_S 10
+#define LEDGER_MAX 32
+
+enum count_field { COUNT_NR, COUNT_OVERCOMMIT };
+static const char *const count_file[] = {"nr_hugepages", "nr_overcommit_hugepages"};
+
 static pthread_once_t lock_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t lock_mutex;
-static int lock_fd = -1;      /* the flocked descriptor while lock_depth > 0 (-1: none could
-                                 be opened; the counts are then changed unlocked, as before) */
+static int lock_fd = -1;      /* the locked descriptor while lock_depth > 0 (-1: unlocked) */
+static int run_fd = -1;       /* the run directory while lock_depth > 0 */
 static unsigned lock_depth;   /* nesting of sysfs_lock() in the owning thread */
+
+struct ledger_entry {
+    uint8_t field;            /* enum count_field */
+    int os_node;              /* -1: machine-wide */
+    uint64_t page_kb;         /* hugepage size */
+    uint64_t added;           /* raised and not given back yet */
+};
+static struct ledger_entry ledger[LEDGER_MAX];
+static unsigned nledger;
+static pid_t ledger_pid;      /* the process the ledger is of (a forked child starts its own) */
 
 static void lock_init(void)
 {
@@ -223,33 +250,372 @@ static void lock_init(void)
     pthread_mutexattr_destroy(&a);
 }
 
-static void sysfs_lock(void)
+/* The start time of a process (clock ticks since boot), 0 if it does not exist. */
+static uint64_t proc_start(pid_t pid)
+{
+    char path[40], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *s = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
+    unsigned long long start = 0;
+    /* after ")": state (3) ... starttime (22): 19 fields to skip */
+    if (!s || sscanf(s + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+                            "%*d %*d %*d %llu", &start) != 1)
+        return 0;
+    return start;
+}
+
+/* Open the run directory (made if missing): root's and 0700, or refused. -errno; why filled. */
+static int run_dir_open(char *why, size_t whylen)
+{
+    if (mkdir(RUN_DIR, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    int fd = open(RUN_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        fail(why, whylen, "cannot open %s (%s): it must be a directory, not a symlink; remove it "
+             "(rm -rf %s) and run again as root", RUN_DIR, strerror(e), RUN_DIR);
+        return -e;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 077)) {
+        fail(why, whylen, "%s is owned by uid %u with mode %o; mmcontig keeps its lock there only "
+             "if it is root's and 0700: remove it (rm -rf %s) and run again as root", RUN_DIR,
+             (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), RUN_DIR);
+        close(fd);
+        return -EPERM;
+    }
+    return fd;
+}
+
+/* Write this process's ledger file (or remove it when nothing is owed). Lock held. */
+static void ledger_save(void)
+{
+    if (run_fd < 0)
+        return;
+    char name[32], tmp[40], buf[LEDGER_MAX * 80 + 64];
+    snprintf(name, sizeof(name), "pid-%d", (int)ledger_pid);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+    size_t n = (size_t)snprintf(buf, sizeof(buf), "start %llu\n",
+                                (unsigned long long)proc_start(ledger_pid));
+    bool owed = false;
+    for (unsigned k = 0; k < nledger; k++) {
+        if (!ledger[k].added)
+            continue;
+        owed = true;
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s %d %llu %llu\n",
+                              count_file[ledger[k].field], ledger[k].os_node,
+                              (unsigned long long)ledger[k].page_kb,
+                              (unsigned long long)ledger[k].added);
+    }
+    if (!owed) {
+        unlinkat(run_fd, name, 0);
+        return;
+    }
+    int fd = openat(run_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    bool ok = write(fd, buf, n) == (ssize_t)n;
+    close(fd);
+    if (!ok || renameat(run_fd, tmp, run_fd, name) < 0)
+        unlinkat(run_fd, tmp, 0);
+}
+
+/* This process changed a count by delta (what the kernel really did). Lock held. */
+static void ledger_note(enum count_field field, int os_node, uint64_t page_bytes, int64_t delta)
+{
+    if (!delta)
+        return;
+    if (ledger_pid != getpid()) { /* a forked child: the entries are its parent's */
+        nledger = 0;
+        ledger_pid = getpid();
+    }
+    unsigned k = 0;
+    while (k < nledger && !(ledger[k].field == field && ledger[k].os_node == os_node &&
+                            ledger[k].page_kb == page_bytes / 1024))
+        k++;
+    if (k == nledger) {
+        if (delta < 0 || nledger == LEDGER_MAX)
+            return; /* a decrease of what this process did not raise is not owed back */
+        ledger[nledger++] = (struct ledger_entry){field, os_node, page_bytes / 1024, 0};
+    }
+    ledger[k].added = delta < 0 && (uint64_t)-delta >= ledger[k].added ? 0 : ledger[k].added + (uint64_t)delta;
+    ledger_save();
+}
+
+static int count_read(enum count_field field, int os_node, uint64_t page_bytes, uint64_t *val);
+static int count_set(enum count_field field, int os_node, uint64_t page_bytes, uint64_t from,
+                     uint64_t to, uint64_t *now, uint64_t *write_ns);
+
+/* Give back what dead processes' ledgers say they added, and delete those ledgers. Lock held.
+ * Returns how many processes were settled; a line per raise to report (may be NULL). */
+static long ledger_settle(FILE *report)
+{
+    if (run_fd < 0)
+        return 0;
+    int dfd = dup(run_fd);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        return 0;
+    }
+    long settled = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        int pid = 0, used = 0;
+        if (sscanf(e->d_name, "pid-%d%n", &pid, &used) != 1 || pid <= 0 || pid == (int)getpid())
+            continue;
+        bool tmp = !strcmp(e->d_name + used, ".tmp");
+        if (e->d_name[used] && !tmp)
+            continue;
+        int fd = openat(run_fd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+        if (!f) {
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        unsigned long long start = 0;
+        if (fscanf(f, "start %llu\n", &start) != 1 || (start && proc_start(pid) == start) ||
+            (!start && kill(pid, 0) == 0)) {
+            fclose(f); /* alive (or not a ledger): not ours to settle */
+            continue;
+        }
+        char name[32];
+        int node;
+        unsigned long long kb, added;
+        while (!tmp && fscanf(f, "%31s %d %llu %llu\n", name, &node, &kb, &added) == 4) {
+            enum count_field field = !strcmp(name, count_file[COUNT_OVERCOMMIT]) ? COUNT_OVERCOMMIT
+                                                                               : COUNT_NR;
+            uint64_t cur = 0, now = 0;
+            if ((kb != 2048 && kb != 1048576) || node < -1 ||
+                count_read(field, node, kb * 1024, &cur) < 0)
+                continue;
+            count_set(field, node, kb * 1024, cur, cur > added ? cur - added : 0, &now, NULL);
+            char at[32];
+            if (report)
+                fprintf(report, "mmcontig: pid %d died owing a raise of %llu %s hugepages (%s): "
+                        "%s %llu -> %llu\n", pid, added, kb == 2048 ? "2 MiB" : "1 GiB",
+                        where(at, sizeof(at), field == COUNT_OVERCOMMIT ? -1 : node),
+                        count_file[field], (unsigned long long)cur, (unsigned long long)now);
+        }
+        fclose(f);
+        unlinkat(run_fd, e->d_name, 0);
+        settled += !tmp;
+    }
+    closedir(d);
+    return settled;
+}
+
+static unsigned lock_timeout_s(void)
+{
+    const char *v = getenv("MMC_LOCK_TIMEOUT");
+    char *end;
+    unsigned long s = v && *v ? strtoul(v, &end, 10) : LOCK_TIMEOUT_S;
+    return v && *v && (*end || s == 0 || s > 3600) ? LOCK_TIMEOUT_S : (unsigned)s;
+}
+
+/* Take the lock (nested: only the outermost call waits). settle: give back dead processes'
+ * ledgers at once. 0, or -ETIMEDOUT / -errno with err filled (nothing held then). */
+static int lock_take(bool settle, char *err, size_t errlen)
 {
     pthread_once(&lock_once, lock_init);
     pthread_mutex_lock(&lock_mutex);
-    if (lock_depth++ == 0) {
-        int fd = open("/run/lock/mmcontig-hugepages.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-        if (fd < 0)
-            fd = open("/tmp/mmcontig-hugepages.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-        if (fd >= 0)
-            while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
-                ;
-        lock_fd = fd;
+    if (lock_depth++ > 0)
+        return 0;
+    if (geteuid() != 0)
+        return 0; /* cannot change the counts: nothing to serialise or record */
+    char why[400] = "";
+    int dfd = run_dir_open(why, sizeof(why)), fd = -1, rc = 0;
+    if (dfd >= 0)
+        fd = openat(dfd, LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = dfd < 0 ? dfd : -errno;
+        fail(err, errlen, "the hugepage lock %s/%s cannot be had: %s", RUN_DIR, LOCK_FILE,
+             *why ? why : strerror(-rc));
+    } else {
+        struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        const unsigned timeout_s = lock_timeout_s();
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (fcntl(fd, F_OFD_SETLK, &l) < 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((errno != EAGAIN && errno != EACCES && errno != EINTR) ||
+                (uint64_t)(t.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t.tv_nsec >=
+                    (uint64_t)timeout_s * 1000000000u + (uint64_t)t0.tv_nsec) {
+                char holder[32] = "";
+                ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
+                holder[n > 0 ? n : 0] = 0;
+                holder[strcspn(holder, "\n")] = 0;
+                rc = errno == EAGAIN || errno == EACCES || errno == EINTR ? -ETIMEDOUT : -errno;
+                fail(err, errlen, "the hugepage lock %s/%s is held by pid %s and was not released "
+                     "in %u s: wait for that process to finish its pool or end it (kill %s); "
+                     "MMC_LOCK_TIMEOUT=SECONDS waits longer", RUN_DIR, LOCK_FILE,
+                     *holder ? holder : "(unknown)", timeout_s, *holder ? holder : "PID");
+                break;
+            }
+            nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        }
     }
+    if (rc < 0) {
+        if (fd >= 0)
+            close(fd);
+        if (dfd >= 0)
+            close(dfd);
+        lock_depth--;
+        pthread_mutex_unlock(&lock_mutex);
+        return rc;
+    }
+    char me[24];
+    int n = snprintf(me, sizeof(me), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, me, (size_t)n, 0) != n)
+        (void)0; /* the pid is for messages only */
+    lock_fd = fd;
+    run_fd = dfd;
+    if (settle)
+        ledger_settle(stderr);
+    return 0;
+}
+
+static int sysfs_lock(char *err, size_t errlen)
+{
+    return lock_take(true, err, errlen);
 }
 
 static void sysfs_unlock(void)
 {
     if (--lock_depth == 0 && lock_fd >= 0) {
-        close(lock_fd); /* releases the flock */
-        lock_fd = -1;
+        if (ftruncate(lock_fd, 0) < 0)
+            (void)0;
+        close(lock_fd); /* releases the lock */
+        close(run_fd);
+        lock_fd = run_fd = -1;
     }
     pthread_mutex_unlock(&lock_mutex);
 }
 
-/* The top-up of a pool (pool: messages name MMC_POOL / MMC_PAGE) or of mmc_hugepages_reserve. */
+/* The value a write of the field sets. nr_hugepages counts the surplus pages too, but a write
+ * of it sets the persistent pages (and turns surplus ones persistent to get there): so it is
+ * read as nr_hugepages - surplus_hugepages, or a raise would keep a live pool's surplus pages
+ * for good. nr_overcommit_hugepages is machine-wide only. */
+static int count_read(enum count_field field, int os_node, uint64_t page_bytes, uint64_t *val)
+{
+    if (field == COUNT_OVERCOMMIT)
+        return sysfs_read(-1, page_bytes, count_file[field], val);
+    uint64_t nr = 0, surplus = 0;
+    int rc = sysfs_read(os_node, page_bytes, "nr_hugepages", &nr);
+    if (rc == 0 && sysfs_read(os_node, page_bytes, "surplus_hugepages", &surplus) < 0)
+        surplus = 0;
+    *val = nr > surplus ? nr - surplus : 0;
+    return rc;
+}
+
+/* Write `to` where count_read() gave `from`; *now: the value read back. What changed goes to
+ * this process's ledger. Lock held. */
+static int count_set(enum count_field field, int os_node, uint64_t page_bytes, uint64_t from,
+                     uint64_t to, uint64_t *now, uint64_t *write_ns)
+{
+    if (field == COUNT_OVERCOMMIT)
+        os_node = -1;
+    int rc = sysfs_write_timed(os_node, page_bytes, count_file[field], to, write_ns);
+    *now = from;
+    int rd = count_read(field, os_node, page_bytes, now);
+    if (rd == 0)
+        ledger_note(field, os_node, page_bytes, (int64_t)(*now - from));
+    return rc < 0 ? rc : rd;
+}
+
+/* The sum of the "KEY: N kB" fields of a meminfo file; UINT64_MAX if none is there. */
+static uint64_t meminfo_kb(const char *path, const char *const *keys, unsigned nkeys)
+{
+    FILE *f = fopen(path, "re");
+    char line[256];
+    uint64_t kb = 0;
+    bool found = false;
+    while (f && fgets(line, sizeof(line), f))
+        for (unsigned k = 0; k < nkeys; k++) {
+            const char *at = strstr(line, keys[k]);
+            unsigned long long v;
+            if (at && sscanf(at + strlen(keys[k]), " %llu", &v) == 1)
+                kb += v, found = true;
+        }
+    if (f)
+        fclose(f);
+    return found ? kb : UINT64_MAX;
+}
+
+/* Bytes of memory the kernel could still turn into hugepages on the node: the machine's
+ * MemAvailable and, for a node of a machine with several (a node's meminfo has no
+ * MemAvailable), no more than its MemFree + FilePages + SReclaimable. With one node the
+ * machine's figure alone: on virtual machines with hot-added memory the node's meminfo can
+ * count a quarter of what the kernel really makes hugepages from (see docs/ARCHITECTURE.md).
+ * UINT64_MAX if unknown (no check then). */
+static uint64_t available_bytes(int os_node, bool *one_node)
+{
+    char nodes[64] = "";
+    int fd = open("/sys/devices/system/node/has_memory", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, nodes, sizeof(nodes) - 1);
+        nodes[n > 0 ? n : 0] = 0;
+        close(fd);
+    }
+    *one_node = !strpbrk(nodes, ",-");
+    if (*one_node)
+        os_node = -1;
+    static const char *const machine[] = {"MemAvailable:"};
+    static const char *const node[] = {"MemFree:", "FilePages:", "SReclaimable:"};
+    uint64_t kb = meminfo_kb("/proc/meminfo", machine, 1);
+    if (os_node >= 0) {
+        char path[80];
+        snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", os_node);
+        uint64_t n = meminfo_kb(path, node, 3);
+        kb = n < kb ? n : kb;
+    }
+    return kb == UINT64_MAX ? UINT64_MAX : kb * 1024;
+}
+
+/* The failure to find `shortfall` more hugepages: the message (cause and remedy). found: how
+ * many the kernel found, or -1 if unknown (surplus pages: the mapping failed). */
+static void short_msg(char *err, size_t errlen, const char *at, uint64_t page_bytes,
+                      uint64_t free_pages, uint64_t need, uint64_t persistent, int64_t found,
+                      bool surplus, const char *path, const char *smaller)
+{
+    const uint64_t shortfall = need - free_pages;
+    char what[160];
+    if (surplus)
+        snprintf(what, sizeof(what), "the kernel could not make the %llu missing as surplus "
+                 "hugepages (nr_overcommit_hugepages raised by %llu)",
+                 (unsigned long long)shortfall, (unsigned long long)(found < 0 ? shortfall : (uint64_t)found));
+    else
+        snprintf(what, sizeof(what), "the kernel found only %llu more when asked",
+                 (unsigned long long)found);
+    fail(err, errlen,
+         "%s: %llu free %s hugepages, %llu needed (%llu short); %s (memory too fragmented or too "
+         "small); reserve them at boot (hugepages=N on the kernel command line), or drop caches "
+         "and compact first: echo 3 > /proc/sys/vm/drop_caches; echo 1 > "
+         "/proc/sys/vm/compact_memory; echo %llu > %s, or %s",
+         at, (unsigned long long)free_pages, size_name(page_bytes), (unsigned long long)need,
+         (unsigned long long)shortfall, what, (unsigned long long)(persistent + shortfall), path,
+         smaller);
+}
+
+/* Make `need` hugepages of the node takeable, under the lock (held by the caller for a pool,
+ * across the fault-in). If free_hugepages is short: surplus (a pool's 2 MiB pages): raise the
+ * machine's nr_overcommit_hugepages by the shortfall, so the kernel allocates the pages when
+ * they are mapped and frees them when the last mapping goes, however the process ends;
+ * otherwise raise nr_hugepages by the shortfall and check the kernel found them. Before
+ * anything is raised, the shortfall is checked against the memory the node has available.
+ * Returns the raise (>= 0; recorded in this process's ledger) or a negative errno with err
+ * filled; *free_out: the free pages seen. pool: messages name MMC_POOL / MMC_PAGE. */
 static long topup(int os_node, uint64_t page_bytes, uint64_t need, bool allow, bool pool,
-                  char *err, size_t errlen)
+                  bool surplus, uint64_t *free_out, char *err, size_t errlen)
 {
     char path[160], at[32];
     uint64_t nr = 0, free_pages = 0;
@@ -257,13 +623,22 @@ static long topup(int os_node, uint64_t page_bytes, uint64_t need, bool allow, b
     where(at, sizeof(at), os_node);
     const char *smaller = pool ? "ask for a smaller pool (MMC_POOL)" : "ask for fewer";
     faults_load(pool); /* the pool warns of unknown names (once per pool, not per call) */
-    sysfs_lock();
-    int rc = sysfs_read(os_node, page_bytes, "free_hugepages", &free_pages);
+    int rc = sysfs_lock(err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = sysfs_read(os_node, page_bytes, "free_hugepages", &free_pages);
     if (rc == 0)
-        rc = sysfs_read(os_node, page_bytes, "nr_hugepages", &nr);
+        rc = count_read(COUNT_NR, os_node, page_bytes, &nr);
+    /* free pages another mapping has reserved (not faulted in yet) are not free to take; the
+     * kernel counts reservations machine-wide only */
+    uint64_t resv = 0;
+    if (rc == 0 && sysfs_read(-1, page_bytes, "resv_hugepages", &resv) == 0)
+        free_pages = free_pages > resv ? free_pages - resv : 0;
     const bool short_fault = fault(F_TOPUP_DENIED | F_SHORT | F_NONE);
     if (short_fault)
         free_pages = 0; /* the node has none free: a top-up is needed */
+    if (free_out)
+        *free_out = free_pages;
     if (rc < 0) {
         sysfs_unlock();
         char dir[64];
@@ -303,41 +678,64 @@ static long topup(int os_node, uint64_t page_bytes, uint64_t need, bool allow, b
         fault_note(err, errlen);
         return -ENOMEM;
     }
-    if (fault(F_TOPUP_DENIED))
+    bool one_node = false;
+    const uint64_t avail = available_bytes(os_node, &one_node);
+    /* keep 1/16 of it and 128 MiB for everything else the node runs */
+    const uint64_t usable = avail == UINT64_MAX ? UINT64_MAX
+                            : avail - avail / 16 > 128 * MMC_MIB ? avail - avail / 16 - 128 * MMC_MIB : 0;
+    if (usable != UINT64_MAX && shortfall > usable / page_bytes) {
+        sysfs_unlock();
+        const uint64_t fits_mib = (free_pages + usable / page_bytes) * (page_bytes / MMC_MIB);
+        fail(err, errlen,
+             "%s: %llu free %s hugepages, %llu needed (%llu short): making %llu MiB more would "
+             "take more than the %llu MiB of memory %s has available (MemAvailable; nothing was "
+             "taken); %s: at most about %llu MiB fits now%s",
+             at, (unsigned long long)free_pages, size_name(page_bytes), (unsigned long long)need,
+             (unsigned long long)shortfall,
+             (unsigned long long)(shortfall * (page_bytes / MMC_MIB)),
+             (unsigned long long)(avail / MMC_MIB), at, smaller, (unsigned long long)fits_mib,
+             pool ? " on that node, e.g. " : "");
+        if (pool)
+            snprintf(err + strlen(err), errlen - strlen(err),
+                     one_node ? "MMC_POOL=%lluM" : "%lluM as this node's share in MMC_POOL",
+                     (unsigned long long)fits_mib);
+        fault_note(err, errlen);
+        return -ENOMEM;
+    }
+    const enum count_field field = surplus ? COUNT_OVERCOMMIT : COUNT_NR;
+    uint64_t base = nr, now = nr;
+    if (surplus && (rc = count_read(COUNT_OVERCOMMIT, -1, page_bytes, &base)) < 0)
+        now = base;
+    else if (fault(F_TOPUP_DENIED))
         rc = -EACCES;
     else if (fault(F_NONE))
-        rc = 0; /* the kernel found none: nr_hugepages stays */
+        rc = 0, now = base; /* the kernel found none: the count stays */
     else /* F_SHORT: the kernel finds half the shortfall (a real raise, given back below) */
-        rc = sysfs_write(os_node, page_bytes, "nr_hugepages",
-                         nr + (fault(F_SHORT) ? shortfall / 2 : shortfall));
-    uint64_t nr_after = nr, free_after = free_pages;
-    sysfs_read(os_node, page_bytes, "nr_hugepages", &nr_after);
-    sysfs_read(os_node, page_bytes, "free_hugepages", &free_after);
-    long added = nr_after > nr ? (long)(nr_after - nr) : 0;
-    if (short_fault)
+        rc = count_set(field, os_node, page_bytes, base,
+                       base + (fault(F_SHORT) ? shortfall / 2 : shortfall), &now, NULL);
+    long added = now > base ? (long)(now - base) : 0;
+    uint64_t free_after = free_pages;
+    if (surplus) /* the pages are made when mapped: the kernel answers at the mapping */
+        free_after = rc < 0 || fault(F_NONE | F_SHORT) ? free_pages : need;
+    else if (short_fault)
         free_after = free_pages + (uint64_t)added;
+    else
+        sysfs_read(os_node, page_bytes, "free_hugepages", &free_after);
     if (rc < 0 || free_after < need) {
         if (added)
-            sysfs_write(os_node, page_bytes, "nr_hugepages", nr_after - (uint64_t)added);
+            count_set(field, os_node, page_bytes, now, now - (uint64_t)added, &now, NULL);
         sysfs_unlock();
         if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
             fail(err, errlen,
                  "%s: %llu free %s hugepages, %llu needed (%llu short), and this process may "
-                 "not raise nr_hugepages (%s); run as root: echo %llu > %s, or %s",
+                 "not raise %s (%s); run as root: echo %llu > %s, or %s",
                  at, (unsigned long long)free_pages, size_name(page_bytes),
-                 (unsigned long long)need, (unsigned long long)shortfall, strerror(-rc),
-                 (unsigned long long)(nr + shortfall), path, smaller);
+                 (unsigned long long)need, (unsigned long long)shortfall, count_file[field],
+                 strerror(-rc), (unsigned long long)(nr + shortfall), path, smaller);
         else
-            fail(err, errlen,
-                 "%s: %llu free %s hugepages, %llu needed (%llu short); the kernel found only "
-                 "%llu more when asked (memory too fragmented or too small); reserve them at boot "
-                 "(hugepages=N on the kernel command line), or drop caches and compact first: "
-                 "echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory; "
-                 "echo %llu > %s, or %s",
-                 at, (unsigned long long)free_pages, size_name(page_bytes),
-                 (unsigned long long)need, (unsigned long long)shortfall,
-                 (unsigned long long)(free_after > free_pages ? free_after - free_pages : 0),
-                 (unsigned long long)(nr + shortfall), path, smaller);
+            short_msg(err, errlen, at, page_bytes, free_pages, need, nr,
+                      free_after > free_pages ? (int64_t)(free_after - free_pages) : surplus ? added : 0,
+                      surplus, path, smaller);
         fault_note(err, errlen);
         return -ENOMEM;
     }
@@ -345,20 +743,21 @@ static long topup(int os_node, uint64_t page_bytes, uint64_t need, bool allow, b
     return added;
 }
 
-long _mmc_os_hugepages_topup(int os_node, uint64_t page_bytes, uint64_t need, bool allow,
-                             char *err, size_t errlen)
-{
-    return topup(os_node, page_bytes, need, allow, true, err, errlen);
-}
-
-void _mmc_os_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added)
+void _mmc_os_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added, bool surplus)
 {
     if (!added)
         return;
-    sysfs_lock();
-    uint64_t nr = 0;
-    if (sysfs_read(os_node, page_bytes, "nr_hugepages", &nr) == 0)
-        sysfs_write(os_node, page_bytes, "nr_hugepages", nr > added ? nr - added : 0);
+    char err[512];
+    const enum count_field field = surplus ? COUNT_OVERCOMMIT : COUNT_NR;
+    if (sysfs_lock(err, sizeof(err)) < 0) {
+        /* the ledger still holds it: the next mmcontig process gives it back */
+        fprintf(stderr, "mmcontig: giving back %llu hugepages of %s later: %s\n",
+                (unsigned long long)added, count_file[field], err);
+        return;
+    }
+    uint64_t cur = 0, now = 0;
+    if (count_read(field, os_node, page_bytes, &cur) == 0)
+        count_set(field, os_node, page_bytes, cur, cur > added ? cur - added : 0, &now, NULL);
     sysfs_unlock();
 }
 
@@ -416,7 +815,7 @@ MMC_API long mmc_hugepages_reserve(int os_node, uint64_t page_bytes, uint64_t ne
     if (rc < 0)
         return rc;
     char err[768];
-    long added = topup(os_node, page_bytes, need, true, false, err, sizeof(err));
+    long added = topup(os_node, page_bytes, need, true, false, false, NULL, err, sizeof(err));
     if (added < 0)
         _mmc_set_error("%s", err);
     return added;
@@ -434,9 +833,12 @@ MMC_API int mmc_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta
     sysfs_path(path, sizeof(path), os_node, page_bytes, "nr_hugepages");
     where(at, sizeof(at), os_node);
     faults_load(false);
-    sysfs_lock();
+    if ((rc = sysfs_lock(msg, sizeof(msg))) < 0) {
+        _mmc_set_error("mmc_hugepages_adjust: %s", msg);
+        return rc;
+    }
     uint64_t nr = 0, nr_after = 0;
-    rc = sysfs_read(os_node, page_bytes, "nr_hugepages", &nr);
+    rc = count_read(COUNT_NR, os_node, page_bytes, &nr);
     if (rc < 0) {
         sysfs_unlock();
         fail(msg, sizeof(msg), "%s: cannot read %s (%s): no such node, or no %s hugepages on "
@@ -463,9 +865,8 @@ MMC_API int mmc_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta
     else if (delta > 0 && fault(F_NONE))
         rc = 0; /* the kernel found none: nr_hugepages stays */
     else /* F_SHORT: the kernel finds half (a real raise, given back below) */
-        rc = sysfs_write_timed(os_node, page_bytes, "nr_hugepages",
-                               delta > 0 && fault(F_SHORT) ? nr + mag / 2 : target, write_ns);
-    rc = rc < 0 ? rc : sysfs_read(os_node, page_bytes, "nr_hugepages", &nr_after);
+        rc = count_set(COUNT_NR, os_node, page_bytes, nr,
+                       delta > 0 && fault(F_SHORT) ? nr + mag / 2 : target, &nr_after, write_ns);
     if (rc == 0 && nr_after == target) {
         sysfs_unlock();
         return 0;
@@ -473,7 +874,7 @@ MMC_API int mmc_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta
     /* Failed, or the kernel found fewer: back to nr_hugepages as it was. */
     uint64_t found = rc == 0 && nr_after > nr ? nr_after - nr : 0;
     if (found)
-        sysfs_write(os_node, page_bytes, "nr_hugepages", nr);
+        count_set(COUNT_NR, os_node, page_bytes, nr_after, nr, &nr_after, NULL);
     sysfs_unlock();
     if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
         fail(msg, sizeof(msg), "%s: this process may not change nr_hugepages (%s): run as root "
@@ -500,12 +901,29 @@ MMC_API int mmc_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta
 MMC_API void mmc_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added)
 {
     if (added && hp_args("mmc_hugepages_giveback", os_node, page_bytes) == 0)
-        _mmc_os_hugepages_giveback(os_node, page_bytes, added);
+        _mmc_os_hugepages_giveback(os_node, page_bytes, added, false);
 }
 
-MMC_API void mmc_hugepages_lock(void)
+MMC_API int mmc_hugepages_lock(void)
 {
-    sysfs_lock();
+    char err[512];
+    int rc = sysfs_lock(err, sizeof(err));
+    if (rc < 0)
+        _mmc_set_error("mmc_hugepages_lock: %s", err);
+    return rc;
+}
+
+MMC_API long mmc_hugepages_reclaim(FILE *report)
+{
+    char err[512];
+    int rc = lock_take(false, err, sizeof(err));
+    if (rc < 0) {
+        _mmc_set_error("mmc_hugepages_reclaim: %s", err);
+        return rc;
+    }
+    long n = ledger_settle(report);
+    sysfs_unlock();
+    return n;
 }
 
 MMC_API void mmc_hugepages_unlock(void)
@@ -582,8 +1000,22 @@ int _mmc_os_virt_to_phys(const void *va, uint64_t *phys)
 
 /* ---- taking hugepages on a node ---- */
 
+/* Bind this thread's own policy to the node around the mapping: the kernel makes the surplus
+ * pages a mapping reserves at mmap time, by the task's policy (the mapping's own mbind comes
+ * after). Returns whether the old policy must be restored. */
+static bool bind_thread(unsigned os_index, int *old_mode, unsigned long *old_mask, unsigned long maxnode)
+{
+    unsigned long mask[MMC_MAX_NODES * 4 / (8 * sizeof(unsigned long)) + 1] = {0};
+    if (numa_available() < 0 || os_index >= 8 * sizeof(mask) ||
+        get_mempolicy(old_mode, old_mask, maxnode, NULL, 0) < 0)
+        return false;
+    mask[os_index / (8 * sizeof(unsigned long))] |= 1ul << (os_index % (8 * sizeof(unsigned long)));
+    return set_mempolicy(MPOL_BIND, mask, 8 * sizeof(mask)) == 0;
+}
+
 int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_index,
-                           uint64_t page_bytes, uint64_t npages, char *err, size_t errlen)
+                           uint64_t page_bytes, uint64_t npages, bool allow_topup, char *err,
+                           size_t errlen)
 {
     const uint64_t len = npages * page_bytes, hp_frames = page_bytes >> MMC_FRAME_SHIFT;
     char *addr = MAP_FAILED;
@@ -592,8 +1024,22 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
     uint64_t *entries = NULL;
 
     memset(c, 0, sizeof(*c));
-    faults_load(false); /* warned by the top-up just before */
     c->fd = -1;
+    /* The lock is held from the top-up until every hugepage is faulted in, so that a
+     * concurrent pool never counts this one's fresh pages as free. 2 MiB pages are taken as
+     * surplus pages (the kernel frees them with the last mapping, however the process ends);
+     * the kernel has no surplus 1 GiB pages: those raise nr_hugepages (ledgered). */
+    c->surplus = page_bytes < MMC_GIB;
+    uint64_t free_seen = 0;
+    if ((rc = sysfs_lock(err, errlen)) < 0)
+        return rc;
+    long added = topup((int)os_index, page_bytes, npages, allow_topup, true, c->surplus,
+                       &free_seen, err, errlen);
+    if (added < 0) {
+        sysfs_unlock();
+        return (int)added;
+    }
+    c->topup = (uint64_t)added;
     c->node = node;
     c->page_bytes = page_bytes;
     c->npages = npages;
@@ -627,16 +1073,36 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
              (unsigned long long)len, strerror(errno));
         goto error;
     }
-    if (fault(F_MMAP))
+    const bool mmap_fault = fault(F_MMAP);
+    if (mmap_fault) {
         errno = ENOMEM;
-    else
+    } else {
+        int old_mode = 0;
+        unsigned long old_mask[MMC_MAX_NODES * 4 / (8 * sizeof(unsigned long)) + 1] = {0};
+        bool bound = bind_thread(os_index, &old_mode, old_mask, 8 * sizeof(old_mask));
         addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+        int e = errno;
+        if (bound)
+            set_mempolicy(old_mode, old_mode == MPOL_DEFAULT ? NULL : old_mask, 8 * sizeof(old_mask));
+        errno = e;
+    }
     if (addr == MAP_FAILED) {
         rc = -errno;
-        fail(err, errlen,
-             "mapping %llu %s hugepages for node %u failed: %s; the kernel's free hugepage pool "
-             "is smaller than that (see HugePages_Free in /proc/meminfo)",
-             (unsigned long long)npages, size_name(page_bytes), os_index, strerror(errno));
+        char at[32];
+        if (c->surplus && free_seen < npages && rc == -ENOMEM && !mmap_fault)
+        {
+            char path[160];
+            uint64_t nr = 0;
+            sysfs_path(path, sizeof(path), (int)os_index, page_bytes, "nr_hugepages");
+            count_read(COUNT_NR, (int)os_index, page_bytes, &nr);
+            short_msg(err, errlen, where(at, sizeof(at), (int)os_index), page_bytes, free_seen,
+                      npages, nr, (int64_t)c->topup, true, path, "ask for a smaller pool (MMC_POOL)");
+        }
+        else
+            fail(err, errlen,
+                 "mapping %llu %s hugepages for node %u failed: %s; the kernel's free hugepage "
+                 "pool is smaller than that (see HugePages_Free in /proc/meminfo)",
+                 (unsigned long long)npages, size_name(page_bytes), os_index, strerror(errno));
         goto error;
     }
     /* Bind before the first touch: the node is decided at fault time. */
@@ -766,6 +1232,7 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
         }
     }
     /* The memfd holds the pages; the pool maps its own views. */
+    sysfs_unlock();
     munmap(addr, len);
     close(pm);
     free(entries);
@@ -777,6 +1244,12 @@ error:
     fault_note(err, errlen);
     if (addr != MAP_FAILED)
         munmap(addr, len);
+    if (c->fd >= 0)
+        close(c->fd); /* the pages go back before the raise does */
+    c->fd = -1;
+    _mmc_os_hugepages_giveback((int)os_index, page_bytes, c->topup, c->surplus);
+    c->topup = 0;
+    sysfs_unlock();
     if (pm >= 0)
         close(pm);
     free(entries);

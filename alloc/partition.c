@@ -243,7 +243,16 @@ static void register_exit_giveback(void)
     atexit(exit_giveback);
 }
 
+static int init(const struct mmc_config *cfg);
+static void forget_failed_init(void);
+
 MMC_API int mmc_init(const struct mmc_config *cfg)
+{
+    forget_failed_init(); /* called explicitly: a start is tried in full again */
+    return init(cfg);
+}
+
+static int init(const struct mmc_config *cfg)
 {
     struct mmc_config def;
     char err[512] = "";
@@ -299,15 +308,61 @@ MMC_API void mmc_fini(void)
     _mmc_os_fini();
 }
 
+/* A failed initialisation from the environment is remembered, so that every later NT call
+ * does not retry it in full (a pool too big for the machine would take and give back gigabytes
+ * each time): until an MMC_* variable changes or mmc_init() is called, the same error is
+ * returned at once. */
+static pthread_mutex_t failed_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    bool failed;
+    int rc;
+    char env[1024];             /* the MMC_* variables when it failed */
+    char error[768];            /* mmc_last_error() then */
+} failed_init;
+
+/* The MMC_* variables, in environment order, into buf. */
+static void mmc_environment(char *buf, size_t len)
+{
+    extern char **environ;
+    size_t n = 0;
+    buf[0] = 0;
+    for (char **e = environ; e && *e && n < len; e++)
+        if (!strncmp(*e, "MMC_", 4))
+            n += (size_t)snprintf(buf + n, len - n, "%s\n", *e);
+}
+
+static void forget_failed_init(void)
+{
+    pthread_mutex_lock(&failed_lock);
+    failed_init.failed = false;
+    pthread_mutex_unlock(&failed_lock);
+}
+
 int _mmc_ensure_init(void)
 {
     if (__atomic_load_n(&_mmc_g.initialised, __ATOMIC_ACQUIRE))
         return 0;
-    int rc = mmc_init(NULL);
+    char env[sizeof(failed_init.env)];
+    mmc_environment(env, sizeof(env));
+    pthread_mutex_lock(&failed_lock);
+    if (failed_init.failed && !strcmp(env, failed_init.env)) {
+        int rc = failed_init.rc;
+        _mmc_set_error("%s", failed_init.error);
+        pthread_mutex_unlock(&failed_lock);
+        return rc;
+    }
+    int rc = init(NULL);
     if (rc == -EALREADY)
-        return 0;
-    if (rc < 0)
-        fprintf(stderr, "mmcontig: initialisation from the environment failed: %s\n", mmc_last_error());
+        rc = 0;
+    if (rc < 0) {
+        fprintf(stderr, "mmcontig: initialisation from the environment failed: %s (remembered "
+                "until an MMC_* variable changes or mmc_init() is called)\n", mmc_last_error());
+        failed_init.failed = true;
+        failed_init.rc = rc;
+        snprintf(failed_init.env, sizeof(failed_init.env), "%s", env);
+        snprintf(failed_init.error, sizeof(failed_init.error), "%s", mmc_last_error());
+    }
+    pthread_mutex_unlock(&failed_lock);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -30,8 +31,11 @@ static int cmp_pfn(const void *a, const void *b)
 
 void _mmc_pool_giveback_topup(struct mmc_pool *p)
 {
+    if (p->owner_pid != getpid())
+        return; /* a forked child: the raise is its parent's */
     for (unsigned n = 0; n < MMC_MAX_NODES; n++) {
-        _mmc_os_hugepages_giveback(p->topup_os[n], p->page_bytes, p->topup[n]);
+        /* the surplus count is machine-wide: one write per node's share is still exact */
+        _mmc_os_hugepages_giveback(p->topup_os[n], p->page_bytes, p->topup[n], p->topup_surplus);
         p->topup[n] = 0;
     }
 }
@@ -46,6 +50,7 @@ int _mmc_pool_build(struct mmc_pool *p, const struct mmc_topology *topo, const u
 
     memset(p, 0, sizeof(*p));
     p->page_bytes = page_bytes;
+    p->owner_pid = getpid();
     for (unsigned n = 0; n < topo->nnodes && n < MMC_MAX_NODES; n++)
         p->nhugepages += node_pages[n];
     if (p->nhugepages == 0) {
@@ -57,16 +62,13 @@ int _mmc_pool_build(struct mmc_pool *p, const struct mmc_topology *topo, const u
         if (!node_pages[n])
             continue;
         unsigned os = topo->nodes[n].os_index;
-        long added = _mmc_os_hugepages_topup(os, page_bytes, node_pages[n], allow_topup, err, errlen);
-        if (added < 0) {
-            rc = (int)added;
-            goto error;
-        }
-        p->topup[n] = (uint64_t)added;
-        p->topup_os[n] = os;
-        rc = _mmc_os_take_hugepages(&chunks[nchunks], n, os, page_bytes, node_pages[n], err, errlen);
+        rc = _mmc_os_take_hugepages(&chunks[nchunks], n, os, page_bytes, node_pages[n],
+                                    allow_topup, err, errlen);
         if (rc < 0)
             goto error;
+        p->topup[n] = chunks[nchunks].topup;
+        p->topup_os[n] = os;
+        p->topup_surplus = chunks[nchunks].surplus;
         nchunks++;
     }
 

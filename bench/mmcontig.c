@@ -3,7 +3,8 @@
  * Subcommands: `layout` (the pool's physical layout per node, optionally recorded to a file),
  * `topology` (what hwloc sees, live or from an XML file), `demo` (every NT routine called
  * once, each result checked against /proc/self/pagemap read here, independently of the
- * library) and `bench` (the benchmark suites: bench/bench.c). It uses the public headers only.
+ * library), `reclaim` (give back the hugepage raises of processes that died owing them) and
+ * `bench` (the benchmark suites: bench/bench.c). It uses the public headers only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,9 @@ static const char usage[] =
     "                           nodes, CPUs, memory, hugepages, distances, fallback order\n"
     "  demo                     call every NT routine once and check each result against\n"
     "                           /proc/self/pagemap (contiguity, range, boundary)\n"
+    "  reclaim                  give back the raises of nr_hugepages and nr_overcommit_hugepages\n"
+    "                           that dead mmcontig processes recorded in /run/mmcontig (any\n"
+    "                           mmcontig process does it when it first takes the lock)\n"
     "  bench [OPTIONS]          the benchmark suites (search, fastonly, peers): CSV rows per\n"
     "                           case under results/; `mmcontig bench --help` for the options\n"
     "\n"
@@ -42,7 +46,9 @@ static const char usage[] =
     "  MMC_PAGE       hugepage size: 2M (default) or 1G\n"
     "  MMC_ALGO       search engine (default tree)\n"
     "  MMC_ON_MISUSE  abort (default) or warn\n"
-    "  MMC_TOPUP      1 (default): raise nr_hugepages when short and give it back at exit\n"
+    "  MMC_TOPUP      1 (default): take missing hugepages as surplus pages (raise\n"
+    "                 nr_overcommit_hugepages; 1G: nr_hugepages), give the raise back\n"
+    "  MMC_LOCK_TIMEOUT  seconds to wait for the hugepage lock (default 10)\n"
     "\n"
     "Needs root (or CAP_SYS_ADMIN) to read physical frame numbers from pagemap.\n";
 
@@ -70,8 +76,23 @@ static int cmd_layout(int argc, char **argv)
             return c == 'h' ? 0 : 2;
         }
     }
-    if (init_or_die())
+    if (optind < argc) {
+        fprintf(stderr, "mmcontig layout: unexpected argument '%s'\n\n%s", argv[optind], usage);
+        return 2;
+    }
+    /* the file first: a path that cannot be written fails before the pool is built */
+    FILE *f = record ? fopen(record, "w") : NULL;
+    if (record && !f) {
+        fprintf(stderr, "mmcontig: cannot write %s: %s\n", record, strerror(errno));
         return 1;
+    }
+    if (init_or_die()) {
+        if (f) {
+            fclose(f);
+            unlink(record);
+        }
+        return 1;
+    }
     mmc_partition_print_layout(NULL, stdout);
     struct mmc_frag m;
     if (mmc_partition_frag(NULL, -1, &m) == 0) {
@@ -95,8 +116,7 @@ static int cmd_layout(int argc, char **argv)
         struct mmc_run_info *runs = calloc((size_t)n, sizeof(*runs));
         struct mmc_stats st;
         mmc_partition_stats(NULL, &st);
-        FILE *f = fopen(record, "w");
-        if (!runs || !f) {
+        if (!runs) {
             fprintf(stderr, "mmcontig: cannot write %s: %s\n", record, strerror(errno));
             rc = 1;
         } else {
@@ -290,8 +310,22 @@ int main(int argc, char **argv)
         return cmd_layout(argc - 1, argv + 1);
     if (!strcmp(cmd, "topology"))
         return cmd_topology(argc - 1, argv + 1);
+    if ((!strcmp(cmd, "demo") || !strcmp(cmd, "reclaim")) && argc > 2) {
+        fprintf(stderr, "mmcontig %s: unexpected argument '%s' (it takes none)\n\n%s", cmd,
+                argv[2], usage);
+        return 2;
+    }
     if (!strcmp(cmd, "demo"))
         return cmd_demo();
+    if (!strcmp(cmd, "reclaim")) {
+        long n = mmc_hugepages_reclaim(stdout);
+        if (n < 0) {
+            fprintf(stderr, "mmcontig: %s\n", mmc_last_error());
+            return 1;
+        }
+        printf("reclaim: %ld dead process%s settled\n", n, n == 1 ? "" : "es");
+        return 0;
+    }
     if (!strcmp(cmd, "bench"))
         return mmc_bench_main(argc - 1, argv + 1);
     fprintf(stderr, "mmcontig: unknown command '%s'\n\n%s", cmd, usage);

@@ -243,6 +243,8 @@ int main(void)
             {"TotalBytes 0", lo, hi, skip0, 0, MmCached, 0},
             {"Skip not a multiple of the page", lo, hi, odd, 4096, MmCached, 0},
             {"unknown flag 0x800", lo, hi, skip0, 4096, MmCached, 0x800},
+            {"undefined flag 0x200", lo, hi, skip0, 4096, MmCached, 0x200},
+            {"undefined flag 0x400", lo, hi, skip0, 4096, MmCached, 0x400},
             {"unknown flag 0x80000000", lo, hi, skip0, 4096, MmCached, 0x80000000u},
             {"MM_ALLOCATE_AND_HOT_REMOVE (not possible from user space)", lo, hi, skip0, 4096, MmCached, MM_ALLOCATE_AND_HOT_REMOVE},
             {"cache type MmMaximumCacheType", lo, hi, skip0, 4096, MmMaximumCacheType, 0},

@@ -18,12 +18,11 @@ static bool has(const char *s) { return strstr(mmc_last_error(), s) != NULL; }
 /* Can another open file description take the lock every mmcontig process takes? */
 static bool lock_free_to_others(void)
 {
-    int fd = open("/run/lock/mmcontig-hugepages.lock", O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        fd = open("/tmp/mmcontig-hugepages.lock", O_RDWR | O_CLOEXEC);
+    int fd = open("/run/mmcontig/hugepages.lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return true; /* never created: nobody holds it */
-    bool got = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    bool got = fcntl(fd, F_OFD_SETLK, &l) == 0; /* another open file description: excluded */
     close(fd); /* releases it if taken */
     return got;
 }
@@ -128,7 +127,7 @@ static void locking(void)
     const uint64_t nr0 = t_sysfs_u64(NODE0 "nr_hugepages");
     t_ok(lock_free_to_others(), "the hugepage lock is free before mmc_hugepages_lock");
     mmc_hugepages_lock();
-    t_ok(!lock_free_to_others(), "mmc_hugepages_lock holds the flock other processes take");
+    t_ok(!lock_free_to_others(), "mmc_hugepages_lock holds the lock other processes take");
     mmc_hugepages_lock(); /* nests */
     uint64_t ns = 0;
     int up = mmc_hugepages_adjust(0, MIB2, +1, &ns);

@@ -282,6 +282,8 @@ static const struct row rows[] = {
     {"MMC_POOL=0:4X", OP_CONFIG_ENV, T_SYS, 0, 0, 0, 0, 0, "MMC_POOL=0:4X", -EINVAL, "MMC_POOL", 0},
     {"MMC_POOL=0:", OP_CONFIG_ENV, T_SYS, 0, 0, 0, 0, 0, "MMC_POOL=0:", -EINVAL, "MMC_POOL", 0},
     {"MMC_POOL=:4M", OP_CONFIG_ENV, T_SYS, 0, 0, 0, 0, 0, "MMC_POOL=:4M", -EINVAL, "MMC_POOL", 0},
+    {"MMC_POOL=0:0 (no pool, not the default)", OP_CONFIG_ENV, T_SYS, 0, 0, 0, 0, 0, "MMC_POOL=0:0", -EINVAL, "not all zero", 0},
+    {"MMC_POOL=0:64M,0:32M (node 0 twice)", OP_CONFIG_ENV, T_SYS, 0, 0, 0, 0, 0, "MMC_POOL=0:64M,0:32M", -EINVAL, "each node once", 0},
     {"MMC_POOL=0:4M,,x", OP_CONFIG_ENV, T_SYS, 0, 0, 0, 0, 0, "MMC_POOL=0:4M,,x", -EINVAL, "MMC_POOL", 0},
     {"MMC_PAGE=4K", OP_CONFIG_ENV, T_SYS, 0, 0, 0, 0, 0, "MMC_PAGE=4K", -EINVAL, "MMC_PAGE='4K'", 0},
     {"MMC_PAGE=3M", OP_CONFIG_ENV, T_SYS, 0, 0, 0, 0, 0, "MMC_PAGE=3M", -EINVAL, "MMC_PAGE", 0},

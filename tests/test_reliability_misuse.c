@@ -4,7 +4,7 @@
  * was destroyed), MDLs freed twice with ExFreePool or used after it, pointers that are not
  * MDLs where reading in front of them would fault, NULL to every free routine, a block freed
  * through the other view's alias, a load frame freed as a block, load handles used after free
- * or with another partition, simulated partitions' blocks freed twice, partitions destroyed
+ * or with another partition, a valid load handle freed with a stale one or twice in one call, simulated partitions' blocks freed twice, partitions destroyed
  * twice or never made.
  *
  * As in test_misuse.c each case runs in a forked child of a process whose pools are built (a
@@ -29,7 +29,7 @@ static mmc_partition_t *B, *S; /* made by the parent: real and simulated */
 struct ctx {
     PMDL m, m2;
     void *p;
-    mmc_load_t h;
+    mmc_load_t h, hs[2];
     mmc_partition_t *gone;
     char *map;
     void *addr;             /* what the bad call is given (for the diagnostic) */
@@ -119,6 +119,21 @@ static void load_stale_write(struct ctx *c)
     mmc_load_write(NULL, c->h, 0, buf, sizeof(buf));
 }
 
+static void load_mixed_setup(struct ctx *c)
+{
+    mmc_load_alloc(NULL, MMC_LOAD_MOVABLE, -1, 1, &c->hs[0]); /* valid */
+    mmc_load_alloc(NULL, MMC_LOAD_MOVABLE, -1, 1, &c->hs[1]);
+    mmc_load_free(NULL, &c->hs[1], 1); /* stale */
+    c->addr = (void *)(uintptr_t)c->hs[1];
+}
+static void load_mixed_bad(struct ctx *c) { mmc_load_free(NULL, c->hs, 2); }
+static void load_twice_setup(struct ctx *c)
+{
+    mmc_load_alloc(NULL, MMC_LOAD_MOVABLE, -1, 1, &c->hs[0]);
+    c->hs[1] = c->hs[0];
+    c->addr = (void *)(uintptr_t)c->hs[0];
+}
+
 static void load_other_setup(struct ctx *c)
 {
     mmc_load_t mine;
@@ -172,6 +187,8 @@ static const struct mcase {
     {"a load handle read after free", "mmc_load_read", load_stale_setup, load_stale_read, NULL},
     {"a load handle written after free", "mmc_load_write", load_stale_setup, load_stale_write, NULL},
     {"a load handle of another partition", "mmc_load_free", load_other_setup, load_other_bad, NULL},
+    {"load handles {valid, stale} freed together", "mmc_load_free", load_mixed_setup, load_mixed_bad, NULL},
+    {"one load handle twice in one free", "mmc_load_free", load_twice_setup, load_mixed_bad, NULL},
     {"a simulated partition's block freed twice", "MmFreeContiguousMemory", sim_twice_setup, sim_twice_bad, NULL},
     {"a (simulated) partition destroyed twice", "mmc_partition_destroy", destroy_twice_setup, destroy_twice_bad,
      NULL},

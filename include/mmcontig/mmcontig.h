@@ -195,10 +195,13 @@ MMC_API int mmc_print_topology(FILE *f, const char *xml_path);
 /* ---- the kernel's hugepage counts ----
  * The sysfs accounting a pool's top-up uses, for a program that needs hugepages of its own
  * beside mmcontig's pools (the benchmark's peers: DPDK's hugepages, the kernel allocating
- * one). nr_hugepages is only ever changed by read-modify-write under the lock every mmcontig
- * process takes for it (flock on /run/lock/mmcontig-hugepages.lock, else
- * /tmp/mmcontig-hugepages.lock), so concurrent processes never give back each other's
- * hugepages. None of these needs mmc_init(); changing a count needs root. The MMC_FAULT points
+ * one). nr_hugepages is only ever changed by read-modify-write of its persistent pages
+ * (nr_hugepages - surplus_hugepages) under the lock every mmcontig process takes for it
+ * (/run/mmcontig/hugepages.lock, root's, 0700; waiting times out after MMC_LOCK_TIMEOUT
+ * seconds, default 10, naming the holder), so concurrent processes never give back each
+ * other's hugepages. Every raise is also written to the process's ledger
+ * (/run/mmcontig/pid-PID) until given back: if the process dies first (SIGKILL, abort), the
+ * next mmcontig process, or mmc_hugepages_reclaim(), gives it back. None of these needs mmc_init(); changing a count needs root. The MMC_FAULT points
  * of the top-up (topup_denied, hugepages_short, nohugepages, 1g_unavailable) apply to them as
  * to a pool.
  *
@@ -251,12 +254,22 @@ MMC_API void mmc_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t a
 
 /* Hold the lock across several calls and what happens between them, so that no mmcontig
  * process changes nr_hugepages meanwhile, e.g. from mmc_hugepages_reserve() until another
- * library has faulted in the hugepages reserved. Blocks until had. It nests: the calls above
+ * library has faulted in the hugepages reserved. Waits up to MMC_LOCK_TIMEOUT seconds (10):
+ * 0, or -ETIMEDOUT with mmc_last_error() naming the holder's pid (not held then). It nests: the calls above
  * (and a pool's top-up in this thread) take it again inside. Other threads of the process
  * wait for it as other processes do. mmc_hugepages_unlock() releases one level; it must be
  * called from the thread that locked (from another thread it does nothing). */
-MMC_API void mmc_hugepages_lock(void);
+MMC_API int mmc_hugepages_lock(void);
 MMC_API void mmc_hugepages_unlock(void);
+
+/* Give back every raise of nr_hugepages and nr_overcommit_hugepages that processes now dead
+ * recorded in their ledgers (/run/mmcontig/pid-PID; a pid is matched with its start time, so a
+ * reused pid is not mistaken for the dead one), and delete those ledgers. Any mmcontig process
+ * does this when it first takes the lock; this call (`mmcontig reclaim`) does it on demand.
+ *   report      may be NULL: one line per raise given back
+ * Returns the number of dead processes settled (>= 0), or -ETIMEDOUT / -errno (the lock could
+ * not be had; mmc_last_error() names the holder). */
+MMC_API long mmc_hugepages_reclaim(FILE *report);
 
 /* ---- simulated partitions ----
  * A frame database and a search engine over a physical layout with no memory behind it: a

@@ -35,6 +35,10 @@
 #define BENCH_MAX_ENGINES 16
 #define BENCH_MAX_POOLS 16
 #define BENCH_MAX_LIST 24
+/* The work bound of MM_ALLOCATE_CONTIGUOUS_MEMORY_FAST_ONLY (docs/ARCHITECTURE.md: 65536 units
+ * of the engine's work over the whole call). The library keeps it internal (alloc/nt.c
+ * FAST_ONLY_MAX_WORK), so the benchmark restates it for context.json and the report. */
+#define BENCH_FAST_ONLY_MAX_WORK 65536u
 
 /* Exit codes of `mmcontig bench` (documented in --help). */
 enum bench_exit {
@@ -189,7 +193,9 @@ struct target;
 void bench_case_request(struct bench_case *c, const struct target *t);
 /* Used by the peers suite for its own loops: */
 bool case_begin(gbench_state_t *st, struct bench_case *c);
-void case_record(struct bench_case *c, bool ok, uint64_t ns, bool false_negative, bool violation);
+/* work: mmc_last_search_work() after the call (units of the engine), -1 for a peer. */
+void case_record(struct bench_case *c, bool ok, uint64_t ns, bool false_negative, bool violation,
+                 int64_t work);
 /* True if the loop must stop now (signal or time budget): the reason is set on st. */
 bool case_must_stop(gbench_state_t *st, struct bench_case *c, uint64_t started_ns);
 /* End of one repetition: counters, the row after the last one (or after a budget stop). */

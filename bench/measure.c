@@ -9,6 +9,12 @@
  * every engine and peer. Only the allocation call is timed; the free of a successful block
  * (immediately after it), the pagemap checks, the oracle and the churn are not.
  *
+ * Work: right after the clock stops, mmc_last_search_work() gives what the engine examined for
+ * that call (its own unit, context.json engine_work_units; summed over the nodes tried,
+ * failures included); a per-case histogram of it (all calls) gives work_p50 / work_p99 /
+ * work_max. Work does not depend on the clock, so engines can be compared by it where
+ * latencies are noise.
+ *
  * Google Benchmark sees one iteration per measured call (Iterations fixed by the preset, so it
  * runs each case exactly once per repetition, without its estimation runs) and the sum of the
  * call latencies as manual time, batch by batch; our own histograms give the percentiles.
@@ -27,14 +33,16 @@ const char *const bench_csv_columns[] = {
     "run_id", "host", "suite", "engine", "peer", "pool_bytes", "simulated", "page_bytes",
     "request_bytes", "constraint", "lowest", "highest", "boundary", "node", "fill_pct", "flags",
     "calls", "successes", "false_negatives", "trades", "p50_ns", "p90_ns", "p99_ns", "p999_ns",
-    "max_ns", "mean_ns", "fail_p50_ns", "fail_p99_ns", "fail_max_ns", "violations",
-    "metadata_bytes_per_frame", "seed",
+    "max_ns", "mean_ns", "fail_p50_ns", "fail_p99_ns", "fail_max_ns", "work_p50", "work_p99",
+    "work_max", "violations", "metadata_bytes_per_frame", "seed",
 };
 const unsigned bench_csv_ncolumns = sizeof(bench_csv_columns) / sizeof(bench_csv_columns[0]);
 
 struct case_acc {
     struct hist ok, fail;           /* every repetition so far: the row */
     struct hist rep_ok, rep_fail;   /* this repetition: the Google Benchmark counters */
+    struct hist work, rep_work;     /* mmc_last_search_work() of every call, successful or not
+                                       (mmcontig rows; the histogram holds units, not ns) */
     uint64_t fn, viol, trades;      /* false negatives, violations, trades: every repetition */
     uint64_t rep_fn, rep_viol, rep_trades;
     bool budget_stopped;            /* this repetition ran out of time: the row is written now */
@@ -149,6 +157,14 @@ static void write_row(struct bench_case *c)
         for (int i = 0; i < 3; i++)
             csv_empty(w);
     }
+    if (mm && a->work.count) {
+        csv_u64(w, hist_percentile(&a->work, 0.50));
+        csv_u64(w, hist_percentile(&a->work, 0.99));
+        csv_u64(w, a->work.max_ns);
+    } else {
+        for (int i = 0; i < 3; i++)
+            csv_empty(w);
+    }
     if (c->measured_viol)
         csv_u64(w, a->viol);
     else
@@ -195,17 +211,22 @@ bool case_begin(gbench_state_t *st, struct bench_case *c)
         memset(c->acc, 0, sizeof(*c->acc));
         hist_reset(&c->acc->ok);
         hist_reset(&c->acc->fail);
+        hist_reset(&c->acc->work);
     }
     hist_reset(&c->acc->rep_ok);
     hist_reset(&c->acc->rep_fail);
+    hist_reset(&c->acc->rep_work);
     c->acc->rep_fn = c->acc->rep_viol = c->acc->rep_trades = 0;
     return true;
 }
 
-void case_record(struct bench_case *c, bool ok, uint64_t ns, bool false_negative, bool violation)
+void case_record(struct bench_case *c, bool ok, uint64_t ns, bool false_negative, bool violation,
+                 int64_t work)
 {
     struct case_acc *a = c->acc;
     hist_record(ok ? &a->rep_ok : &a->rep_fail, ns);
+    if (work >= 0)
+        hist_record(&a->rep_work, (uint64_t)work);
     a->rep_fn += false_negative;
     a->rep_viol += violation;
 }
@@ -264,6 +285,7 @@ void case_end(gbench_state_t *st, struct bench_case *c, bool ran)
     }
     hist_merge(&a->ok, &a->rep_ok);
     hist_merge(&a->fail, &a->rep_fail);
+    hist_merge(&a->work, &a->rep_work);
     a->fn += a->rep_fn;
     a->viol += a->rep_viol;
     a->trades += a->rep_trades;
@@ -278,6 +300,10 @@ void case_end(gbench_state_t *st, struct bench_case *c, bool ran)
     }
     if (a->rep_fail.count)
         gbench_set_counter(st, "fail_p50_ns", (double)hist_percentile(&a->rep_fail, 0.50), 0);
+    if (a->rep_work.count) {
+        gbench_set_counter(st, "work_p50", (double)hist_percentile(&a->rep_work, 0.50), 0);
+        gbench_set_counter(st, "work_max", (double)a->rep_work.max_ns, 0);
+    }
     if (c->measured_fn)
         gbench_set_counter(st, "false_negatives", (double)a->rep_fn, 0);
     if (c->measured_viol)
@@ -387,6 +413,7 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
             NTSTATUS s = MmAllocateContiguousMemoryEx(&bytes, lo, hi, bd, node, PAGE_READWRITE,
                                                       t->part, BENCH_TAG, c->flags, &va);
             uint64_t ns = bench_now_ns() - t0;
+            const uint64_t work = mmc_last_search_work(); /* untimed: read after the clock */
             batch_ns += ns;
             const bool ok = s == STATUS_SUCCESS && va;
             bool fn = false, viol = false;
@@ -401,7 +428,7 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
             } else {
                 fn = shadow_exists(t->sh, frames, lo_pfn, hi_pfn, b_frames);
             }
-            case_record(c, ok, ns, fn, viol);
+            case_record(c, ok, ns, fn, viol, (int64_t)work);
             if (c->fill_pct && shadow_churn(t->sh, &rng, err, sizeof(err)) < 0)
                 failed = true;
         }

@@ -152,7 +152,7 @@ static void run_dpdk(gbench_state_t *st, struct bench_case *c)
                 viol = pr != 0 || phys != b.iova;
                 dpdk_peer_free(&b);
             }
-            case_record(c, r == 0, ns, false, viol);
+            case_record(c, r == 0, ns, false, viol, -1);
         }
         done += nb;
         gbench_set_iteration_time(st, (double)batch_ns * 1e-9);
@@ -249,7 +249,7 @@ static void run_kernel(gbench_state_t *st, struct bench_case *c)
             mmc_hugepages_adjust(os_node, page, -1, NULL); /* give back exactly this one */
         }
         mmc_hugepages_unlock();
-        case_record(c, ok, ns, false, viol);
+        case_record(c, ok, ns, false, viol, -1);
         gbench_set_iteration_time(st, (double)ns * 1e-9);
         progress_tick();
         if (case_must_stop(st, c, started))

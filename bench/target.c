@@ -63,17 +63,14 @@ static void release_partition(void)
     memset(&cur, 0, sizeof(cur));
 }
 
+/* The engine's index over the pool's frames, read after the pool reached the case's state
+ * (an index may grow with the free stretches: tlsf). */
 static void read_meta(struct target *t)
 {
-#ifdef MMC_BENCH_HAVE_ENGINE_METADATA
     struct mmc_stats st;
-    if (mmc_partition_stats(t->part, &st) == 0 && st.pool_frames) {
-        t->have_meta = true;
+    t->have_meta = mmc_partition_stats(t->part, &st) == 0 && st.pool_frames;
+    if (t->have_meta)
         t->meta_bytes_per_frame = (double)st.engine_metadata_bytes / (double)st.pool_frames;
-    }
-#else
-    t->have_meta = false; /* mmcontig.h has no engine_metadata_bytes in struct mmc_stats yet */
-#endif
 }
 
 static void log_pool(const struct target *t, double seconds)

@@ -31,6 +31,9 @@ ENGINES = ["linear", "bitmap", "buddy", "tlsf", "tree"]
 FILLS = [0, 50, 70, 90]
 CONSTRAINTS = ["none", "range", "boundary", "range+boundary", "node"]
 META = {"linear": 1, "bitmap": 0.125, "buddy": 0.25, "tlsf": 0.5, "tree": 4}
+# made-up work per ns of latency (units of each engine: frames, words, blocks, stretches, cells)
+WORK_PER_NS = {"linear": 2.2, "bitmap": 0.1, "buddy": 0.05, "tlsf": 0.03, "tree": 0.08}
+FAST_ONLY_WORK_BOUND = 65536
 
 
 def row(**kw):
@@ -93,6 +96,13 @@ def context(host, stamp, seed, pool_bytes, cores=2):
         "buddyinfo_before": bi.format(a=4012, b=2230, c=4870),
         "buddyinfo_after": bi.format(a=9120, b=5311, c=4310),
         "seeds": {"fill": seed, "requests": seed + 1},
+        "engines": ENGINES,
+        "engine_work_units": {"linear": "frames and runs examined",
+                              "bitmap": "runs and 64-bit words examined",
+                              "buddy": "free blocks and bitmap words examined",
+                              "tlsf": "free stretches examined",
+                              "tree": "tree cells visited (a leaf is a cell)"},
+        "fast_only_work_bound": FAST_ONLY_WORK_BOUND,
         "preset": "quick",
         "command_line": f"mmcontig bench --preset quick --seed {seed} --pool {pool_bytes >> 20}M",
         "mmcontig_version": "0.0.0-fixture",
@@ -193,6 +203,11 @@ def case_row(m, suite, engine, pool, sim, req, constraint, fill, seed, flags=0, 
             metadata_bytes_per_frame=META[engine], **constraint_fields(constraint, req))
     if succ:
         r.update(m.tail(p50))
+    work = max(1, round(p50 * WORK_PER_NS[engine]))
+    if flags:
+        work = min(work, FAST_ONLY_WORK_BOUND)
+    r.update(work_p50=work, work_p99=min(work * 3, FAST_ONLY_WORK_BOUND) if flags else work * 3,
+             work_max=min(work * 8, FAST_ONLY_WORK_BOUND) if flags else work * 8)
     if succ < calls:
         if engine == "linear":
             fail = 180 + 0.45 * pool / (4 * KiB) * (0.3 if flags else 1.0)

@@ -172,8 +172,9 @@ class BadInputTest(Base):
         d = os.path.join(self.tmp, "malformed")
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "search.csv"), "w") as f:
-            f.write(",".join(schema.CASE_COLUMNS) + "\n" + "a,b,c\n" + "x," * 31 + "x\n")
-        self.check_bad("plot", d, "search.csv:2: 3 fields, the header has 32")
+            f.write(",".join(schema.CASE_COLUMNS) + "\n" + "a,b,c\n"
+                    + ",".join("x" * len(schema.CASE_COLUMNS)) + "\n")
+        self.check_bad("plot", d, f"search.csv:2: 3 fields, the header has {len(schema.CASE_COLUMNS)}")
 
     def test_not_a_number(self):
         d = os.path.join(self.tmp, "nan")

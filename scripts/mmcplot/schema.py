@@ -10,7 +10,7 @@ CASE_COLUMNS = [
     "request_bytes", "constraint", "lowest", "highest", "boundary", "node", "fill_pct", "flags",
     "calls", "successes", "false_negatives", "trades",
     "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns",
-    "fail_p50_ns", "fail_p99_ns", "fail_max_ns",
+    "fail_p50_ns", "fail_p99_ns", "fail_max_ns", "work_p50", "work_p99", "work_max",
     "violations", "metadata_bytes_per_frame", "seed",
 ]
 

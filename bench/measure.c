@@ -31,8 +31,8 @@
 
 const char *const bench_csv_columns[] = {
     "run_id", "host", "suite", "engine", "peer", "pool_bytes", "simulated", "page_bytes",
-    "request_bytes", "constraint", "lowest", "highest", "boundary", "node", "fill_pct", "flags",
-    "calls", "successes", "false_negatives", "trades", "p50_ns", "p90_ns", "p99_ns", "p999_ns",
+    "request_bytes", "constraint", "state", "lowest", "highest", "boundary", "node", "fill_pct",
+    "largest_free_bytes", "flags", "calls", "budget_stopped", "successes", "false_negatives", "trades", "p50_ns", "p90_ns", "p99_ns", "p999_ns",
     "max_ns", "mean_ns", "fail_p50_ns", "fail_p99_ns", "fail_max_ns", "work_p50", "work_p99",
     "work_max", "violations", "metadata_bytes_per_frame", "seed",
 };
@@ -118,6 +118,7 @@ static void write_row(struct bench_case *c)
     csv_u64(w, c->page_bytes);
     csv_u64(w, c->request_bytes);
     csv_str(w, bench_constraint_name[c->constraint]);
+    csv_str(w, mm ? bench_state_name[c->state] : "");
     csv_u64(w, c->lowest);
     csv_u64(w, c->highest);
     csv_u64(w, c->boundary);
@@ -126,8 +127,13 @@ static void write_row(struct bench_case *c)
     else
         csv_u64(w, c->node);
     csv_u64(w, c->fill_pct);
+    if (mm)
+        csv_u64(w, c->largest_free_bytes);
+    else
+        csv_empty(w);
     csv_u64(w, c->flags);
     csv_u64(w, a->ok.count + a->fail.count);
+    csv_u64(w, a->budget_stopped);
     csv_u64(w, a->ok.count);
     if (c->measured_fn)
         csv_u64(w, a->fn);
@@ -325,12 +331,17 @@ void case_end(gbench_state_t *st, struct bench_case *c, bool ran)
 
 /* ---- mmcontig's own rows ---- */
 
-static uint64_t next_pow2(uint64_t v)
+uint64_t bench_next_pow2_bytes(uint64_t v)
 {
     uint64_t p = MMC_FRAME_BYTES;
     while (p < v)
         p <<= 1;
     return p;
+}
+
+uint64_t bench_cut_boundary_frames(uint64_t frames)
+{
+    return 4 * bench_next_pow2_bytes(frames * MMC_FRAME_BYTES) / MMC_FRAME_BYTES;
 }
 
 void bench_case_request(struct bench_case *c, const struct target *t)
@@ -342,8 +353,15 @@ void bench_case_request(struct bench_case *c, const struct target *t)
     c->simulated = p->simulated;
     c->have_meta = t->have_meta;
     c->meta_bytes_per_frame = t->meta_bytes_per_frame;
+    c->largest_free_bytes = t->largest_free_frames * MMC_FRAME_BYTES;
+    if (c->state == STATE_NEEDLE || c->state == STATE_CUT) /* the share the state has in use */
+        c->fill_pct = (unsigned)((shadow_used_frames(t->sh) * 100 + n / 2) / n);
+    if (c->state == STATE_NEAR_LARGEST) { /* a share of the largest free stretch, whole frames */
+        uint64_t f = t->largest_free_frames * c->share_pct / 100;
+        c->request_bytes = (f ? f : 1) * MMC_FRAME_BYTES;
+    }
     c->lowest = 0;
-    c->highest = UINT64_MAX;
+    c->highest = c->constraint == CON_DMA32 ? BENCH_DMA32_HIGHEST : UINT64_MAX;
     c->boundary = 0;
     if (c->constraint == CON_RANGE || c->constraint == CON_RANGE_BOUNDARY) {
         /* the middle half of the pool's frames by PFN rank */
@@ -351,7 +369,25 @@ void bench_case_request(struct bench_case *c, const struct target *t)
         c->highest = (shadow_pfn_of_rank(t->sh, n - n / 4 - 1) + 1) * MMC_FRAME_BYTES - 1;
     }
     if (c->constraint == CON_BOUNDARY || c->constraint == CON_RANGE_BOUNDARY)
-        c->boundary = next_pow2(c->request_bytes); /* the request's own size, rounded up */
+        c->boundary = bench_next_pow2_bytes(c->request_bytes); /* the request's own size, rounded up */
+    if (c->state == STATE_CUT)
+        c->boundary = bench_cut_boundary_frames(c->request_bytes / MMC_FRAME_BYTES) * MMC_FRAME_BYTES;
+}
+
+struct state_spec bench_case_state(const struct bench_case *c)
+{
+    struct state_spec s = {.kind = c->state == STATE_NEAR_LARGEST ? STATE_AGED : c->state,
+                           .constraint = CON_NONE};
+    if (s.kind == STATE_AGED) {
+        s.fill_pct = c->fill_pct;
+        return s;
+    }
+    s.frames = c->request_bytes / MMC_FRAME_BYTES;
+    if (s.kind == STATE_NEEDLE)
+        s.constraint = c->constraint;
+    else
+        s.boundary_frames = bench_cut_boundary_frames(s.frames);
+    return s;
 }
 
 /* The seed of a case's churn: the same for every engine and for search and fastonly, so all
@@ -371,7 +407,8 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
     if (!case_begin(st, c))
         return;
     char err[600];
-    struct target *t = target_mmcontig(c->engine, c->pool, c->fill_pct, err, sizeof(err));
+    const struct state_spec spec = bench_case_state(c);
+    struct target *t = target_mmcontig(c->engine, c->pool, &spec, err, sizeof(err));
     if (!t) {
         case_fail(st, c, "%s", err);
         return;
@@ -386,6 +423,7 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
     PHYSICAL_ADDRESS bd = {.QuadPart = (LONGLONG)c->boundary};
     const ULONG node = c->node == BENCH_ANY_NODE ? MM_ANY_NODE_OK : c->node;
     uint64_t rng = case_seed(c);
+    const bool churn = c->state == STATE_AGED && c->fill_pct; /* scenarios hold their state */
 
     for (unsigned w = 0; w < bench_g.opt.preset->warmup_calls; w++) { /* untimed */
         SIZE_T bytes = c->request_bytes;
@@ -429,7 +467,7 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
                 fn = shadow_exists(t->sh, frames, lo_pfn, hi_pfn, b_frames);
             }
             case_record(c, ok, ns, fn, viol, (int64_t)work);
-            if (c->fill_pct && shadow_churn(t->sh, &rng, err, sizeof(err)) < 0)
+            if (churn && shadow_churn(t->sh, &rng, err, sizeof(err)) < 0)
                 failed = true;
         }
         done += b;

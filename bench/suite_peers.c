@@ -44,14 +44,6 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-static uint64_t next_pow2(uint64_t v)
-{
-    uint64_t p = MMC_FRAME_BYTES;
-    while (p < v)
-        p <<= 1;
-    return p;
-}
-
 static int64_t calls_for(uint64_t size)
 {
     const struct bench_preset *ps = bench_g.opt.preset;
@@ -122,7 +114,7 @@ static void run_dpdk(gbench_state_t *st, struct bench_case *c)
     c->page_bytes = 2 * MIB;
     c->lowest = 0;
     c->highest = UINT64_MAX;
-    c->boundary = c->constraint == CON_BOUNDARY ? next_pow2(c->request_bytes) : 0;
+    c->boundary = c->constraint == CON_BOUNDARY ? bench_next_pow2_bytes(c->request_bytes) : 0;
     const uint64_t align = MMC_FRAME_BYTES;
     for (unsigned w = 0; w < bench_g.opt.preset->warmup_calls; w++) {
         struct dpdk_block b;

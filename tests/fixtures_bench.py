@@ -39,9 +39,9 @@ FAST_ONLY_WORK_BOUND = 65536
 def row(**kw):
     """One CSV row with every column, defaults for a plain mmcontig case."""
     r = {c: "" for c in COLUMNS}
-    r.update(peer="mmcontig", simulated=0, page_bytes=2 * MiB, constraint="none", lowest=0,
-             highest=NONE_HIGHEST, boundary=0, node="any", fill_pct=0, flags=0, trades=0,
-             violations=0)
+    r.update(peer="mmcontig", simulated=0, page_bytes=2 * MiB, constraint="none", state="aged",
+             lowest=0, highest=NONE_HIGHEST, boundary=0, node="any", fill_pct=0, flags=0,
+             budget_stopped=0, trades=0, violations=0)
     r.update(kw)
     return r
 
@@ -241,7 +241,7 @@ def peers_rows(m, pool, seed, engines):
             succ = int(calls * s)
             if constraint == "boundary" and req > 2 * MiB and succ:
                 viol = max(1, int(succ * 0.3))
-            r = row(suite="peers", engine="", peer="dpdk", pool_bytes=pool, request_bytes=req,
+            r = row(suite="peers", engine="", peer="dpdk", state="", pool_bytes=pool, request_bytes=req,
                     constraint=constraint, calls=calls, successes=succ, violations=viol,
                     seed=seed, **constraint_fields(constraint, req))
             if succ:
@@ -251,12 +251,12 @@ def peers_rows(m, pool, seed, engines):
                          fail_max_ns=round(600e6))
             rows.append(r)
         if req == 2 * MiB:
-            r = row(suite="peers", engine="", peer="kernel-hugetlb-2M", pool_bytes=pool,
+            r = row(suite="peers", engine="", peer="kernel-hugetlb-2M", state="", pool_bytes=pool,
                     request_bytes=req, calls=500, successes=500, seed=seed)
             r.update(m.tail(48000 * m.noise(0.1)))
             rows.append(r)
         if req == 1 * GiB:
-            r = row(suite="peers", engine="", peer="kernel-hugetlb-1G", pool_bytes=pool,
+            r = row(suite="peers", engine="", peer="kernel-hugetlb-1G", state="", pool_bytes=pool,
                     page_bytes=GiB, request_bytes=req, calls=10, successes=4, seed=seed,
                     fail_p50_ns=900e6, fail_p99_ns=1.4e9, fail_max_ns=1.4e9)
             r.update(m.tail(240e6 * m.noise(0.1)))

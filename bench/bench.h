@@ -39,6 +39,9 @@
  * of the engine's work over the whole call). The library keeps it internal (alloc/nt.c
  * FAST_ONLY_MAX_WORK), so the benchmark restates it for context.json and the report. */
 #define BENCH_FAST_ONLY_MAX_WORK 65536u
+/* Largest pool whose cases read mmc_partition_stats around them for the trades column: the
+ * call is O(frames) (a hash of the frame database), 64 GiB ~ 50 ms, 1 TiB ~ 1 s. */
+#define BENCH_TRADES_MAX_FRAMES (64 * GIB / MMC_FRAME_BYTES)
 
 /* Exit codes of `mmcontig bench` (documented in --help). */
 enum bench_exit {
@@ -151,6 +154,8 @@ struct bench_case {
     uint64_t largest_free_bytes;    /* longest free stretch when the case started */
     bool measured_fn;               /* false_negatives column is measured */
     bool measured_viol;             /* violations column is measured */
+    bool measured_trades;           /* trades column is measured (pools up to
+                                       BENCH_TRADES_MAX_FRAMES) */
     /* progress of the case over its repetitions */
     struct case_acc *acc;           /* histograms while it runs (measure.c) */
     int reps_done;

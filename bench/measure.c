@@ -139,7 +139,7 @@ static void write_row(struct bench_case *c)
         csv_u64(w, a->fn);
     else
         csv_empty(w);
-    if (mm)
+    if (mm && c->measured_trades)
         csv_u64(w, a->trades); /* mmc_stats.trades over the case: the benchmark puts no load
                                   frames in its partitions, so nothing can be traded (0) */
     else
@@ -314,7 +314,7 @@ void case_end(gbench_state_t *st, struct bench_case *c, bool ran)
         gbench_set_counter(st, "false_negatives", (double)a->rep_fn, 0);
     if (c->measured_viol)
         gbench_set_counter(st, "violations", (double)a->rep_viol, 0);
-    if (c->peer == PEER_MMCONTIG)
+    if (c->peer == PEER_MMCONTIG && c->measured_trades)
         gbench_set_counter(st, "trades", (double)a->rep_trades, 0);
     c->reps_done++;
     const bool budget = a->budget_stopped;
@@ -433,8 +433,11 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
             MmFreeContiguousMemory(va);
     }
 
+    /* trades over the case: mmc_partition_stats is O(frames) (it hashes the frame database),
+     * ~1 s at 1 TiB, so above BENCH_TRADES_MAX_FRAMES the column stays empty */
     struct mmc_stats st0, st1;
-    const bool have_st = mmc_partition_stats(t->part, &st0) == 0;
+    c->measured_trades = t->pool_frames <= BENCH_TRADES_MAX_FRAMES;
+    const bool have_st = c->measured_trades && mmc_partition_stats(t->part, &st0) == 0;
     const uint64_t started = bench_now_ns();
     const int64_t max = gbench_max_iterations(st);
     int64_t done = 0;

@@ -210,8 +210,8 @@ struct target *target_mmcontig(int engine, unsigned pool, const struct state_spe
         cur.state = *state;
         cur.have_state = true;
         cur.largest_free_frames = shadow_largest_free(cur.sh);
+        read_meta(&cur); /* mmc_partition_stats is O(frames): once per state */
     }
-    read_meta(&cur);
     return &cur;
 }
 

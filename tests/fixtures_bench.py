@@ -297,6 +297,37 @@ def frag_rows(m, engines):
     return rows
 
 
+def scenario_rows(m, pool, seed, engines, suite, flags):
+    """Rows shaped as the scenarios of bench/suite_search.c: needle, cut, near-largest on the
+    real pool, dma32 on its simulated layout (results/README.md "Scenarios")."""
+    rows = []
+    largest = 1595 * 4 * KiB
+    cases = [("needle", 64 * KiB, "none", 6, {}), ("needle", 1536 * KiB, "range", 0, {}),
+             ("cut", 12 * KiB, "boundary", 75, dict(boundary=64 * KiB)),
+             ("cut", 64 * KiB, "boundary", 53, dict(boundary=256 * KiB)),
+             ("near-largest", largest * 9 // 10 // 4096 * 4096, "none", 70, {}),
+             ("near-largest", largest, "none", 70, {}),
+             ("aged", 64 * KiB, "dma32", 50, dict(highest=0xFFFFFFFF, simulated=1, pool_bytes=8 * GiB)),
+             ("aged", 12 * MiB, "dma32", 50, dict(highest=0xFFFFFFFF, simulated=1, pool_bytes=8 * GiB))]
+    for e in engines:
+        for state, req, cons, fill, extra in cases:
+            r = case_row(m, suite, e, pool, 0, req, "none", fill, seed, flags=flags, oracle=True)
+            r.update(state=state, constraint=cons, largest_free_bytes=largest, **extra)
+            if state == "needle" and e == "linear":  # a top-down scan meets the needle last
+                work = 129421 if not flags else 65537
+                r.update(work_p50=work, work_p99=work, work_max=work)
+                if flags:
+                    r.update(successes=0, false_negatives=r["calls"], p50_ns="", p90_ns="",
+                             p99_ns="", p999_ns="", max_ns="", mean_ns="", fail_p50_ns=63000,
+                             fail_p99_ns=70000, fail_max_ns=90000)
+            if req > 9 * MiB:  # larger than the largest stretch of the aged state: all fail
+                r.update(successes=0, p50_ns="", p90_ns="", p99_ns="", p999_ns="", max_ns="",
+                         mean_ns="", fail_p50_ns=2000, fail_p99_ns=4000, fail_max_ns=9000,
+                         false_negatives=0)
+            rows.append(r)
+    return rows
+
+
 def make_run(out_dir, host="fixture-a", seed=42, stamp="20240501T120000Z", frag=False,
              small=False, real_pool=2 * GiB, speed=1.0):
     """A whole synthetic run; small=True makes a quicker one (fewer sizes and pools)."""
@@ -333,6 +364,8 @@ def make_run(out_dir, host="fixture-a", seed=42, stamp="20240501T120000Z", frag=
         for k in ("p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns"):
             if r.get(k) != "":
                 r[k] = round(r[k] * speed)
+    search += scenario_rows(m, real_pool, seed, engines, "search", 0)
+    fast += scenario_rows(m, real_pool, seed, engines, "fastonly", 1)
     suites = {"search": search, "fastonly": fast, "peers": peers_rows(m, real_pool, seed, engines)}
     if frag:
         suites["frag"] = frag_rows(m, engines)

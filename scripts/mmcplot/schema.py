@@ -54,6 +54,9 @@ NEEDS = {
     "frag_timeseries": ("frag", FRAG_COLUMNS),
     "success_heatmap": ("search", ["engine", "request_bytes", "fill_pct", "constraint",
                                    "pool_bytes", "calls", "successes"]),
+    "scenarios": ("search", ["engine", "state", "constraint", "request_bytes", "largest_free_bytes",
+                             "boundary", "fill_pct", "calls", "successes", "p50_ns", "fail_p50_ns",
+                             "work_p50", "work_max"]),
     "peers": ("peers", ["engine", "peer", "request_bytes", "constraint", "calls", "successes",
                         "p50_ns", "p99_ns", "violations"]),
 }

@@ -71,6 +71,8 @@ struct shadow {
     struct base_block *base; size_t nbase;
     uint64_t base_used;             /* used frames of the aged state */
     uint64_t layout_hash;
+    uint64_t largest_built;         /* longest free stretch of the state built (before churn) */
+    uint64_t largest_bound;         /* >= the longest free stretch now: the oracle's fast "no" */
 };
 
 /* ---- PRNG ---- */
@@ -135,6 +137,58 @@ static uint64_t next_bit(const struct shadow *s, uint64_t i, uint64_t end, bool 
     }
     return end;
 }
+
+/* One past the last rank in [lo, i) whose bit is set, or lo if none. */
+static uint64_t prev_used_end(const struct shadow *s, uint64_t i, uint64_t lo)
+{
+    while (i > lo) {
+        uint64_t w = s->used[(i - 1) >> 6];
+        const unsigned top = (unsigned)((i - 1) & 63);
+        if (top < 63)
+            w &= (2ull << top) - 1;
+        if (w) {
+            uint64_t j = ((i - 1) & ~63ull) + 63u - (uint64_t)__builtin_clzll(w) + 1;
+            return j > lo ? j : lo;
+        }
+        i = (i - 1) & ~63ull;
+    }
+    return lo;
+}
+
+static size_t run_of(const struct shadow *s, uint64_t i);
+
+/* Length of the free stretch that holds rank i (free), inside its run. */
+static uint64_t stretch_at(const struct shadow *s, uint64_t i)
+{
+    const struct shadow_run *r = &s->runs[run_of(s, i)];
+    return next_bit(s, i, r->first + r->frames, true) - prev_used_end(s, i, r->first);
+}
+
+/* The next maximal span of frames in use (used) or free (!used) of run r at or after *i:
+ * [*a, *b), *i moved past it. False when the run has no more. Start with *i = the run's first. */
+static bool next_span(const struct shadow *s, size_t r, bool used, uint64_t *i, uint64_t *a,
+                      uint64_t *b)
+{
+    const uint64_t end = s->runs[r].first + s->runs[r].frames;
+    *a = next_bit(s, *i, end, used);
+    if (*a >= end)
+        return false;
+    *i = *b = next_bit(s, *a, end, !used);
+    return true;
+}
+
+/* Longest free stretch of the whole pool, O(frames / 64 + stretches). */
+static uint64_t longest_free(const struct shadow *s)
+{
+    uint64_t best = 0;
+    for (size_t r = 0; r < s->nruns; r++)
+        for (uint64_t i = s->runs[r].first, a, b; next_span(s, r, false, &i, &a, &b);)
+            best = b - a > best ? b - a : best;
+    return best;
+}
+
+uint64_t shadow_largest_free(const struct shadow *s) { return s->largest_built; }
+uint64_t shadow_used_frames(const struct shadow *s) { return s->used_frames; }
 
 static size_t run_of(const struct shadow *s, uint64_t i)
 {
@@ -296,6 +350,8 @@ int shadow_reset(struct shadow *s, char *err, size_t errlen)
     s->base = NULL;
     s->nbase = 0;
     s->base_used = 0;
+    s->largest_built = 0;
+    s->largest_bound = UINT64_MAX; /* unknown until a state is built */
     return 0;
 }
 
@@ -310,12 +366,9 @@ int shadow_check(const struct shadow *s, char *err, size_t errlen)
     }
     mmc_partition_runs(s->part, info, (size_t)nr);
     for (size_t r = 0; r < s->nruns; r++) {
-        uint64_t free_frames = 0, i = s->runs[r].first, end = i + s->runs[r].frames;
-        while (i < end) {
-            uint64_t a = next_bit(s, i, end, false), b = next_bit(s, a, end, true);
+        uint64_t free_frames = 0;
+        for (uint64_t i = s->runs[r].first, a, b; next_span(s, r, false, &i, &a, &b);)
             free_frames += b - a;
-            i = b;
-        }
         if (free_frames != info[r].free_frames) {
             seterr(err, errlen, "run %zu (PFN %#" PRIx64 "): the partition has %" PRIu64
                    " free frames, the benchmark's shadow %" PRIu64, r, s->runs[r].base_pfn,
@@ -362,10 +415,11 @@ static void json_num(FILE *f, double v)
         fprintf(f, "%.6f", v);
 }
 
-static void log_state(const struct shadow *s, const char *label, unsigned fill_pct, uint64_t seed,
-                      double seconds, uint64_t attempts, bool gave_up)
+static void log_state(const struct shadow *s, const char *label, const char *state,
+                      unsigned fill_pct, uint64_t seed, double seconds, uint64_t attempts,
+                      bool gave_up)
 {
-    /* one entry per (pool, layout, fill): every engine gets the same state */
+    /* one entry per (pool, layout, state): every engine gets the same state */
     static struct { char label[32]; uint64_t hash; unsigned fill; } seen[256];
     static unsigned nseen;
     for (unsigned i = 0; i < nseen; i++)
@@ -381,12 +435,7 @@ static void log_state(const struct shadow *s, const char *label, unsigned fill_p
         return;
     uint64_t nk[FRAG_MAX_ORDER + 1] = {0}, F = 0, extents = 0, largest = 0;
     for (size_t r = 0; r < s->nruns; r++) {
-        uint64_t i = s->runs[r].first, end = i + s->runs[r].frames;
-        while (i < end) {
-            uint64_t a = next_bit(s, i, end, false);
-            if (a >= end)
-                break;
-            uint64_t b = next_bit(s, a, end, true);
+        for (uint64_t i = s->runs[r].first, a, b; next_span(s, r, false, &i, &a, &b);) {
             extents++;
             F += b - a;
             if (b - a > largest)
@@ -404,17 +453,16 @@ static void log_state(const struct shadow *s, const char *label, unsigned fill_p
                 nk[k]++;
                 pa += 1ull << k;
             }
-            i = b;
         }
     }
     static const unsigned orders[] = {4, 9, 11, 14};
     static const char *const names[] = {"64K", "2M", "8M", "64M"};
-    fprintf(f, "%s\n    {\"pool\": \"%s\", \"layout_runs\": %zu, \"pool_frames\": %" PRIu64
+    fprintf(f, "%s\n    {\"pool\": \"%s\", \"state\": \"%s\", \"layout_runs\": %zu, \"pool_frames\": %" PRIu64
             ", \"fill_pct\": %u, \"seed\": %" PRIu64 ", \"reached_pct\": %.3f, \"live_blocks\": %zu"
             ", \"free_frames\": %" PRIu64 ", \"free_extents\": %" PRIu64
             ", \"largest_free_frames\": %" PRIu64 ", \"recipe_attempts\": %" PRIu64
             ", \"recipe_gave_up\": %s, \"seconds\": %.3f, \"buddy_free_blocks_by_order\": [",
-            ftell(f) > 0 ? "," : "", label, s->nruns, s->nframes, fill_pct, seed,
+            ftell(f) > 0 ? "," : "", label, state, s->nruns, s->nframes, fill_pct, seed,
             100.0 * (double)s->used_frames / (double)s->nframes, s->nlive, F, extents, largest,
             attempts, gave_up ? "true" : "false", seconds);
     for (unsigned k = 0; k <= FRAG_MAX_ORDER; k++)
@@ -509,6 +557,26 @@ static struct {
     bool gave_up, valid;
 } recipe_cache;
 
+/* The end of every state built: its live blocks (s->live, sorted by rank) made in the
+ * partition (tile()), the used count and the largest free stretch recorded, the shadow checked
+ * against the partition. */
+static int finish_state(struct shadow *s, char *err, size_t errlen)
+{
+    if (s->nlive) {
+        s->base = calloc(s->nlive, sizeof(*s->base));
+        if (!s->base) {
+            seterr(err, errlen, "out of memory while aging");
+            return -1;
+        }
+        if (tile(s, err, errlen) < 0)
+            return -1;
+        s->nbase = s->nlive;
+    }
+    s->base_used = s->used_frames;
+    s->largest_built = s->largest_bound = longest_free(s);
+    return shadow_check(s, err, errlen);
+}
+
 int shadow_age(struct shadow *s, unsigned fill_pct, uint64_t seed, const char *pool_label,
                char *err, size_t errlen)
 {
@@ -576,22 +644,88 @@ int shadow_age(struct shadow *s, unsigned fill_pct, uint64_t seed, const char *p
             recipe_cache.valid = true;
         }
     }
-    if (fill_pct > 0) {
-        /* make the survivors in the partition: see tile() */
-        s->base = calloc(s->nlive ? s->nlive : 1, sizeof(*s->base));
-        if (!s->base) {
-            seterr(err, errlen, "out of memory while aging");
-            return -1;
-        }
-        if (tile(s, err, errlen) < 0)
-            return -1;
-        s->nbase = s->nlive;
-    }
-    s->base_used = s->used_frames;
-    if (shadow_check(s, err, errlen) < 0)
+    if (finish_state(s, err, errlen) < 0)
         return -1;
-    log_state(s, pool_label, fill_pct, state_seed, (double)(bench_now_ns() - t0) * 1e-9, attempts,
-              gave_up);
+    log_state(s, pool_label, "aged", fill_pct, state_seed, (double)(bench_now_ns() - t0) * 1e-9,
+              attempts, gave_up);
+    return 0;
+}
+
+/* A scenario's used frames, marked on the empty shadow (ranks [lo, hi] are its range). */
+static void mark_needle(struct shadow *s, const struct state_spec *sp, uint64_t lo, uint64_t hi)
+{
+    /* every n-th frame used: free stretches of n - 1 frames (shorter at a run's end) */
+    const uint64_t n = sp->frames;
+    for (uint64_t i = n - 1; i < s->nframes; i += n)
+        mark(s, i, 1, true);
+    /* the needle: the lowest stretch at a multiple of n in [lo, hi] that one run holds whole,
+     * lengthened to n frames and closed above */
+    for (uint64_t a = (lo + n - 1) / n * n; a + n - 1 <= hi; a += n) {
+        const struct shadow_run *r = &s->runs[run_of(s, a)];
+        if (a + n > r->first + r->frames)
+            continue;
+        mark(s, a + n - 1, 1, false);
+        if (a + n < r->first + r->frames)
+            mark(s, a + n, 1, true);
+        return;
+    }
+}
+
+static void mark_cut(struct shadow *s, const struct state_spec *sp, uint64_t *rng)
+{
+    /* all used, then per multiple m of the boundary B (by PFN) a free stretch of 2n - 2 frames:
+     * [m - (n - 1), m + n - 1), cut by m, or with odds 1/32 [m, m + 2n - 2), inside one window */
+    const uint64_t n = sp->frames, B = sp->boundary_frames;
+    mark(s, 0, s->nframes, true);
+    for (size_t r = 0; r < s->nruns; r++) {
+        const struct shadow_run *run = &s->runs[r];
+        const uint64_t pb = run->base_pfn, pe = pb + run->frames;
+        for (uint64_t m = (pb + B - 1) / B * B; m < pe + n - 1; m += B) {
+            const bool fits = rand_below(rng, 32) == 0;
+            uint64_t a = fits ? m : (m >= n - 1 ? m - (n - 1) : 0), b = a + 2 * n - 2;
+            a = a < pb ? pb : a;
+            b = b > pe ? pe : b;
+            if (a < b)
+                mark(s, run->first + (a - pb), b - a, false);
+        }
+    }
+}
+
+/* The used spans of the shadow, each one block inside its run, as the live blocks. */
+static int blocks_from_marks(struct shadow *s, char *err, size_t errlen)
+{
+    for (size_t r = 0; r < s->nruns; r++)
+        for (uint64_t i = s->runs[r].first, a, b; next_span(s, r, true, &i, &a, &b);)
+            if (push_live(s, (struct live_block){a, b - a, NULL, -1, 0}) < 0) {
+                seterr(err, errlen, "out of memory while building a state");
+                return -1;
+            }
+    return 0;
+}
+
+int shadow_build(struct shadow *s, const struct state_spec *spec, uint64_t lo_rank,
+                 uint64_t hi_rank, uint64_t seed, const char *pool_label, char *err, size_t errlen)
+{
+    if (shadow_reset(s, err, errlen) < 0)
+        return -1;
+    const uint64_t t0 = bench_now_ns();
+    uint64_t rng = bench_seed_mix(seed, 0x5ce0000ull + (uint64_t)spec->kind);
+    if (spec->kind == STATE_NEEDLE && spec->frames >= 2)
+        mark_needle(s, spec, lo_rank, hi_rank);
+    else if (spec->kind == STATE_CUT && spec->frames >= 2 && spec->boundary_frames >= 2 * spec->frames)
+        mark_cut(s, spec, &rng);
+    else {
+        seterr(err, errlen, "no such scenario state (kind %d, %" PRIu64 " frames)", spec->kind,
+               spec->frames);
+        return -1;
+    }
+    if (blocks_from_marks(s, err, errlen) < 0 || finish_state(s, err, errlen) < 0)
+        return -1;
+    char label[96];
+    snprintf(label, sizeof(label), "%s/req:%" PRIu64 "-frames/%s", pool_label, spec->frames,
+             bench_constraint_name[spec->constraint]);
+    log_state(s, label, bench_state_name[spec->kind], 0, rng, (double)(bench_now_ns() - t0) * 1e-9,
+              0, false);
     return 0;
 }
 
@@ -599,7 +733,12 @@ int shadow_churn(struct shadow *s, uint64_t *rng, char *err, size_t errlen)
 {
     if (!s->nbase || !s->nlive)
         return 0;
-    drop_live(s, (size_t)rand_below(rng, s->nlive));
+    const size_t k = (size_t)rand_below(rng, s->nlive);
+    const uint64_t freed = s->live[k].first;
+    drop_live(s, k);
+    const uint64_t len = stretch_at(s, freed); /* frees merge; allocations only shorten */
+    if (len > s->largest_bound)
+        s->largest_bound = len;
     unsigned misses = 0;
     while (s->used_frames < s->base_used && misses < CHURN_MAX_MISSES) {
         uint64_t first, frames;
@@ -646,13 +785,14 @@ int shadow_revert(struct shadow *s, char *err, size_t errlen)
                s->used_frames, s->base_used);
         return -1;
     }
+    s->largest_bound = s->largest_built;
     return 0;
 }
 
 bool shadow_exists(const struct shadow *s, uint64_t n, uint64_t lowest_pfn, uint64_t highest_pfn,
                    uint64_t boundary_frames)
 {
-    if (!n)
+    if (!n || n > s->largest_bound) /* no free stretch that long anywhere */
         return false;
     for (size_t r = 0; r < s->nruns; r++) {
         const struct shadow_run *run = &s->runs[r];

@@ -35,6 +35,13 @@
 #define BENCH_MAX_ENGINES 16
 #define BENCH_MAX_POOLS 16
 #define BENCH_MAX_LIST 24
+/* The work bound of MM_ALLOCATE_CONTIGUOUS_MEMORY_FAST_ONLY (docs/ARCHITECTURE.md: 65536 units
+ * of the engine's work over the whole call). The library keeps it internal (alloc/nt.c
+ * FAST_ONLY_MAX_WORK), so the benchmark restates it for context.json and the report. */
+#define BENCH_FAST_ONLY_MAX_WORK 65536u
+/* Largest pool whose cases read mmc_partition_stats around them for the trades column: the
+ * call is O(frames) (a hash of the frame database), 64 GiB ~ 50 ms, 1 TiB ~ 1 s. */
+#define BENCH_TRADES_MAX_FRAMES (64 * GIB / MMC_FRAME_BYTES)
 
 /* Exit codes of `mmcontig bench` (documented in --help). */
 enum bench_exit {
@@ -47,11 +54,25 @@ enum bench_exit {
 };
 
 enum bench_suite { SUITE_SEARCH = 0, SUITE_FASTONLY, SUITE_PEERS, SUITE_COUNT };
-enum bench_constraint { CON_NONE = 0, CON_RANGE, CON_BOUNDARY, CON_RANGE_BOUNDARY, CON_NODE, CON_COUNT };
+/* CON_DMA32 comes after CON_COUNT_MATRIX: the matrix sweeps the constraints before it. */
+enum bench_constraint { CON_NONE = 0, CON_RANGE, CON_BOUNDARY, CON_RANGE_BOUNDARY, CON_NODE,
+                        CON_COUNT_MATRIX, CON_DMA32 = CON_COUNT_MATRIX, CON_COUNT };
+/* The free map a case's calls meet (CSV column `state`; results/README.md "Scenarios"). */
+enum bench_state {
+    STATE_AGED = 0,     /* the aging recipe at fill_pct, churned between calls (the matrix) */
+    STATE_NEEDLE,       /* the one fitting block at the bottom of the allowed range, every
+                           other free stretch one frame too short */
+    STATE_CUT,          /* every free stretch straddles a multiple of the boundary; 1 in 32
+                           lies inside one boundary window */
+    STATE_NEAR_LARGEST, /* the aged state held fixed; request = a share of its largest stretch */
+    STATE_COUNT
+};
+#define BENCH_DMA32_HIGHEST 0xFFFFFFFFull /* HighestAcceptableAddress of a 32-bit DMA mask */
 enum bench_peer { PEER_MMCONTIG = 0, PEER_DPDK, PEER_KERNEL_2M, PEER_KERNEL_1G, PEER_COUNT };
 
 extern const char *const bench_suite_name[SUITE_COUNT];
 extern const char *const bench_constraint_name[CON_COUNT];
+extern const char *const bench_state_name[STATE_COUNT];
 extern const char *const bench_peer_name[PEER_COUNT];
 
 /* A pool the cases search: the real one (hugepages) or a simulated one (synthetic layout). */
@@ -61,6 +82,8 @@ struct bench_pool {
     uint64_t pool_bytes;            /* asked for (real: the whole pool over its nodes) */
     uint64_t page_bytes;            /* hugepage size */
     uint64_t node_pool_bytes[MMC_MAX_NODES]; /* real: bytes per node number (0: none there) */
+    bool dma32_layout;              /* simulated over the dma32 layout (target.c) instead of
+                                       one synthetic run */
 };
 
 /* The numbers a preset fixes (bench.c holds "quick" and "full"). */
@@ -116,6 +139,9 @@ struct bench_case {
     int constraint;                 /* enum bench_constraint */
     uint32_t node;                  /* preferred node, BENCH_ANY_NODE for "any" */
     unsigned fill_pct;              /* target fill of the aged pool */
+    int state;                      /* enum bench_state */
+    unsigned share_pct;             /* STATE_NEAR_LARGEST: request = this % of the largest
+                                       free stretch (set when the case runs) */
     uint32_t flags;                 /* Ex Flags (1 = FAST_ONLY) */
     int64_t calls;                  /* per repetition */
     int reps;                       /* repetitions */
@@ -125,8 +151,11 @@ struct bench_case {
     uint64_t pool_bytes, page_bytes, lowest, highest, boundary;
     bool simulated;
     bool have_meta; double meta_bytes_per_frame;
+    uint64_t largest_free_bytes;    /* longest free stretch when the case started */
     bool measured_fn;               /* false_negatives column is measured */
     bool measured_viol;             /* violations column is measured */
+    bool measured_trades;           /* trades column is measured (pools up to
+                                       BENCH_TRADES_MAX_FRAMES) */
     /* progress of the case over its repetitions */
     struct case_acc *acc;           /* histograms while it runs (measure.c) */
     int reps_done;
@@ -184,12 +213,19 @@ uint64_t bench_now_ns(void);
 double bench_timer_overhead_ns(void);
 /* The Google Benchmark function of every case (user = struct bench_case *). */
 void bench_case_fn(gbench_state_t *st, void *user);
+/* The smallest power of two >= v bytes, at least a frame (the boundary constraint's value). */
+uint64_t bench_next_pow2_bytes(uint64_t v);
+/* The boundary of the cut state for a request of `frames`: 4 x it rounded up to a power of two,
+ * in frames. */
+uint64_t bench_cut_boundary_frames(uint64_t frames);
 /* Request of a case on an aged mmcontig target: fills c->lowest/highest/boundary. */
 struct target;
 void bench_case_request(struct bench_case *c, const struct target *t);
 /* Used by the peers suite for its own loops: */
 bool case_begin(gbench_state_t *st, struct bench_case *c);
-void case_record(struct bench_case *c, bool ok, uint64_t ns, bool false_negative, bool violation);
+/* work: mmc_last_search_work() after the call (units of the engine), -1 for a peer. */
+void case_record(struct bench_case *c, bool ok, uint64_t ns, bool false_negative, bool violation,
+                 int64_t work);
 /* True if the loop must stop now (signal or time budget): the reason is set on st. */
 bool case_must_stop(gbench_state_t *st, struct bench_case *c, uint64_t started_ns);
 /* End of one repetition: counters, the row after the last one (or after a budget stop). */
@@ -203,18 +239,32 @@ extern const char *const bench_csv_columns[];
 extern const unsigned bench_csv_ncolumns;
 
 /* ---- target.c: which partition is live ---- */
+/* A free map to build (aging.c): the aging recipe at a fill level, or a scenario's state,
+ * which depends on the request (frames) and its allowed range (constraint). */
+struct state_spec {
+    int kind;                       /* STATE_AGED (also for STATE_NEAR_LARGEST), NEEDLE, CUT */
+    unsigned fill_pct;              /* STATE_AGED */
+    uint64_t frames;                /* NEEDLE, CUT: the request; 0 for AGED */
+    uint64_t boundary_frames;       /* CUT */
+    int constraint;                 /* NEEDLE: its range; CON_NONE for the others */
+};
 struct target {
     int engine;                     /* index into opts.engines */
     unsigned pool;                  /* index into bench_g.pools */
     mmc_partition_t *part;
     struct shadow *sh;              /* aging.c: the bench's own copy of the free map */
-    int fill_pct;                   /* aged to this level; -1 = fresh */
+    bool have_state;                /* false: fresh, never built */
+    struct state_spec state;        /* the state built */
     uint64_t pool_frames;
+    uint64_t largest_free_frames;   /* longest free stretch of that state */
     bool have_meta; double meta_bytes_per_frame;
 };
-/* The partition of (engine, pool), created if needed (the previous one destroyed), aged to
- * fill_pct by the recipe of aging.c. NULL with err set if it cannot be had. */
-struct target *target_mmcontig(int engine, unsigned pool, unsigned fill_pct, char *err, size_t errlen);
+/* The state a case needs (its kind, fill, request and constraint). */
+struct state_spec bench_case_state(const struct bench_case *c);
+/* The partition of (engine, pool), created if needed (the previous one destroyed), brought to
+ * the state (aging.c). NULL with err set if it cannot be had. */
+struct target *target_mmcontig(int engine, unsigned pool, const struct state_spec *state,
+                               char *err, size_t errlen);
 /* Make the DPDK peer live (destroys any partition first). 0, or -errno with err set. */
 int target_dpdk(char *err, size_t errlen);
 /* Release the DPDK peer (cannot be brought back in this process). */
@@ -236,6 +286,14 @@ int shadow_reset(struct shadow *s, char *err, size_t errlen);
  * state (fill reached, free extents, unusable / fragmentation index) to bench_g's context. */
 int shadow_age(struct shadow *s, unsigned fill_pct, uint64_t seed, const char *pool_label,
                char *err, size_t errlen);
+/* Build a scenario's state (needle, cut: results/README.md "Scenarios") on the empty pool and
+ * make it in the partition; its range is [lo_rank, hi_rank] (frame ranks). 0 or -1 with err. */
+int shadow_build(struct shadow *s, const struct state_spec *spec, uint64_t lo_rank,
+                 uint64_t hi_rank, uint64_t seed, const char *pool_label, char *err, size_t errlen);
+/* Longest free stretch (frames) of the state built (aged or scenario), before any churn. */
+uint64_t shadow_largest_free(const struct shadow *s);
+/* Frames in use now. */
+uint64_t shadow_used_frames(const struct shadow *s);
 /* One churn step between two measured calls (untimed): free a random live block, allocate
  * recipe blocks until the aged fill is reached again. 0 or -1 with err. */
 int shadow_churn(struct shadow *s, uint64_t *rng, char *err, size_t errlen);
@@ -282,10 +340,10 @@ void context_snapshot_start(void);
 void context_utc_now(char *buf, size_t len, bool compact);
 
 /* ---- suite_*.c: registration ---- */
-/* search and fastonly: every engine x pool x fill x request size x constraint, Flags given. */
-void suite_register_matrix(int suite, uint32_t flags);
+/* search and fastonly together: each case of one is registered beside its twin in the other,
+ * so both meet the same aged partition (made once) one after the other; then the scenarios. */
 void suite_search_register(void);
-void suite_fastonly_register(void);
+extern const uint32_t suite_fastonly_flags; /* suite_fastonly.c */
 void suite_peers_register(void);
 /* After the run: the fitted slope of latency against pool size (pool_sweep_fit.csv) and the
  * peers' ratios to mmcontig's engines (peers_ratio.csv). 0 or -errno. */

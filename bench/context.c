@@ -258,7 +258,15 @@ int context_write(bool final, int exit_code)
             fputs(", ", f);
         json_str(f, bench_g.opt.engines[i]);
     }
-    fputs("],\n  \"start_utc\": ", f);
+    fputs("],\n  \"engine_work_units\": {", f); /* the unit of work_p50 / work_p99 / work_max */
+    for (unsigned i = 0; i < bench_g.opt.nengines; i++) {
+        fputs(i ? ", " : "", f);
+        json_str(f, bench_g.opt.engines[i]);
+        fputs(": ", f);
+        json_str(f, mmc_engine_work_unit(bench_g.opt.engines[i]));
+    }
+    fprintf(f, "},\n  \"fast_only_work_bound\": %llu", (unsigned long long)BENCH_FAST_ONLY_MAX_WORK);
+    fputs(",\n  \"start_utc\": ", f);
     json_str(f, bench_g.start_utc);
     fputs(",\n  \"end_utc\": ", f);
     json_str(f, final ? end_utc : NULL);

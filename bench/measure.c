@@ -9,6 +9,12 @@
  * every engine and peer. Only the allocation call is timed; the free of a successful block
  * (immediately after it), the pagemap checks, the oracle and the churn are not.
  *
+ * Work: right after the clock stops, mmc_last_search_work() gives what the engine examined for
+ * that call (its own unit, context.json engine_work_units; summed over the nodes tried,
+ * failures included); a per-case histogram of it (all calls) gives work_p50 / work_p99 /
+ * work_max. Work does not depend on the clock, so engines can be compared by it where
+ * latencies are noise.
+ *
  * Google Benchmark sees one iteration per measured call (Iterations fixed by the preset, so it
  * runs each case exactly once per repetition, without its estimation runs) and the sum of the
  * call latencies as manual time, batch by batch; our own histograms give the percentiles.
@@ -25,16 +31,18 @@
 
 const char *const bench_csv_columns[] = {
     "run_id", "host", "suite", "engine", "peer", "pool_bytes", "simulated", "page_bytes",
-    "request_bytes", "constraint", "lowest", "highest", "boundary", "node", "fill_pct", "flags",
-    "calls", "successes", "false_negatives", "trades", "p50_ns", "p90_ns", "p99_ns", "p999_ns",
-    "max_ns", "mean_ns", "fail_p50_ns", "fail_p99_ns", "fail_max_ns", "violations",
-    "metadata_bytes_per_frame", "seed",
+    "request_bytes", "constraint", "state", "lowest", "highest", "boundary", "node", "fill_pct",
+    "largest_free_bytes", "flags", "calls", "budget_stopped", "successes", "false_negatives", "trades", "p50_ns", "p90_ns", "p99_ns", "p999_ns",
+    "max_ns", "mean_ns", "fail_p50_ns", "fail_p99_ns", "fail_max_ns", "work_p50", "work_p99",
+    "work_max", "violations", "metadata_bytes_per_frame", "seed",
 };
 const unsigned bench_csv_ncolumns = sizeof(bench_csv_columns) / sizeof(bench_csv_columns[0]);
 
 struct case_acc {
     struct hist ok, fail;           /* every repetition so far: the row */
     struct hist rep_ok, rep_fail;   /* this repetition: the Google Benchmark counters */
+    struct hist work, rep_work;     /* mmc_last_search_work() of every call, successful or not
+                                       (mmcontig rows; the histogram holds units, not ns) */
     uint64_t fn, viol, trades;      /* false negatives, violations, trades: every repetition */
     uint64_t rep_fn, rep_viol, rep_trades;
     bool budget_stopped;            /* this repetition ran out of time: the row is written now */
@@ -110,6 +118,7 @@ static void write_row(struct bench_case *c)
     csv_u64(w, c->page_bytes);
     csv_u64(w, c->request_bytes);
     csv_str(w, bench_constraint_name[c->constraint]);
+    csv_str(w, mm ? bench_state_name[c->state] : "");
     csv_u64(w, c->lowest);
     csv_u64(w, c->highest);
     csv_u64(w, c->boundary);
@@ -118,14 +127,19 @@ static void write_row(struct bench_case *c)
     else
         csv_u64(w, c->node);
     csv_u64(w, c->fill_pct);
+    if (mm)
+        csv_u64(w, c->largest_free_bytes);
+    else
+        csv_empty(w);
     csv_u64(w, c->flags);
     csv_u64(w, a->ok.count + a->fail.count);
+    csv_u64(w, a->budget_stopped);
     csv_u64(w, a->ok.count);
     if (c->measured_fn)
         csv_u64(w, a->fn);
     else
         csv_empty(w);
-    if (mm)
+    if (mm && c->measured_trades)
         csv_u64(w, a->trades); /* mmc_stats.trades over the case: the benchmark puts no load
                                   frames in its partitions, so nothing can be traded (0) */
     else
@@ -145,6 +159,14 @@ static void write_row(struct bench_case *c)
         csv_u64(w, hist_percentile(&a->fail, 0.50));
         csv_u64(w, hist_percentile(&a->fail, 0.99));
         csv_u64(w, a->fail.max_ns);
+    } else {
+        for (int i = 0; i < 3; i++)
+            csv_empty(w);
+    }
+    if (mm && a->work.count) {
+        csv_u64(w, hist_percentile(&a->work, 0.50));
+        csv_u64(w, hist_percentile(&a->work, 0.99));
+        csv_u64(w, a->work.max_ns);
     } else {
         for (int i = 0; i < 3; i++)
             csv_empty(w);
@@ -195,17 +217,22 @@ bool case_begin(gbench_state_t *st, struct bench_case *c)
         memset(c->acc, 0, sizeof(*c->acc));
         hist_reset(&c->acc->ok);
         hist_reset(&c->acc->fail);
+        hist_reset(&c->acc->work);
     }
     hist_reset(&c->acc->rep_ok);
     hist_reset(&c->acc->rep_fail);
+    hist_reset(&c->acc->rep_work);
     c->acc->rep_fn = c->acc->rep_viol = c->acc->rep_trades = 0;
     return true;
 }
 
-void case_record(struct bench_case *c, bool ok, uint64_t ns, bool false_negative, bool violation)
+void case_record(struct bench_case *c, bool ok, uint64_t ns, bool false_negative, bool violation,
+                 int64_t work)
 {
     struct case_acc *a = c->acc;
     hist_record(ok ? &a->rep_ok : &a->rep_fail, ns);
+    if (work >= 0)
+        hist_record(&a->rep_work, (uint64_t)work);
     a->rep_fn += false_negative;
     a->rep_viol += violation;
 }
@@ -264,6 +291,7 @@ void case_end(gbench_state_t *st, struct bench_case *c, bool ran)
     }
     hist_merge(&a->ok, &a->rep_ok);
     hist_merge(&a->fail, &a->rep_fail);
+    hist_merge(&a->work, &a->rep_work);
     a->fn += a->rep_fn;
     a->viol += a->rep_viol;
     a->trades += a->rep_trades;
@@ -278,11 +306,15 @@ void case_end(gbench_state_t *st, struct bench_case *c, bool ran)
     }
     if (a->rep_fail.count)
         gbench_set_counter(st, "fail_p50_ns", (double)hist_percentile(&a->rep_fail, 0.50), 0);
+    if (a->rep_work.count) {
+        gbench_set_counter(st, "work_p50", (double)hist_percentile(&a->rep_work, 0.50), 0);
+        gbench_set_counter(st, "work_max", (double)a->rep_work.max_ns, 0);
+    }
     if (c->measured_fn)
         gbench_set_counter(st, "false_negatives", (double)a->rep_fn, 0);
     if (c->measured_viol)
         gbench_set_counter(st, "violations", (double)a->rep_viol, 0);
-    if (c->peer == PEER_MMCONTIG)
+    if (c->peer == PEER_MMCONTIG && c->measured_trades)
         gbench_set_counter(st, "trades", (double)a->rep_trades, 0);
     c->reps_done++;
     const bool budget = a->budget_stopped;
@@ -299,12 +331,17 @@ void case_end(gbench_state_t *st, struct bench_case *c, bool ran)
 
 /* ---- mmcontig's own rows ---- */
 
-static uint64_t next_pow2(uint64_t v)
+uint64_t bench_next_pow2_bytes(uint64_t v)
 {
     uint64_t p = MMC_FRAME_BYTES;
     while (p < v)
         p <<= 1;
     return p;
+}
+
+uint64_t bench_cut_boundary_frames(uint64_t frames)
+{
+    return 4 * bench_next_pow2_bytes(frames * MMC_FRAME_BYTES) / MMC_FRAME_BYTES;
 }
 
 void bench_case_request(struct bench_case *c, const struct target *t)
@@ -316,8 +353,15 @@ void bench_case_request(struct bench_case *c, const struct target *t)
     c->simulated = p->simulated;
     c->have_meta = t->have_meta;
     c->meta_bytes_per_frame = t->meta_bytes_per_frame;
+    c->largest_free_bytes = t->largest_free_frames * MMC_FRAME_BYTES;
+    if (c->state == STATE_NEEDLE || c->state == STATE_CUT) /* the share the state has in use */
+        c->fill_pct = (unsigned)((shadow_used_frames(t->sh) * 100 + n / 2) / n);
+    if (c->state == STATE_NEAR_LARGEST) { /* a share of the largest free stretch, whole frames */
+        uint64_t f = t->largest_free_frames * c->share_pct / 100;
+        c->request_bytes = (f ? f : 1) * MMC_FRAME_BYTES;
+    }
     c->lowest = 0;
-    c->highest = UINT64_MAX;
+    c->highest = c->constraint == CON_DMA32 ? BENCH_DMA32_HIGHEST : UINT64_MAX;
     c->boundary = 0;
     if (c->constraint == CON_RANGE || c->constraint == CON_RANGE_BOUNDARY) {
         /* the middle half of the pool's frames by PFN rank */
@@ -325,7 +369,25 @@ void bench_case_request(struct bench_case *c, const struct target *t)
         c->highest = (shadow_pfn_of_rank(t->sh, n - n / 4 - 1) + 1) * MMC_FRAME_BYTES - 1;
     }
     if (c->constraint == CON_BOUNDARY || c->constraint == CON_RANGE_BOUNDARY)
-        c->boundary = next_pow2(c->request_bytes); /* the request's own size, rounded up */
+        c->boundary = bench_next_pow2_bytes(c->request_bytes); /* the request's own size, rounded up */
+    if (c->state == STATE_CUT)
+        c->boundary = bench_cut_boundary_frames(c->request_bytes / MMC_FRAME_BYTES) * MMC_FRAME_BYTES;
+}
+
+struct state_spec bench_case_state(const struct bench_case *c)
+{
+    struct state_spec s = {.kind = c->state == STATE_NEAR_LARGEST ? STATE_AGED : c->state,
+                           .constraint = CON_NONE};
+    if (s.kind == STATE_AGED) {
+        s.fill_pct = c->fill_pct;
+        return s;
+    }
+    s.frames = c->request_bytes / MMC_FRAME_BYTES;
+    if (s.kind == STATE_NEEDLE)
+        s.constraint = c->constraint;
+    else
+        s.boundary_frames = bench_cut_boundary_frames(s.frames);
+    return s;
 }
 
 /* The seed of a case's churn: the same for every engine and for search and fastonly, so all
@@ -345,7 +407,8 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
     if (!case_begin(st, c))
         return;
     char err[600];
-    struct target *t = target_mmcontig(c->engine, c->pool, c->fill_pct, err, sizeof(err));
+    const struct state_spec spec = bench_case_state(c);
+    struct target *t = target_mmcontig(c->engine, c->pool, &spec, err, sizeof(err));
     if (!t) {
         case_fail(st, c, "%s", err);
         return;
@@ -360,6 +423,7 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
     PHYSICAL_ADDRESS bd = {.QuadPart = (LONGLONG)c->boundary};
     const ULONG node = c->node == BENCH_ANY_NODE ? MM_ANY_NODE_OK : c->node;
     uint64_t rng = case_seed(c);
+    const bool churn = c->state == STATE_AGED && c->fill_pct; /* scenarios hold their state */
 
     for (unsigned w = 0; w < bench_g.opt.preset->warmup_calls; w++) { /* untimed */
         SIZE_T bytes = c->request_bytes;
@@ -369,8 +433,11 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
             MmFreeContiguousMemory(va);
     }
 
+    /* trades over the case: mmc_partition_stats is O(frames) (it hashes the frame database),
+     * ~1 s at 1 TiB, so above BENCH_TRADES_MAX_FRAMES the column stays empty */
     struct mmc_stats st0, st1;
-    const bool have_st = mmc_partition_stats(t->part, &st0) == 0;
+    c->measured_trades = t->pool_frames <= BENCH_TRADES_MAX_FRAMES;
+    const bool have_st = c->measured_trades && mmc_partition_stats(t->part, &st0) == 0;
     const uint64_t started = bench_now_ns();
     const int64_t max = gbench_max_iterations(st);
     int64_t done = 0;
@@ -387,6 +454,7 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
             NTSTATUS s = MmAllocateContiguousMemoryEx(&bytes, lo, hi, bd, node, PAGE_READWRITE,
                                                       t->part, BENCH_TAG, c->flags, &va);
             uint64_t ns = bench_now_ns() - t0;
+            const uint64_t work = mmc_last_search_work(); /* untimed: read after the clock */
             batch_ns += ns;
             const bool ok = s == STATUS_SUCCESS && va;
             bool fn = false, viol = false;
@@ -401,8 +469,8 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
             } else {
                 fn = shadow_exists(t->sh, frames, lo_pfn, hi_pfn, b_frames);
             }
-            case_record(c, ok, ns, fn, viol);
-            if (c->fill_pct && shadow_churn(t->sh, &rng, err, sizeof(err)) < 0)
+            case_record(c, ok, ns, fn, viol, (int64_t)work);
+            if (churn && shadow_churn(t->sh, &rng, err, sizeof(err)) < 0)
                 failed = true;
         }
         done += b;

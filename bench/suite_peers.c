@@ -44,14 +44,6 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-static uint64_t next_pow2(uint64_t v)
-{
-    uint64_t p = MMC_FRAME_BYTES;
-    while (p < v)
-        p <<= 1;
-    return p;
-}
-
 static int64_t calls_for(uint64_t size)
 {
     const struct bench_preset *ps = bench_g.opt.preset;
@@ -122,7 +114,7 @@ static void run_dpdk(gbench_state_t *st, struct bench_case *c)
     c->page_bytes = 2 * MIB;
     c->lowest = 0;
     c->highest = UINT64_MAX;
-    c->boundary = c->constraint == CON_BOUNDARY ? next_pow2(c->request_bytes) : 0;
+    c->boundary = c->constraint == CON_BOUNDARY ? bench_next_pow2_bytes(c->request_bytes) : 0;
     const uint64_t align = MMC_FRAME_BYTES;
     for (unsigned w = 0; w < bench_g.opt.preset->warmup_calls; w++) {
         struct dpdk_block b;
@@ -152,7 +144,7 @@ static void run_dpdk(gbench_state_t *st, struct bench_case *c)
                 viol = pr != 0 || phys != b.iova;
                 dpdk_peer_free(&b);
             }
-            case_record(c, r == 0, ns, false, viol);
+            case_record(c, r == 0, ns, false, viol, -1);
         }
         done += nb;
         gbench_set_iteration_time(st, (double)batch_ns * 1e-9);
@@ -249,7 +241,7 @@ static void run_kernel(gbench_state_t *st, struct bench_case *c)
             mmc_hugepages_adjust(os_node, page, -1, NULL); /* give back exactly this one */
         }
         mmc_hugepages_unlock();
-        case_record(c, ok, ns, false, viol);
+        case_record(c, ok, ns, false, viol, -1);
         gbench_set_iteration_time(st, (double)ns * 1e-9);
         progress_tick();
         if (case_must_stop(st, c, started))

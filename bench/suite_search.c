@@ -1,11 +1,13 @@
-/* bench/suite_search.c: the `search` suite (and the matrix `fastonly` shares), and the fitted
- * slope of latency against pool size.
+/* bench/suite_search.c: the `search` suite and its FAST_ONLY twin `fastonly`: the matrix, the
+ * scenarios, and the fitted slope of latency against pool size.
  *
  * Matrix, in registration (= run) order: pool (the real pool, then the simulated ones of the
  * sweep, smallest first) x fill level x engine x request size x constraint (node: once per
- * node of --nodes; simulated pools have one node, 0). The aged state of a (pool, fill) is
- * computed once and made in each engine's partition in turn (aging.c). A 1 GiB request is measured only on a
- * pool of at least 2 GiB ("where the pool allows"). Each measured call is
+ * node of --nodes; simulated pools have one node, 0). Every case is registered with its twin of
+ * the other suite right after it (search without flags, fastonly with FAST_ONLY), so the two
+ * meet the same partition, aged once. The aged state of a (pool, fill) is computed once and
+ * made in each engine's partition in turn (aging.c). A 1 GiB request is measured only on a pool
+ * of at least 2 GiB ("where the pool allows"). Each measured call is
  * MmAllocateContiguousMemoryEx on the case's partition, timed alone, the block freed at once
  * (untimed); see measure.c.
  *
@@ -15,10 +17,22 @@
  * to its size when that is a power of two); node = PreferredNode n (Ex tries n first, then the
  * others nearest first); none = [0, 2^64 - 1], no boundary, MM_ANY_NODE_OK.
  *
- * pool_sweep_fit.csv: for every (suite, engine, request, constraint, fill) measured on at least
- * three simulated pool sizes, the least-squares line log2(latency_ns) = intercept + slope *
- * log2(pool_bytes), for p50 and p99 of the successful calls: slope 0 = independent of the pool
- * size, 1 = proportional to it.
+ * Scenarios (results/README.md "Scenarios"): states in which the engines' costs differ, each
+ * built from the seed, the same for every engine, held fixed over the case (no churn), after
+ * the matrix, engine by engine (one partition per engine, the state rebuilt per scenario):
+ *   needle        on the real pool, 64K and 1.5M, constraints none and range;
+ *   cut           on the real pool, 12K, 64K and 1.5M, boundary = 4 x the request rounded up
+ *                 to a power of two (constraint `boundary`);
+ *   near-largest  on the real pool aged to 70 %, requests of 90 % and 100 % of its largest
+ *                 free stretch, no constraint;
+ *   dma32         (state aged, constraint dma32: Highest = 0xFFFFFFFF) on the dma32 layout,
+ *                 8 GiB of which 512 MiB below 4 GiB, fill 0 and 50, 64K 2M 12M.
+ * Each runs in both suites when both are selected.
+ *
+ * pool_sweep_fit.csv: for every (suite, engine, request, constraint, fill) of the matrix
+ * measured on at least three simulated pool sizes, the least-squares line log2(latency_ns) =
+ * intercept + slope * log2(pool_bytes), for p50 and p99 of the successful calls: slope 0 =
+ * independent of the pool size, 1 = proportional to it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,69 +42,120 @@
 
 #include "bench.h"
 
-static struct bench_case *add(int suite, uint32_t flags, int engine, unsigned pool,
-                              unsigned fill_pct, uint64_t size, int con, uint32_t node, int64_t calls)
+/* One case of the search matrix or a scenario, and its FAST_ONLY twin (each if its suite is
+ * selected), one after the other. */
+static void add_pair(int engine, unsigned pool, unsigned fill_pct, uint64_t size, int con,
+                     uint32_t node, int64_t calls, int state, unsigned share_pct)
 {
-    struct bench_case c = {0};
-    c.suite = suite;
-    c.peer = PEER_MMCONTIG;
-    c.engine = engine;
-    c.pool = pool;
-    c.fill_pct = fill_pct;
-    c.request_bytes = size;
-    c.constraint = con;
-    c.node = node;
-    c.flags = flags;
-    c.calls = calls;
-    c.reps = bench_g.opt.repetitions;
-    char sz[16], cons[40];
-    bench_size_label(sz, sizeof(sz), size);
-    if (con == CON_NODE)
-        snprintf(cons, sizeof(cons), "node:%u", node);
-    else
-        snprintf(cons, sizeof(cons), "%s", bench_constraint_name[con]);
-    snprintf(c.name, sizeof(c.name), "%s/%s/%s/req:%s/%s/fill:%u", bench_suite_name[suite],
-             bench_g.opt.engines[engine], bench_g.pools[pool].label, sz, cons, fill_pct);
-    return bench_add_case(&c);
+    static const int suites[] = {SUITE_SEARCH, SUITE_FASTONLY};
+    for (unsigned k = 0; k < 2; k++) {
+        if (!bench_g.opt.suite[suites[k]])
+            continue;
+        struct bench_case c = {0};
+        c.suite = suites[k];
+        c.peer = PEER_MMCONTIG;
+        c.engine = engine;
+        c.pool = pool;
+        c.fill_pct = fill_pct;
+        c.request_bytes = size;
+        c.constraint = con;
+        c.node = node;
+        c.flags = suites[k] == SUITE_FASTONLY ? suite_fastonly_flags : 0;
+        c.calls = calls;
+        c.reps = bench_g.opt.repetitions;
+        c.state = state;
+        c.share_pct = share_pct;
+        char sz[24], cons[40], st[32] = "";
+        if (state == STATE_NEAR_LARGEST)
+            snprintf(sz, sizeof(sz), "largest-%u%%", share_pct);
+        else
+            bench_size_label(sz, sizeof(sz), size);
+        if (con == CON_NODE)
+            snprintf(cons, sizeof(cons), "node:%u", node);
+        else
+            snprintf(cons, sizeof(cons), "%s", bench_constraint_name[con]);
+        if (state != STATE_AGED)
+            snprintf(st, sizeof(st), "/state:%s", bench_state_name[state]);
+        char fill[16] = ""; /* needle and cut: the state says how full (fill_pct: measured) */
+        if (state == STATE_AGED || state == STATE_NEAR_LARGEST)
+            snprintf(fill, sizeof(fill), "/fill:%u", fill_pct);
+        snprintf(c.name, sizeof(c.name), "%s/%s/%s/req:%s/%s%s%s", bench_suite_name[c.suite],
+                 bench_g.opt.engines[engine], bench_g.pools[pool].label, sz, cons, fill, st);
+        bench_add_case(&c);
+    }
 }
 
-void suite_register_matrix(int suite, uint32_t flags)
+static void register_matrix(void)
 {
     const struct bench_preset *ps = bench_g.opt.preset;
     for (unsigned p = 0; p < bench_g.npools; p++) {
         const struct bench_pool *pool = &bench_g.pools[p];
+        if (pool->dma32_layout)
+            continue; /* a scenario's pool */
         const bool sim = pool->simulated;
         const uint64_t *sizes = sim ? ps->sim_sizes_bytes : ps->sizes_bytes;
         const unsigned nsizes = sim ? ps->nsim_sizes : ps->nsizes;
         const unsigned *fills = sim ? ps->sim_fills_pct : ps->fills_pct;
         const unsigned nfills = sim ? ps->nsim_fills : ps->nfills;
-        const unsigned cons = sim ? ps->sim_constraints : (1u << CON_COUNT) - 1;
+        const unsigned cons = sim ? ps->sim_constraints : (1u << CON_COUNT_MATRIX) - 1;
         const int64_t calls = bench_calls(sim ? ps->sim_calls : ps->calls);
         for (unsigned f = 0; f < nfills; f++)
             for (unsigned e = 0; e < bench_g.opt.nengines; e++)
                 for (unsigned s = 0; s < nsizes; s++) {
                     if (sizes[s] >= GIB && pool->pool_bytes < 2 * sizes[s])
                         continue; /* 1 GiB only where the pool allows */
-                    for (int con = 0; con < CON_COUNT; con++) {
+                    for (int con = 0; con < CON_COUNT_MATRIX; con++) {
                         if (!(cons & (1u << con)))
                             continue;
-                        if (con != CON_NODE) {
-                            add(suite, flags, (int)e, p, fills[f], sizes[s], con, BENCH_ANY_NODE, calls);
-                            continue;
+                        const unsigned nn = con == CON_NODE && !sim ? bench_g.opt.nnodes : 1;
+                        for (unsigned n = 0; n < nn; n++) {
+                            uint32_t node = con != CON_NODE ? BENCH_ANY_NODE
+                                            : sim           ? 0
+                                                            : bench_g.opt.nodes[n];
+                            add_pair((int)e, p, fills[f], sizes[s], con, node, calls, STATE_AGED, 0);
                         }
-                        if (sim) {
-                            add(suite, flags, (int)e, p, fills[f], sizes[s], con, 0, calls);
-                            continue;
-                        }
-                        for (unsigned n = 0; n < bench_g.opt.nnodes; n++)
-                            add(suite, flags, (int)e, p, fills[f], sizes[s], con,
-                                bench_g.opt.nodes[n], calls);
                     }
                 }
     }
 }
 
-void suite_search_register(void) { suite_register_matrix(SUITE_SEARCH, 0); }
+static void register_scenarios(void)
+{
+    const struct bench_preset *ps = bench_g.opt.preset;
+    const int64_t calls = bench_calls(ps->calls), sim_calls = bench_calls(ps->sim_calls);
+    static const uint64_t needle_sizes[] = {64 * KIB, 1536 * KIB};
+    static const uint64_t cut_sizes[] = {12 * KIB, 64 * KIB, 1536 * KIB};
+    static const uint64_t dma32_sizes[] = {64 * KIB, 2 * MIB, 12 * MIB};
+    static const unsigned dma32_fills[] = {0, 50};
+    unsigned dma32_pool = 0;
+    for (unsigned p = 0; p < bench_g.npools; p++)
+        if (bench_g.pools[p].dma32_layout)
+            dma32_pool = p;
+    for (unsigned e = 0; e < bench_g.opt.nengines; e++) {
+        const int en = (int)e;
+        for (unsigned s = 0; s < sizeof(needle_sizes) / sizeof(needle_sizes[0]); s++) {
+            add_pair(en, 0, 0, needle_sizes[s], CON_NONE, BENCH_ANY_NODE, calls, STATE_NEEDLE, 0);
+            add_pair(en, 0, 0, needle_sizes[s], CON_RANGE, BENCH_ANY_NODE, calls, STATE_NEEDLE, 0);
+        }
+        for (unsigned s = 0; s < sizeof(cut_sizes) / sizeof(cut_sizes[0]); s++)
+            add_pair(en, 0, 0, cut_sizes[s], CON_BOUNDARY, BENCH_ANY_NODE, calls, STATE_CUT, 0);
+        add_pair(en, 0, 70, 0, CON_NONE, BENCH_ANY_NODE, calls, STATE_NEAR_LARGEST, 90);
+        add_pair(en, 0, 70, 0, CON_NONE, BENCH_ANY_NODE, calls, STATE_NEAR_LARGEST, 100);
+    }
+    if (!dma32_pool)
+        return;
+    for (unsigned f = 0; f < sizeof(dma32_fills) / sizeof(dma32_fills[0]); f++)
+        for (unsigned e = 0; e < bench_g.opt.nengines; e++)
+            for (unsigned s = 0; s < sizeof(dma32_sizes) / sizeof(dma32_sizes[0]); s++)
+                add_pair((int)e, dma32_pool, dma32_fills[f], dma32_sizes[s], CON_DMA32,
+                         BENCH_ANY_NODE, sim_calls, STATE_AGED, 0);
+}
+
+void suite_search_register(void)
+{
+    register_matrix();
+    register_scenarios();
+}
 
 /* ---- the fit ---- */
 
@@ -116,7 +181,8 @@ int suite_search_write_fit(void)
     }
     for (size_t i = 0; i < bench_g.ncases; i++) {
         const struct bench_case *a = &bench_g.cases[i];
-        if (used[i] || a->peer != PEER_MMCONTIG || !bench_g.pools[a->pool].simulated)
+        if (used[i] || a->peer != PEER_MMCONTIG || !bench_g.pools[a->pool].simulated ||
+            bench_g.pools[a->pool].dma32_layout || a->state != STATE_AGED)
             continue;
         /* the group of a: same everything but the simulated pool */
         double x[BENCH_MAX_POOLS], y50[BENCH_MAX_POOLS], y99[BENCH_MAX_POOLS];
@@ -125,6 +191,7 @@ int suite_search_write_fit(void)
         for (size_t j = i; j < bench_g.ncases; j++) {
             const struct bench_case *b = &bench_g.cases[j];
             if (b->peer != PEER_MMCONTIG || !bench_g.pools[b->pool].simulated ||
+                bench_g.pools[b->pool].dma32_layout || b->state != STATE_AGED ||
                 b->suite != a->suite || b->engine != a->engine ||
                 b->request_bytes != a->request_bytes || b->constraint != a->constraint ||
                 b->node != a->node || b->fill_pct != a->fill_pct || b->flags != a->flags)

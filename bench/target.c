@@ -63,17 +63,14 @@ static void release_partition(void)
     memset(&cur, 0, sizeof(cur));
 }
 
+/* The engine's index over the pool's frames, read after the pool reached the case's state
+ * (an index may grow with the free stretches: tlsf). */
 static void read_meta(struct target *t)
 {
-#ifdef MMC_BENCH_HAVE_ENGINE_METADATA
     struct mmc_stats st;
-    if (mmc_partition_stats(t->part, &st) == 0 && st.pool_frames) {
-        t->have_meta = true;
+    t->have_meta = mmc_partition_stats(t->part, &st) == 0 && st.pool_frames;
+    if (t->have_meta)
         t->meta_bytes_per_frame = (double)st.engine_metadata_bytes / (double)st.pool_frames;
-    }
-#else
-    t->have_meta = false; /* mmcontig.h has no engine_metadata_bytes in struct mmc_stats yet */
-#endif
 }
 
 static void log_pool(const struct target *t, double seconds)
@@ -93,15 +90,46 @@ static void log_pool(const struct target *t, double seconds)
     fflush(bench_g.pools_log);
 }
 
+/* The dma32 layout (results/README.md "Scenarios"): 8 GiB of 2 MiB hugepages, 512 MiB of them
+ * below 4 GiB in four runs of 128 MiB (at 1, 1.5, 2 and 2.5 GiB), the rest
+ * above 4 GiB in 15 runs of 512 MiB, 2 MiB apart, as a machine's RAM sits around the PCI hole.
+ * Written once to OUT/layout-dma32.csv (replayable with mmc_sim_config.layout_file). */
+static int write_dma32_layout(char *path, size_t len, char *err, size_t errlen)
+{
+    snprintf(path, len, "%s/layout-dma32.csv", bench_g.opt.out_dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    const uint64_t hp = 2 * MIB, fpm = MIB / MMC_FRAME_BYTES; /* frames per MiB */
+    fprintf(f, "# mmcontig bench: the dma32 scenario's layout, 512 MiB below 4 GiB, 7.5 GiB above\n"
+               "base_pfn,frames,node,page_bytes\n");
+    for (uint64_t k = 0; k < 4; k++)
+        fprintf(f, "%" PRIu64 ",%" PRIu64 ",0,%" PRIu64 "\n", (1024 + 512 * k) * fpm, 128 * fpm, hp);
+    for (uint64_t k = 0; k < 15; k++)
+        fprintf(f, "%" PRIu64 ",%" PRIu64 ",0,%" PRIu64 "\n", (4096 + 514 * k) * fpm, 512 * fpm, hp);
+    if (fclose(f) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int make_partition(int engine, unsigned pool, char *err, size_t errlen)
 {
     const struct bench_pool *p = &bench_g.pools[pool];
     mmc_partition_t *part = NULL;
     uint64_t t0 = bench_now_ns();
     int rc;
+    char layout[PATH_MAX + 32];
+    if (p->dma32_layout && write_dma32_layout(layout, sizeof(layout), err, errlen) < 0)
+        return -1;
     if (p->simulated) {
         struct mmc_sim_config sc;
         mmc_sim_config_init(&sc);
+        if (p->dma32_layout)
+            sc.layout_file = layout;
         sc.pool_bytes = p->pool_bytes;
         sc.page_bytes = p->page_bytes;
         sc.mean_run_hugepages = 0; /* one run: the sweep measures size, the aging fragments */
@@ -125,7 +153,7 @@ static int make_partition(int engine, unsigned pool, char *err, size_t errlen)
     cur.part = part;
     cur.engine = engine;
     cur.pool = pool;
-    cur.fill_pct = -1;
+    cur.have_state = false;
     cur.sh = shadow_new(part, err, errlen);
     if (!cur.sh) {
         release_partition();
@@ -136,7 +164,27 @@ static int make_partition(int engine, unsigned pool, char *err, size_t errlen)
     return 0;
 }
 
-struct target *target_mmcontig(int engine, unsigned pool, unsigned fill_pct, char *err, size_t errlen)
+static bool same_state(const struct state_spec *a, const struct state_spec *b)
+{
+    return a->kind == b->kind && a->fill_pct == b->fill_pct && a->frames == b->frames &&
+           a->boundary_frames == b->boundary_frames && a->constraint == b->constraint;
+}
+
+static int build_state(const struct state_spec *st, unsigned pool, char *err, size_t errlen)
+{
+    const char *label = bench_g.pools[pool].label;
+    if (st->kind == STATE_AGED)
+        return shadow_age(cur.sh, st->fill_pct, bench_g.opt.seed, label, err, errlen);
+    uint64_t n = cur.pool_frames, lo = 0, hi = n - 1;
+    if (st->constraint == CON_RANGE || st->constraint == CON_RANGE_BOUNDARY) {
+        lo = n / 4; /* the range constraint's ranks (measure.c) */
+        hi = n - n / 4 - 1;
+    }
+    return shadow_build(cur.sh, st, lo, hi, bench_g.opt.seed, label, err, errlen);
+}
+
+struct target *target_mmcontig(int engine, unsigned pool, const struct state_spec *state,
+                               char *err, size_t errlen)
 {
     if (failed.set && failed.engine == engine && failed.pool == pool) {
         snprintf(err, errlen, "%s", failed.err);
@@ -154,14 +202,16 @@ struct target *target_mmcontig(int engine, unsigned pool, unsigned fill_pct, cha
             return NULL;
         }
     }
-    if (cur.fill_pct != (int)fill_pct) {
-        if (shadow_age(cur.sh, fill_pct, bench_g.opt.seed, bench_g.pools[pool].label, err, errlen) < 0) {
+    if (!cur.have_state || !same_state(&cur.state, state)) {
+        if (build_state(state, pool, err, errlen) < 0) {
             release_partition(); /* its state is unknown: start afresh next time */
             return NULL;
         }
-        cur.fill_pct = (int)fill_pct;
+        cur.state = *state;
+        cur.have_state = true;
+        cur.largest_free_frames = shadow_largest_free(cur.sh);
+        read_meta(&cur); /* mmc_partition_stats is O(frames): once per state */
     }
-    read_meta(&cur);
     return &cur;
 }
 

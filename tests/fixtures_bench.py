@@ -31,14 +31,17 @@ ENGINES = ["linear", "bitmap", "buddy", "tlsf", "tree"]
 FILLS = [0, 50, 70, 90]
 CONSTRAINTS = ["none", "range", "boundary", "range+boundary", "node"]
 META = {"linear": 1, "bitmap": 0.125, "buddy": 0.25, "tlsf": 0.5, "tree": 4}
+# made-up work per ns of latency (units of each engine: frames, words, blocks, stretches, cells)
+WORK_PER_NS = {"linear": 2.2, "bitmap": 0.1, "buddy": 0.05, "tlsf": 0.03, "tree": 0.08}
+FAST_ONLY_WORK_BOUND = 65536
 
 
 def row(**kw):
     """One CSV row with every column, defaults for a plain mmcontig case."""
     r = {c: "" for c in COLUMNS}
-    r.update(peer="mmcontig", simulated=0, page_bytes=2 * MiB, constraint="none", lowest=0,
-             highest=NONE_HIGHEST, boundary=0, node="any", fill_pct=0, flags=0, trades=0,
-             violations=0)
+    r.update(peer="mmcontig", simulated=0, page_bytes=2 * MiB, constraint="none", state="aged",
+             lowest=0, highest=NONE_HIGHEST, boundary=0, node="any", fill_pct=0, flags=0,
+             budget_stopped=0, trades=0, violations=0)
     r.update(kw)
     return r
 
@@ -93,6 +96,13 @@ def context(host, stamp, seed, pool_bytes, cores=2):
         "buddyinfo_before": bi.format(a=4012, b=2230, c=4870),
         "buddyinfo_after": bi.format(a=9120, b=5311, c=4310),
         "seeds": {"fill": seed, "requests": seed + 1},
+        "engines": ENGINES,
+        "engine_work_units": {"linear": "frames and runs examined",
+                              "bitmap": "runs and 64-bit words examined",
+                              "buddy": "free blocks and bitmap words examined",
+                              "tlsf": "free stretches examined",
+                              "tree": "tree cells visited (a leaf is a cell)"},
+        "fast_only_work_bound": FAST_ONLY_WORK_BOUND,
         "preset": "quick",
         "command_line": f"mmcontig bench --preset quick --seed {seed} --pool {pool_bytes >> 20}M",
         "mmcontig_version": "0.0.0-fixture",
@@ -193,6 +203,11 @@ def case_row(m, suite, engine, pool, sim, req, constraint, fill, seed, flags=0, 
             metadata_bytes_per_frame=META[engine], **constraint_fields(constraint, req))
     if succ:
         r.update(m.tail(p50))
+    work = max(1, round(p50 * WORK_PER_NS[engine]))
+    if flags:
+        work = min(work, FAST_ONLY_WORK_BOUND)
+    r.update(work_p50=work, work_p99=min(work * 3, FAST_ONLY_WORK_BOUND) if flags else work * 3,
+             work_max=min(work * 8, FAST_ONLY_WORK_BOUND) if flags else work * 8)
     if succ < calls:
         if engine == "linear":
             fail = 180 + 0.45 * pool / (4 * KiB) * (0.3 if flags else 1.0)
@@ -226,7 +241,7 @@ def peers_rows(m, pool, seed, engines):
             succ = int(calls * s)
             if constraint == "boundary" and req > 2 * MiB and succ:
                 viol = max(1, int(succ * 0.3))
-            r = row(suite="peers", engine="", peer="dpdk", pool_bytes=pool, request_bytes=req,
+            r = row(suite="peers", engine="", peer="dpdk", state="", pool_bytes=pool, request_bytes=req,
                     constraint=constraint, calls=calls, successes=succ, violations=viol,
                     seed=seed, **constraint_fields(constraint, req))
             if succ:
@@ -236,12 +251,12 @@ def peers_rows(m, pool, seed, engines):
                          fail_max_ns=round(600e6))
             rows.append(r)
         if req == 2 * MiB:
-            r = row(suite="peers", engine="", peer="kernel-hugetlb-2M", pool_bytes=pool,
+            r = row(suite="peers", engine="", peer="kernel-hugetlb-2M", state="", pool_bytes=pool,
                     request_bytes=req, calls=500, successes=500, seed=seed)
             r.update(m.tail(48000 * m.noise(0.1)))
             rows.append(r)
         if req == 1 * GiB:
-            r = row(suite="peers", engine="", peer="kernel-hugetlb-1G", pool_bytes=pool,
+            r = row(suite="peers", engine="", peer="kernel-hugetlb-1G", state="", pool_bytes=pool,
                     page_bytes=GiB, request_bytes=req, calls=10, successes=4, seed=seed,
                     fail_p50_ns=900e6, fail_p99_ns=1.4e9, fail_max_ns=1.4e9)
             r.update(m.tail(240e6 * m.noise(0.1)))
@@ -282,6 +297,37 @@ def frag_rows(m, engines):
     return rows
 
 
+def scenario_rows(m, pool, seed, engines, suite, flags):
+    """Rows shaped as the scenarios of bench/suite_search.c: needle, cut, near-largest on the
+    real pool, dma32 on its simulated layout (results/README.md "Scenarios")."""
+    rows = []
+    largest = 1595 * 4 * KiB
+    cases = [("needle", 64 * KiB, "none", 6, {}), ("needle", 1536 * KiB, "range", 0, {}),
+             ("cut", 12 * KiB, "boundary", 75, dict(boundary=64 * KiB)),
+             ("cut", 64 * KiB, "boundary", 53, dict(boundary=256 * KiB)),
+             ("near-largest", largest * 9 // 10 // 4096 * 4096, "none", 70, {}),
+             ("near-largest", largest, "none", 70, {}),
+             ("aged", 64 * KiB, "dma32", 50, dict(highest=0xFFFFFFFF, simulated=1, pool_bytes=8 * GiB)),
+             ("aged", 12 * MiB, "dma32", 50, dict(highest=0xFFFFFFFF, simulated=1, pool_bytes=8 * GiB))]
+    for e in engines:
+        for state, req, cons, fill, extra in cases:
+            r = case_row(m, suite, e, pool, 0, req, "none", fill, seed, flags=flags, oracle=True)
+            r.update(state=state, constraint=cons, largest_free_bytes=largest, **extra)
+            if state == "needle" and e == "linear":  # a top-down scan meets the needle last
+                work = 129421 if not flags else 65537
+                r.update(work_p50=work, work_p99=work, work_max=work)
+                if flags:
+                    r.update(successes=0, false_negatives=r["calls"], p50_ns="", p90_ns="",
+                             p99_ns="", p999_ns="", max_ns="", mean_ns="", fail_p50_ns=63000,
+                             fail_p99_ns=70000, fail_max_ns=90000)
+            if req > 9 * MiB:  # larger than the largest stretch of the aged state: all fail
+                r.update(successes=0, p50_ns="", p90_ns="", p99_ns="", p999_ns="", max_ns="",
+                         mean_ns="", fail_p50_ns=2000, fail_p99_ns=4000, fail_max_ns=9000,
+                         false_negatives=0)
+            rows.append(r)
+    return rows
+
+
 def make_run(out_dir, host="fixture-a", seed=42, stamp="20240501T120000Z", frag=False,
              small=False, real_pool=2 * GiB, speed=1.0):
     """A whole synthetic run; small=True makes a quicker one (fewer sizes and pools)."""
@@ -318,6 +364,8 @@ def make_run(out_dir, host="fixture-a", seed=42, stamp="20240501T120000Z", frag=
         for k in ("p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns"):
             if r.get(k) != "":
                 r[k] = round(r[k] * speed)
+    search += scenario_rows(m, real_pool, seed, engines, "search", 0)
+    fast += scenario_rows(m, real_pool, seed, engines, "fastonly", 1)
     suites = {"search": search, "fastonly": fast, "peers": peers_rows(m, real_pool, seed, engines)}
     if frag:
         suites["frag"] = frag_rows(m, engines)

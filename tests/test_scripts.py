@@ -31,7 +31,7 @@ from mmcplot import schema  # noqa: E402  (schema.py is plain data: no matplotli
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHARTS = ["latency_ecdf", "latency_vs_fill", "latency_vs_pool", "fastonly_decision_vs_fn",
-          "frag_timeseries", "success_heatmap", "peers"]
+          "frag_timeseries", "success_heatmap", "peers", "scenarios"]
 
 
 def run(script, *args):
@@ -172,8 +172,9 @@ class BadInputTest(Base):
         d = os.path.join(self.tmp, "malformed")
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "search.csv"), "w") as f:
-            f.write(",".join(schema.CASE_COLUMNS) + "\n" + "a,b,c\n" + "x," * 31 + "x\n")
-        self.check_bad("plot", d, "search.csv:2: 3 fields, the header has 32")
+            f.write(",".join(schema.CASE_COLUMNS) + "\n" + "a,b,c\n"
+                    + ",".join("x" * len(schema.CASE_COLUMNS)) + "\n")
+        self.check_bad("plot", d, f"search.csv:2: 3 fields, the header has {len(schema.CASE_COLUMNS)}")
 
     def test_not_a_number(self):
         d = os.path.join(self.tmp, "nan")
@@ -254,8 +255,18 @@ class ReportTest(Base):
         for tid in ["context", "hugepages", "buddyinfo", "table-best-vs-linear",
                     "table-peer-vs-mmcontig", "table-search-fill-0", "table-search-fill-70",
                     "table-search-constraints", "table-search-pool-slope", "table-fastonly",
-                    "table-peers", "table-frag"]:
+                    "table-peers", "table-frag", "table-scenarios", "table-fastonly-work"]:
             self.assertIn(f'id="{tid}"', self.html, tid)
+
+    def test_work_beside_time(self):
+        """Work p50 sits beside p50 in the tables; FAST_ONLY's work is set against its bound:
+        the fixture's linear needle stops at 65,537 units, one past the bound of 65,536."""
+        self.assertRegex(self.html, r"/ [0-9.,]+ [\u00b5nm]?s \u00b7 w [0-9,]+")
+        fo = re.search(r'id="table-fastonly-work">.*?</table>', self.html, re.S).group(0)
+        self.assertIn("65,537", fo)
+        sc = re.search(r'id="table-scenarios">.*?</table>', self.html, re.S).group(0)
+        self.assertIn("65,537 (bound)", sc)
+        self.assertIn("needle 64 KiB \u00b7 none", sc)
 
     def test_images_embedded_and_self_contained(self):
         imgs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', self.html)

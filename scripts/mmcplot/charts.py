@@ -53,14 +53,24 @@ def _flags(r):
     return r.get("flags") or 0
 
 
+def is_matrix(r):
+    """A row of the matrix (aged state, a matrix constraint), not of a scenario. Runs written
+    before the state column are all matrix."""
+    return (r.get("state") or schema.STATE_AGED) == schema.STATE_AGED and r.get("constraint") != "dma32"
+
+
+def is_scenario(r):
+    return rundata.is_mmcontig(r) and not is_matrix(r)
+
+
 def reference_rows(run, constraint="none"):
-    """Search rows on the run's reference pool with one constraint, without FAST_ONLY."""
+    """Matrix search rows on the run's reference pool with one constraint, without FAST_ONLY."""
     ref = run.reference_pool()
     if not ref:
         return []
     pool, sim, _ = ref
-    return [r for r in run.rows("search")
-            if r.get("constraint", "none") == constraint and r.get("pool_bytes") == pool
+    return [r for r in run.rows("search") if is_matrix(r)
+            and r.get("constraint", "none") == constraint and r.get("pool_bytes") == pool
             and (r.get("simulated") or 0) == sim and not _flags(r) & schema.FLAG_FAST_ONLY]
 
 
@@ -348,7 +358,7 @@ def pool_slopes(run_rows, fill, size):
 
 
 def _search_plain(run):
-    return [r for r in run.rows("search") if r.get("constraint", "none") == "none"
+    return [r for r in run.rows("search") if is_matrix(r) and r.get("constraint", "none") == "none"
             and not _flags(r) & schema.FLAG_FAST_ONLY and r.get("pool_bytes")]
 
 
@@ -440,7 +450,7 @@ def fastonly_summary(rows, fill_levels=None):
     {(engine, fill): dict(cases, calls, ok, fn, trades, fn_rate, p50=[(lo, hi)], p99=[...])}."""
     out = {}
     for r in rows:
-        if not _flags(r) & schema.FLAG_FAST_ONLY:
+        if not _flags(r) & schema.FLAG_FAST_ONLY or not is_matrix(r):
             continue
         d = out.setdefault((label(r), r.get("fill_pct")), dict(cases=0, calls=0, ok=0, fn=None,
                                                                trades=0, p50=[], p99=[]))
@@ -520,7 +530,8 @@ def fastonly_fn(runs):
     for f in fills:
         items.append((Line2D([], [], linestyle="none", marker="o", color="#777777",
                              markersize=msize[f]), f"{f} %"))
-    note = ("One mark per engine and fill level, over its FAST_ONLY cases (request size x constraint). "
+    note = ("One mark per engine and fill level, over its FAST_ONLY matrix cases (request size x "
+            "constraint; the scenarios are in the scenarios chart). "
             "False-negative rate: failed calls for which the exhaustive oracle found a block, over "
             "successes + those. Time to decide covers successful and failed calls: per case it lies "
             "between the two groups' percentiles; the mark is the median over cases of the upper one, "
@@ -797,8 +808,125 @@ def peers(runs):
     return Chart(name, title, fig, note)
 
 
+# --- scenarios: the cases where the engines differ, time beside work ------------------------
+
+def scenario_label(r):
+    """One line naming a scenario case: state, request, constraint (and fill where it is set)."""
+    st = r.get("state") or schema.STATE_AGED
+    size = units.fmt_bytes(r.get("request_bytes"))
+    if st == "near-largest":
+        # the share, not the size: each engine's real partition has its own hugepages, so its
+        # aged state (and largest stretch) can differ (results/README.md)
+        lf = r.get("largest_free_bytes")
+        share = f"{100 * r['request_bytes'] / lf:.0f} %" if lf and r.get("request_bytes") else "?"
+        return f"near-largest {share} · fill {r.get('fill_pct')} %"
+    if st == "cut":
+        return f"cut {size} · boundary {units.fmt_bytes(r.get('boundary'))}"
+    if r.get("constraint") == "dma32":
+        return f"dma32 {size} · fill {r.get('fill_pct')} %"
+    return f"{st} {size} · {r.get('constraint') or 'none'}"
+
+
+def scenario_groups(rows):
+    """[(label, {engine: row})] of the scenario rows, in run order of their first row."""
+    groups = {}
+    for r in rows:
+        if is_scenario(r):
+            groups.setdefault(scenario_label(r), {})[label(r)] = r
+    return list(groups.items())
+
+
+def _hbars(ax, groups, names, value, fail_value=None, success_notes=True):
+    """Grouped horizontal bars: one group per scenario, one bar per engine; value(row) -> number
+    or None; fail_value(row): a hatched bar for cases where every call failed."""
+    h = 0.84 / max(1, len(names))
+    for gi, (_, by) in enumerate(groups):
+        for k, n in enumerate(names):
+            r = by.get(n)
+            if r is None:
+                continue
+            y = gi - 0.42 + h * (k + 0.5)
+            v = value(r)
+            if v is not None and v > 0:
+                ax.barh(y, v, height=h * 0.9, color=style.colour(n), left=0)
+            elif fail_value is not None and fail_value(r):
+                ax.barh(y, fail_value(r), height=h * 0.9, color="white", edgecolor=style.colour(n),
+                        hatch="////", linewidth=0.8)
+            sr = success_rate(r)
+            if success_notes and sr is not None and sr < 1:
+                ax.text(1.0, y, f" {100 * sr:.0f} % ok", transform=ax.get_yaxis_transform(),
+                        va="center", ha="left", fontsize=6, color=style.WARN_COLOUR, clip_on=False)
+    ax.set_yticks(range(len(groups)))
+    ax.set_yticklabels([g for g, _ in groups])
+    ax.set_ylim(len(groups) - 0.5, -0.5)
+    ax.grid(axis="y", visible=False)
+
+
+def scenarios(runs):
+    name, title = "scenarios", "Engines on the scenarios: latency beside search work"
+    skip = check_needs(runs, name)
+    if skip:
+        return Chart(name, title, skipped=skip)
+    run = runs[0]  # one run: the scenarios are compared engine by engine, not host by host
+    search = [r for r in run.rows("search") if is_scenario(r)]
+    fast = {(label(r), scenario_label(r)): r for r in run.rows("fastonly") if is_scenario(r)
+            and _flags(r) & schema.FLAG_FAST_ONLY}
+    groups = scenario_groups(search)
+    if not groups:
+        return Chart(name, title, skipped="search.csv has no scenario rows (state needle, cut, "
+                                          "near-largest or constraint dma32)")
+    names = series_names(search)
+    fig, axes = style.subplots(1, 3, panel_w=3.9, panel_h=max(3.0, 0.42 * len(groups) + 1.0),
+                               sharey=True)
+    a_t, a_w, a_f = axes[0]
+    _hbars(a_t, groups, names, lambda r: r.get("p50_ns") if (r.get("successes") or 0) else None,
+           fail_value=lambda r: r.get("fail_p50_ns"))
+    a_t.set_xscale("log")
+    style.log_ns_axis(a_t, "x")
+    a_t.set_title("search p50 latency\n(hatched: every call failed; their p50)", fontsize=8.5)
+    _hbars(a_w, groups, names, lambda r: r.get("work_p50"), success_notes=False)
+    a_w.set_xscale("log")
+    a_w.set_title("search work p50, all calls\n(each engine's own unit)", fontsize=8.5)
+    fgroups = [(g, {n: fast[(n, g)] for n in names if (n, g) in fast}) for g, _ in groups]
+    _hbars(a_f, fgroups, names, lambda r: r.get("work_max"))
+    bound = run.context.get("fast_only_work_bound")
+    if bound:
+        a_f.axvline(bound, color=style.WARN_COLOUR, linewidth=1.0, linestyle="--")
+        a_f.text(bound, 1.0, f"bound {bound:,} ", transform=a_f.get_xaxis_transform(),
+                 color=style.WARN_COLOUR, fontsize=7, ha="right", va="bottom")
+    for gi, (_, by) in enumerate(fgroups):
+        for k, n in enumerate(names):
+            r = by.get(n)
+            if r is not None and (r.get("false_negatives") or 0) > 0:
+                h = 0.84 / max(1, len(names))
+                a_f.text(0.0, gi - 0.42 + h * (k + 0.5), f"{r['false_negatives']} FN ",
+                         transform=a_f.get_yaxis_transform(), ha="right", va="center",
+                         fontsize=6, color=style.WARN_COLOUR)
+    a_f.set_xscale("log")
+    if bound:
+        a_f.set_xlim(0.7, bound * 4)
+    a_f.set_title("FAST_ONLY: worst call's decision work\n(FN: false negatives; bound dashed)",
+                  fontsize=8.5)
+    a_w.set_xlim(left=0.7)
+    for ax in (a_w, a_f):
+        ax.xaxis.set_major_formatter(lambda v, _p: f"{v:,.0f}" if v >= 1 else f"{v:g}")
+    a_w.set_xlabel("units examined per call")
+    a_f.set_xlabel("units examined, worst call")
+    a_t.set_xlabel("latency per call")
+    wu = run.context.get("engine_work_units") or {}
+    note = ("Scenarios (results/README.md): the same seeded recipe for every engine (on the real pool "
+            "each engine's partition has its own hugepages, so its runs may differ), held fixed over "
+            "the case. Work is what the engine examined per call, in its own unit: "
+            + "; ".join(f"{n}: {wu[n]}" for n in names if n in wu)
+            + ". Units differ between engines: compare each engine's bars across scenarios, and "
+            "engines by how their work moves, not by its absolute value.")
+    sub = f"{where(runs, pools=False)} · search suite (left, middle), fastonly suite (right)"
+    _finish(fig, runs, title, sub, note, legend_items(names, runs[:1], with_line=False))
+    return Chart(name, title, fig, note)
+
+
 ALL = [latency_ecdf, latency_vs_fill, latency_vs_pool, fastonly_fn, frag_timeseries,
-       success_heatmap, peers]
+       success_heatmap, peers, scenarios]
 
 
 def draw_all(runs):

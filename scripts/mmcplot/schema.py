@@ -7,10 +7,10 @@
 # search.csv, fastonly.csv, peers.csv: one row per measured case, in this order.
 CASE_COLUMNS = [
     "run_id", "host", "suite", "engine", "peer", "pool_bytes", "simulated", "page_bytes",
-    "request_bytes", "constraint", "lowest", "highest", "boundary", "node", "fill_pct", "flags",
-    "calls", "successes", "false_negatives", "trades",
+    "request_bytes", "constraint", "state", "lowest", "highest", "boundary", "node", "fill_pct",
+    "largest_free_bytes", "flags", "calls", "budget_stopped", "successes", "false_negatives", "trades",
     "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns",
-    "fail_p50_ns", "fail_p99_ns", "fail_max_ns",
+    "fail_p50_ns", "fail_p99_ns", "fail_max_ns", "work_p50", "work_p99", "work_max",
     "violations", "metadata_bytes_per_frame", "seed",
 ]
 
@@ -28,14 +28,18 @@ SUITE_FILES = {"search": "search.csv", "fastonly": "fastonly.csv", "peers": "pee
 
 # Columns read as text; every other column is a number (int, or float when it has a point),
 # empty meaning "not measured" (None).
-TEXT_COLUMNS = {"run_id", "host", "suite", "engine", "peer", "constraint", "node", "policy"}
+TEXT_COLUMNS = {"run_id", "host", "suite", "engine", "peer", "constraint", "state", "node",
+                "policy"}
 
 FLAG_FAST_ONLY = 1  # MM_ALLOCATE_CONTIGUOUS_MEMORY_FAST_ONLY
 
 # The order in which engines and peers are listed everywhere (others follow, sorted).
 ENGINE_ORDER = ["linear", "bitmap", "buddy", "tlsf", "tree"]
 PEER_ORDER = ["dpdk", "kernel-hugetlb-2M", "kernel-hugetlb-1G"]
-CONSTRAINT_ORDER = ["none", "range", "boundary", "range+boundary", "node"]
+CONSTRAINT_ORDER = ["none", "range", "boundary", "range+boundary", "node", "dma32"]
+# state column: "aged" is the matrix; the others are the scenarios (results/README.md)
+STATE_AGED = "aged"
+SCENARIO_STATES = ["needle", "cut", "near-largest"]
 
 # What each chart needs from its suite: without these columns it is skipped with a note.
 NEEDS = {
@@ -50,6 +54,9 @@ NEEDS = {
     "frag_timeseries": ("frag", FRAG_COLUMNS),
     "success_heatmap": ("search", ["engine", "request_bytes", "fill_pct", "constraint",
                                    "pool_bytes", "calls", "successes"]),
+    "scenarios": ("search", ["engine", "state", "constraint", "request_bytes", "largest_free_bytes",
+                             "boundary", "fill_pct", "calls", "successes", "p50_ns", "fail_p50_ns",
+                             "work_p50", "work_max"]),
     "peers": ("peers", ["engine", "peer", "request_bytes", "constraint", "calls", "successes",
                         "p50_ns", "p99_ns", "violations"]),
 }

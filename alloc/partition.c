@@ -600,6 +600,35 @@ void _mmc_partition_free_contig(const char *routine, void *base)
     pthread_rwlock_unlock(&_mmc_g.lock);
 }
 
+MMC_API int mmc_partition_set_engine(mmc_partition_t *handle, const char *algo)
+{
+    const struct mmc_engine_ops *e = algo ? _mmc_engine_lookup(algo) : NULL;
+    if (!e) {
+        _mmc_set_error("mmc_partition_set_engine: '%s' names no search engine (mmcontig --help lists "
+                       "them)", algo ? algo : "(null)");
+        return -EINVAL;
+    }
+    struct mmc_partition *p = _mmc_partition_resolve(handle);
+    if (!p)
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    void *state = NULL;
+    int rc = e->create(&p->frames, &state);
+    if (rc == 0) {
+        p->engine->destroy(p->engine_state);
+        p->engine = e;
+        p->engine_state = state;
+        snprintf(p->cfg.algo, sizeof(p->cfg.algo), "%s", e->name);
+        snprintf(p->st.algo, sizeof(p->st.algo), "%s", e->name);
+    } else {
+        _mmc_set_error("mmc_partition_set_engine: building the '%s' index failed: %s (the partition "
+                       "keeps '%s')", e->name, strerror(-rc), p->engine->name);
+    }
+    pthread_mutex_unlock(&p->lock);
+    pthread_rwlock_unlock(&_mmc_g.lock);
+    return rc;
+}
+
 /* ---- queries ---- */
 
 MMC_API int mmc_query(const void *addr, struct mmc_alloc_info *info)
@@ -693,7 +722,6 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
     st->live_movable = f->scattered_frames - st->live_mdl_frames - st->live_standby;
     st->state_hash = h;
     st->engine_metadata_bytes = p->engine->metadata_bytes(p->engine_state);
-    st->hugepages_added = 0;
     st->nnodes = p->pool.simulated ? f->nnodes : _mmc_g.topo->nnodes; /* simulated: its own */
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)
         st->node_free_frames[n] = f->node_free[n];

@@ -54,6 +54,13 @@ struct mmc_config {
                                    write sysfs, raise its nr_hugepages and give exactly that back
                                    at destroy / mmc_fini; 0: fail instead. Default 1.
                                    Environment: MMC_TOPUP=0 | 1 */
+    int grow;                   /* 1: an allocation without FAST_ONLY that finds no free run (and
+                                   none to trade) takes more hugepages from the kernel and maps
+                                   them into the pool at their physical place; 0: never.
+                                   Default 1. Environment: MMC_GROW=0 | 1 */
+    uint64_t pool_max_bytes;    /* the most the pool may hold after growing, all nodes; 0 = what
+                                   the kernel will give, less a reserve (README, "Configuration").
+                                   Environment: MMC_POOL_MAX=4G */
 };
 
 /* Fill *cfg with the defaults, then apply the MMC_* environment variables. Returns 0, or
@@ -91,6 +98,12 @@ MMC_API void mmc_partition_destroy(mmc_partition_t *part);
  * of it are invalid afterwards (using them is misuse). Returns the frames released, or -errno. */
 MMC_API long mmc_partition_clear(mmc_partition_t *part);
 
+/* Search the partition with another engine from now on: its index is built over the frame
+ * database as it is (O(frames / 64)), every allocation stays valid. For benchmarks that compare
+ * engines on the very same pool and state. 0, or -EINVAL (no such engine) / -ENOMEM with the
+ * old engine kept. */
+MMC_API int mmc_partition_set_engine(mmc_partition_t *part, const char *algo);
+
 /* The system partition (PartitionObject NULL), initialising if needed; NULL if that fails. */
 MMC_API mmc_partition_t *mmc_system_partition(void);
 
@@ -121,8 +134,14 @@ struct mmc_stats {
     uint64_t frames_moved;          /* movable frames copied elsewhere by trades */
     uint64_t frames_dropped;        /* standby frames dropped by trades */
     uint64_t trade_ns;              /* time spent trading, nanoseconds */
-    uint64_t hugepages_added;       /* hugepages the pool grew by while running (always 0: the
-                                       pool does not grow; see docs/ARCHITECTURE.md) */
+    uint64_t hugepages_added;       /* hugepages the pool grew by while running (the slow path) */
+    uint64_t grows;                 /* allocations that grew the pool */
+    uint64_t grow_failed;           /* growths that could not help (cap, kernel, no adjacent
+                                       hugepages within the bound): mmc_last_error() says which */
+    uint64_t compactions;           /* times the slow path asked the kernel to compact a node */
+    uint64_t grow_ns;               /* time spent growing (taking, faulting, mapping hugepages,
+                                       compacting, rebuilding the index), nanoseconds */
+    uint64_t pool_max_frames;       /* the cap on the pool's frames (pool_max_bytes) */
     uint64_t state_hash;            /* FNV-1a over the frame database's state, in PFN order: two
                                        frame databases in the same state have the same hash */
     uint64_t engine_metadata_bytes; /* bytes of the search engine's index (beyond the frame

@@ -175,6 +175,7 @@ static void deaths(void)
         rewind(rep);
         if (!fgets(line, sizeof(line), rep))
             line[0] = 0;
+        line[strcspn(line, "\n")] = 0; /* one TAP line */
         fclose(rep);
         const struct counts after = counts();
         t_ok(settled == ledgered && counts_eq(after, before) && !ledger_exists(pid) &&

@@ -439,7 +439,8 @@ static void fz_call_mdl(struct fz *z, const struct fz_mdl *a)
     const uint64_t low = (uint64_t)a->low, high = (uint64_t)a->high, skip = (uint64_t)a->skip;
     const uint64_t max = 4ull * 1024 * 1024 * 1024 - P;
     uint64_t total = a->total > max ? max : a->total, want = (total + P - 1) / P;
-    bool refused = (a->flags & ~0x7ffu) || (a->flags & MM_ALLOCATE_AND_HOT_REMOVE) || a->cache < MmNonCached ||
+    /* flags beyond the defined ones (MM_DONT_ZERO_ALLOCATION .. MM_ALLOCATE_AND_HOT_REMOVE) */
+    bool refused = (a->flags & ~0x1ffu) || (a->flags & MM_ALLOCATE_AND_HOT_REMOVE) || a->cache < MmNonCached ||
                    a->cache >= MmMaximumCacheType || a->total == 0 || a->skip < 0 || (skip & (P - 1)) ||
                    (a->total > max && fully) || low > UINT64_MAX - (P - 1);
     if (!refused && chunks && skip && ((skip & (skip - 1)) || (want * P) % skip))

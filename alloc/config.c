@@ -83,6 +83,7 @@ MMC_API int mmc_config_init(struct mmc_config *cfg)
     strcpy(cfg->algo, MMC_DEFAULT_ENGINE);
     cfg->on_misuse = MMC_MISUSE_ABORT;
     cfg->allow_topup = 1;
+    cfg->grow = 1;
 
     int rc = 0;
     const char *v;
@@ -135,6 +136,25 @@ MMC_API int mmc_config_init(struct mmc_config *cfg)
             rc = -EINVAL;
         }
     }
+    if ((v = getenv("MMC_GROW")) && *v) {
+        if (strcmp(v, "0") == 0 || strcmp(v, "1") == 0)
+            cfg->grow = *v == '1';
+        else {
+            _mmc_set_error("MMC_GROW='%s': give 0 (the pool never grows) or 1", v);
+            rc = -EINVAL;
+        }
+    }
+    if ((v = getenv("MMC_POOL_MAX")) && *v) {
+        uint64_t b = 0;
+        if (parse_size(v, &b) == 0 && b > 0 && b <= MAX_POOL_BYTES) {
+            cfg->pool_max_bytes = b;
+        } else {
+            _mmc_set_error("MMC_POOL_MAX='%s' does not parse: give the most the pool may grow to, "
+                           "above zero (4G, 512M), or leave it unset for what the kernel will give "
+                           "less a reserve", v);
+            rc = -EINVAL;
+        }
+    }
     return rc;
 }
 
@@ -167,6 +187,15 @@ int _mmc_config_check(const struct mmc_config *cfg, const char *fn)
     }
     if (cfg->allow_topup != 0 && cfg->allow_topup != 1) {
         _mmc_set_error("%s: allow_topup %d: give 0 or 1", fn, cfg->allow_topup);
+        return -EINVAL;
+    }
+    if (cfg->grow != 0 && cfg->grow != 1) {
+        _mmc_set_error("%s: grow %d: give 0 (never grow) or 1", fn, cfg->grow);
+        return -EINVAL;
+    }
+    if (cfg->pool_max_bytes > MAX_POOL_BYTES) {
+        _mmc_set_error("%s: pool_max_bytes %llu is beyond the 64 TiB a pool can map; ask for less "
+                       "(MMC_POOL_MAX)", fn, (unsigned long long)cfg->pool_max_bytes);
         return -EINVAL;
     }
     uint64_t sum = 0;

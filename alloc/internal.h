@@ -259,6 +259,20 @@ MMC_INTERNAL void _mmc_os_chunk_release(struct mmc_os_chunk *c);
 MMC_INTERNAL void _mmc_os_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added,
                                              bool surplus);
 
+/* Bytes of memory the kernel could still turn into hugepages on the node (os_node: the
+ * kernel's number; -1: the machine). *one_node: the machine has one node. UINT64_MAX if
+ * unknown. */
+MMC_INTERNAL uint64_t _mmc_os_available_bytes(int os_node, bool *one_node);
+/* The machine's MemTotal in bytes (UINT64_MAX if unknown). */
+MMC_INTERNAL uint64_t _mmc_os_mem_total_bytes(void);
+/* Fault points of MMC_FAULT that other files test (os.c has the rest). */
+#define MMC_FAULT_GROW (1u << 11)       /* grow_refused */
+#define MMC_FAULT_GROW_MAP (1u << 12)   /* grow_map */
+#define MMC_FAULT_COMPACT (1u << 13)    /* compact_fail */
+/* Does fault point f (MMC_FAULT_*) fire? */
+MMC_INTERNAL bool _mmc_os_fault(unsigned f);
+/* Ask the kernel to compact a node now (/sys/devices/system/node/nodeN/compact). 0 or -errno. */
+MMC_INTERNAL int _mmc_os_compact_node(unsigned os_index);
 /* The machine's physical span, [*start_pfn, *end_pfn): every zone of every node
  * (/proc/zoneinfo). 0 or -errno. */
 MMC_INTERNAL int _mmc_os_phys_span(uint64_t *start_pfn, uint64_t *end_pfn);
@@ -298,7 +312,8 @@ struct mmc_pool {
     uint64_t *hp_pfn;           /* their PFNs, ascending (the frame database's initial table) */
     uint8_t *hp_node;           /* node number per hugepage */
     uint64_t hugepages_added;   /* hugepages taken since, by growth */
-    uint64_t topup[MMC_MAX_NODES]; /* hugepages raised to build it, per node number */
+    uint64_t topup[MMC_MAX_NODES]; /* hugepages raised to build and grow it, per node number */
+    uint64_t topup_gib[MMC_MAX_NODES]; /* 1 GiB hugepages raised to grow a pool of 2 MiB ones */
     unsigned topup_os[MMC_MAX_NODES]; /* the kernel's index of each of those nodes */
     bool topup_surplus;         /* raised as nr_overcommit_hugepages (2 MiB), else nr_hugepages */
     pid_t owner_pid;            /* the process that raised them: only it gives them back (a
@@ -328,12 +343,14 @@ MMC_INTERNAL int _mmc_pool_simulate(struct mmc_pool *p, uint64_t page_bytes, uin
                                     const uint64_t *hp_pfn, const uint8_t *hp_node, char *err,
                                     size_t errlen);
 MMC_INTERNAL void _mmc_pool_destroy(struct mmc_pool *p);
-/* Take npages more hugepages on node number `node` (the kernel's os_index) and map them at their
- * place in both views. *pfn (ascending) and *nodes (malloc'd, npages entries each) name them.
- * 0 or -errno with err filled; on failure nothing stays mapped, taken or raised. */
-MMC_INTERNAL int _mmc_pool_grow(struct mmc_pool *p, unsigned node, unsigned os_index, uint64_t npages,
-                                bool allow_topup, uint64_t **pfn, uint8_t **nodes, char *err,
-                                size_t errlen);
+/* Take npages more hugepages of page_bytes (the pool's size, or 1 GiB into a pool of 2 MiB
+ * pages) on node number `node` (the kernel's os_index) and map them at their place in both
+ * views. *pfn (ascending) and *nodes (malloc'd) name them in the pool's own hugepages:
+ * npages * page_bytes / pool page entries. Serialised by the caller (one growth at a time per
+ * pool). 0 or -errno with err filled; on failure nothing stays mapped, taken or raised. */
+MMC_INTERNAL int _mmc_pool_grow(struct mmc_pool *p, unsigned node, unsigned os_index,
+                                uint64_t page_bytes, uint64_t npages, bool allow_topup,
+                                uint64_t **pfn, uint8_t **nodes, char *err, size_t errlen);
 /* Give back the pool's top-up now (and forget it), memory still mapped: the pages in use are
  * (or become) surplus, which the kernel frees when the last mapping goes. Only in the process
  * that built the pool: in a forked child it does nothing. */
@@ -365,9 +382,11 @@ MMC_INTERNAL uint64_t _mmc_place_frames(struct mmc_partition *part, unsigned nod
                                         uint64_t ex_first, uint64_t ex_end, uint8_t state,
                                         uint64_t *out);
 /* The slow path: free a window for rq on one node by dropping standby and moving movable
- * frames out of it. 0 and *first (the window, now free), or -ENOMEM. Lock held. */
+ * frames out of it. 0 and *first (the window, now free), -ENOMEM (no window without pinned
+ * frames), or -E2BIG (the cheapest window would move more than max_moves frames: nothing was
+ * changed). Lock held. */
 MMC_INTERNAL int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq,
-                                   unsigned node, uint64_t *first);
+                                   unsigned node, uint64_t max_moves, uint64_t *first);
 MMC_INTERNAL void _mmc_load_destroy(struct mmc_load *l);
 
 /* frag.c: U(j) and FI(j) for j = 0..MMC_FRAG_MAX_ORDER from block counts n_k. */
@@ -386,6 +405,8 @@ struct mmc_block {
 
 struct mmc_partition {
     uint32_t magic;             /* MMC_PARTITION_MAGIC while alive */
+    pthread_mutex_t grow_lock;  /* one growth at a time (grow.c); taken without `lock` held,
+                                   before it, so the kernel's work happens outside `lock` */
     pthread_mutex_t lock;       /* guards everything below */
     bool is_system;             /* the system partition (PartitionObject NULL) */
     struct mmc_config cfg;      /* as created */
@@ -464,6 +485,21 @@ MMC_INTERNAL uint64_t _mmc_block_slot(uint64_t key, uint64_t cap);
  * frames free. Partition lock held. 0, or -ENOMEM / -EEXIST with the partition unchanged. */
 MMC_INTERNAL int _mmc_partition_add_hugepages_locked(struct mmc_partition *part, uint64_t nadd,
                                                      const uint64_t *add_pfn, const uint8_t *add_node);
+/* The slow path of a contiguous allocation that found no free block on any node of
+ * order[0..nnodes): trade load away if that moves fewer frames than growing would cost,
+ * else grow the pool from the kernel on the nodes in order (hugepages until one run holds
+ * the block, up to a bound), compact each node once and grow again, and at last trade at any
+ * price. Partition lock held (released while the kernel works). 0 and *first, or -ENOMEM with
+ * the last error saying why. */
+MMC_INTERNAL int _mmc_partition_slow_path_locked(struct mmc_partition *part, struct mmc_search *rq,
+                                                 const unsigned *order, unsigned nnodes,
+                                                 uint64_t *first);
+/* Grow the pool by npages hugepages on node number `node` (none of it for a simulated pool or
+ * with cfg.grow 0, or past the cap). Partition lock held (released while the kernel works:
+ * the frame database may change meanwhile). 0, -EDQUOT (the cap or the reserve), -EOPNOTSUPP,
+ * or the kernel's error, with the last error set. */
+MMC_INTERNAL int _mmc_partition_grow_locked(struct mmc_partition *part, unsigned node,
+                                            uint64_t page_bytes, uint64_t npages);
 
 /* ------------------------------------------------------------------------------------------
  * sim.c: simulated layouts (synthetic or replayed) and simulated partitions

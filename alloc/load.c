@@ -218,7 +218,7 @@ static uint64_t now_ns(void)
 }
 
 int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, unsigned node,
-                      uint64_t *first)
+                      uint64_t max_moves, uint64_t *first)
 {
     struct mmc_frames *f = &part->frames;
     const uint64_t n = rq->frames, b = rq->boundary_frames;
@@ -265,6 +265,8 @@ int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, u
     }
     if (best == NO_FRAME)
         return -ENOMEM;
+    if (best_mov > max_moves)
+        return -E2BIG; /* dearer than the caller's alternative (growing the pool) */
 
     /* Somewhere to put the movable frames: outside the window, same node first. */
     uint64_t *dest = best_mov ? malloc(best_mov * sizeof(*dest)) : NULL;

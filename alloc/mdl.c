@@ -259,36 +259,48 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
     part->st.mdl_calls++;
     clustered |= part->placement == MMC_PLACE_CLUSTERED;
     const struct mmc_frames *f = &part->frames;
-    const uint64_t top_pfn = f->hp_pfn[f->nhugepages - 1] + f->hp_frames - 1;
-    if (chunks) {
-        /* Each chunk chunk_frames long; with Skip it is Skip-aligned: a block as long as the
-         * boundary that does not cross it starts on it. */
-        struct mmc_search rq = {.frames = chunk_frames, .lowest_pfn = lo_pfn, .highest_pfn = hi_pfn,
-                                .boundary_frames = skip ? chunk_frames : 0};
-        while (got < want) {
-            uint64_t first = 0, work;
-            int rc = -ENOMEM;
-            for (unsigned k = 0; k < nnodes && rc < 0; k++) {
-                rq.node_mask = 1ull << order[k];
-                rc = part->engine->find(part->engine_state, &rq, &first, &work);
+    /* Short: grow the pool once (MM_ALLOCATE_NO_WAIT must not block: never) and take again. */
+    const bool may_grow = !(flags & MM_ALLOCATE_NO_WAIT) && part->cfg.grow && !part->pool.simulated;
+    for (unsigned attempt = 0;; attempt++) {
+        const uint64_t top_pfn = f->hp_pfn[f->nhugepages - 1] + f->hp_frames - 1;
+        if (chunks) {
+            /* Each chunk chunk_frames long; with Skip it is Skip-aligned: a block as long as the
+             * boundary that does not cross it starts on it. */
+            struct mmc_search rq = {.frames = chunk_frames, .lowest_pfn = lo_pfn, .highest_pfn = hi_pfn,
+                                    .boundary_frames = skip ? chunk_frames : 0};
+            while (got < want) {
+                uint64_t first = 0, work;
+                int rc = -ENOMEM;
+                for (unsigned k = 0; k < nnodes && rc < 0; k++) {
+                    rq.node_mask = 1ull << order[k];
+                    rc = part->engine->find(part->engine_state, &rq, &first, &work);
+                }
+                if (rc < 0)
+                    break;
+                _mmc_frames_set(&part->frames, first, chunk_frames, MMC_FRAME_MDL);
+                part->engine->take(part->engine_state, first, chunk_frames);
+                for (uint64_t j = 0; j < chunk_frames; j++)
+                    pfns[got++] = mmc_frame_pfn(f, first + j);
             }
-            if (rc < 0)
-                break;
-            _mmc_frames_set(&part->frames, first, chunk_frames, MMC_FRAME_MDL);
-            part->engine->take(part->engine_state, first, chunk_frames);
-            for (uint64_t j = 0; j < chunk_frames; j++)
-                pfns[got++] = mmc_frame_pfn(f, first + j);
+        } else {
+            for (uint64_t k = 0; got < want; k++) {
+                /* window k: [lo + k*skip, hi + k*skip], while it starts inside the pool */
+                if (k && (skip == 0 || lo_pfn + k * (skip >> PAGE_SHIFT) > top_pfn ||
+                          k * (skip >> PAGE_SHIFT) > UINT64_MAX - hi_pfn))
+                    break;
+                uint64_t wlo = lo_pfn + k * (skip >> PAGE_SHIFT), whi = hi_pfn + k * (skip >> PAGE_SHIFT);
+                for (unsigned j = 0; j < nnodes && got < want; j++)
+                    got += take_scattered(part, order[j], wlo, whi, want - got, clustered, pfns + got);
+            }
         }
-    } else {
-        for (uint64_t k = 0; got < want; k++) {
-            /* window k: [lo + k*skip, hi + k*skip], while it starts inside the pool */
-            if (k && (skip == 0 || lo_pfn + k * (skip >> PAGE_SHIFT) > top_pfn ||
-                      k * (skip >> PAGE_SHIFT) > UINT64_MAX - hi_pfn))
-                break;
-            uint64_t wlo = lo_pfn + k * (skip >> PAGE_SHIFT), whi = hi_pfn + k * (skip >> PAGE_SHIFT);
-            for (unsigned j = 0; j < nnodes && got < want; j++)
-                got += take_scattered(part, order[j], wlo, whi, want - got, clustered, pfns + got);
-        }
+        if (got >= want || attempt == 1 || !may_grow)
+            break;
+        const uint64_t hpf = f->hp_frames, npages = (want - got + hpf - 1) / hpf + (chunks ? 1 : 0);
+        bool grown = false;
+        for (unsigned k = 0; k < nnodes && !grown; k++)
+            grown = _mmc_partition_grow_locked(part, order[k], part->pool.page_bytes, npages) == 0;
+        if (!grown)
+            break;
     }
     if (got == 0 || (fully && got < want)) {
         give_frames(part, pfns, got);

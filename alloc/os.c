@@ -61,12 +61,15 @@ static const char *const fault_names[] = {
     "nohugepages",          /* none free; the kernel finds none when asked */
     "1g_unavailable",       /* no 1 GiB hugepages on this machine (no sysfs directory) */
     "map_views",            /* mapping the pool's views fails (ENOMEM, as max_map_count) */
+    "grow_refused",         /* growing the pool: the kernel gives no hugepage (ENOMEM) */
+    "grow_map",             /* growing the pool: mapping the new hugepages in place fails */
+    "compact_fail",         /* the slow path's compaction of a node fails (EIO) */
     NULL,
 };
 enum {
     F_MEMFD = 1u << 0, F_MMAP = 1u << 1, F_MBIND = 1u << 2, F_POPULATE = 1u << 3,
     F_WRONGNODE = 1u << 4, F_NOPFN = 1u << 5, F_TOPUP_DENIED = 1u << 6, F_SHORT = 1u << 7,
-    F_NONE = 1u << 8, F_NO1G = 1u << 9, F_MAPVIEWS = 1u << 10,
+    F_NONE = 1u << 8, F_NO1G = 1u << 9, F_MAPVIEWS = 1u << 10, F_COMPACT = MMC_FAULT_COMPACT,
 };
 static unsigned fault_mask;               /* MMC_FAULT as of the last pool built */
 static __thread unsigned fault_fired;     /* faults that fired in this thread's current call */
@@ -85,7 +88,8 @@ static void faults_load(bool warn)
         else if (len && warn)
             fprintf(stderr, "mmcontig: MMC_FAULT: '%.*s' is no fault point (memfd, mmap, mbind, "
                     "populate, move_pages_wrongnode, pagemap_nopfn, topup_denied, "
-                    "hugepages_short, nohugepages, 1g_unavailable, map_views); ignored\n",
+                    "hugepages_short, nohugepages, 1g_unavailable, map_views, grow_refused, "
+                    "grow_map, compact_fail); ignored\n",
                     (int)len, s);
         s += len + (s[len] == ',');
     }
@@ -102,6 +106,8 @@ static inline bool fault(unsigned f)
     fault_fired |= hit;
     return true;
 }
+
+bool _mmc_os_fault(unsigned f) { return fault(f); }
 
 /* After a failure: say so if an injected fault caused it. */
 static void fault_note(char *err, size_t errlen)
@@ -557,7 +563,7 @@ static uint64_t meminfo_kb(const char *path, const char *const *keys, unsigned n
  * machine's figure alone: on virtual machines with hot-added memory the node's meminfo can
  * count a quarter of what the kernel really makes hugepages from (see docs/ARCHITECTURE.md).
  * UINT64_MAX if unknown (no check then). */
-static uint64_t available_bytes(int os_node, bool *one_node)
+uint64_t _mmc_os_available_bytes(int os_node, bool *one_node)
 {
     char nodes[64] = "";
     int fd = open("/sys/devices/system/node/has_memory", O_RDONLY | O_CLOEXEC);
@@ -679,7 +685,7 @@ static long topup(int os_node, uint64_t page_bytes, uint64_t need, bool allow, b
         return -ENOMEM;
     }
     bool one_node = false;
-    const uint64_t avail = available_bytes(os_node, &one_node);
+    const uint64_t avail = _mmc_os_available_bytes(os_node, &one_node);
     /* keep 1/16 of it and 128 MiB for everything else the node runs */
     const uint64_t usable = avail == UINT64_MAX ? UINT64_MAX
                             : avail - avail / 16 > 128 * MMC_MIB ? avail - avail / 16 - 128 * MMC_MIB : 0;
@@ -1266,6 +1272,30 @@ void _mmc_os_chunk_release(struct mmc_os_chunk *c)
     c->fd = -1;
     free(c->pfn);
     c->pfn = NULL;
+}
+
+uint64_t _mmc_os_mem_total_bytes(void)
+{
+    static const char *const key[] = {"MemTotal:"};
+    uint64_t kb = meminfo_kb("/proc/meminfo", key, 1);
+    return kb == UINT64_MAX ? UINT64_MAX : kb * 1024;
+}
+
+/* ---- compaction ---- */
+
+int _mmc_os_compact_node(unsigned os_index)
+{
+    char path[80];
+    snprintf(path, sizeof(path), "/sys/devices/system/node/node%u/compact", os_index);
+    if (fault(F_COMPACT))
+        return -EIO;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t w = write(fd, "1", 1); /* synchronous: returns when the node was compacted */
+    int rc = w == 1 ? 0 : -errno;
+    close(fd);
+    return rc;
 }
 
 /* ---- address space ---- */

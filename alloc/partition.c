@@ -140,6 +140,7 @@ static void partition_free(struct mmc_partition *part)
     _mmc_pool_destroy(&part->pool);
     free(part->blocks);
     pthread_mutex_destroy(&part->lock);
+    pthread_mutex_destroy(&part->grow_lock);
     part->magic = 0;
     free(part);
 }
@@ -169,6 +170,7 @@ int _mmc_partition_create_locked(const struct mmc_config *cfg, bool is_system,
     if (!part)
         return -ENOMEM;
     pthread_mutex_init(&part->lock, NULL);
+    pthread_mutex_init(&part->grow_lock, NULL);
     part->cfg = *cfg;
     part->is_system = is_system;
     part->engine = engine;
@@ -504,12 +506,9 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
     }
     rq->max_work = bound;
     last_search_work = work;
-    /* The slow path: no free block anywhere allowed; trade load away, nearest node first. */
-    for (unsigned k = 0; k < nnodes && rc == -ENOMEM && rq->trade; k++) {
-        rq->node_mask = 1ull << node_order[k];
-        if (_mmc_trade_locked(part, rq, node_order[k], &first) == 0)
-            rc = 0;
-    }
+    /* The slow path (never under FAST_ONLY): trade load away or grow the pool, then search. */
+    if (rc == -ENOMEM && rq->trade)
+        rc = _mmc_partition_slow_path_locked(part, rq, node_order, nnodes, &first);
     if (rc < 0) {
         part->st.contiguous_failed++;
         pthread_mutex_unlock(&part->lock);
@@ -734,6 +733,9 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
     st->state_hash = h;
     st->engine_metadata_bytes = p->engine->metadata_bytes(p->engine_state);
     st->nnodes = p->pool.simulated ? f->nnodes : _mmc_g.topo->nnodes; /* simulated: its own */
+    st->pool_max_frames = p->pool.simulated || !p->cfg.grow ? f->nframes
+                          : p->cfg.pool_max_bytes ? p->cfg.pool_max_bytes >> MMC_FRAME_SHIFT
+                                                  : UINT64_MAX; /* what the kernel gives, less the reserve */
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)
         st->node_free_frames[n] = f->node_free[n];
     pthread_mutex_unlock(&p->lock);

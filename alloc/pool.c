@@ -91,20 +91,25 @@ static int reserve_span(struct mmc_pool *p, char *err, size_t errlen)
     return reserve_views(p, err, errlen);
 }
 
-static void mark_present(struct mmc_pool *p, uint64_t pfn, uint64_t npages)
+/* The present bits of [pfn, pfn + frames) set or cleared (whole pool hugepages). */
+static void mark_present(struct mmc_pool *p, uint64_t pfn, uint64_t frames, bool on)
 {
     const uint64_t hpf = p->page_bytes >> MMC_FRAME_SHIFT;
-    for (uint64_t k = (pfn - p->span_pfn) / hpf, e = k + npages; k < e; k++)
-        __atomic_or_fetch(&p->present[k >> 6], 1ull << (k & 63), __ATOMIC_RELEASE);
+    for (uint64_t k = (pfn - p->span_pfn) / hpf, e = k + frames / hpf; k < e; k++) {
+        if (on)
+            __atomic_or_fetch(&p->present[k >> 6], 1ull << (k & 63), __ATOMIC_RELEASE);
+        else
+            __atomic_and_fetch(&p->present[k >> 6], ~(1ull << (k & 63)), __ATOMIC_RELEASE);
+    }
 }
 
-/* Map npages hugepages of chunk c from memfd index `index` on, physically consecutive from
- * pfn, at their place in both views. */
+/* Map npages hugepages of chunk c (its page size, which may be larger than the pool's) from
+ * memfd index `index` on, physically consecutive from pfn, at their place in both views. */
 static int map_pages(struct mmc_pool *p, const struct mmc_os_chunk *c, uint64_t index, uint64_t pfn,
                      uint64_t npages, char *err, size_t errlen)
 {
-    const uint64_t off = index * p->page_bytes, len = npages * p->page_bytes;
-    if (pfn < p->span_pfn || pfn + npages * (p->page_bytes >> MMC_FRAME_SHIFT) > p->span_pfn + p->span_frames) {
+    const uint64_t off = index * c->page_bytes, len = npages * c->page_bytes;
+    if (pfn < p->span_pfn || pfn + (len >> MMC_FRAME_SHIFT) > p->span_pfn + p->span_frames) {
         snprintf(err, errlen, "hugepage at %#llx lies outside the physical span the pool reserved "
                  "(%#llx-%#llx): memory added since the pool was built; rebuild the pool",
                  (unsigned long long)(pfn << MMC_FRAME_SHIFT),
@@ -123,7 +128,7 @@ static int map_pages(struct mmc_pool *p, const struct mmc_os_chunk *c, uint64_t 
                  "/proc/sys/vm/max_map_count)", strerror(-rc));
         return rc;
     }
-    mark_present(p, pfn, npages);
+    mark_present(p, pfn, len >> MMC_FRAME_SHIFT, true);
     return 0;
 }
 
@@ -135,6 +140,8 @@ void _mmc_pool_giveback_topup(struct mmc_pool *p)
         /* the surplus count is machine-wide: one write per node's share is still exact */
         _mmc_os_hugepages_giveback(p->topup_os[n], p->page_bytes, p->topup[n], p->topup_surplus);
         p->topup[n] = 0;
+        _mmc_os_hugepages_giveback(p->topup_os[n], MMC_GIB, p->topup_gib[n], false);
+        p->topup_gib[n] = 0;
     }
 }
 
@@ -251,24 +258,37 @@ int _mmc_pool_simulate(struct mmc_pool *p, uint64_t page_bytes, uint64_t nhugepa
         return rc;
     }
     for (uint64_t h = 0; h < nhugepages; h++)
-        mark_present(p, hp_pfn[h], 1);
+        mark_present(p, hp_pfn[h], page_bytes >> MMC_FRAME_SHIFT, true);
     return 0;
 }
 
-int _mmc_pool_grow(struct mmc_pool *p, unsigned node, unsigned os_index, uint64_t npages,
-                   bool allow_topup, uint64_t **pfn, uint8_t **nodes, char *err, size_t errlen)
+int _mmc_pool_grow(struct mmc_pool *p, unsigned node, unsigned os_index, uint64_t page_bytes,
+                   uint64_t npages, bool allow_topup, uint64_t **pfn, uint8_t **nodes, char *err,
+                   size_t errlen)
 {
+    *pfn = NULL;
+    *nodes = NULL;
     if (p->simulated) {
         snprintf(err, errlen, "a simulated pool has no kernel to take hugepages from");
         return -EOPNOTSUPP;
     }
+    if (page_bytes < p->page_bytes || page_bytes % p->page_bytes) {
+        snprintf(err, errlen, "a pool of %llu MiB hugepages cannot take %llu MiB ones",
+                 (unsigned long long)(p->page_bytes >> 20), (unsigned long long)(page_bytes >> 20));
+        return -EINVAL;
+    }
+    if (_mmc_os_fault(MMC_FAULT_GROW)) {
+        snprintf(err, errlen, "the kernel gave no hugepage (MMC_FAULT=grow_refused)");
+        return -ENOMEM;
+    }
     struct mmc_os_chunk c;
-    int rc = _mmc_os_take_hugepages(&c, node, os_index, p->page_bytes, npages, allow_topup, err, errlen);
+    int rc = _mmc_os_take_hugepages(&c, node, os_index, page_bytes, npages, allow_topup, err, errlen);
     if (rc < 0)
         return rc;
+    const uint64_t per = page_bytes / p->page_bytes, pfpp = page_bytes >> MMC_FRAME_SHIFT; /* pool pages, frames per page */
     struct hp_ref *refs = malloc(npages * sizeof(*refs));
-    *pfn = malloc(npages * sizeof(**pfn));
-    *nodes = malloc(npages * sizeof(**nodes));
+    *pfn = malloc(npages * per * sizeof(**pfn));
+    *nodes = malloc(npages * per * sizeof(**nodes));
     if (!refs || !*pfn || !*nodes) {
         snprintf(err, errlen, "out of memory for the growth's tables");
         rc = -ENOMEM;
@@ -281,15 +301,19 @@ int _mmc_pool_grow(struct mmc_pool *p, unsigned node, unsigned os_index, uint64_
     for (uint64_t i = 0; i < npages;) {
         uint64_t j = i + 1;
         while (j < npages && refs[j].index == refs[i].index + (j - i) &&
-               refs[j].pfn == refs[i].pfn + (j - i) * (p->page_bytes >> MMC_FRAME_SHIFT))
+               refs[j].pfn == refs[i].pfn + (j - i) * pfpp)
             j++;
-        rc = map_pages(p, &c, refs[i].index, refs[i].pfn, j - i, err, errlen);
+        if (_mmc_os_fault(MMC_FAULT_GROW_MAP) && j == npages) {
+            snprintf(err, errlen, "mapping the new hugepages in place failed (MMC_FAULT=grow_map)");
+            rc = -ENOMEM;
+        } else {
+            rc = map_pages(p, &c, refs[i].index, refs[i].pfn, j - i, err, errlen);
+        }
         if (rc < 0) {
-            for (uint64_t k = 0; k < mapped; k++) { /* back to holes; their bits stay unset */
-                _mmc_os_hole(_mmc_pool_va(p, refs[k].pfn, false), p->page_bytes);
-                _mmc_os_hole(_mmc_pool_va(p, refs[k].pfn, true), p->page_bytes);
-                const uint64_t slot = (refs[k].pfn - p->span_pfn) / (p->page_bytes >> MMC_FRAME_SHIFT);
-                __atomic_and_fetch(&p->present[slot >> 6], ~(1ull << (slot & 63)), __ATOMIC_RELEASE);
+            for (uint64_t k = 0; k < mapped; k++) { /* back to holes */
+                _mmc_os_hole(_mmc_pool_va(p, refs[k].pfn, false), page_bytes);
+                _mmc_os_hole(_mmc_pool_va(p, refs[k].pfn, true), page_bytes);
+                mark_present(p, refs[k].pfn, pfpp, false);
             }
             goto fail;
         }
@@ -297,14 +321,20 @@ int _mmc_pool_grow(struct mmc_pool *p, unsigned node, unsigned os_index, uint64_
         i = j;
     }
     for (uint64_t h = 0; h < npages; h++) {
-        (*pfn)[h] = refs[h].pfn;
-        (*nodes)[h] = (uint8_t)node;
+        for (uint64_t k = 0; k < per; k++) { /* in the pool's own hugepages */
+            (*pfn)[h * per + k] = refs[h].pfn + k * (p->page_bytes >> MMC_FRAME_SHIFT);
+            (*nodes)[h * per + k] = (uint8_t)node;
+        }
     }
-    p->topup[node] += c.topup;
+    if (page_bytes == p->page_bytes) {
+        p->topup[node] += c.topup;
+        if (c.topup)
+            p->topup_surplus = c.surplus;
+    } else {
+        p->topup_gib[node] += c.topup; /* 1 GiB pages: nr_hugepages, never surplus */
+    }
     p->topup_os[node] = os_index;
-    if (c.topup)
-        p->topup_surplus = c.surplus;
-    p->hugepages_added += npages;
+    p->hugepages_added += npages * per;
     free(refs);
     _mmc_os_chunk_release(&c); /* the mappings hold the memfd */
     return 0;
@@ -316,7 +346,7 @@ fail:
     *nodes = NULL;
     _mmc_os_chunk_release(&c); /* the pages go with the memfd, then the raise */
     if (c.topup)
-        _mmc_os_hugepages_giveback((int)os_index, p->page_bytes, c.topup, c.surplus);
+        _mmc_os_hugepages_giveback((int)os_index, page_bytes, c.topup, c.surplus);
     return rc;
 }
 

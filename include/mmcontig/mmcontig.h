@@ -141,7 +141,9 @@ struct mmc_stats {
     uint64_t compactions;           /* times the slow path asked the kernel to compact a node */
     uint64_t grow_ns;               /* time spent growing (taking, faulting, mapping hugepages,
                                        compacting, rebuilding the index), nanoseconds */
-    uint64_t pool_max_frames;       /* the cap on the pool's frames (pool_max_bytes) */
+    uint64_t pool_max_frames;       /* the cap on the pool's frames: pool_max_bytes; the pool itself
+                                       when it may not grow; UINT64_MAX: what the kernel gives,
+                                       less the reserve (README) */
     uint64_t state_hash;            /* FNV-1a over the frame database's state, in PFN order: two
                                        frame databases in the same state have the same hash */
     uint64_t engine_metadata_bytes; /* bytes of the search engine's index (beyond the frame

@@ -141,6 +141,9 @@ struct mmc_stats {
     uint64_t compactions;           /* times the slow path asked the kernel to compact a node */
     uint64_t grow_ns;               /* time spent growing (taking, faulting, mapping hugepages,
                                        compacting, rebuilding the index), nanoseconds */
+    uint64_t span_frames;           /* frames of the physical span the views are addressed over
+                                       (engine_metadata_bytes / span_frames: index bytes per frame
+                                       of span; / pool_frames: per frame of pool) */
     uint64_t pool_max_frames;       /* the cap on the pool's frames: pool_max_bytes; the pool itself
                                        when it may not grow; UINT64_MAX: what the kernel gives,
                                        less the reserve (README) */

@@ -454,6 +454,9 @@ MMC_INTERNAL unsigned _mmc_current_node_locked(void);
 
 /* Initialise from the environment if not done yet. 0 or -errno. */
 MMC_INTERNAL int _mmc_ensure_init(void);
+/* Forget the thread's last error (a call that may fail starts with it, so that a success
+ * leaves none). */
+MMC_INTERNAL void _mmc_clear_error(void);
 /* Set the thread's last error. */
 MMC_INTERNAL void _mmc_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Report a misuse: diagnostic, then abort() or count (process-wide). part may be NULL. */

@@ -178,6 +178,7 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
                                                 int64_t high_address, int64_t skip_bytes,
                                                 uint64_t total_bytes, int cache_type, uint32_t flags)
 {
+    _mmc_clear_error(); /* the last error is this call's */
     const uint64_t low = (uint64_t)low_address, high = (uint64_t)high_address;
     const uint64_t skip = (uint64_t)skip_bytes;
     const bool fully = flags & MM_ALLOCATE_FULLY_REQUIRED;

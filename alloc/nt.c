@@ -88,6 +88,7 @@ struct contig_args {
 /* Decode, validate, search. STATUS_SUCCESS and *base, or an error status. */
 static NTSTATUS contig(const struct contig_args *a, PVOID *base)
 {
+    _mmc_clear_error(); /* the last error is this call's */
     *base = NULL;
     if (a->bytes == 0 || a->bytes > SIZE_MAX - (PAGE_SIZE - 1))
         return STATUS_INVALID_PARAMETER;

@@ -33,6 +33,7 @@ void _mmc_set_error(const char *fmt, ...)
 }
 
 MMC_API const char *mmc_last_error(void) { return last_error; }
+void _mmc_clear_error(void) { last_error[0] = '\0'; }
 MMC_API uint64_t mmc_last_search_work(void) { return last_search_work; }
 
 /* config.c */
@@ -250,6 +251,7 @@ static void forget_failed_init(void);
 
 MMC_API int mmc_init(const struct mmc_config *cfg)
 {
+    _mmc_clear_error(); /* the last error is this call's */
     forget_failed_init(); /* called explicitly: a start is tried in full again */
     return init(cfg);
 }
@@ -370,6 +372,7 @@ int _mmc_ensure_init(void)
 
 MMC_API int mmc_partition_create(const struct mmc_config *cfg, mmc_partition_t **out)
 {
+    _mmc_clear_error(); /* the last error is this call's */
     struct mmc_config def;
     int rc = _mmc_ensure_init();
     if (rc < 0)

@@ -353,6 +353,7 @@ MMC_API int mmc_sim_config_init(struct mmc_sim_config *cfg)
 
 MMC_API int mmc_partition_create_simulated(const struct mmc_sim_config *cfg, mmc_partition_t **out)
 {
+    _mmc_clear_error(); /* the last error is this call's */
     uint64_t *pfn = NULL, nh = 0, pb;
     uint8_t *node = NULL;
     int rc;

@@ -211,6 +211,11 @@ static void test_partitions(void)
          stats(p).hugepages_added == 0 && same(counts(), c1),
          "64 MiB on a 16 MiB partition capped at 32 MiB: refused (%s), nothing taken",
          mmc_last_error());
+    st = ex(p, 4096, false, &x);
+    t_ok(st == STATUS_SUCCESS && mmc_last_error()[0] == '\0',
+         "then a 4 KiB block succeeds and mmc_last_error() is empty again ('%s')", mmc_last_error());
+    if (x)
+        MmFreeContiguousMemory(x);
     mmc_partition_destroy(p);
     p = partition(16 * MiB, 0, 0);
     st = ex(p, 64 * MiB, false, &x);

@@ -77,7 +77,9 @@ MMC_API int mmc_init(const struct mmc_config *cfg);
  * hugepage the pool added to nr_hugepages. mmc_init() may be called again afterwards. */
 MMC_API void mmc_fini(void);
 
-/* The last error of this thread, a sentence naming cause and remedy ("" if none). */
+/* The last error of this thread, a sentence naming cause and remedy: "" if none, and "" again
+ * once an allocation (contiguous or MDL), mmc_init or a partition's creation succeeds (queries
+ * and statistics leave it as it is, so it still names a misuse reported before them). */
 MMC_API const char *mmc_last_error(void);
 
 /* ---- partitions ---- */

@@ -35,10 +35,6 @@
 #define BENCH_MAX_ENGINES 16
 #define BENCH_MAX_POOLS 16
 #define BENCH_MAX_LIST 24
-/* The work bound of MM_ALLOCATE_CONTIGUOUS_MEMORY_FAST_ONLY (docs/ARCHITECTURE.md: 65536 units
- * of the engine's work over the whole call). The library keeps it internal (alloc/nt.c
- * FAST_ONLY_MAX_WORK), so the benchmark restates it for context.json and the report. */
-#define BENCH_FAST_ONLY_MAX_WORK 65536u
 /* Largest pool whose cases read mmc_partition_stats around them for the trades column: the
  * call is O(frames) (a hash of the frame database), 64 GiB ~ 50 ms, 1 TiB ~ 1 s. */
 #define BENCH_TRADES_MAX_FRAMES (64 * GIB / MMC_FRAME_BYTES)

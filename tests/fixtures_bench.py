@@ -33,7 +33,8 @@ CONSTRAINTS = ["none", "range", "boundary", "range+boundary", "node"]
 META = {"linear": 1, "bitmap": 0.125, "buddy": 0.25, "tlsf": 0.5, "tree": 4}
 # made-up work per ns of latency (units of each engine: frames, words, blocks, stretches, cells)
 WORK_PER_NS = {"linear": 2.2, "bitmap": 0.1, "buddy": 0.05, "tlsf": 0.03, "tree": 0.08}
-FAST_ONLY_WORK_BOUND = 65536
+# FAST_ONLY work bounds per engine, as mmc_engine_fast_only_work() gives them
+FAST_ONLY_WORK_BOUND = {"linear": 16384, "bitmap": 8192, "buddy": 8192, "tlsf": 1024, "tree": 8192}
 
 
 def row(**kw):
@@ -205,9 +206,10 @@ def case_row(m, suite, engine, pool, sim, req, constraint, fill, seed, flags=0, 
         r.update(m.tail(p50))
     work = max(1, round(p50 * WORK_PER_NS[engine]))
     if flags:
-        work = min(work, FAST_ONLY_WORK_BOUND)
-    r.update(work_p50=work, work_p99=min(work * 3, FAST_ONLY_WORK_BOUND) if flags else work * 3,
-             work_max=min(work * 8, FAST_ONLY_WORK_BOUND) if flags else work * 8)
+        work = min(work, FAST_ONLY_WORK_BOUND[engine])
+    bound = FAST_ONLY_WORK_BOUND[engine]
+    r.update(work_p50=work, work_p99=min(work * 3, bound) if flags else work * 3,
+             work_max=min(work * 8, bound) if flags else work * 8)
     if succ < calls:
         if engine == "linear":
             fail = 180 + 0.45 * pool / (4 * KiB) * (0.3 if flags else 1.0)
@@ -314,7 +316,7 @@ def scenario_rows(m, pool, seed, engines, suite, flags):
             r = case_row(m, suite, e, pool, 0, req, "none", fill, seed, flags=flags, oracle=True)
             r.update(state=state, constraint=cons, largest_free_bytes=largest, **extra)
             if state == "needle" and e == "linear":  # a top-down scan meets the needle last
-                work = 129421 if not flags else 65537
+                work = 129421 if not flags else FAST_ONLY_WORK_BOUND[e] + 1
                 r.update(work_p50=work, work_p99=work, work_max=work)
                 if flags:
                     r.update(successes=0, false_negatives=r["calls"], p50_ns="", p90_ns="",

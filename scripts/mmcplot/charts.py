@@ -889,24 +889,27 @@ def scenarios(runs):
     a_w.set_title("search work p50, all calls\n(each engine's own unit)", fontsize=8.5)
     fgroups = [(g, {n: fast[(n, g)] for n in names if (n, g) in fast}) for g, _ in groups]
     _hbars(a_f, fgroups, names, lambda r: r.get("work_max"))
-    bound = run.context.get("fast_only_work_bound")
-    if bound:
-        a_f.axvline(bound, color=style.WARN_COLOUR, linewidth=1.0, linestyle="--")
-        a_f.text(bound, 1.0, f"bound {bound:,} ", transform=a_f.get_xaxis_transform(),
-                 color=style.WARN_COLOUR, fontsize=7, ha="right", va="bottom")
+    bounds = {n: run.fast_only_bound(n) for n in names}
+    h = 0.84 / max(1, len(names))
+    for gi in range(len(fgroups)):  # each engine's own bound, dashed across its own bar
+        for k, n in enumerate(names):
+            if bounds.get(n) and n in fgroups[gi][1]:
+                y = gi - 0.42 + h * (k + 0.5)
+                a_f.plot([bounds[n]] * 2, [y - h / 2, y + h / 2], color=style.WARN_COLOUR,
+                         linewidth=1.0, linestyle="--")
     for gi, (_, by) in enumerate(fgroups):
         for k, n in enumerate(names):
             r = by.get(n)
             if r is not None and (r.get("false_negatives") or 0) > 0:
-                h = 0.84 / max(1, len(names))
                 a_f.text(0.0, gi - 0.42 + h * (k + 0.5), f"{r['false_negatives']} FN ",
                          transform=a_f.get_yaxis_transform(), ha="right", va="center",
                          fontsize=6, color=style.WARN_COLOUR)
     a_f.set_xscale("log")
-    if bound:
-        a_f.set_xlim(0.7, bound * 4)
-    a_f.set_title("FAST_ONLY: worst call's decision work\n(FN: false negatives; bound dashed)",
-                  fontsize=8.5)
+    known = [b for b in bounds.values() if b]
+    if known:
+        a_f.set_xlim(0.7, max(known) * 4)
+    a_f.set_title("FAST_ONLY: worst call's decision work\n(FN: false negatives; each engine's "
+                  "bound dashed)", fontsize=8.5)
     a_w.set_xlim(left=0.7)
     for ax in (a_w, a_f):
         ax.xaxis.set_major_formatter(lambda v, _p: f"{v:,.0f}" if v >= 1 else f"{v:g}")

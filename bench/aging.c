@@ -20,8 +20,9 @@
  * The recipe runs on the shadow alone, so the state depends only on (layout, fill, seed), not
  * on the engine; the surviving blocks are then made in the partition, each pinned to its place
  * by Lowest = its first byte and Highest = its last byte (in ascending PFN order, the free gaps
- * between them taken too and freed at the end: tile()). Every engine is thus measured on the
- * same free map.
+ * between them taken too and freed at the end: tile()). The state is made once in the pool's
+ * one partition and every engine searches it in turn (target.c: mmc_partition_set_engine), so
+ * every engine is measured on the same free map.
  *
  * Churn (untimed, between two measured calls, fill > 0 only): free one uniformly drawn live
  * block, then allocate by rule A until the aged used count is reached again (at most 64 misses

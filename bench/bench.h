@@ -257,8 +257,9 @@ struct target {
 };
 /* The state a case needs (its kind, fill, request and constraint). */
 struct state_spec bench_case_state(const struct bench_case *c);
-/* The partition of (engine, pool), created if needed (the previous one destroyed), brought to
- * the state (aging.c). NULL with err set if it cannot be had. */
+/* The pool's one partition, created if needed (the previous pool's destroyed), searching with
+ * `engine` (mmc_partition_set_engine: the same frames and state for every engine), brought to
+ * the state (aging.c) unless it is there already. NULL with err set if it cannot be had. */
 struct target *target_mmcontig(int engine, unsigned pool, const struct state_spec *state,
                                char *err, size_t errlen);
 /* Make the DPDK peer live (destroys any partition first). 0, or -errno with err set. */

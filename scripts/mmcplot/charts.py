@@ -815,8 +815,8 @@ def scenario_label(r):
     st = r.get("state") or schema.STATE_AGED
     size = units.fmt_bytes(r.get("request_bytes"))
     if st == "near-largest":
-        # the share, not the size: each engine's real partition has its own hugepages, so its
-        # aged state (and largest stretch) can differ (results/README.md)
+        # the share, not the size: runs before the engines shared one partition gave each
+        # engine its own hugepages, so its largest stretch could differ (results/README.md)
         lf = r.get("largest_free_bytes")
         share = f"{100 * r['request_bytes'] / lf:.0f} %" if lf and r.get("request_bytes") else "?"
         return f"near-largest {share} · fill {r.get('fill_pct')} %"
@@ -917,9 +917,9 @@ def scenarios(runs):
     a_f.set_xlabel("units examined, worst call")
     a_t.set_xlabel("latency per call")
     wu = run.context.get("engine_work_units") or {}
-    note = ("Scenarios (results/README.md): the same seeded recipe for every engine (on the real pool "
-            "each engine's partition has its own hugepages, so its runs may differ), held fixed over "
-            "the case. Work is what the engine examined per call, in its own unit: "
+    note = ("Scenarios (results/README.md): each state built once in the pool's one partition and "
+            "searched by every engine in turn (mmc_partition_set_engine), so all meet the same free "
+            "map, held fixed over the case. Work is what the engine examined per call, in its own unit: "
             + "; ".join(f"{n}: {wu[n]}" for n in names if n in wu)
             + ". Units differ between engines: compare each engine's bars across scenarios, and "
             "engines by how their work moves, not by its absolute value.")

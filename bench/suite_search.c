@@ -79,7 +79,7 @@ static void add_pair(int engine, unsigned pool, unsigned fill_pct, uint64_t size
             snprintf(cons, sizeof(cons), "%s", bench_constraint_name[con]);
         if (state != STATE_AGED)
             snprintf(st, sizeof(st), "/state:%s", bench_state_name[state]);
-        char fill[16] = ""; /* needle and cut: the state says how full (fill_pct: measured) */
+        char fill[16] = ""; /* needle, cut, grow: the state says how full */
         if (state == STATE_AGED || state == STATE_NEAR_LARGEST)
             snprintf(fill, sizeof(fill), "/fill:%u", fill_pct);
         snprintf(c.name, sizeof(c.name), "%s/%s/%s/req:%s/%s%s%s", bench_suite_name[c.suite],
@@ -93,7 +93,7 @@ static void register_matrix(void)
     const struct bench_preset *ps = bench_g.opt.preset;
     for (unsigned p = 0; p < bench_g.npools; p++) {
         const struct bench_pool *pool = &bench_g.pools[p];
-        if (pool->dma32_layout)
+        if (pool->dma32_layout || pool->grow)
             continue; /* a scenario's pool */
         const bool sim = pool->simulated;
         const uint64_t *sizes = sim ? ps->sim_sizes_bytes : ps->sizes_bytes;
@@ -152,6 +152,14 @@ static void register_scenarios(void)
     for (unsigned share = 90; share <= 100; share += 10)
         for (unsigned e = 0; e < ne; e++)
             add_pair((int)e, 0, 70, 0, CON_NONE, BENCH_ANY_NODE, calls, STATE_NEAR_LARGEST, share);
+    /* growth: the small full pool, requests larger than all of it but the first */
+    static const uint64_t grow_sizes[] = {2 * MIB, 8 * MIB, 64 * MIB, 256 * MIB};
+    for (unsigned p = 0; p < bench_g.npools; p++)
+        if (bench_g.pools[p].grow)
+            for (unsigned s = 0; s < sizeof(grow_sizes) / sizeof(grow_sizes[0]); s++)
+                for (unsigned e = 0; e < ne; e++)
+                    add_pair((int)e, p, 100, grow_sizes[s], CON_NONE, BENCH_ANY_NODE,
+                             bench_calls(ps->grow_calls), STATE_GROW, 0);
     if (!dma32_pool)
         return;
     for (unsigned f = 0; f < sizeof(dma32_fills) / sizeof(dma32_fills[0]); f++)

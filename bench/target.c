@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
@@ -147,6 +148,7 @@ static int make_partition(int engine, unsigned pool, char *err, size_t errlen)
             return -1;
         struct mmc_config cfg = bench_g.opt.pool_cfg;
         snprintf(cfg.algo, sizeof(cfg.algo), "%s", bench_g.opt.engines[engine]);
+        cfg.grow = 0; /* the matrix's pool is fixed: growth has its own cases (state grow) */
         rc = mmc_partition_create(&cfg, &part);
     }
     if (rc < 0) {
@@ -165,6 +167,7 @@ static int make_partition(int engine, unsigned pool, char *err, size_t errlen)
         return -1;
     }
     cur.pool_frames = shadow_frames(cur.sh);
+    shadow_set_load(cur.sh, !p->simulated); /* load frames where trades are real and cheap */
     log_pool(&cur, (double)(bench_now_ns() - t0) * 1e-9);
     return 0;
 }
@@ -234,6 +237,68 @@ struct target *target_mmcontig(int engine, unsigned pool, const struct state_spe
         read_meta(&cur); /* mmc_partition_stats is O(frames): once per state and engine */
     }
     return &cur;
+}
+
+mmc_partition_t *target_grow_partition(int engine, unsigned pool, char *err, size_t errlen)
+{
+    const struct bench_pool *p = &bench_g.pools[pool];
+    err[0] = 0;
+    release_partition();
+    target_dpdk_done();
+    if (ensure_init(err, errlen) < 0)
+        return NULL;
+    struct mmc_config cfg = bench_g.opt.pool_cfg;
+    memset(cfg.node_pool_bytes, 0, sizeof(cfg.node_pool_bytes));
+    cfg.node_pool_bytes[bench_g.opt.nodes[0]] = p->pool_bytes; /* one node: growth's own */
+    cfg.grow = 1;
+    cfg.pool_max_bytes = p->grow_max_bytes;
+    snprintf(cfg.algo, sizeof(cfg.algo), "%s", bench_g.opt.engines[engine]);
+    mmc_partition_t *part = NULL;
+    if (mmc_partition_create(&cfg, &part) < 0) {
+        snprintf(err, errlen, "real partition %s with engine %s: %s", p->label,
+                 bench_g.opt.engines[engine], mmc_last_error());
+        return NULL;
+    }
+    /* every run held by one pinned block: no free frame, no load to trade */
+    long nr = mmc_partition_runs(part, NULL, 0);
+    struct mmc_run_info *runs = nr > 0 ? calloc((size_t)nr, sizeof(*runs)) : NULL;
+    if (runs)
+        nr = mmc_partition_runs(part, runs, (size_t)nr);
+    for (long r = 0; runs && r < nr; r++) {
+        SIZE_T bytes = runs[r].frames * MMC_FRAME_BYTES;
+        PHYSICAL_ADDRESS lo = {.QuadPart = (LONGLONG)(runs[r].base_pfn * MMC_FRAME_BYTES)};
+        PHYSICAL_ADDRESS hi = {.QuadPart = (LONGLONG)((runs[r].base_pfn + runs[r].frames) * MMC_FRAME_BYTES - 1)};
+        PHYSICAL_ADDRESS none = {.QuadPart = 0};
+        void *va = NULL;
+        if (MmAllocateContiguousMemoryEx(&bytes, lo, hi, none, MM_ANY_NODE_OK, PAGE_READWRITE, part,
+                                         BENCH_TAG, MM_ALLOCATE_CONTIGUOUS_MEMORY_FAST_ONLY, &va) !=
+            STATUS_SUCCESS) {
+            snprintf(err, errlen, "%s: filling run %ld of the fresh pool failed: %s", p->label, r,
+                     mmc_last_error());
+            nr = -1;
+        }
+    }
+    free(runs);
+    if (nr <= 0) {
+        if (nr == 0 || !err[0])
+            snprintf(err, errlen, "%s: the fresh pool has no runs (%s)", p->label, mmc_last_error());
+        target_grow_release(part);
+        return NULL;
+    }
+    return part;
+}
+
+void target_grow_release(mmc_partition_t *part)
+{
+    if (!part)
+        return;
+    mmc_partition_clear(part); /* the filling blocks, silently */
+    mmc_partition_destroy(part);
+}
+
+void target_invalidate(struct target *t)
+{
+    t->have_state = false;
 }
 
 int target_dpdk(char *err, size_t errlen)

@@ -42,7 +42,8 @@ def row(**kw):
     r = {c: "" for c in COLUMNS}
     r.update(peer="mmcontig", simulated=0, page_bytes=2 * MiB, constraint="none", state="aged",
              lowest=0, highest=NONE_HIGHEST, boundary=0, node="any", fill_pct=0, flags=0,
-             budget_stopped=0, trades=0, violations=0)
+             budget_stopped=0, trades=0, frames_moved=0, frames_dropped=0, hugepages_added=0,
+             compactions=0, grow_ns=0, violations=0)
     r.update(kw)
     return r
 
@@ -200,7 +201,9 @@ def case_row(m, suite, engine, pool, sim, req, constraint, fill, seed, flags=0, 
             p50 *= 0.7
     r = row(suite=suite, engine=engine, pool_bytes=pool, simulated=sim, request_bytes=req,
             constraint=constraint, fill_pct=fill, flags=flags, calls=calls, successes=succ,
-            false_negatives=fn, trades=0 if flags else trades, seed=seed,
+            false_negatives=fn, trades=0 if flags else trades,
+            frames_moved=0 if flags else trades * 37, frames_dropped=0 if flags else trades * 21,
+            seed=seed,
             metadata_bytes_per_frame=META[engine], **constraint_fields(constraint, req))
     if succ:
         r.update(m.tail(p50))

@@ -259,11 +259,16 @@ MMC_INTERNAL void _mmc_os_chunk_release(struct mmc_os_chunk *c);
 MMC_INTERNAL void _mmc_os_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added,
                                              bool surplus);
 
+/* The machine's physical span, [*start_pfn, *end_pfn): every zone of every node
+ * (/proc/zoneinfo). 0 or -errno. */
+MMC_INTERNAL int _mmc_os_phys_span(uint64_t *start_pfn, uint64_t *end_pfn);
 /* Reserve size bytes of address space aligned to align (PROT_NONE). NULL on failure. */
 MMC_INTERNAL void *_mmc_os_reserve(uint64_t size, uint64_t align);
 /* Map [offset, offset + len) of fd at addr (MAP_FIXED, shared), prot PROT_*. 0 or -errno. */
 MMC_INTERNAL int _mmc_os_map_fixed(void *addr, uint64_t len, int fd, uint64_t offset, int prot);
 MMC_INTERNAL void _mmc_os_unmap(void *addr, uint64_t len);
+/* Replace a mapping by reserved address space again (PROT_NONE). */
+MMC_INTERNAL void _mmc_os_hole(void *addr, uint64_t len);
 
 /* Physical address of a virtual address through pagemap: 0 if no page is present.
  * -EPERM if pagemap hides frame numbers (no CAP_SYS_ADMIN). */
@@ -278,18 +283,39 @@ struct mmc_pool {
     bool simulated;             /* no memory behind the views (a simulated partition): the
                                    views are reserved address space that faults if touched */
     uint64_t page_bytes;        /* hugepage size */
+    /* The views are addressed by physical address: the frame of PFN x is at
+     * view + ((x - span_pfn) << 12), so a hugepage taken later drops into its own place and
+     * nothing handed out moves. Between the pool's hugepages the views are holes (PROT_NONE). */
+    uint64_t span_pfn;          /* first PFN of the span (a multiple of 1 GiB of frames) */
+    uint64_t span_frames;       /* frames of the span (the machine's; a simulated layout's) */
     char *rw;                   /* read-write view (no execute), window_bytes long */
     char *rwx;                  /* read-write-execute view of the same memory */
-    uint64_t window_bytes;      /* nhugepages * page_bytes */
-    uint64_t nhugepages;        /* hugepages in the pool */
-    uint64_t *hp_pfn;           /* ascending, nhugepages entries */
+    uint64_t window_bytes;      /* span_frames * 4096 */
+    uint64_t *present;          /* bit k: the hugepage at span_pfn + k * (page_bytes >> 12) is
+                                   mapped (set atomically, never cleared while the pool lives:
+                                   translation reads it without the partition lock) */
+    uint64_t nhugepages;        /* hugepages taken when the pool was built */
+    uint64_t *hp_pfn;           /* their PFNs, ascending (the frame database's initial table) */
     uint8_t *hp_node;           /* node number per hugepage */
+    uint64_t hugepages_added;   /* hugepages taken since, by growth */
     uint64_t topup[MMC_MAX_NODES]; /* hugepages raised to build it, per node number */
     unsigned topup_os[MMC_MAX_NODES]; /* the kernel's index of each of those nodes */
     bool topup_surplus;         /* raised as nr_overcommit_hugepages (2 MiB), else nr_hugepages */
     pid_t owner_pid;            /* the process that raised them: only it gives them back (a
                                    forked child's exit or mmc_fini gives back nothing) */
 };
+
+/* The address of PFN pfn in a view (the PFN must lie in the span). */
+static inline char *_mmc_pool_va(const struct mmc_pool *p, uint64_t pfn, bool exec)
+{
+    return (exec ? p->rwx : p->rw) + ((pfn - p->span_pfn) << MMC_FRAME_SHIFT);
+}
+/* Is the hugepage holding PFN pfn (inside the span) mapped in the views? Lock-free. */
+static inline bool _mmc_pool_present(const struct mmc_pool *p, uint64_t pfn)
+{
+    const uint64_t k = (pfn - p->span_pfn) / (p->page_bytes >> MMC_FRAME_SHIFT);
+    return (__atomic_load_n(&p->present[k >> 6], __ATOMIC_ACQUIRE) >> (k & 63)) & 1;
+}
 
 /* Build a pool of node_pages[n] hugepages on each node n. 0 or -errno with err filled. */
 MMC_INTERNAL int _mmc_pool_build(struct mmc_pool *p, const struct mmc_topology *topo,
@@ -302,6 +328,12 @@ MMC_INTERNAL int _mmc_pool_simulate(struct mmc_pool *p, uint64_t page_bytes, uin
                                     const uint64_t *hp_pfn, const uint8_t *hp_node, char *err,
                                     size_t errlen);
 MMC_INTERNAL void _mmc_pool_destroy(struct mmc_pool *p);
+/* Take npages more hugepages on node number `node` (the kernel's os_index) and map them at their
+ * place in both views. *pfn (ascending) and *nodes (malloc'd, npages entries each) name them.
+ * 0 or -errno with err filled; on failure nothing stays mapped, taken or raised. */
+MMC_INTERNAL int _mmc_pool_grow(struct mmc_pool *p, unsigned node, unsigned os_index, uint64_t npages,
+                                bool allow_topup, uint64_t **pfn, uint8_t **nodes, char *err,
+                                size_t errlen);
 /* Give back the pool's top-up now (and forget it), memory still mapped: the pages in use are
  * (or become) surplus, which the kernel frees when the last mapping goes. Only in the process
  * that built the pool: in a forked child it does nothing. */

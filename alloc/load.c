@@ -296,8 +296,8 @@ int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, u
         if (k == MMC_FRAME_MOVABLE) {
             uint64_t d = dest[moved++];
             if (!part->pool.simulated) /* the copy is real */
-                memcpy(part->pool.rw + (d << MMC_FRAME_SHIFT), part->pool.rw + (i << MMC_FRAME_SHIFT),
-                       MMC_FRAME_BYTES);
+                memcpy(_mmc_pool_va(&part->pool, mmc_frame_pfn(f, d), false),
+                       _mmc_pool_va(&part->pool, mmc_frame_pfn(f, i), false), MMC_FRAME_BYTES);
             slot->frame = d;
             l->frame_slot[d] = l->frame_slot[i];
         } else {
@@ -466,9 +466,9 @@ static int load_copy(mmc_partition_t *handle, mmc_load_t h, size_t off, void *bu
         rc = -EOPNOTSUPP;
     }
     else if (write)
-        memcpy(p->pool.rw + (slot->frame << MMC_FRAME_SHIFT) + off, buf, len);
+        memcpy(_mmc_pool_va(&p->pool, mmc_frame_pfn(&p->frames, slot->frame), false) + off, buf, len);
     else
-        memcpy(buf, p->pool.rw + (slot->frame << MMC_FRAME_SHIFT) + off, len);
+        memcpy(buf, _mmc_pool_va(&p->pool, mmc_frame_pfn(&p->frames, slot->frame), false) + off, len);
     pthread_mutex_unlock(&p->lock);
     pthread_rwlock_unlock(&_mmc_g.lock);
     return rc;

@@ -298,16 +298,15 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
         free(h);
         return NULL;
     }
-    char *rw = part->pool.simulated ? NULL : part->pool.rw; /* a simulated pool has no memory */
+    const bool zero = !(flags & MM_DONT_ZERO_ALLOCATION) && !part->pool.simulated; /* no memory */
     pthread_mutex_unlock(&part->lock);
 
-    if (!(flags & MM_DONT_ZERO_ALLOCATION) && rw) {
+    if (zero) { /* by physical address: the views never move, the frame database may grow */
         for (uint64_t k = 0; k < got;) {
             uint64_t len = 1;
             while (k + len < got && pfns[k + len] == pfns[k] + len)
                 len++;
-            int64_t i = _mmc_frames_index_of_pfn(f, pfns[k]);
-            memset(rw + ((uint64_t)i << PAGE_SHIFT), 0, len << PAGE_SHIFT);
+            memset(_mmc_pool_va(&part->pool, pfns[k], false), 0, len << PAGE_SHIFT);
             k += len;
         }
     }

@@ -257,10 +257,11 @@ MMC_API PHYSICAL_ADDRESS MmGetPhysicalAddress(PVOID BaseAddress)
     { /* not only after init: simulated partitions exist without it */
         pthread_rwlock_rdlock(&_mmc_g.lock);
         struct mmc_partition *p = _mmc_partition_of_va_locked(BaseAddress, &exec);
-        if (p) {
+        if (p) { /* the views are addressed by physical address: arithmetic, if mapped there */
             uint64_t off = (uint64_t)((char *)BaseAddress - (exec ? p->pool.rwx : p->pool.rw));
-            pa.QuadPart = (LONGLONG)((mmc_frame_pfn(&p->frames, off >> PAGE_SHIFT) << PAGE_SHIFT) |
-                                     (off & (PAGE_SIZE - 1)));
+            uint64_t pfn = p->pool.span_pfn + (off >> PAGE_SHIFT);
+            if (_mmc_pool_present(&p->pool, pfn))
+                pa.QuadPart = (LONGLONG)((pfn << PAGE_SHIFT) | (off & (PAGE_SIZE - 1)));
         }
         pthread_rwlock_unlock(&_mmc_g.lock);
         if (p)
@@ -280,15 +281,18 @@ MMC_API PVOID MmGetVirtualForPhysical(PHYSICAL_ADDRESS PhysicalAddress)
     uint64_t pa = (uint64_t)PhysicalAddress.QuadPart;
     pthread_rwlock_rdlock(&_mmc_g.lock);
     for (struct mmc_partition *p = _mmc_g.partitions; p && !va; p = p->next) {
-        int64_t i = _mmc_frames_index_of_pfn(&p->frames, pa >> PAGE_SHIFT);
-        if (i < 0 || p->pool.simulated) /* simulated PFNs are not the machine's */
+        const uint64_t pfn = pa >> PAGE_SHIFT;
+        if (p->pool.simulated || pfn - p->pool.span_pfn >= p->pool.span_frames) /* simulated PFNs
+                                                                        are not the machine's */
             continue;
         pthread_mutex_lock(&p->lock);
+        int64_t i = _mmc_frames_index_of_pfn(&p->frames, pfn);
         /* the view its block was made in (frames of no block: the read-write view) */
-        bool exec = mmc_frame_state(&p->frames, (uint64_t)i) == MMC_FRAME_CONTIG &&
+        bool exec = i >= 0 && mmc_frame_state(&p->frames, (uint64_t)i) == MMC_FRAME_CONTIG &&
                     mmc_frame_bit(p->frames.exec_bits, _mmc_frames_block_head(&p->frames, (uint64_t)i));
         pthread_mutex_unlock(&p->lock);
-        va = (exec ? p->pool.rwx : p->pool.rw) + ((uint64_t)i << PAGE_SHIFT) + (pa & (PAGE_SIZE - 1));
+        if (i >= 0)
+            va = _mmc_pool_va(&p->pool, pfn, exec) + (pa & (PAGE_SIZE - 1));
     }
     pthread_rwlock_unlock(&_mmc_g.lock);
     return va;

@@ -1270,6 +1270,33 @@ void _mmc_os_chunk_release(struct mmc_os_chunk *c)
 
 /* ---- address space ---- */
 
+int _mmc_os_phys_span(uint64_t *start_pfn, uint64_t *end_pfn)
+{
+    FILE *zi = fopen("/proc/zoneinfo", "re");
+    if (!zi)
+        return -errno;
+    char line[256];
+    uint64_t spanned = 0, lo = UINT64_MAX, hi = 0;
+    while (fgets(line, sizeof(line), zi)) {
+        unsigned long long v;
+        if (sscanf(line, " spanned %llu", &v) == 1) {
+            spanned = v; /* comes before its zone's start_pfn */
+        } else if (sscanf(line, " start_pfn: %llu", &v) == 1 && spanned) {
+            if (v < lo)
+                lo = v;
+            if (v + spanned > hi)
+                hi = v + spanned;
+            spanned = 0;
+        }
+    }
+    fclose(zi);
+    if (hi == 0)
+        return -ENOENT;
+    *start_pfn = lo;
+    *end_pfn = hi;
+    return 0;
+}
+
 void *_mmc_os_reserve(uint64_t size, uint64_t align)
 {
     char *p = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -1296,6 +1323,12 @@ int _mmc_os_map_fixed(void *addr, uint64_t len, int fd, uint64_t offset, int pro
         return -errno;
     (void)mlock(p, len);
     return 0;
+}
+
+void _mmc_os_hole(void *addr, uint64_t len)
+{
+    /* the mapping goes, the address space stays reserved (MAP_FIXED over it) */
+    (void)mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 }
 
 void _mmc_os_unmap(void *addr, uint64_t len)

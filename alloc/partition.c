@@ -536,8 +536,9 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
                     MMC_FRAME_CONTIG | MMC_FRAME_HEAD | (exec ? MMC_FRAME_EXEC : 0));
     part->engine->take(part->engine_state, first, rq->frames);
     part->st.contiguous_ok++;
+    void *va = _mmc_pool_va(&part->pool, mmc_frame_pfn(&part->frames, first), exec);
     pthread_mutex_unlock(&part->lock);
-    return (exec ? part->pool.rwx : part->pool.rw) + (first << MMC_FRAME_SHIFT);
+    return va;
 }
 
 /* The head frame of the contiguous block holding frame i, or -1. Partition lock held. */
@@ -562,8 +563,17 @@ void _mmc_partition_free_contig(const char *routine, void *base)
         return;
     }
     const char *view = exec ? part->pool.rwx : part->pool.rw;
-    uint64_t off = (uint64_t)((const char *)base - view), i = off >> MMC_FRAME_SHIFT;
+    const uint64_t off = (uint64_t)((const char *)base - view);
     pthread_mutex_lock(&part->lock);
+    const int64_t fi = _mmc_frames_index_of_pfn(&part->frames, part->pool.span_pfn + (off >> MMC_FRAME_SHIFT));
+    if (fi < 0) {
+        pthread_mutex_unlock(&part->lock);
+        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_misuse(part, routine, base, "not an address mmcontig handed out (between the pool's "
+                    "hugepages, in no block)");
+        return;
+    }
+    const uint64_t i = (uint64_t)fi;
     const unsigned s = mmc_frame_state(&part->frames, i);
     int64_t head = block_head_of(part, i);
     int64_t slot = -1;
@@ -574,7 +584,7 @@ void _mmc_partition_free_contig(const char *routine, void *base)
         char why[200];
         if (head >= 0 && ((uint64_t)head != i || (off & 0xfff)))
             snprintf(why, sizeof(why), "interior address of the block at %p; free the base address",
-                     (const void *)(view + ((uint64_t)head << MMC_FRAME_SHIFT)));
+                     (const void *)_mmc_pool_va(&part->pool, mmc_frame_pfn(&part->frames, (uint64_t)head), exec));
         else if (head >= 0)
             snprintf(why, sizeof(why), "the block was allocated in the %s view, at %p",
                      exec ? "read-write" : "executable",
@@ -643,15 +653,16 @@ MMC_API int mmc_query(const void *addr, struct mmc_alloc_info *info)
     pthread_rwlock_rdlock(&_mmc_g.lock);
     struct mmc_partition *part = _mmc_partition_of_va_locked(addr, &exec);
     if (part) {
-        char *view = exec ? part->pool.rwx : part->pool.rw;
-        uint64_t i = (uint64_t)((const char *)addr - view) >> MMC_FRAME_SHIFT;
+        const char *view = exec ? part->pool.rwx : part->pool.rw;
+        const uint64_t pfn = part->pool.span_pfn + ((uint64_t)((const char *)addr - view) >> MMC_FRAME_SHIFT);
         pthread_mutex_lock(&part->lock);
-        int64_t head = block_head_of(part, i);
+        const int64_t i = _mmc_frames_index_of_pfn(&part->frames, pfn);
+        int64_t head = i >= 0 ? block_head_of(part, (uint64_t)i) : -1;
         int64_t slot = head >= 0 ? _mmc_block_find(part, (uint64_t)head) : -1;
         if (slot >= 0 && mmc_frame_bit(part->frames.exec_bits, (uint64_t)head) == exec) {
             const struct mmc_block *b = &part->blocks[slot];
             *info = (struct mmc_alloc_info){
-                .base = view + ((uint64_t)head << MMC_FRAME_SHIFT),
+                .base = _mmc_pool_va(&part->pool, mmc_frame_pfn(&part->frames, (uint64_t)head), exec),
                 .bytes = b->frames << MMC_FRAME_SHIFT,
                 .base_phys = mmc_frame_pfn(&part->frames, (uint64_t)head) << MMC_FRAME_SHIFT,
                 .node = mmc_frame_node(&part->frames, (uint64_t)head),
@@ -748,7 +759,7 @@ MMC_API long mmc_partition_runs(mmc_partition_t *handle, struct mmc_run_info *ru
             .frames = f->runs[r].frames,
             .free_frames = _mmc_frames_run_free(f, r),
             .node = f->runs[r].node,
-            .va = p->pool.rw + (f->runs[r].first_frame << MMC_FRAME_SHIFT),
+            .va = _mmc_pool_va(&p->pool, f->runs[r].base_pfn, false),
         };
     long n = (long)f->nruns;
     pthread_mutex_unlock(&p->lock);

@@ -1,14 +1,22 @@
-/* alloc/pool.c: builds a partition's pool.
+/* alloc/pool.c: builds a partition's pool, and grows it.
  *
- * Owns the two views of a partition's memory. The hugepages of every node are taken through
- * os.c, sorted by PFN and mapped into ONE virtual window in that order, so a physical run is
- * also virtually contiguous (frame i of the frame database is at window + i * 4096). The same
- * memfds are mapped twice, read-write (no execute) and read-write-execute, so the Protect
- * argument of the NT routines is enforced by the MMU.
+ * Owns the two views of a partition's memory. The views are addressed by physical address:
+ * the machine's physical span (every zone of /proc/zoneinfo, rounded out to 1 GiB) is reserved
+ * once as address space (PROT_NONE, nothing behind it), twice, and every hugepage is mapped at
+ * view + (its physical address - the span's start). A physical run is therefore virtually
+ * contiguous, a hugepage taken while the pool runs (growth, the slow path) drops into its own
+ * place, and nothing handed out ever moves. The same memfds are mapped in both views,
+ * read-write (no execute) and read-write-execute, so the Protect argument of the NT routines
+ * is enforced by the MMU.
+ *
+ * Address space, not memory: 2 x the span (a 24 GiB machine: 50 GiB; a 4 TiB lab server:
+ * 8 TiB of the 128 TiB a process has). A span that cannot be reserved (RLIMIT_AS) fails the
+ * build with the size and the limit named.
  *
  * Invariants: hp_pfn[] strictly ascending; rw and rwx map the same memory page for page;
- * consecutive hugepages that are consecutive in one memfd share one mapping (few VMAs when the
- * kernel hands pages out in order).
+ * present[] has a bit for exactly the hugepages mapped; consecutive hugepages that are
+ * consecutive in one memfd share one mapping (few VMAs when the kernel hands pages out in
+ * order).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +35,96 @@ static int cmp_pfn(const void *a, const void *b)
 {
     uint64_t x = ((const struct hp_ref *)a)->pfn, y = ((const struct hp_ref *)b)->pfn;
     return x < y ? -1 : x > y;
+}
+
+/* Reserve both views over the span (span_pfn, span_frames set) and the present bitmap. */
+static int reserve_views(struct mmc_pool *p, char *err, size_t errlen)
+{
+    p->window_bytes = p->span_frames << MMC_FRAME_SHIFT;
+    const uint64_t slots = p->span_frames / (p->page_bytes >> MMC_FRAME_SHIFT);
+    p->present = calloc((slots + 63) / 64, sizeof(*p->present));
+    p->rw = _mmc_os_reserve(p->window_bytes, MMC_GIB);
+    p->rwx = _mmc_os_reserve(p->window_bytes, MMC_GIB);
+    if (!p->present || !p->rw || !p->rwx) {
+        snprintf(err, errlen, "cannot reserve 2 x %llu MiB of address space for the pool's views "
+                 "(the physical span %#llx-%#llx, addressed by physical address): %s; raise the "
+                 "address-space limit (ulimit -v, RLIMIT_AS)",
+                 (unsigned long long)(p->window_bytes >> 20),
+                 (unsigned long long)(p->span_pfn << MMC_FRAME_SHIFT),
+                 (unsigned long long)((p->span_pfn + p->span_frames) << MMC_FRAME_SHIFT),
+                 p->present ? "mmap refused it" : "out of memory");
+        _mmc_os_unmap(p->rw, p->window_bytes);
+        _mmc_os_unmap(p->rwx, p->window_bytes);
+        free(p->present);
+        p->rw = p->rwx = NULL;
+        p->present = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* The span [lo, hi) PFNs rounded out to 1 GiB (so that a 1 GiB hugepage maps aligned). */
+static void set_span(struct mmc_pool *p, uint64_t lo, uint64_t hi)
+{
+    const uint64_t g = MMC_GIB >> MMC_FRAME_SHIFT;
+    p->span_pfn = lo / g * g;
+    p->span_frames = (hi + g - 1) / g * g - p->span_pfn;
+}
+
+/* A real pool's span: the machine's, widened to hold every hugepage taken (a hugepage outside
+ * the zones cannot happen, but costs nothing to allow). */
+static int reserve_span(struct mmc_pool *p, char *err, size_t errlen)
+{
+    uint64_t lo = 0, hi = 0;
+    int rc = _mmc_os_phys_span(&lo, &hi);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot read the machine's physical span from /proc/zoneinfo: %s",
+                 strerror(-rc));
+        return rc;
+    }
+    const uint64_t hpf = p->page_bytes >> MMC_FRAME_SHIFT;
+    if (p->nhugepages && p->hp_pfn[0] < lo)
+        lo = p->hp_pfn[0];
+    if (p->nhugepages && p->hp_pfn[p->nhugepages - 1] + hpf > hi)
+        hi = p->hp_pfn[p->nhugepages - 1] + hpf;
+    set_span(p, lo, hi);
+    return reserve_views(p, err, errlen);
+}
+
+static void mark_present(struct mmc_pool *p, uint64_t pfn, uint64_t npages)
+{
+    const uint64_t hpf = p->page_bytes >> MMC_FRAME_SHIFT;
+    for (uint64_t k = (pfn - p->span_pfn) / hpf, e = k + npages; k < e; k++)
+        __atomic_or_fetch(&p->present[k >> 6], 1ull << (k & 63), __ATOMIC_RELEASE);
+}
+
+/* Map npages hugepages of chunk c from memfd index `index` on, physically consecutive from
+ * pfn, at their place in both views. */
+static int map_pages(struct mmc_pool *p, const struct mmc_os_chunk *c, uint64_t index, uint64_t pfn,
+                     uint64_t npages, char *err, size_t errlen)
+{
+    const uint64_t off = index * p->page_bytes, len = npages * p->page_bytes;
+    if (pfn < p->span_pfn || pfn + npages * (p->page_bytes >> MMC_FRAME_SHIFT) > p->span_pfn + p->span_frames) {
+        snprintf(err, errlen, "hugepage at %#llx lies outside the physical span the pool reserved "
+                 "(%#llx-%#llx): memory added since the pool was built; rebuild the pool",
+                 (unsigned long long)(pfn << MMC_FRAME_SHIFT),
+                 (unsigned long long)(p->span_pfn << MMC_FRAME_SHIFT),
+                 (unsigned long long)((p->span_pfn + p->span_frames) << MMC_FRAME_SHIFT));
+        return -ERANGE;
+    }
+    int rc = _mmc_os_map_fixed(_mmc_pool_va(p, pfn, false), len, c->fd, off, PROT_READ | PROT_WRITE);
+    if (rc == 0)
+        rc = _mmc_os_map_fixed(_mmc_pool_va(p, pfn, true), len, c->fd, off,
+                               PROT_READ | PROT_WRITE | PROT_EXEC);
+    if (rc < 0) {
+        _mmc_os_hole(_mmc_pool_va(p, pfn, false), len);
+        _mmc_os_hole(_mmc_pool_va(p, pfn, true), len);
+        snprintf(err, errlen, "mapping the pool's views failed: %s (too many mappings? see "
+                 "/proc/sys/vm/max_map_count)", strerror(-rc));
+        return rc;
+    }
+    mark_present(p, pfn, npages);
+    return 0;
 }
 
 void _mmc_pool_giveback_topup(struct mmc_pool *p)
@@ -86,36 +184,22 @@ int _mmc_pool_build(struct mmc_pool *p, const struct mmc_topology *topo, const u
             refs[k++] = (struct hp_ref){.pfn = chunks[c].pfn[h], .chunk = c, .index = h};
     qsort(refs, p->nhugepages, sizeof(*refs), cmp_pfn);
 
-    p->window_bytes = p->nhugepages * page_bytes;
-    p->rw = _mmc_os_reserve(p->window_bytes, page_bytes);
-    p->rwx = _mmc_os_reserve(p->window_bytes, page_bytes);
-    if (!p->rw || !p->rwx) {
-        rc = -ENOMEM;
-        snprintf(err, errlen, "cannot reserve %llu bytes of address space for the pool's views",
-                 (unsigned long long)p->window_bytes);
-        goto error;
+    for (uint64_t i = 0; i < p->nhugepages; i++) {
+        p->hp_pfn[i] = refs[i].pfn;
+        p->hp_node[i] = (uint8_t)chunks[refs[i].chunk].node;
     }
+    rc = reserve_span(p, err, errlen);
+    if (rc < 0)
+        goto error;
     for (uint64_t i = 0; i < p->nhugepages;) {
-        uint64_t j = i + 1; /* extend while the next hugepage follows in the same memfd */
+        uint64_t j = i + 1; /* extend while the next hugepage follows in memory and in the memfd */
         while (j < p->nhugepages && refs[j].chunk == refs[i].chunk &&
-               refs[j].index == refs[i].index + (j - i))
+               refs[j].index == refs[i].index + (j - i) &&
+               refs[j].pfn == refs[i].pfn + (j - i) * (page_bytes >> MMC_FRAME_SHIFT))
             j++;
-        const struct mmc_os_chunk *c = &chunks[refs[i].chunk];
-        uint64_t off = refs[i].index * page_bytes, len = (j - i) * page_bytes;
-        rc = _mmc_os_map_fixed(p->rw + i * page_bytes, len, c->fd, off, PROT_READ | PROT_WRITE);
-        if (rc == 0)
-            rc = _mmc_os_map_fixed(p->rwx + i * page_bytes, len, c->fd, off,
-                                   PROT_READ | PROT_WRITE | PROT_EXEC);
-        if (rc < 0) {
-            snprintf(err, errlen,
-                     "mapping the pool's views failed: %s (too many mappings? see "
-                     "/proc/sys/vm/max_map_count)", strerror(-rc));
+        rc = map_pages(p, &chunks[refs[i].chunk], refs[i].index, refs[i].pfn, j - i, err, errlen);
+        if (rc < 0)
             goto error;
-        }
-        for (uint64_t h = i; h < j; h++) {
-            p->hp_pfn[h] = refs[h].pfn;
-            p->hp_node[h] = (uint8_t)chunks[refs[h].chunk].node;
-        }
         i = j;
     }
     /* The mappings hold the memfds open. */
@@ -129,6 +213,8 @@ error:
     _mmc_os_unmap(p->rw, p->window_bytes);
     _mmc_os_unmap(p->rwx, p->window_bytes);
     p->rw = p->rwx = NULL;
+    free(p->present);
+    p->present = NULL;
     for (unsigned c = 0; c < nchunks; c++)
         _mmc_os_chunk_release(&chunks[c]);
     _mmc_pool_giveback_topup(p);
@@ -146,21 +232,92 @@ int _mmc_pool_simulate(struct mmc_pool *p, uint64_t page_bytes, uint64_t nhugepa
     p->simulated = true;
     p->page_bytes = page_bytes;
     p->nhugepages = nhugepages;
-    p->window_bytes = nhugepages * page_bytes;
     p->hp_pfn = malloc(nhugepages * sizeof(*p->hp_pfn));
     p->hp_node = malloc(nhugepages * sizeof(*p->hp_node));
-    /* Address space only (PROT_NONE, MAP_NORESERVE): a 1 TiB layout costs no memory. */
-    p->rw = _mmc_os_reserve(p->window_bytes, page_bytes);
-    p->rwx = _mmc_os_reserve(p->window_bytes, page_bytes);
-    if (!p->hp_pfn || !p->hp_node || !p->rw || !p->rwx) {
-        snprintf(err, errlen, "cannot reserve the tables or %llu bytes of address space for a "
-                 "simulated pool", (unsigned long long)p->window_bytes);
+    if (!p->hp_pfn || !p->hp_node) {
+        snprintf(err, errlen, "out of memory for a simulated pool's tables");
         _mmc_pool_destroy(p);
         return -ENOMEM;
     }
     memcpy(p->hp_pfn, hp_pfn, nhugepages * sizeof(*p->hp_pfn));
     memcpy(p->hp_node, hp_node, nhugepages * sizeof(*p->hp_node));
+    /* The layout's own span; address space only (PROT_NONE, MAP_NORESERVE): a 1 TiB layout
+     * costs no memory. Every hugepage counts as present (nothing is mapped, nothing may be
+     * touched). */
+    set_span(p, hp_pfn[0], hp_pfn[nhugepages - 1] + (page_bytes >> MMC_FRAME_SHIFT));
+    int rc = reserve_views(p, err, errlen);
+    if (rc < 0) {
+        _mmc_pool_destroy(p);
+        return rc;
+    }
+    for (uint64_t h = 0; h < nhugepages; h++)
+        mark_present(p, hp_pfn[h], 1);
     return 0;
+}
+
+int _mmc_pool_grow(struct mmc_pool *p, unsigned node, unsigned os_index, uint64_t npages,
+                   bool allow_topup, uint64_t **pfn, uint8_t **nodes, char *err, size_t errlen)
+{
+    if (p->simulated) {
+        snprintf(err, errlen, "a simulated pool has no kernel to take hugepages from");
+        return -EOPNOTSUPP;
+    }
+    struct mmc_os_chunk c;
+    int rc = _mmc_os_take_hugepages(&c, node, os_index, p->page_bytes, npages, allow_topup, err, errlen);
+    if (rc < 0)
+        return rc;
+    struct hp_ref *refs = malloc(npages * sizeof(*refs));
+    *pfn = malloc(npages * sizeof(**pfn));
+    *nodes = malloc(npages * sizeof(**nodes));
+    if (!refs || !*pfn || !*nodes) {
+        snprintf(err, errlen, "out of memory for the growth's tables");
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (uint64_t h = 0; h < npages; h++)
+        refs[h] = (struct hp_ref){.pfn = c.pfn[h], .chunk = 0, .index = h};
+    qsort(refs, npages, sizeof(*refs), cmp_pfn);
+    uint64_t mapped = 0; /* refs[0, mapped) are in the views */
+    for (uint64_t i = 0; i < npages;) {
+        uint64_t j = i + 1;
+        while (j < npages && refs[j].index == refs[i].index + (j - i) &&
+               refs[j].pfn == refs[i].pfn + (j - i) * (p->page_bytes >> MMC_FRAME_SHIFT))
+            j++;
+        rc = map_pages(p, &c, refs[i].index, refs[i].pfn, j - i, err, errlen);
+        if (rc < 0) {
+            for (uint64_t k = 0; k < mapped; k++) { /* back to holes; their bits stay unset */
+                _mmc_os_hole(_mmc_pool_va(p, refs[k].pfn, false), p->page_bytes);
+                _mmc_os_hole(_mmc_pool_va(p, refs[k].pfn, true), p->page_bytes);
+                const uint64_t slot = (refs[k].pfn - p->span_pfn) / (p->page_bytes >> MMC_FRAME_SHIFT);
+                __atomic_and_fetch(&p->present[slot >> 6], ~(1ull << (slot & 63)), __ATOMIC_RELEASE);
+            }
+            goto fail;
+        }
+        mapped = j;
+        i = j;
+    }
+    for (uint64_t h = 0; h < npages; h++) {
+        (*pfn)[h] = refs[h].pfn;
+        (*nodes)[h] = (uint8_t)node;
+    }
+    p->topup[node] += c.topup;
+    p->topup_os[node] = os_index;
+    if (c.topup)
+        p->topup_surplus = c.surplus;
+    p->hugepages_added += npages;
+    free(refs);
+    _mmc_os_chunk_release(&c); /* the mappings hold the memfd */
+    return 0;
+fail:
+    free(refs);
+    free(*pfn);
+    free(*nodes);
+    *pfn = NULL;
+    *nodes = NULL;
+    _mmc_os_chunk_release(&c); /* the pages go with the memfd, then the raise */
+    if (c.topup)
+        _mmc_os_hugepages_giveback((int)os_index, p->page_bytes, c.topup, c.surplus);
+    return rc;
 }
 
 void _mmc_pool_destroy(struct mmc_pool *p)
@@ -172,5 +329,6 @@ void _mmc_pool_destroy(struct mmc_pool *p)
     _mmc_pool_giveback_topup(p);
     free(p->hp_pfn);
     free(p->hp_node);
+    free(p->present);
     memset(p, 0, sizeof(*p));
 }

@@ -616,7 +616,8 @@ static bool run_public(const struct mmc_engine_ops *e, const struct pub_case *pc
                 orq.node_mask = ~0ull;
                 bool ok = first >= 0 && (pa.QuadPart & (PAGE_SIZE - 1)) == 0 &&
                           nb == rq.frames * PAGE_SIZE && oracle_fits(&o, &orq, (uint64_t)first) &&
-                          (char *)base == part->pool.rw + ((uint64_t)first << MMC_FRAME_SHIFT) &&
+                          /* the views are addressed by physical address */
+                          (char *)base == _mmc_pool_va(&part->pool, (uint64_t)pa.QuadPart / PAGE_SIZE, false) &&
                           mmc_query(base, &info) == 0 && info.base == base &&
                           info.bytes == nb && info.base_phys == (uint64_t)pa.QuadPart &&
                           info.node == oracle_node(&o, (uint64_t)first) && info.tag == tag &&

@@ -302,6 +302,29 @@ def frag_rows(m, engines):
     return rows
 
 
+def grow_rows(m, seed, engines, suite, flags):
+    """Rows shaped as the grow cases (results/README.md "Growth"): a full 64 MiB real pool per
+    call; the ordinary path grows it (made-up: ~60 us per 2 MiB hugepage), FAST_ONLY fails."""
+    rows = []
+    for e in engines:
+        for req in (2 * MiB, 8 * MiB, 64 * MiB, 256 * MiB):
+            r = row(suite=suite, engine=e, state="grow", pool_bytes=64 * MiB, request_bytes=req,
+                    fill_pct=100, largest_free_bytes=0, flags=flags, calls=5, seed=seed,
+                    false_negatives=0, metadata_bytes_per_frame=META[e], work_p50=0, work_p99=0,
+                    work_max=0)
+            if flags:
+                r.update(successes=0, fail_p50_ns=round(300 * m.noise()), fail_p99_ns=600,
+                         fail_max_ns=900)
+            else:
+                hp = req // (2 * MiB)
+                t = 60000 * hp * m.noise()
+                r.update(successes=5, hugepages_added=5 * hp, grow_ns=round(5 * t * 0.9),
+                         compactions=0)
+                r.update(m.tail(t))
+            rows.append(r)
+    return rows
+
+
 def scenario_rows(m, pool, seed, engines, suite, flags):
     """Rows shaped as the scenarios of bench/suite_search.c: needle, cut, near-largest on the
     real pool, dma32 on its simulated layout (results/README.md "Scenarios")."""
@@ -371,6 +394,8 @@ def make_run(out_dir, host="fixture-a", seed=42, stamp="20240501T120000Z", frag=
                 r[k] = round(r[k] * speed)
     search += scenario_rows(m, real_pool, seed, engines, "search", 0)
     fast += scenario_rows(m, real_pool, seed, engines, "fastonly", 1)
+    search += grow_rows(m, seed, engines, "search", 0)
+    fast += grow_rows(m, seed, engines, "fastonly", 1)
     suites = {"search": search, "fastonly": fast, "peers": peers_rows(m, real_pool, seed, engines)}
     if frag:
         suites["frag"] = frag_rows(m, engines)

@@ -32,6 +32,7 @@ from mmcplot import schema  # noqa: E402  (schema.py is plain data: no matplotli
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHARTS = ["latency_ecdf", "latency_vs_fill", "latency_vs_pool", "fastonly_decision_vs_fn",
+          "fastonly_vs_ordinary",
           "frag_timeseries", "success_heatmap", "peers", "scenarios"]
 
 

@@ -55,6 +55,8 @@ NEEDS = {
                                    "pool_bytes", "simulated", "p50_ns", "p99_ns"]),
     "fastonly_fn": ("fastonly", ["engine", "flags", "calls", "successes", "false_negatives",
                                  "trades", "fill_pct", "p50_ns", "p99_ns"]),
+    "fastonly_vs_ordinary": ("fastonly", ["engine", "flags", "state", "calls", "successes",
+                                          "fill_pct", "pool_bytes", "p50_ns", "fail_p50_ns"]),
     "frag_timeseries": ("frag", FRAG_COLUMNS),
     "success_heatmap": ("search", ["engine", "request_bytes", "fill_pct", "constraint",
                                    "pool_bytes", "calls", "successes"]),

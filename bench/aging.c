@@ -20,8 +20,9 @@
  * The recipe runs on the shadow alone, so the state depends only on (layout, fill, seed), not
  * on the engine; the surviving blocks are then made in the partition, each pinned to its place
  * by Lowest = its first byte and Highest = its last byte (in ascending PFN order, the free gaps
- * between them taken too and freed at the end: tile()). Every engine is thus measured on the
- * same free map.
+ * between them taken too and freed at the end: tile()). The state is made once in the pool's
+ * one partition and every engine searches it in turn (target.c: mmc_partition_set_engine), so
+ * every engine is measured on the same free map.
  *
  * Churn (untimed, between two measured calls, fill > 0 only): free one uniformly drawn live
  * block, then allocate by rule A until the aged used count is reached again (at most 64 misses
@@ -54,6 +55,8 @@ struct live_block {
     void *va;                       /* as the partition returned it; NULL before realisation */
     int64_t base_id;                /* index in base[] for an aged block, -1 for churn */
     uint64_t seq;                   /* allocation order in the recipe */
+    int kind;                       /* 0: a pinned block; MMC_LOAD_MOVABLE / _STANDBY: its frames
+                                       become load frames once realised (convert_load) */
 };
 
 struct base_block {
@@ -73,6 +76,12 @@ struct shadow {
     uint64_t layout_hash;
     uint64_t largest_built;         /* longest free stretch of the state built (before churn) */
     uint64_t largest_bound;         /* >= the longest free stretch now: the oracle's fast "no" */
+    /* load (the real pool's aged states): a share of the recipe's blocks held as load frames */
+    bool with_load;                 /* draw load blocks when aging (shadow_set_load) */
+    uint32_t *load_of;              /* per rank: 1 + index into load[] of the frame's handle */
+    mmc_load_t *load; size_t nload, load_cap; /* every load handle of the state (dropped too) */
+    uint64_t movable_frames, standby_frames; /* load frames of the state as built */
+    bool load_moved;                /* a trade moved or dropped load since the state was built */
 };
 
 /* ---- PRNG ---- */
@@ -211,6 +220,22 @@ uint64_t shadow_pfn_of_rank(const struct shadow *s, uint64_t i)
 
 uint64_t shadow_frames(const struct shadow *s) { return s->nframes; }
 
+/* Rank of a PFN of the pool, or UINT64_MAX for one outside every run. */
+static uint64_t rank_of_pfn(const struct shadow *s, uint64_t pfn)
+{
+    size_t lo = 0, hi = s->nruns;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (s->runs[mid].base_pfn <= pfn)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const struct shadow_run *r = &s->runs[lo];
+    return pfn >= r->base_pfn && pfn < r->base_pfn + r->frames ? r->first + (pfn - r->base_pfn)
+                                                               : UINT64_MAX;
+}
+
 /* ---- blocks in the partition ---- */
 
 static int realise(struct shadow *s, uint64_t first, uint64_t frames, void **va, char *err, size_t n)
@@ -337,13 +362,39 @@ void shadow_free(struct shadow *s)
     free(s->used);
     free(s->live);
     free(s->base);
+    free(s->load_of);
+    free(s->load);
     free(s);
 }
+
+void shadow_set_load(struct shadow *s, bool on)
+{
+    if (on && !s->load_of)
+        s->load_of = calloc((size_t)s->nframes, sizeof(*s->load_of));
+    s->with_load = on && s->load_of;
+}
+
+bool shadow_load_moved(const struct shadow *s) { return s->load_moved; }
+uint64_t shadow_load_frames(const struct shadow *s) { return s->movable_frames + s->standby_frames; }
 
 int shadow_reset(struct shadow *s, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;
+    if (s->nload) { /* load handles (some dropped by trades): the partition forgets them all */
+        long rc = mmc_partition_clear(s->part);
+        if (rc < 0) {
+            seterr(err, errlen, "mmc_partition_clear: %s", mmc_last_error());
+            return -1;
+        }
+        memset(s->used, 0, (size_t)(s->nframes + 63) / 64 * sizeof(uint64_t));
+        memset(s->load_of, 0, (size_t)s->nframes * sizeof(*s->load_of));
+        s->used_frames = 0;
+        s->nlive = 0;
+        s->nload = 0;
+    }
+    s->movable_frames = s->standby_frames = 0;
+    s->load_moved = false;
     while (s->nlive)
         drop_live(s, s->nlive - 1);
     free(s->base);
@@ -461,10 +512,11 @@ static void log_state(const struct shadow *s, const char *label, const char *sta
             ", \"fill_pct\": %u, \"seed\": %" PRIu64 ", \"reached_pct\": %.3f, \"live_blocks\": %zu"
             ", \"free_frames\": %" PRIu64 ", \"free_extents\": %" PRIu64
             ", \"largest_free_frames\": %" PRIu64 ", \"recipe_attempts\": %" PRIu64
-            ", \"recipe_gave_up\": %s, \"seconds\": %.3f, \"buddy_free_blocks_by_order\": [",
+            ", \"recipe_gave_up\": %s, \"seconds\": %.3f, \"load_movable_frames\": %" PRIu64
+            ", \"load_standby_frames\": %" PRIu64 ", \"buddy_free_blocks_by_order\": [",
             ftell(f) > 0 ? "," : "", label, state, s->nruns, s->nframes, fill_pct, seed,
             100.0 * (double)s->used_frames / (double)s->nframes, s->nlive, F, extents, largest,
-            attempts, gave_up ? "true" : "false", seconds);
+            attempts, gave_up ? "true" : "false", seconds, s->movable_frames, s->standby_frames);
     for (unsigned k = 0; k <= FRAG_MAX_ORDER; k++)
         fprintf(f, "%s%" PRIu64, k ? ", " : "", nk[k]);
     fputs("], \"unusable_index\": {", f);
@@ -494,6 +546,8 @@ static int by_first(const void *a, const void *b)
  * from its bottom: the free gap before a block is taken as a block too, so there is never more
  * than one free stretch per run while the tiling goes on, and every gap is freed at the end.
  * The free map is the same as if only the aged blocks had been made. */
+static int convert_load(struct shadow *s, char *err, size_t errlen);
+
 static int tile(struct shadow *s, char *err, size_t errlen)
 {
     size_t k = 0, ngaps = 0, cap = 1024;
@@ -541,10 +595,105 @@ static int tile(struct shadow *s, char *err, size_t errlen)
             k++;
         }
     }
+    if (rc == 0) /* every frame is in use now: the load blocks' frames can be had exactly */
+        rc = convert_load(s, err, errlen);
     for (size_t g = 0; g < ngaps; g++)
         MmFreeContiguousMemory(gaps[g]);
     free(gaps);
     return rc;
+}
+
+/* The load blocks made load frames, while tile() holds every other frame of the pool: each kind
+ * in turn, its blocks are freed and mmc_load_alloc takes exactly that many frames, which can
+ * only be theirs (the partition's placement takes free frames; there are no others). Each
+ * handle's frame is read back (mmc_load_pfn) and must be one of them. */
+static int convert_load(struct shadow *s, char *err, size_t errlen)
+{
+    static const int kinds[2] = {MMC_LOAD_MOVABLE, MMC_LOAD_STANDBY};
+    for (int k = 0; k < 2; k++) {
+        uint64_t want = 0;
+        for (size_t b = 0; b < s->nlive; b++)
+            if (s->live[b].kind == kinds[k] && s->live[b].va) {
+                MmFreeContiguousMemory(s->live[b].va);
+                s->live[b].va = NULL;
+                want += s->live[b].frames;
+            }
+        if (!want)
+            continue;
+        if (s->nload + want > s->load_cap) {
+            size_t cap = (size_t)(s->nload + want) * 2;
+            mmc_load_t *t = realloc(s->load, cap * sizeof(*t));
+            if (!t) {
+                seterr(err, errlen, "out of memory for %" PRIu64 " load handles", want);
+                return -1;
+            }
+            s->load = t;
+            s->load_cap = cap;
+        }
+        long got = mmc_load_alloc(s->part, kinds[k], -1, (size_t)want, s->load + s->nload);
+        if (got != (long)want) {
+            seterr(err, errlen, "aging: mmc_load_alloc gave %ld of the %" PRIu64 " %s frames the "
+                   "state holds as load (%s)", got, want, kinds[k] == MMC_LOAD_MOVABLE ? "movable"
+                   : "standby", got < 0 ? mmc_last_error() : "the pool had other free frames");
+            if (got > 0)
+                mmc_load_free(s->part, s->load + s->nload, (size_t)got);
+            return -1;
+        }
+        for (size_t j = s->nload; j < s->nload + want; j++) {
+            const uint64_t r = rank_of_pfn(s, mmc_load_pfn(s->part, s->load[j]));
+            if (r == UINT64_MAX || !is_used(s, r) || s->load_of[r]) {
+                seterr(err, errlen, "aging: a load frame landed outside the load blocks of the "
+                       "state (rank %" PRIu64 "): the partition's placement is not plain", r);
+                return -1;
+            }
+            s->load_of[r] = (uint32_t)(j + 1);
+        }
+        s->nload += want;
+        if (kinds[k] == MMC_LOAD_MOVABLE)
+            s->movable_frames += want;
+        else
+            s->standby_frames += want;
+    }
+    return 0;
+}
+
+int shadow_note_block(struct shadow *s, void *va, uint64_t bytes, char *err, size_t errlen)
+{
+    if (!s->nload || !va)
+        return 0;
+    const uint64_t n = bytes / MMC_FRAME_BYTES;
+    const uint64_t first = rank_of_pfn(s, (uint64_t)MmGetPhysicalAddress(va).QuadPart / MMC_FRAME_BYTES);
+    if (first == UINT64_MAX || next_bit(s, first, first + n, true) >= first + n)
+        return 0; /* a free block: nothing was traded */
+    for (uint64_t i = first; i < first + n; i++) {
+        if (!is_used(s, i))
+            continue;
+        const uint32_t j = s->load_of[i];
+        if (!j) {
+            seterr(err, errlen, "a block the partition returned (rank %" PRIu64 ", %" PRIu64
+                   " frames) covers a frame the benchmark holds pinned (rank %" PRIu64 ")", first,
+                   n, i);
+            return -1;
+        }
+        mark(s, i, 1, false);
+        s->load_of[i] = 0;
+        const uint64_t pfn = mmc_load_pfn(s->part, s->load[j - 1]); /* 0: dropped */
+        if (pfn) {
+            const uint64_t r = rank_of_pfn(s, pfn);
+            if (r == UINT64_MAX || is_used(s, r) || (r >= first && r < first + n)) {
+                seterr(err, errlen, "a trade moved a load frame to rank %" PRIu64 ", which the "
+                       "benchmark's shadow has in use or inside the block", r);
+                return -1;
+            }
+            mark(s, r, 1, true);
+            s->load_of[r] = j;
+        }
+    }
+    s->load_moved = true;
+    const uint64_t len = stretch_at(s, first); /* the block is freed next: its window is free */
+    if (len > s->largest_bound)
+        s->largest_bound = len;
+    return 0;
 }
 
 /* The last recipe result: the same (layout, fill, seed) gives the same blocks, so the engines
@@ -572,6 +721,16 @@ static int finish_state(struct shadow *s, char *err, size_t errlen)
             return -1;
         s->nbase = s->nlive;
     }
+    /* the load blocks are load frames now: the live blocks are the pinned ones */
+    size_t m = 0;
+    for (size_t k = 0; k < s->nlive; k++)
+        if (!s->live[k].kind) {
+            s->live[m] = s->live[k];
+            s->live[m].base_id = (int64_t)m;
+            s->base[m] = (struct base_block){s->live[m].first, s->live[m].frames, true};
+            m++;
+        }
+    s->nlive = s->nbase = m;
     s->base_used = s->used_frames;
     s->largest_built = s->largest_bound = longest_free(s);
     return shadow_check(s, err, errlen);
@@ -642,6 +801,15 @@ int shadow_age(struct shadow *s, unsigned fill_pct, uint64_t seed, const char *p
             recipe_cache.attempts = attempts;
             recipe_cache.gave_up = gave_up;
             recipe_cache.valid = true;
+        }
+    }
+    if (s->with_load && fill_pct > 0) {
+        /* load in the recipe's proportions (results/README.md "Load in the fill levels"): each
+         * block pinned with odds 0.5 (MDL 0.25 + contiguous 0.25), movable 0.3, standby 0.2 */
+        uint64_t krng = bench_seed_mix(state_seed, 0x10adull);
+        for (size_t k = 0; k < s->nlive; k++) {
+            const uint64_t u = bench_rand(&krng) % 10;
+            s->live[k].kind = u < 5 ? 0 : u < 8 ? MMC_LOAD_MOVABLE : MMC_LOAD_STANDBY;
         }
     }
     if (finish_state(s, err, errlen) < 0)

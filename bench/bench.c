@@ -25,7 +25,7 @@ volatile sig_atomic_t bench_stop;
 const char *const bench_suite_name[SUITE_COUNT] = {"search", "fastonly", "peers"};
 const char *const bench_constraint_name[CON_COUNT] = {"none", "range", "boundary",
                                                       "range+boundary", "node", "dma32"};
-const char *const bench_state_name[STATE_COUNT] = {"aged", "needle", "cut", "near-largest"};
+const char *const bench_state_name[STATE_COUNT] = {"aged", "needle", "cut", "near-largest", "grow"};
 const char *const bench_peer_name[PEER_COUNT] = {"mmcontig", "dpdk", "kernel-hugetlb-2M",
                                                  "kernel-hugetlb-1G"};
 
@@ -47,6 +47,7 @@ static const struct bench_preset preset_quick = {
     .peer_sizes_bytes = {4 * KIB, 64 * KIB, 1 * MIB, 2 * MIB, 8 * MIB, 64 * MIB}, .npeer_sizes = 6,
     .peer_calls_small = 500, .peer_calls_medium = 50, .peer_calls_large = 10,
     .kernel_calls_2m = 50, .kernel_calls_1g = 3,
+    .grow_calls = 5,
     .repetitions = 1,
     .case_budget_s = 5,
     .warmup_calls = 4,
@@ -70,6 +71,7 @@ static const struct bench_preset preset_full = {
     .npeer_sizes = 7,
     .peer_calls_small = 2000, .peer_calls_medium = 200, .peer_calls_large = 20,
     .kernel_calls_2m = 500, .kernel_calls_1g = 10,
+    .grow_calls = 20,
     .repetitions = 3,
     .case_budget_s = 60,
     .warmup_calls = 16,
@@ -86,17 +88,24 @@ static const char usage[] =
     "suites (--suite, comma separated; default search,fastonly,peers,frag):\n"
     "  search    every engine x request size x constraint (none, range, boundary,\n"
     "            range+boundary, node) x fill level (aged by the seeded recipe of\n"
-    "            results/README.md) on the real pool, and the pool-size sweep on simulated\n"
-    "            pools (pool_sweep_fit.csv: slope of latency against pool size); then the\n"
-    "            scenarios: needle, cut (boundary), near-largest, dma32 (results/README.md);\n"
-    "            per case latency and the engine's search work (work_p50/p99/max)\n"
+    "            results/README.md; on the real pool half of the aged blocks are movable\n"
+    "            or standby load frames, so ordinary calls trade where no free block is\n"
+    "            left) on the real pool, and the pool-size sweep on simulated pools\n"
+    "            (pool_sweep_fit.csv: slope of latency against pool size); then the\n"
+    "            scenarios: needle, cut (boundary), near-largest, dma32, and grow (a full\n"
+    "            64 MiB real pool per call, growth allowed to 1 GiB, 2M..256M requests).\n"
+    "            One partition per pool: every engine searches the same state in turn\n"
+    "            (mmc_partition_set_engine). Per case latency, the engine's search work\n"
+    "            (work_p50/p99/max) and the slow path's counters (trades, frames_moved,\n"
+    "            frames_dropped, hugepages_added, compactions, grow_ns)\n"
     "  fastonly  the same cases with MM_ALLOCATE_CONTIGUOUS_MEMORY_FAST_ONLY, each right after\n"
-    "            its search twin: time and work to decide (bound 65536), success rate, false\n"
-    "            negatives against an exhaustive oracle, trades (mmc_stats.trades: 0, the\n"
-    "            benchmark puts no load frames in its pools)\n"
+    "            its search twin on the same state: time and work to decide (against each\n"
+    "            engine's own bound, mmc_engine_fast_only_work), success rate, false negatives\n"
+    "            against an exhaustive oracle; it never trades or grows (those columns 0)\n"
     "  peers     DPDK rte_memzone_reserve_bounded(IOVA_CONTIG) on its own hugepages, the\n"
     "            kernel allocating a fresh 2 MiB and 1 GiB hugepage, and every engine on the\n"
-    "            same requests; every block checked against pagemap; peers_ratio.csv%s\n"
+    "            same requests (fill 0, and growing a full 64 MiB pool: state grow); every\n"
+    "            block checked against pagemap; peers_ratio.csv%s\n"
     "  frag      the fragmentation time series: per engine and placement policy (plain,\n"
     "            clustered), a real pool aged by the load model's aging trace (MDLs, blocks,\n"
     "            movable and standby load); at each sample U(9), U(18), FI(9), the largest\n"
@@ -466,6 +475,15 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
         sp->simulated = true;
         sp->pool_bytes = o->sim_pools_bytes[i];
         sp->page_bytes = 2 * MIB;
+    }
+    /* the grow cases' pool: 64 MiB of the real pool's page size, all in use, growth to 1 GiB */
+    if (bench_g.npools < BENCH_MAX_POOLS) {
+        struct bench_pool *gp = &bench_g.pools[bench_g.npools++];
+        snprintf(gp->label, sizeof(gp->label), "real-64M-grow");
+        gp->grow = true;
+        gp->pool_bytes = o->page_bytes > 64 * MIB ? o->page_bytes : 64 * MIB;
+        gp->page_bytes = o->page_bytes;
+        gp->grow_max_bytes = GIB > 2 * gp->pool_bytes ? GIB : 4 * gp->pool_bytes;
     }
     /* the scenario pool of the dma32 constraint: mostly above 4 GiB (target.c writes it) */
     if (bench_g.npools < BENCH_MAX_POOLS) {

@@ -35,10 +35,6 @@
 #define BENCH_MAX_ENGINES 16
 #define BENCH_MAX_POOLS 16
 #define BENCH_MAX_LIST 24
-/* The work bound of MM_ALLOCATE_CONTIGUOUS_MEMORY_FAST_ONLY (docs/ARCHITECTURE.md: 65536 units
- * of the engine's work over the whole call). The library keeps it internal (alloc/nt.c
- * FAST_ONLY_MAX_WORK), so the benchmark restates it for context.json and the report. */
-#define BENCH_FAST_ONLY_MAX_WORK 65536u
 /* Largest pool whose cases read mmc_partition_stats around them for the trades column: the
  * call is O(frames) (a hash of the frame database), 64 GiB ~ 50 ms, 1 TiB ~ 1 s. */
 #define BENCH_TRADES_MAX_FRAMES (64 * GIB / MMC_FRAME_BYTES)
@@ -65,6 +61,8 @@ enum bench_state {
     STATE_CUT,          /* every free stretch straddles a multiple of the boundary; 1 in 32
                            lies inside one boundary window */
     STATE_NEAR_LARGEST, /* the aged state held fixed; request = a share of its largest stretch */
+    STATE_GROW,         /* a small real pool, every frame in use, growth allowed: the ordinary
+                           path must take hugepages from the kernel (a fresh pool per call) */
     STATE_COUNT
 };
 #define BENCH_DMA32_HIGHEST 0xFFFFFFFFull /* HighestAcceptableAddress of a 32-bit DMA mask */
@@ -84,6 +82,9 @@ struct bench_pool {
     uint64_t node_pool_bytes[MMC_MAX_NODES]; /* real: bytes per node number (0: none there) */
     bool dma32_layout;              /* simulated over the dma32 layout (target.c) instead of
                                        one synthetic run */
+    bool grow;                      /* real, the grow cases' pool: pool_bytes at creation, all of
+                                       it in use, growth allowed up to grow_max_bytes */
+    uint64_t grow_max_bytes;        /* mmc_config.pool_max_bytes of the grow cases */
 };
 
 /* The numbers a preset fixes (bench.c holds "quick" and "full"). */
@@ -105,6 +106,7 @@ struct bench_preset {
     int64_t kernel_calls_2m;        /* kernel-hugetlb-2M calls */
     int64_t kernel_calls_1g;        /* kernel-hugetlb-1G calls */
     int repetitions;                /* default --benchmark_repetitions */
+    int64_t grow_calls;             /* calls per grow case (each on a fresh small pool) */
     double case_budget_s;           /* a case stops (row kept, error noted) after this long */
     unsigned warmup_calls;          /* untimed calls before each case's measured calls */
 };
@@ -207,6 +209,14 @@ int64_t bench_calls(int64_t preset_calls);
 void bench_size_label(char *buf, size_t len, uint64_t bytes);
 
 /* ---- measure.c: the per-case loop, the row ---- */
+/* The slow path's counters of mmc_stats, as deltas over a case (CSV columns trades ..
+ * grow_ns). */
+struct slow_counters {
+    uint64_t trades, frames_moved, frames_dropped, hugepages_added, compactions, grow_ns;
+};
+/* d += after - before, counter by counter. */
+void slow_delta(struct slow_counters *d, const struct mmc_stats *after, const struct mmc_stats *before);
+void slow_add(struct slow_counters *d, const struct slow_counters *s);
 /* Time source of every measured call: clock_gettime(CLOCK_MONOTONIC) (see measure.c). */
 uint64_t bench_now_ns(void);
 /* Median cost in ns of two back-to-back bench_now_ns() calls. */
@@ -261,10 +271,21 @@ struct target {
 };
 /* The state a case needs (its kind, fill, request and constraint). */
 struct state_spec bench_case_state(const struct bench_case *c);
-/* The partition of (engine, pool), created if needed (the previous one destroyed), brought to
- * the state (aging.c). NULL with err set if it cannot be had. */
+/* The pool's one partition, created if needed (the previous pool's destroyed), searching with
+ * `engine` (mmc_partition_set_engine: the same frames and state for every engine), brought to
+ * the state (aging.c) unless it is there already. NULL with err set if it cannot be had. */
 struct target *target_mmcontig(int engine, unsigned pool, const struct state_spec *state,
                                char *err, size_t errlen);
+/* The live partition's state is no longer the one built (trades moved load): build it again
+ * before the next case. */
+void target_invalidate(struct target *t);
+/* A grow case's pool: a fresh partition of pool p (p->grow: its pool_bytes, growth allowed up
+ * to p->grow_max_bytes) searching with `engine`, every frame of it held by pinned blocks, so that
+ * any request must grow it. Any other partition and the DPDK peer are released first. NULL
+ * with err set if it cannot be had. target_grow_release() gives it back (its hugepages, those
+ * it grew by too). */
+mmc_partition_t *target_grow_partition(int engine, unsigned pool, char *err, size_t errlen);
+void target_grow_release(mmc_partition_t *part);
 /* Make the DPDK peer live (destroys any partition first). 0, or -errno with err set. */
 int target_dpdk(char *err, size_t errlen);
 /* Release the DPDK peer (cannot be brought back in this process). */
@@ -290,6 +311,18 @@ int shadow_age(struct shadow *s, unsigned fill_pct, uint64_t seed, const char *p
  * make it in the partition; its range is [lo_rank, hi_rank] (frame ranks). 0 or -1 with err. */
 int shadow_build(struct shadow *s, const struct state_spec *spec, uint64_t lo_rank,
                  uint64_t hi_rank, uint64_t seed, const char *pool_label, char *err, size_t errlen);
+/* Real pool: the aged states hold load frames (a share of the recipe's blocks, drawn by the
+ * recipe's proportions, made movable or standby load; results/README.md). */
+void shadow_set_load(struct shadow *s, bool on);
+/* Load frames of the state as built (movable + standby). */
+uint64_t shadow_load_frames(const struct shadow *s);
+/* After a call returned [va, va + bytes) and before it is freed: if the block covers load
+ * frames, a trade moved or dropped them; the shadow follows them (mmc_load_pfn) and frees the
+ * window. 0, or -1 with err when the partition and the shadow disagree. */
+int shadow_note_block(struct shadow *s, void *va, uint64_t bytes, char *err, size_t errlen);
+/* True once a trade moved or dropped load since the state was built: shadow_revert cannot put
+ * it back, the state must be built again (target_invalidate). */
+bool shadow_load_moved(const struct shadow *s);
 /* Longest free stretch (frames) of the state built (aged or scenario), before any churn. */
 uint64_t shadow_largest_free(const struct shadow *s);
 /* Frames in use now. */

@@ -265,7 +265,14 @@ int context_write(bool final, int exit_code)
         fputs(": ", f);
         json_str(f, mmc_engine_work_unit(bench_g.opt.engines[i]));
     }
-    fprintf(f, "},\n  \"fast_only_work_bound\": %llu", (unsigned long long)BENCH_FAST_ONLY_MAX_WORK);
+    /* FAST_ONLY's work bound per engine, in the engine's unit (mmc_engine_fast_only_work) */
+    fputs("},\n  \"fast_only_work_bound\": {", f);
+    for (unsigned i = 0; i < bench_g.opt.nengines; i++) {
+        fputs(i ? ", " : "", f);
+        json_str(f, bench_g.opt.engines[i]);
+        fprintf(f, ": %" PRIu64, mmc_engine_fast_only_work(bench_g.opt.engines[i]));
+    }
+    fputs("}", f);
     fputs(",\n  \"start_utc\": ", f);
     json_str(f, bench_g.start_utc);
     fputs(",\n  \"end_utc\": ", f);

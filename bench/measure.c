@@ -32,7 +32,8 @@
 const char *const bench_csv_columns[] = {
     "run_id", "host", "suite", "engine", "peer", "pool_bytes", "simulated", "page_bytes",
     "request_bytes", "constraint", "state", "lowest", "highest", "boundary", "node", "fill_pct",
-    "largest_free_bytes", "flags", "calls", "budget_stopped", "successes", "false_negatives", "trades", "p50_ns", "p90_ns", "p99_ns", "p999_ns",
+    "largest_free_bytes", "flags", "calls", "budget_stopped", "successes", "false_negatives", "trades",
+    "frames_moved", "frames_dropped", "hugepages_added", "compactions", "grow_ns", "p50_ns", "p90_ns", "p99_ns", "p999_ns",
     "max_ns", "mean_ns", "fail_p50_ns", "fail_p99_ns", "fail_max_ns", "work_p50", "work_p99",
     "work_max", "violations", "metadata_bytes_per_frame", "seed",
 };
@@ -43,11 +44,32 @@ struct case_acc {
     struct hist rep_ok, rep_fail;   /* this repetition: the Google Benchmark counters */
     struct hist work, rep_work;     /* mmc_last_search_work() of every call, successful or not
                                        (mmcontig rows; the histogram holds units, not ns) */
-    uint64_t fn, viol, trades;      /* false negatives, violations, trades: every repetition */
-    uint64_t rep_fn, rep_viol, rep_trades;
+    uint64_t fn, viol;              /* false negatives, violations: every repetition */
+    uint64_t rep_fn, rep_viol;
+    struct slow_counters slow, rep_slow; /* the slow path's counters over the case */
     bool budget_stopped;            /* this repetition ran out of time: the row is written now */
     bool interrupted;               /* a signal stopped it: no row */
 };
+
+void slow_delta(struct slow_counters *d, const struct mmc_stats *after, const struct mmc_stats *before)
+{
+    d->trades += after->trades - before->trades;
+    d->frames_moved += after->frames_moved - before->frames_moved;
+    d->frames_dropped += after->frames_dropped - before->frames_dropped;
+    d->hugepages_added += after->hugepages_added - before->hugepages_added;
+    d->compactions += after->compactions - before->compactions;
+    d->grow_ns += after->grow_ns - before->grow_ns;
+}
+
+void slow_add(struct slow_counters *d, const struct slow_counters *s)
+{
+    d->trades += s->trades;
+    d->frames_moved += s->frames_moved;
+    d->frames_dropped += s->frames_dropped;
+    d->hugepages_added += s->hugepages_added;
+    d->compactions += s->compactions;
+    d->grow_ns += s->grow_ns;
+}
 
 uint64_t bench_now_ns(void)
 {
@@ -139,11 +161,16 @@ static void write_row(struct bench_case *c)
         csv_u64(w, a->fn);
     else
         csv_empty(w);
-    if (mm && c->measured_trades)
-        csv_u64(w, a->trades); /* mmc_stats.trades over the case: the benchmark puts no load
-                                  frames in its partitions, so nothing can be traded (0) */
-    else
-        csv_empty(w);
+    /* mmc_stats deltas over the case: trades, frames_moved, frames_dropped, hugepages_added,
+     * compactions, grow_ns (all 0 under FAST_ONLY) */
+    const uint64_t slow[6] = {a->slow.trades, a->slow.frames_moved, a->slow.frames_dropped,
+                              a->slow.hugepages_added, a->slow.compactions, a->slow.grow_ns};
+    for (int i = 0; i < 6; i++) {
+        if (mm && c->measured_trades)
+            csv_u64(w, slow[i]);
+        else
+            csv_empty(w);
+    }
     if (a->ok.count) {
         csv_u64(w, hist_percentile(&a->ok, 0.50));
         csv_u64(w, hist_percentile(&a->ok, 0.90));
@@ -222,7 +249,8 @@ bool case_begin(gbench_state_t *st, struct bench_case *c)
     hist_reset(&c->acc->rep_ok);
     hist_reset(&c->acc->rep_fail);
     hist_reset(&c->acc->rep_work);
-    c->acc->rep_fn = c->acc->rep_viol = c->acc->rep_trades = 0;
+    c->acc->rep_fn = c->acc->rep_viol = 0;
+    memset(&c->acc->rep_slow, 0, sizeof(c->acc->rep_slow));
     return true;
 }
 
@@ -294,7 +322,7 @@ void case_end(gbench_state_t *st, struct bench_case *c, bool ran)
     hist_merge(&a->work, &a->rep_work);
     a->fn += a->rep_fn;
     a->viol += a->rep_viol;
-    a->trades += a->rep_trades;
+    slow_add(&a->slow, &a->rep_slow);
     const uint64_t calls = a->rep_ok.count + a->rep_fail.count;
     gbench_set_counter(st, "calls", (double)calls, 0);
     gbench_set_counter(st, "success_rate", calls ? (double)a->rep_ok.count / (double)calls : 0, 0);
@@ -314,8 +342,11 @@ void case_end(gbench_state_t *st, struct bench_case *c, bool ran)
         gbench_set_counter(st, "false_negatives", (double)a->rep_fn, 0);
     if (c->measured_viol)
         gbench_set_counter(st, "violations", (double)a->rep_viol, 0);
-    if (c->peer == PEER_MMCONTIG && c->measured_trades)
-        gbench_set_counter(st, "trades", (double)a->rep_trades, 0);
+    if (c->peer == PEER_MMCONTIG && c->measured_trades) {
+        gbench_set_counter(st, "trades", (double)a->rep_slow.trades, 0);
+        gbench_set_counter(st, "frames_moved", (double)a->rep_slow.frames_moved, 0);
+        gbench_set_counter(st, "hugepages_added", (double)a->rep_slow.hugepages_added, 0);
+    }
     c->reps_done++;
     const bool budget = a->budget_stopped;
     if (budget)
@@ -429,8 +460,15 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
         SIZE_T bytes = c->request_bytes;
         void *va = NULL;
         if (MmAllocateContiguousMemoryEx(&bytes, lo, hi, bd, node, PAGE_READWRITE, t->part,
-                                         BENCH_TAG, c->flags, &va) == STATUS_SUCCESS)
+                                         BENCH_TAG, c->flags, &va) == STATUS_SUCCESS) {
+            if (shadow_note_block(t->sh, va, bytes, err, sizeof(err)) < 0) {
+                MmFreeContiguousMemory(va);
+                case_fail(st, c, "%s", err);
+                target_invalidate(t);
+                return;
+            }
             MmFreeContiguousMemory(va);
+        }
     }
 
     /* trades over the case: mmc_partition_stats is O(frames) (it hashes the frame database),
@@ -459,6 +497,8 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
             const bool ok = s == STATUS_SUCCESS && va;
             bool fn = false, viol = false;
             if (ok) {
+                if (shadow_note_block(t->sh, va, bytes, err, sizeof(err)) < 0) /* a trade? */
+                    failed = true;
                 if (c->measured_viol) {
                     uint64_t phys = 0;
                     const char *why;
@@ -478,15 +518,90 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
         progress_tick();
         if (failed) {
             case_fail(st, c, "%s", err);
-            shadow_revert(t->sh, err, sizeof(err));
+            target_invalidate(t); /* its state is not the one built: build it again */
             return;
         }
         if (case_must_stop(st, c, started))
             break;
     }
     if (have_st && mmc_partition_stats(t->part, &st1) == 0)
-        c->acc->rep_trades = st1.trades - st0.trades;
-    if (shadow_revert(t->sh, err, sizeof(err)) < 0 || shadow_check(t->sh, err, sizeof(err)) < 0) {
+        slow_delta(&c->acc->rep_slow, &st1, &st0);
+    /* back to the state built: undo the churn; load a trade moved cannot be put back, so then
+     * the state is built again for the next case (after checking the shadow followed it) */
+    const bool moved = shadow_load_moved(t->sh);
+    if ((!moved && shadow_revert(t->sh, err, sizeof(err)) < 0) ||
+        shadow_check(t->sh, err, sizeof(err)) < 0) {
+        target_invalidate(t);
+        case_fail(st, c, "%s", err);
+        return;
+    }
+    if (moved)
+        target_invalidate(t);
+    case_end(st, c, true);
+}
+
+/* A grow case (state grow): each call on a fresh small pool with every frame in use, so the
+ * ordinary path must take hugepages from the kernel and FAST_ONLY must fail; the pool is given
+ * back after each call (untimed, as its creation), so every call measures a growth. The
+ * slow-path counters are the partition's own over each call. No warm-up: a warm-up would grow
+ * a pool that is given back at once. */
+static void run_grow(gbench_state_t *st, struct bench_case *c)
+{
+    if (!case_begin(st, c))
+        return;
+    char err[600];
+    const struct bench_pool *p = &bench_g.pools[c->pool];
+    c->pool_bytes = p->pool_bytes;
+    c->page_bytes = p->page_bytes;
+    c->simulated = false;
+    c->lowest = c->boundary = 0;
+    c->highest = UINT64_MAX;
+    c->fill_pct = 100;
+    c->largest_free_bytes = 0;
+    c->measured_fn = true; /* the pool is full: no free block exists, a failure is never a false negative */
+    c->measured_trades = true;
+    const PHYSICAL_ADDRESS lo = {.QuadPart = 0}, hi = {.QuadPart = -1}, none = {.QuadPart = 0};
+    const uint64_t started = bench_now_ns();
+    bool failed = false;
+    while (!failed && gbench_keep_running(st, 1)) {
+        mmc_partition_t *part = target_grow_partition(c->engine, c->pool, err, sizeof(err));
+        struct mmc_stats st0, st1;
+        if (!part || mmc_partition_stats(part, &st0) < 0) {
+            if (part)
+                snprintf(err, sizeof(err), "mmc_partition_stats: %s", mmc_last_error());
+            target_grow_release(part);
+            failed = true;
+            gbench_set_iteration_time(st, 0);
+            break;
+        }
+        if (!c->have_meta) {
+            c->have_meta = st0.pool_frames > 0;
+            c->meta_bytes_per_frame = c->have_meta ? (double)st0.engine_metadata_bytes / (double)st0.pool_frames : 0;
+        }
+        SIZE_T bytes = c->request_bytes;
+        void *va = NULL;
+        const uint64_t t0 = bench_now_ns();
+        NTSTATUS s = MmAllocateContiguousMemoryEx(&bytes, lo, hi, none, MM_ANY_NODE_OK, PAGE_READWRITE,
+                                                  part, BENCH_TAG, c->flags, &va);
+        const uint64_t ns = bench_now_ns() - t0;
+        const uint64_t work = mmc_last_search_work();
+        const bool ok = s == STATUS_SUCCESS && va;
+        bool viol = false;
+        if (ok && c->measured_viol) {
+            uint64_t phys = 0;
+            const char *why;
+            viol = pagemap_check(va, bytes, 0, 0, &phys, &why) != 0;
+        }
+        if (mmc_partition_stats(part, &st1) == 0)
+            slow_delta(&c->acc->rep_slow, &st1, &st0);
+        target_grow_release(part); /* the block too: the whole pool goes back to the kernel */
+        case_record(c, ok, ns, false, viol, (int64_t)work);
+        gbench_set_iteration_time(st, (double)ns * 1e-9);
+        progress_tick();
+        if (case_must_stop(st, c, started))
+            break;
+    }
+    if (failed) {
         case_fail(st, c, "%s", err);
         return;
     }
@@ -496,7 +611,9 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
 void bench_case_fn(gbench_state_t *st, void *user)
 {
     struct bench_case *c = user;
-    if (c->peer == PEER_MMCONTIG)
+    if (c->peer == PEER_MMCONTIG && c->state == STATE_GROW)
+        run_grow(st, c);
+    else if (c->peer == PEER_MMCONTIG)
         run_mmcontig(st, c);
     else
         suite_peers_case(st, c);

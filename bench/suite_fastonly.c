@@ -8,7 +8,8 @@
  * satisfies the request: size, range, boundary; any node, as Ex falls back), and trades
  * (mmc_stats.trades over the case: 0, since the benchmark puts no load frames in its pools,
  * so there is nothing to trade; FAST_ONLY must never trade anyway), and the decision work
- * (work_p50 / work_p99 / work_max, against the bound of 65536 units). The same requests without
+ * (work_p50 / work_p99 / work_max, against the engine's own bound,
+ * mmc_engine_fast_only_work: linear 16384, tlsf 1024, the others 8192 units). The same requests without
  * the flag are the
  * search suite's rows with the same engine, pool, fill, size and constraint: both suites run
  * the same churn seed per case, so they see the same sequence of states.

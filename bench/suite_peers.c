@@ -74,6 +74,22 @@ static struct bench_case *add(int peer, int engine, uint64_t size, int con, uint
     return bench_add_case(&c);
 }
 
+/* mmcontig growing its pool for the request (state grow, bench/measure.c run_grow): a fresh
+ * full 64 MiB pool per call, the hugepages taken from the kernel inside the call. */
+static void add_grow(int engine, unsigned pool, uint64_t size, int64_t calls)
+{
+    struct bench_case *c = add(PEER_MMCONTIG, engine, size, CON_NONE, BENCH_ANY_NODE, calls);
+    if (!c)
+        return;
+    c->state = STATE_GROW;
+    c->pool = pool;
+    c->fill_pct = 100;
+    char sz[16];
+    bench_size_label(sz, sizeof(sz), size);
+    snprintf(c->name, sizeof(c->name), "peers/mmcontig/%s/%s/req:%s/none/state:grow",
+             bench_g.opt.engines[engine], bench_g.pools[pool].label, sz);
+}
+
 void suite_peers_register(void)
 {
     const struct bench_preset *ps = bench_g.opt.preset;
@@ -99,6 +115,12 @@ void suite_peers_register(void)
                     continue;
                 add(PEER_MMCONTIG, (int)e, size, cons[k], BENCH_ANY_NODE, calls_for(size));
             }
+    for (unsigned p = 0; p < bench_g.npools; p++)
+        if (bench_g.pools[p].grow)
+            for (unsigned e = 0; e < bench_g.opt.nengines; e++)
+                for (unsigned s = 0; s < ps->npeer_sizes; s++)
+                    if (ps->peer_sizes_bytes[s] < GIB)
+                        add_grow((int)e, p, ps->peer_sizes_bytes[s], bench_calls(ps->grow_calls));
 }
 
 /* ---- DPDK ---- */
@@ -267,7 +289,7 @@ void suite_peers_case(gbench_state_t *st, struct bench_case *c)
 /* ---- ratios ---- */
 
 static const char *const ratio_columns[] = {
-    "run_id", "peer", "engine", "request_bytes", "constraint", "peer_success_rate",
+    "run_id", "peer", "engine", "engine_state", "request_bytes", "constraint", "peer_success_rate",
     "engine_success_rate", "peer_p50_ns", "engine_p50_ns", "p50_ratio", "peer_p99_ns",
     "engine_p99_ns", "p99_ratio",
 };
@@ -294,6 +316,7 @@ int suite_peers_write_ratios(void)
             csv_str(&w, bench_g.run_id);
             csv_str(&w, bench_peer_name[p->peer]);
             csv_str(&w, bench_g.opt.engines[m->engine]);
+            csv_str(&w, m->state == STATE_GROW ? "grow" : "aged");
             csv_u64(&w, p->request_bytes);
             csv_str(&w, bench_constraint_name[p->constraint]);
             csv_f64(&w, p->r_calls ? (double)p->r_ok / (double)p->r_calls : 0, 4);

@@ -2,14 +2,17 @@
  * scenarios, and the fitted slope of latency against pool size.
  *
  * Matrix, in registration (= run) order: pool (the real pool, then the simulated ones of the
- * sweep, smallest first) x fill level x engine x request size x constraint (node: once per
- * node of --nodes; simulated pools have one node, 0). Every case is registered with its twin of
- * the other suite right after it (search without flags, fastonly with FAST_ONLY), so the two
- * meet the same partition, aged once. The aged state of a (pool, fill) is computed once and
- * made in each engine's partition in turn (aging.c). A 1 GiB request is measured only on a pool
- * of at least 2 GiB ("where the pool allows"). Each measured call is
- * MmAllocateContiguousMemoryEx on the case's partition, timed alone, the block freed at once
- * (untimed); see measure.c.
+ * sweep, smallest first) x fill level x request size x constraint (node: once per node of
+ * --nodes; simulated pools have one node, 0) x engine on the real pool, engines innermost so
+ * that drift hits every engine alike; on a simulated pool fill x engine x size x constraint (its
+ * index, up to 1 TiB, is rebuilt once per engine). Every case is registered with its twin of the
+ * other suite right after it (search without flags, fastonly with FAST_ONLY), so the two meet
+ * the same state. Each pool has ONE partition; the state of a (pool, fill) is built in it once
+ * and every engine searches it in turn (mmc_partition_set_engine rebuilds the index over the
+ * same frame database, every allocation kept: the same hugepages, the same free map). A 1 GiB
+ * request is measured only on a pool of at least 2 GiB ("where the pool allows"). Each
+ * measured call is MmAllocateContiguousMemoryEx on the partition, timed alone, the block freed
+ * at once (untimed); see measure.c.
  *
  * Constraints: range = the middle half of the pool's frames by PFN rank (Lowest = the first
  * byte of the frame of rank N/4, Highest = the last byte of the frame of rank N - N/4 - 1);
@@ -18,8 +21,8 @@
  * others nearest first); none = [0, 2^64 - 1], no boundary, MM_ANY_NODE_OK.
  *
  * Scenarios (results/README.md "Scenarios"): states in which the engines' costs differ, each
- * built from the seed, the same for every engine, held fixed over the case (no churn), after
- * the matrix, engine by engine (one partition per engine, the state rebuilt per scenario):
+ * built from the seed once on the pool's one partition and held fixed over the case (no churn),
+ * after the matrix, every engine in turn on it:
  *   needle        on the real pool, 64K and 1.5M, constraints none and range;
  *   cut           on the real pool, 12K, 64K and 1.5M, boundary = 4 x the request rounded up
  *                 to a power of two (constraint `boundary`);
@@ -76,7 +79,7 @@ static void add_pair(int engine, unsigned pool, unsigned fill_pct, uint64_t size
             snprintf(cons, sizeof(cons), "%s", bench_constraint_name[con]);
         if (state != STATE_AGED)
             snprintf(st, sizeof(st), "/state:%s", bench_state_name[state]);
-        char fill[16] = ""; /* needle and cut: the state says how full (fill_pct: measured) */
+        char fill[16] = ""; /* needle, cut, grow: the state says how full */
         if (state == STATE_AGED || state == STATE_NEAR_LARGEST)
             snprintf(fill, sizeof(fill), "/fill:%u", fill_pct);
         snprintf(c.name, sizeof(c.name), "%s/%s/%s/req:%s/%s%s%s", bench_suite_name[c.suite],
@@ -90,7 +93,7 @@ static void register_matrix(void)
     const struct bench_preset *ps = bench_g.opt.preset;
     for (unsigned p = 0; p < bench_g.npools; p++) {
         const struct bench_pool *pool = &bench_g.pools[p];
-        if (pool->dma32_layout)
+        if (pool->dma32_layout || pool->grow)
             continue; /* a scenario's pool */
         const bool sim = pool->simulated;
         const uint64_t *sizes = sim ? ps->sim_sizes_bytes : ps->sizes_bytes;
@@ -99,8 +102,11 @@ static void register_matrix(void)
         const unsigned nfills = sim ? ps->nsim_fills : ps->nfills;
         const unsigned cons = sim ? ps->sim_constraints : (1u << CON_COUNT_MATRIX) - 1;
         const int64_t calls = bench_calls(sim ? ps->sim_calls : ps->calls);
+        /* real pool: engines innermost (interleaved: drift hits all alike); simulated: engines
+         * outermost within a fill (a 1 TiB index is rebuilt per engine, not per case) */
+        const unsigned ne = bench_g.opt.nengines, outer = sim ? ne : 1, inner = sim ? 1 : ne;
         for (unsigned f = 0; f < nfills; f++)
-            for (unsigned e = 0; e < bench_g.opt.nengines; e++)
+            for (unsigned eo = 0; eo < outer; eo++)
                 for (unsigned s = 0; s < nsizes; s++) {
                     if (sizes[s] >= GIB && pool->pool_bytes < 2 * sizes[s])
                         continue; /* 1 GiB only where the pool allows */
@@ -112,7 +118,9 @@ static void register_matrix(void)
                             uint32_t node = con != CON_NODE ? BENCH_ANY_NODE
                                             : sim           ? 0
                                                             : bench_g.opt.nodes[n];
-                            add_pair((int)e, p, fills[f], sizes[s], con, node, calls, STATE_AGED, 0);
+                            for (unsigned ei = 0; ei < inner; ei++)
+                                add_pair((int)(eo + ei), p, fills[f], sizes[s], con, node, calls,
+                                         STATE_AGED, 0);
                         }
                     }
                 }
@@ -131,17 +139,27 @@ static void register_scenarios(void)
     for (unsigned p = 0; p < bench_g.npools; p++)
         if (bench_g.pools[p].dma32_layout)
             dma32_pool = p;
-    for (unsigned e = 0; e < bench_g.opt.nengines; e++) {
-        const int en = (int)e;
-        for (unsigned s = 0; s < sizeof(needle_sizes) / sizeof(needle_sizes[0]); s++) {
-            add_pair(en, 0, 0, needle_sizes[s], CON_NONE, BENCH_ANY_NODE, calls, STATE_NEEDLE, 0);
-            add_pair(en, 0, 0, needle_sizes[s], CON_RANGE, BENCH_ANY_NODE, calls, STATE_NEEDLE, 0);
-        }
-        for (unsigned s = 0; s < sizeof(cut_sizes) / sizeof(cut_sizes[0]); s++)
-            add_pair(en, 0, 0, cut_sizes[s], CON_BOUNDARY, BENCH_ANY_NODE, calls, STATE_CUT, 0);
-        add_pair(en, 0, 70, 0, CON_NONE, BENCH_ANY_NODE, calls, STATE_NEAR_LARGEST, 90);
-        add_pair(en, 0, 70, 0, CON_NONE, BENCH_ANY_NODE, calls, STATE_NEAR_LARGEST, 100);
-    }
+    /* each state built once on the real pool's one partition, the engines in turn on it */
+    const unsigned ne = bench_g.opt.nengines;
+    for (unsigned s = 0; s < sizeof(needle_sizes) / sizeof(needle_sizes[0]); s++)
+        for (int k = 0; k < 2; k++)
+            for (unsigned e = 0; e < ne; e++)
+                add_pair((int)e, 0, 0, needle_sizes[s], k ? CON_RANGE : CON_NONE, BENCH_ANY_NODE,
+                         calls, STATE_NEEDLE, 0);
+    for (unsigned s = 0; s < sizeof(cut_sizes) / sizeof(cut_sizes[0]); s++)
+        for (unsigned e = 0; e < ne; e++)
+            add_pair((int)e, 0, 0, cut_sizes[s], CON_BOUNDARY, BENCH_ANY_NODE, calls, STATE_CUT, 0);
+    for (unsigned share = 90; share <= 100; share += 10)
+        for (unsigned e = 0; e < ne; e++)
+            add_pair((int)e, 0, 70, 0, CON_NONE, BENCH_ANY_NODE, calls, STATE_NEAR_LARGEST, share);
+    /* growth: the small full pool, requests larger than all of it but the first */
+    static const uint64_t grow_sizes[] = {2 * MIB, 8 * MIB, 64 * MIB, 256 * MIB};
+    for (unsigned p = 0; p < bench_g.npools; p++)
+        if (bench_g.pools[p].grow)
+            for (unsigned s = 0; s < sizeof(grow_sizes) / sizeof(grow_sizes[0]); s++)
+                for (unsigned e = 0; e < ne; e++)
+                    add_pair((int)e, p, 100, grow_sizes[s], CON_NONE, BENCH_ANY_NODE,
+                             bench_calls(ps->grow_calls), STATE_GROW, 0);
     if (!dma32_pool)
         return;
     for (unsigned f = 0; f < sizeof(dma32_fills) / sizeof(dma32_fills[0]); f++)

@@ -1,27 +1,32 @@
 /* bench/target.c: which memory the running case measures, and its life cycle.
  *
- * Owns: the one live mmcontig partition (an engine over the real pool or a simulated one), made
- * when a case needs a different (engine, pool) and destroyed when the next one does, aged to
- * the case's fill level (aging.c); the lazy mmc_init (one hugepage per node for the system
- * partition, which the benchmark does not use); the DPDK peer's EAL and the hugepages reserved
- * for it. At most one of them holds memory at a time, so the DPDK peer and mmcontig never share
- * hugepages. DPDK's EAL can be brought up once per process: its cases run together.
+ * Owns: the one live mmcontig partition per pool (the real pool or a simulated one), made when
+ * a case needs another pool and destroyed when the next one does; the engine a case names is
+ * set on it with mmc_partition_set_engine (the index rebuilt over the same frame database, every
+ * allocation kept), so every engine searches the very same hugepages in the very same state;
+ * the state (aging.c) built once per (pool, state) and kept while the engines take turns; the
+ * lazy mmc_init (one hugepage per node for the system partition, which the benchmark does not
+ * use); the DPDK peer's EAL and the hugepages reserved for it. At most one of them holds memory
+ * at a time, so the DPDK peer and mmcontig never share hugepages. DPDK's EAL can be brought up
+ * once per process: its cases run together.
  *
- * Cases run in registration order (pool, fill, engine, size, constraint), so a partition is
- * made and aged once per (pool, fill, engine): creating one is cheap (a simulated one: a few
- * ms; the real pool: ~0.1 s once the hugepages are reserved), and the recipe's result for a
- * (pool, fill) is cached in aging.c, so the engines of a fill level share one computation.
+ * Cases run in registration order: on the real pool (fill, size, constraint, engine), engines
+ * innermost, so whatever drifts over the run (the machine, the kernel's free lists) drifts
+ * alike for all; on the simulated pools (fill, engine, size, constraint), so the index of a
+ * 1 TiB pool is rebuilt once per engine and fill rather than per case. The recipe's result for
+ * a (pool, fill) is cached in aging.c.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
 #include "peer_dpdk.h"
 
 static struct target cur;           /* the live partition when cur.part */
-static struct {                     /* the last (engine, pool) that could not be made */
-    int engine; unsigned pool; char err[512]; bool set;
+static struct {                     /* the last pool that could not be made */
+    unsigned pool; char err[512]; bool set;
 } failed;
 static int init_rc = 1;             /* 1 = mmc_init not tried */
 static char init_err[512];
@@ -80,7 +85,8 @@ static void log_pool(const struct target *t, double seconds)
         return;
     const struct bench_pool *p = &bench_g.pools[t->pool];
     fprintf(bench_g.pools_log,
-            "%s\n    {\"engine\": \"%s\", \"pool\": \"%s\", \"simulated\": %s, \"page_bytes\": %" PRIu64
+            "%s\n    {\"engine\": \"%s\", \"engines\": \"every engine in turn, by "
+            "mmc_partition_set_engine\", \"pool\": \"%s\", \"simulated\": %s, \"page_bytes\": %" PRIu64
             ", \"hugepages\": %" PRIu64 ", \"pool_frames\": %" PRIu64 ", \"runs\": %" PRIu64
             ", \"largest_run_frames\": %" PRIu64 ", \"topup_hugepages\": %" PRIu64
             ", \"create_seconds\": %.3f}",
@@ -142,6 +148,7 @@ static int make_partition(int engine, unsigned pool, char *err, size_t errlen)
             return -1;
         struct mmc_config cfg = bench_g.opt.pool_cfg;
         snprintf(cfg.algo, sizeof(cfg.algo), "%s", bench_g.opt.engines[engine]);
+        cfg.grow = 0; /* the matrix's pool is fixed: growth has its own cases (state grow) */
         rc = mmc_partition_create(&cfg, &part);
     }
     if (rc < 0) {
@@ -160,6 +167,7 @@ static int make_partition(int engine, unsigned pool, char *err, size_t errlen)
         return -1;
     }
     cur.pool_frames = shadow_frames(cur.sh);
+    shadow_set_load(cur.sh, !p->simulated); /* load frames where trades are real and cheap */
     log_pool(&cur, (double)(bench_now_ns() - t0) * 1e-9);
     return 0;
 }
@@ -183,25 +191,41 @@ static int build_state(const struct state_spec *st, unsigned pool, char *err, si
     return shadow_build(cur.sh, st, lo, hi, bench_g.opt.seed, label, err, errlen);
 }
 
+/* The engine of the case on the live partition: its index rebuilt over the frame database as
+ * it is (mmc_partition_set_engine), the state and every allocation kept. */
+static int use_engine(int engine, char *err, size_t errlen)
+{
+    if (cur.engine == engine)
+        return 0;
+    if (mmc_partition_set_engine(cur.part, bench_g.opt.engines[engine]) < 0) {
+        snprintf(err, errlen, "%s", mmc_last_error());
+        return -1;
+    }
+    cur.engine = engine;
+    read_meta(&cur); /* the index of this engine over this state */
+    return 0;
+}
+
 struct target *target_mmcontig(int engine, unsigned pool, const struct state_spec *state,
                                char *err, size_t errlen)
 {
-    if (failed.set && failed.engine == engine && failed.pool == pool) {
+    if (failed.set && failed.pool == pool) {
         snprintf(err, errlen, "%s", failed.err);
         return NULL;
     }
-    if (!cur.part || cur.engine != engine || cur.pool != pool) {
+    if (!cur.part || cur.pool != pool) {
         release_partition();
         if (dpdk_state == 1)
             target_dpdk_done();
         if (make_partition(engine, pool, err, errlen) < 0) {
             failed.set = true;
-            failed.engine = engine;
             failed.pool = pool;
             snprintf(failed.err, sizeof(failed.err), "%s", err);
             return NULL;
         }
     }
+    if (use_engine(engine, err, errlen) < 0)
+        return NULL;
     if (!cur.have_state || !same_state(&cur.state, state)) {
         if (build_state(state, pool, err, errlen) < 0) {
             release_partition(); /* its state is unknown: start afresh next time */
@@ -210,9 +234,71 @@ struct target *target_mmcontig(int engine, unsigned pool, const struct state_spe
         cur.state = *state;
         cur.have_state = true;
         cur.largest_free_frames = shadow_largest_free(cur.sh);
-        read_meta(&cur); /* mmc_partition_stats is O(frames): once per state */
+        read_meta(&cur); /* mmc_partition_stats is O(frames): once per state and engine */
     }
     return &cur;
+}
+
+mmc_partition_t *target_grow_partition(int engine, unsigned pool, char *err, size_t errlen)
+{
+    const struct bench_pool *p = &bench_g.pools[pool];
+    err[0] = 0;
+    release_partition();
+    target_dpdk_done();
+    if (ensure_init(err, errlen) < 0)
+        return NULL;
+    struct mmc_config cfg = bench_g.opt.pool_cfg;
+    memset(cfg.node_pool_bytes, 0, sizeof(cfg.node_pool_bytes));
+    cfg.node_pool_bytes[bench_g.opt.nodes[0]] = p->pool_bytes; /* one node: growth's own */
+    cfg.grow = 1;
+    cfg.pool_max_bytes = p->grow_max_bytes;
+    snprintf(cfg.algo, sizeof(cfg.algo), "%s", bench_g.opt.engines[engine]);
+    mmc_partition_t *part = NULL;
+    if (mmc_partition_create(&cfg, &part) < 0) {
+        snprintf(err, errlen, "real partition %s with engine %s: %s", p->label,
+                 bench_g.opt.engines[engine], mmc_last_error());
+        return NULL;
+    }
+    /* every run held by one pinned block: no free frame, no load to trade */
+    long nr = mmc_partition_runs(part, NULL, 0);
+    struct mmc_run_info *runs = nr > 0 ? calloc((size_t)nr, sizeof(*runs)) : NULL;
+    if (runs)
+        nr = mmc_partition_runs(part, runs, (size_t)nr);
+    for (long r = 0; runs && r < nr; r++) {
+        SIZE_T bytes = runs[r].frames * MMC_FRAME_BYTES;
+        PHYSICAL_ADDRESS lo = {.QuadPart = (LONGLONG)(runs[r].base_pfn * MMC_FRAME_BYTES)};
+        PHYSICAL_ADDRESS hi = {.QuadPart = (LONGLONG)((runs[r].base_pfn + runs[r].frames) * MMC_FRAME_BYTES - 1)};
+        PHYSICAL_ADDRESS none = {.QuadPart = 0};
+        void *va = NULL;
+        if (MmAllocateContiguousMemoryEx(&bytes, lo, hi, none, MM_ANY_NODE_OK, PAGE_READWRITE, part,
+                                         BENCH_TAG, MM_ALLOCATE_CONTIGUOUS_MEMORY_FAST_ONLY, &va) !=
+            STATUS_SUCCESS) {
+            snprintf(err, errlen, "%s: filling run %ld of the fresh pool failed: %s", p->label, r,
+                     mmc_last_error());
+            nr = -1;
+        }
+    }
+    free(runs);
+    if (nr <= 0) {
+        if (nr == 0 || !err[0])
+            snprintf(err, errlen, "%s: the fresh pool has no runs (%s)", p->label, mmc_last_error());
+        target_grow_release(part);
+        return NULL;
+    }
+    return part;
+}
+
+void target_grow_release(mmc_partition_t *part)
+{
+    if (!part)
+        return;
+    mmc_partition_clear(part); /* the filling blocks, silently */
+    mmc_partition_destroy(part);
+}
+
+void target_invalidate(struct target *t)
+{
+    t->have_state = false;
 }
 
 int target_dpdk(char *err, size_t errlen)

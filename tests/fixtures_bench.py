@@ -33,7 +33,8 @@ CONSTRAINTS = ["none", "range", "boundary", "range+boundary", "node"]
 META = {"linear": 1, "bitmap": 0.125, "buddy": 0.25, "tlsf": 0.5, "tree": 4}
 # made-up work per ns of latency (units of each engine: frames, words, blocks, stretches, cells)
 WORK_PER_NS = {"linear": 2.2, "bitmap": 0.1, "buddy": 0.05, "tlsf": 0.03, "tree": 0.08}
-FAST_ONLY_WORK_BOUND = 65536
+# FAST_ONLY work bounds per engine, as mmc_engine_fast_only_work() gives them
+FAST_ONLY_WORK_BOUND = {"linear": 16384, "bitmap": 8192, "buddy": 8192, "tlsf": 1024, "tree": 8192}
 
 
 def row(**kw):
@@ -41,7 +42,8 @@ def row(**kw):
     r = {c: "" for c in COLUMNS}
     r.update(peer="mmcontig", simulated=0, page_bytes=2 * MiB, constraint="none", state="aged",
              lowest=0, highest=NONE_HIGHEST, boundary=0, node="any", fill_pct=0, flags=0,
-             budget_stopped=0, trades=0, violations=0)
+             budget_stopped=0, trades=0, frames_moved=0, frames_dropped=0, hugepages_added=0,
+             compactions=0, grow_ns=0, violations=0)
     r.update(kw)
     return r
 
@@ -199,15 +201,18 @@ def case_row(m, suite, engine, pool, sim, req, constraint, fill, seed, flags=0, 
             p50 *= 0.7
     r = row(suite=suite, engine=engine, pool_bytes=pool, simulated=sim, request_bytes=req,
             constraint=constraint, fill_pct=fill, flags=flags, calls=calls, successes=succ,
-            false_negatives=fn, trades=0 if flags else trades, seed=seed,
+            false_negatives=fn, trades=0 if flags else trades,
+            frames_moved=0 if flags else trades * 37, frames_dropped=0 if flags else trades * 21,
+            seed=seed,
             metadata_bytes_per_frame=META[engine], **constraint_fields(constraint, req))
     if succ:
         r.update(m.tail(p50))
     work = max(1, round(p50 * WORK_PER_NS[engine]))
     if flags:
-        work = min(work, FAST_ONLY_WORK_BOUND)
-    r.update(work_p50=work, work_p99=min(work * 3, FAST_ONLY_WORK_BOUND) if flags else work * 3,
-             work_max=min(work * 8, FAST_ONLY_WORK_BOUND) if flags else work * 8)
+        work = min(work, FAST_ONLY_WORK_BOUND[engine])
+    bound = FAST_ONLY_WORK_BOUND[engine]
+    r.update(work_p50=work, work_p99=min(work * 3, bound) if flags else work * 3,
+             work_max=min(work * 8, bound) if flags else work * 8)
     if succ < calls:
         if engine == "linear":
             fail = 180 + 0.45 * pool / (4 * KiB) * (0.3 if flags else 1.0)
@@ -297,6 +302,29 @@ def frag_rows(m, engines):
     return rows
 
 
+def grow_rows(m, seed, engines, suite, flags):
+    """Rows shaped as the grow cases (results/README.md "Growth"): a full 64 MiB real pool per
+    call; the ordinary path grows it (made-up: ~60 us per 2 MiB hugepage), FAST_ONLY fails."""
+    rows = []
+    for e in engines:
+        for req in (2 * MiB, 8 * MiB, 64 * MiB, 256 * MiB):
+            r = row(suite=suite, engine=e, state="grow", pool_bytes=64 * MiB, request_bytes=req,
+                    fill_pct=100, largest_free_bytes=0, flags=flags, calls=5, seed=seed,
+                    false_negatives=0, metadata_bytes_per_frame=META[e], work_p50=0, work_p99=0,
+                    work_max=0)
+            if flags:
+                r.update(successes=0, fail_p50_ns=round(300 * m.noise()), fail_p99_ns=600,
+                         fail_max_ns=900)
+            else:
+                hp = req // (2 * MiB)
+                t = 60000 * hp * m.noise()
+                r.update(successes=5, hugepages_added=5 * hp, grow_ns=round(5 * t * 0.9),
+                         compactions=0)
+                r.update(m.tail(t))
+            rows.append(r)
+    return rows
+
+
 def scenario_rows(m, pool, seed, engines, suite, flags):
     """Rows shaped as the scenarios of bench/suite_search.c: needle, cut, near-largest on the
     real pool, dma32 on its simulated layout (results/README.md "Scenarios")."""
@@ -314,7 +342,7 @@ def scenario_rows(m, pool, seed, engines, suite, flags):
             r = case_row(m, suite, e, pool, 0, req, "none", fill, seed, flags=flags, oracle=True)
             r.update(state=state, constraint=cons, largest_free_bytes=largest, **extra)
             if state == "needle" and e == "linear":  # a top-down scan meets the needle last
-                work = 129421 if not flags else 65537
+                work = 129421 if not flags else FAST_ONLY_WORK_BOUND[e] + 1
                 r.update(work_p50=work, work_p99=work, work_max=work)
                 if flags:
                     r.update(successes=0, false_negatives=r["calls"], p50_ns="", p90_ns="",
@@ -366,6 +394,8 @@ def make_run(out_dir, host="fixture-a", seed=42, stamp="20240501T120000Z", frag=
                 r[k] = round(r[k] * speed)
     search += scenario_rows(m, real_pool, seed, engines, "search", 0)
     fast += scenario_rows(m, real_pool, seed, engines, "fastonly", 1)
+    search += grow_rows(m, seed, engines, "search", 0)
+    fast += grow_rows(m, seed, engines, "fastonly", 1)
     suites = {"search": search, "fastonly": fast, "peers": peers_rows(m, real_pool, seed, engines)}
     if frag:
         suites["frag"] = frag_rows(m, engines)

@@ -11,6 +11,7 @@
 
 import base64
 import csv
+import json
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ from mmcplot import schema  # noqa: E402  (schema.py is plain data: no matplotli
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHARTS = ["latency_ecdf", "latency_vs_fill", "latency_vs_pool", "fastonly_decision_vs_fn",
+          "fastonly_vs_ordinary",
           "frag_timeseries", "success_heatmap", "peers", "scenarios"]
 
 
@@ -259,14 +261,35 @@ class ReportTest(Base):
             self.assertIn(f'id="{tid}"', self.html, tid)
 
     def test_work_beside_time(self):
-        """Work p50 sits beside p50 in the tables; FAST_ONLY's work is set against its bound:
-        the fixture's linear needle stops at 65,537 units, one past the bound of 65,536."""
+        """Work p50 sits beside p50 in the tables; FAST_ONLY's work is set against each engine's
+        own bound: the fixture's linear needle stops at 16,385 units, one past linear's bound of
+        16,384, and the table names each engine's bound."""
         self.assertRegex(self.html, r"/ [0-9.,]+ [\u00b5nm]?s \u00b7 w [0-9,]+")
         fo = re.search(r'id="table-fastonly-work">.*?</table>', self.html, re.S).group(0)
-        self.assertIn("65,537", fo)
+        self.assertIn("16,385", fo)
+        self.assertNotIn("65,536", self.html)
+        for bound in ("16,384", "8,192", "1,024"):
+            self.assertIn(f'<td class="n">{bound}</td>', fo)
         sc = re.search(r'id="table-scenarios">.*?</table>', self.html, re.S).group(0)
-        self.assertIn("65,537 (bound)", sc)
+        self.assertIn("16,385 (bound)", sc)
         self.assertIn("needle 64 KiB \u00b7 none", sc)
+
+    def test_old_context_with_one_bound(self):
+        """A run written when FAST_ONLY had one bound for every engine (a number in
+        context.json) still reports against that number."""
+        d = os.path.join(self.tmp, "old-bound")
+        shutil.copytree(self.run_dir, d)
+        path = os.path.join(d, "context.json")
+        with open(path) as f:
+            ctx = json.load(f)
+        ctx["fast_only_work_bound"] = 65536
+        with open(path, "w") as f:
+            json.dump(ctx, f)
+        p = run("report", d, "--out", os.path.join(d, "r.html"))
+        self.assertRan(p)
+        with open(os.path.join(d, "r.html"), encoding="utf-8") as f:
+            fo = re.search(r'id="table-fastonly-work">.*?</table>', f.read(), re.S).group(0)
+        self.assertIn('<td class="n">65,536</td>', fo)
 
     def test_images_embedded_and_self_contained(self):
         imgs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', self.html)

@@ -549,6 +549,119 @@ def fastonly_fn(runs):
     return Chart(name, title, fig, note)
 
 
+# --- FAST_ONLY against the ordinary path, with the slow path's counters -------------------
+
+def same_state_rows(run, suite, fast_only):
+    """The real pool's matrix rows (the reference pool, every constraint) and the grow rows of
+    one suite, with or without FAST_ONLY."""
+    ref = run.reference_pool()
+    out = []
+    for r in run.rows(suite):
+        if bool(_flags(r) & schema.FLAG_FAST_ONLY) != fast_only or not rundata.is_mmcontig(r):
+            continue
+        if (r.get("state") or schema.STATE_AGED) == schema.STATE_GROW:
+            out.append(r)
+        elif is_matrix(r) and ref and r.get("pool_bytes") == ref[0] and (r.get("simulated") or 0) == ref[1]:
+            out.append(r)
+    return out
+
+
+def state_key(r):
+    """x position key: the fill level of an aged row, "grow" for the growth rows."""
+    return "grow" if (r.get("state") or "") == schema.STATE_GROW else r.get("fill_pct")
+
+
+def path_summary(rows, fast_only):
+    """{(engine, state key): dict(calls, ok, t=[per-case time], slow counters summed)}; time per
+    case: FAST_ONLY the upper of its successful and failed p50 (time to decide), the ordinary
+    path its successful calls' p50 (failed p50 when none succeeded)."""
+    out = {}
+    for r in rows:
+        d = out.setdefault((label(r), state_key(r)), dict(calls=0, ok=0, t=[], **{c: 0 for c in schema.SLOW_COLUMNS}))
+        d["calls"] += r.get("calls") or 0
+        d["ok"] += r.get("successes") or 0
+        for c in schema.SLOW_COLUMNS:
+            d[c] += r.get(c) or 0
+        if fast_only:
+            b = decision_bounds(r, "p50_ns", "fail_p50_ns")
+            t = b[1] if b else None
+        else:
+            t = r.get("p50_ns") if (r.get("successes") or 0) else r.get("fail_p50_ns")
+        if t:
+            d["t"].append(t)
+    return out
+
+
+def fastonly_vs_ordinary(runs):
+    name, title = "fastonly_vs_ordinary", "FAST_ONLY against the ordinary path on the same states"
+    skip = check_needs(runs, name)
+    if skip:
+        return Chart(name, title, skipped=skip)
+    run = runs[0]  # one run: the two paths compared on its states
+    fast = path_summary(same_state_rows(run, "fastonly", True), True)
+    plain = path_summary(same_state_rows(run, "search", False), False)
+    if not fast or not plain:
+        return Chart(name, title, skipped="fastonly.csv or search.csv has no real-pool matrix or grow "
+                                          "rows to pair (both suites are needed)")
+    keys = sorted({k for _, k in fast} | {k for _, k in plain}, key=lambda k: (k == "grow", k if k != "grow" else 0))
+    names = sorted({e for e, _ in fast} | {e for e, _ in plain}, key=rundata.order_key)
+    fig, axes = style.subplots(1, 2, panel_w=5.8, panel_h=3.3)
+    a_s, a_t = axes[0]
+    xs = list(range(len(keys)))
+    for n in names:
+        for summ, ls, mk in ((plain, "-", style.marker(n)), (fast, "--", "x")):
+            pts = [(x, summ.get((n, k))) for x, k in zip(xs, keys)]
+            pts = [(x, d) for x, d in pts if d and d["calls"]]
+            if not pts:
+                continue
+            a_s.plot([x for x, _ in pts], [100 * d["ok"] / d["calls"] for _, d in pts], color=style.colour(n),
+                     linestyle=ls, marker=mk, markersize=4.5, linewidth=1.3)
+            tp = [(x, sorted(d["t"])[len(d["t"]) // 2]) for x, d in pts if d["t"]]
+            if tp:
+                a_t.plot([x for x, _ in tp], [t for _, t in tp], color=style.colour(n), linestyle=ls,
+                         marker=mk, markersize=4.5, linewidth=1.3)
+    # the ordinary path's counters, summed over the engines' cases at each state, under its tick
+    ticks = []
+    for x, k in zip(xs, keys):
+        tot = {c: sum(d[c] for (e, kk), d in plain.items() if kk == k) for c in schema.SLOW_COLUMNS}
+        lines = [f"{k} %" if k != "grow" else "grow"]
+        if tot["trades"]:
+            lines += [f"{tot['trades']:,} trades", f"{tot['frames_moved']:,} moved",
+                      f"{tot['frames_dropped']:,} dropped"]
+        if tot["hugepages_added"]:
+            lines += [f"+{tot['hugepages_added']:,} hugepages", f"{units.fmt_ns(tot['grow_ns'])} growing"]
+        ticks.append("\n".join(lines))
+        fs = sum(d[c] for (e, kk), d in fast.items() if kk == k for c in schema.SLOW_COLUMNS if c != "grow_ns")
+        if fs:
+            a_s.text(x, 50, "\u26a0 FAST_ONLY traded or grew", ha="center", fontsize=7, color=style.WARN_COLOUR)
+    for ax in (a_s, a_t):
+        ax.set_xticks(xs)
+    a_s.set_xticklabels(ticks, fontsize=6.5)
+    a_t.set_xticklabels([f"{k} %" if k != "grow" else "grow" for k in keys])
+    a_t.set_xlabel("fill level of the aged real pool, or grow (a full 64 MiB pool)")
+    a_s.set_ylim(-3, 103)
+    a_s.set_ylabel("calls that returned memory, %")
+    a_s.set_title("success rate (counters: ordinary path, all engines)")
+    a_t.set_yscale("log")
+    style.log_ns_axis(a_t, "y")
+    a_t.set_ylabel("median over cases of p50")
+    a_t.set_title("ordinary: latency \u00b7 FAST_ONLY: time to decide")
+    from matplotlib.lines import Line2D
+    items = legend_items(names, runs[:1], with_line=False)
+    items += [style.header_item("Path"),
+              (Line2D([], [], color="#444444", linestyle="-"), "ordinary (search suite)"),
+              (Line2D([], [], color="#444444", linestyle="--", marker="x"), "FAST_ONLY (fastonly suite)")]
+    note = ("Per engine and state, over the real pool's matrix cases (every request size and constraint) "
+            "and the grow cases: the same states for both paths (each fastonly case runs right after its "
+            "search twin). Ordinary time: p50 of the successful calls (of the failed ones where none "
+            "succeeded); FAST_ONLY: the upper of its successful and failed p50. Counters (trades, load "
+            "frames moved and dropped, hugepages added, time growing) are the ordinary path's, summed "
+            "over the engines; FAST_ONLY's must be 0.")
+    sub = f"{where(runs, pools=False)} · search and fastonly suites"
+    _finish(fig, runs, title, sub, note, items)
+    return Chart(name, title, fig, note)
+
+
 # --- (e) fragmentation time series -------------------------------------------------------------
 
 FRAG_PANELS = [
@@ -731,22 +844,25 @@ def peers(runs):
         for k, c in enumerate(constraints):
             ax = flat[i * len(constraints) + k]
             idx = index([r for r in rows if (r.get("constraint") or "none") == c],
-                        "engine", "peer", "request_bytes")
+                        "engine", "peer", "state", "request_bytes")
             by = {}
-            for (eng, peer, size), r in idx.items():
+            for (eng, peer, _state, size), r in idx.items():
                 by.setdefault(size, []).append(r)
             for gi, size in enumerate(sizes):
-                group = sorted(by.get(size, []), key=lambda r: rundata.order_key(label(r)))
+                group = sorted(by.get(size, []), key=lambda r: (r.get("state") == schema.STATE_GROW,
+                                                                 rundata.order_key(label(r))))
                 width = 0.84 / max(1, len(group))
                 for bi, r in enumerate(group):
                     n = label(r)
+                    grown = r.get("state") == schema.STATE_GROW
                     x = gi - 0.42 + width * (bi + 0.5)
                     p50, p99 = r.get("p50_ns"), r.get("p99_ns")
                     notes = []
                     sr = success_rate(r)
                     if (r.get("successes") or 0) > 0 and p50:
                         ax.bar(x, p50, width=width * 0.92, color=style.colour(n),
-                               edgecolor="white", linewidth=0.4, bottom=0)
+                               edgecolor="white", linewidth=0.4, bottom=0,
+                               hatch="xxx" if grown else None)
                         lo_all.append(p50)
                         hi_all.append(max(p50, p99 or 0))
                         top = p50
@@ -797,6 +913,9 @@ def peers(runs):
     from matplotlib.patches import Patch
     items = [(Patch(color=style.colour(n)), n) for n in names]
     note = "Bars: p50 of successful calls; whiskers: p99."
+    if any(r.get("state") == schema.STATE_GROW for r in allrows):
+        note += (" Cross-hatched: mmcontig growing a full 64 MiB pool for the request (state grow: "
+                 "hugepages taken from the kernel inside the call; DPDK's came at its EAL start).")
     if any_fail:
         note += " 'x % ok': share of calls that returned memory; 'all failed': none did."
     if any_viol:
@@ -815,8 +934,8 @@ def scenario_label(r):
     st = r.get("state") or schema.STATE_AGED
     size = units.fmt_bytes(r.get("request_bytes"))
     if st == "near-largest":
-        # the share, not the size: each engine's real partition has its own hugepages, so its
-        # aged state (and largest stretch) can differ (results/README.md)
+        # the share, not the size: runs before the engines shared one partition gave each
+        # engine its own hugepages, so its largest stretch could differ (results/README.md)
         lf = r.get("largest_free_bytes")
         share = f"{100 * r['request_bytes'] / lf:.0f} %" if lf and r.get("request_bytes") else "?"
         return f"near-largest {share} · fill {r.get('fill_pct')} %"
@@ -889,24 +1008,27 @@ def scenarios(runs):
     a_w.set_title("search work p50, all calls\n(each engine's own unit)", fontsize=8.5)
     fgroups = [(g, {n: fast[(n, g)] for n in names if (n, g) in fast}) for g, _ in groups]
     _hbars(a_f, fgroups, names, lambda r: r.get("work_max"))
-    bound = run.context.get("fast_only_work_bound")
-    if bound:
-        a_f.axvline(bound, color=style.WARN_COLOUR, linewidth=1.0, linestyle="--")
-        a_f.text(bound, 1.0, f"bound {bound:,} ", transform=a_f.get_xaxis_transform(),
-                 color=style.WARN_COLOUR, fontsize=7, ha="right", va="bottom")
+    bounds = {n: run.fast_only_bound(n) for n in names}
+    h = 0.84 / max(1, len(names))
+    for gi in range(len(fgroups)):  # each engine's own bound, dashed across its own bar
+        for k, n in enumerate(names):
+            if bounds.get(n) and n in fgroups[gi][1]:
+                y = gi - 0.42 + h * (k + 0.5)
+                a_f.plot([bounds[n]] * 2, [y - h / 2, y + h / 2], color=style.WARN_COLOUR,
+                         linewidth=1.0, linestyle="--")
     for gi, (_, by) in enumerate(fgroups):
         for k, n in enumerate(names):
             r = by.get(n)
             if r is not None and (r.get("false_negatives") or 0) > 0:
-                h = 0.84 / max(1, len(names))
                 a_f.text(0.0, gi - 0.42 + h * (k + 0.5), f"{r['false_negatives']} FN ",
                          transform=a_f.get_yaxis_transform(), ha="right", va="center",
                          fontsize=6, color=style.WARN_COLOUR)
     a_f.set_xscale("log")
-    if bound:
-        a_f.set_xlim(0.7, bound * 4)
-    a_f.set_title("FAST_ONLY: worst call's decision work\n(FN: false negatives; bound dashed)",
-                  fontsize=8.5)
+    known = [b for b in bounds.values() if b]
+    if known:
+        a_f.set_xlim(0.7, max(known) * 4)
+    a_f.set_title("FAST_ONLY: worst call's decision work\n(FN: false negatives; each engine's "
+                  "bound dashed)", fontsize=8.5)
     a_w.set_xlim(left=0.7)
     for ax in (a_w, a_f):
         ax.xaxis.set_major_formatter(lambda v, _p: f"{v:,.0f}" if v >= 1 else f"{v:g}")
@@ -914,9 +1036,9 @@ def scenarios(runs):
     a_f.set_xlabel("units examined, worst call")
     a_t.set_xlabel("latency per call")
     wu = run.context.get("engine_work_units") or {}
-    note = ("Scenarios (results/README.md): the same seeded recipe for every engine (on the real pool "
-            "each engine's partition has its own hugepages, so its runs may differ), held fixed over "
-            "the case. Work is what the engine examined per call, in its own unit: "
+    note = ("Scenarios (results/README.md): each state built once in the pool's one partition and "
+            "searched by every engine in turn (mmc_partition_set_engine), so all meet the same free "
+            "map, held fixed over the case. Work is what the engine examined per call, in its own unit: "
             + "; ".join(f"{n}: {wu[n]}" for n in names if n in wu)
             + ". Units differ between engines: compare each engine's bars across scenarios, and "
             "engines by how their work moves, not by its absolute value.")
@@ -925,7 +1047,7 @@ def scenarios(runs):
     return Chart(name, title, fig, note)
 
 
-ALL = [latency_ecdf, latency_vs_fill, latency_vs_pool, fastonly_fn, frag_timeseries,
+ALL = [latency_ecdf, latency_vs_fill, latency_vs_pool, fastonly_fn, fastonly_vs_ordinary, frag_timeseries,
        success_heatmap, peers, scenarios]
 
 

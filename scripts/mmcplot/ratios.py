@@ -90,7 +90,8 @@ def peer_vs_mmcontig(run):
     for r in rows:
         keyed.setdefault((r.get("request_bytes"), r.get("constraint") or "none"), []).append(r)
     for (size, cons), group in sorted(keyed.items(), key=lambda kv: (kv[0][0] or 0, rundata.constraint_key(kv[0][1]))):
-        mine = [r for r in group if rundata.is_mmcontig(r)]
+        # mmcontig searching its pool; its growth rows (state grow) are peers_ratio.csv's
+        mine = [r for r in group if rundata.is_mmcontig(r) and r.get("state") != schema.STATE_GROW]
         others = [r for r in group if not rundata.is_mmcontig(r)]
         if not mine or not others:
             continue

@@ -125,6 +125,18 @@ class Run:
                         if r.get("seed") is not None})
         return ", ".join(str(s) for s in found) or "?"
 
+    def fast_only_bound(self, engine):
+        """FAST_ONLY's work bound of an engine, in its unit: context.json fast_only_work_bound is
+        {engine: bound}; a run written before the bounds were per engine holds one number for
+        all. None when unknown."""
+        b = self.context.get("fast_only_work_bound")
+        if isinstance(b, dict):
+            v = b.get(engine)
+            return v if isinstance(v, (int, float)) and v > 0 else None
+        if isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0:
+            return b
+        return None
+
     def reference_pool(self):
         """The pool the per-fill charts use: the real (non-simulated) pool if the search suite
         has one (the largest if several), else the largest simulated pool. Returns

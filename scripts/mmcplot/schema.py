@@ -9,6 +9,7 @@ CASE_COLUMNS = [
     "run_id", "host", "suite", "engine", "peer", "pool_bytes", "simulated", "page_bytes",
     "request_bytes", "constraint", "state", "lowest", "highest", "boundary", "node", "fill_pct",
     "largest_free_bytes", "flags", "calls", "budget_stopped", "successes", "false_negatives", "trades",
+    "frames_moved", "frames_dropped", "hugepages_added", "compactions", "grow_ns",
     "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns",
     "fail_p50_ns", "fail_p99_ns", "fail_max_ns", "work_p50", "work_p99", "work_max",
     "violations", "metadata_bytes_per_frame", "seed",
@@ -40,6 +41,9 @@ CONSTRAINT_ORDER = ["none", "range", "boundary", "range+boundary", "node", "dma3
 # state column: "aged" is the matrix; the others are the scenarios (results/README.md)
 STATE_AGED = "aged"
 SCENARIO_STATES = ["needle", "cut", "near-largest"]
+STATE_GROW = "grow"  # the small full pool that must grow (results/README.md "Growth")
+SLOW_COLUMNS = ["trades", "frames_moved", "frames_dropped", "hugepages_added", "compactions",
+                "grow_ns"]
 
 # What each chart needs from its suite: without these columns it is skipped with a note.
 NEEDS = {
@@ -51,6 +55,8 @@ NEEDS = {
                                    "pool_bytes", "simulated", "p50_ns", "p99_ns"]),
     "fastonly_fn": ("fastonly", ["engine", "flags", "calls", "successes", "false_negatives",
                                  "trades", "fill_pct", "p50_ns", "p99_ns"]),
+    "fastonly_vs_ordinary": ("fastonly", ["engine", "flags", "state", "calls", "successes",
+                                          "fill_pct", "pool_bytes", "p50_ns", "fail_p50_ns"]),
     "frag_timeseries": ("frag", FRAG_COLUMNS),
     "success_heatmap": ("search", ["engine", "request_bytes", "fill_pct", "constraint",
                                    "pool_bytes", "calls", "successes"]),

@@ -224,9 +224,9 @@ static int grow_for(struct mmc_partition *part, struct mmc_search *rq, unsigned 
     if (pool_page < MMC_GIB && rq->frames > (4 * MMC_MIB) >> MMC_FRAME_SHIFT && has_1g) {
         char why[768];
         int rc = grow_pages_for(part, rq, node, MMC_GIB, first);
-        if (rc == 0 || rc == -EDQUOT)
+        if (rc == 0)
             return rc;
-        snprintf(why, sizeof(why), "%s", mmc_last_error());
+        snprintf(why, sizeof(why), "%s", mmc_last_error()); /* a gigabyte past the cap: smaller pages may fit */
         rc = grow_pages_for(part, rq, node, pool_page, first);
         if (rc < 0 && rc != -EDQUOT)
             _mmc_set_error("%s; with 1 GiB hugepages: %s", mmc_last_error(), why);

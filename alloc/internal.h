@@ -132,6 +132,19 @@ static inline unsigned mmc_frame_node(const struct mmc_frames *f, uint64_t i)
 {
     return f->hp_node[i >> f->hp_shift];
 }
+/* How many runs start at or below pfn (runs[0, that) do; binary search). */
+static inline uint64_t mmc_runs_upto(const struct mmc_frames *f, uint64_t pfn)
+{
+    uint64_t lo = 0, hi = f->nruns;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (f->runs[mid].base_pfn <= pfn)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
 static inline bool mmc_frame_bit(const uint64_t *plane, uint64_t i)
 {
     return (plane[i >> 6] >> (i & 63)) & 1;

@@ -93,7 +93,7 @@ static const char usage[] =
     "            left) on the real pool, and the pool-size sweep on simulated pools\n"
     "            (pool_sweep_fit.csv: slope of latency against pool size); then the\n"
     "            scenarios: needle, cut (boundary), near-largest, dma32, and grow (a full\n"
-    "            64 MiB real pool per call, growth allowed to 1 GiB, 2M..256M requests).\n"
+    "            64 MiB real pool per call, growth allowed to 2 GiB, 2M..256M requests).\n"
     "            One partition per pool: every engine searches the same state in turn\n"
     "            (mmc_partition_set_engine). Per case latency, the engine's search work\n"
     "            (work_p50/p99/max) and the slow path's counters (trades, frames_moved,\n"
@@ -476,14 +476,15 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
         sp->pool_bytes = o->sim_pools_bytes[i];
         sp->page_bytes = 2 * MIB;
     }
-    /* the grow cases' pool: 64 MiB of the real pool's page size, all in use, growth to 1 GiB */
+    /* the grow cases' pool: 64 MiB of the real pool's page size, all in use, growth to 2 GiB */
     if (bench_g.npools < BENCH_MAX_POOLS) {
         struct bench_pool *gp = &bench_g.pools[bench_g.npools++];
         snprintf(gp->label, sizeof(gp->label), "real-64M-grow");
         gp->grow = true;
         gp->pool_bytes = o->page_bytes > 64 * MIB ? o->page_bytes : 64 * MIB;
         gp->page_bytes = o->page_bytes;
-        gp->grow_max_bytes = GIB > 2 * gp->pool_bytes ? GIB : 4 * gp->pool_bytes;
+        gp->grow_max_bytes = 2 * GIB > 2 * gp->pool_bytes ? 2 * GIB : 4 * gp->pool_bytes; /* room
+                                                     for a 1 GiB hugepage beside the pool */
     }
     /* the scenario pool of the dma32 constraint: mostly above 4 GiB (target.c writes it) */
     if (bench_g.npools < BENCH_MAX_POOLS) {

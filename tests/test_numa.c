@@ -9,7 +9,9 @@
  *   - Ex with a full preferred node falls back to the nearest node by the distance matrix,
  *     then the next nearest;
  *   - NodeMemory and SpecifyCacheNode with a full preferred node return NULL;
- *   - MDL LOCAL_NODE_ONLY takes only the calling thread's node, even when it runs short.
+ *   - MDL LOCAL_NODE_ONLY takes only the calling thread's node, even when it runs short;
+ *   - growth (its own pool, every node full): strict NodeMemory grows its node only, Ex grows
+ *     the first node of its fallback order; every node's count is back after mmc_fini.
  */
 #include "common.h"
 #include "mmcontig/wdm.h"
@@ -231,6 +233,48 @@ int main(void)
     for (unsigned i = 0; i < nnodes; i++)
         back &= node_nr(i) == nr_before[i];
     t_ok(back, "after mmc_fini every node's nr_hugepages is back where it was");
+
+    /* Growth on real nodes: every node's 2 MiB pool full, a strict NodeMemory call grows its
+     * own node, an Ex call grows the first node of its fallback order (its preferred one). */
+    if (nnodes >= 2) {
+        struct mmc_config c;
+        mmc_config_init(&c);
+        c.grow = 1;
+        c.pool_max_bytes = 256ull << 20; /* a cap of our own: the VM is too small for the reserve */
+        for (unsigned i = 0; i < nnodes; i++)
+            c.node_pool_bytes[i] = 2 << 20;
+        bool grown = mmc_init(&c) == 0;
+        void *full[MAXN] = {0};
+        for (unsigned i = 0; grown && i < nnodes; i++)
+            full[i] = MmAllocateContiguousNodeMemory(2 << 20, A(0), A(-1), A(0), PAGE_READWRITE, i);
+        const unsigned from = nnodes - 1;
+        expected_order(from, order);
+        void *p1 = MmAllocateContiguousNodeMemory(2 << 20, A(0), A(-1), A(0), PAGE_READWRITE, from);
+        mmc_partition_stats(NULL, &st);
+        t_ok(grown && p1 && t_node_of(p1) == (int)from && st.hugepages_added >= 1,
+             "every node full: NodeMemory(2 MiB, node %u) grows the pool on node %u only (block on "
+             "node %d by move_pages, %llu hugepage(s) added)", from, from, p1 ? t_node_of(p1) : -1,
+             (unsigned long long)st.hugepages_added);
+        SIZE_T n = 2 << 20;
+        void *p2 = NULL;
+        NTSTATUS s2 = MmAllocateContiguousMemoryEx(&n, A(0), A(-1), A(0), from, PAGE_READWRITE, NULL,
+                                                   'amun', 0, &p2);
+        t_ok(s2 == STATUS_SUCCESS && t_node_of(p2) == (int)order[0],
+             "Ex(2 MiB) preferring node %u with every node full grows the first node of its fallback "
+             "order (%u): block on node %d", from, order[0], p2 ? t_node_of(p2) : -1);
+        for (unsigned i = 0; i < nnodes; i++)
+            if (full[i])
+                MmFreeContiguousMemory(full[i]);
+        if (p1)
+            MmFreeContiguousMemory(p1);
+        if (p2)
+            MmFreeContiguousMemory(p2);
+        mmc_fini();
+        back = true;
+        for (unsigned i = 0; i < nnodes; i++)
+            back &= node_nr(i) == nr_before[i];
+        t_ok(back, "after growing and mmc_fini every node's nr_hugepages is back where it was");
+    }
     mmc_topology_free(topo);
     return t_done();
 }

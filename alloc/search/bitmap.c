@@ -146,16 +146,8 @@ static int search(const struct bitmap *b, const struct mmc_search *rq, uint64_t 
 
     if (n == 0 || (bnd && n > bnd) || f->nruns == 0)
         return -ENOMEM;
-    /* the last run starting at or below highest_pfn */
-    uint64_t lo_r = 0, hi_r = f->nruns;
-    while (lo_r < hi_r) {
-        uint64_t mid = lo_r + (hi_r - lo_r) / 2;
-        if (f->runs[mid].base_pfn <= rq->highest_pfn)
-            lo_r = mid + 1;
-        else
-            hi_r = mid;
-    }
-    for (uint64_t r = lo_r; r-- > 0;) {
+    /* from the last run starting at or below highest_pfn down */
+    for (uint64_t r = mmc_runs_upto(f, rq->highest_pfn); r-- > 0;) {
         const struct mmc_run *run = &f->runs[r];
         const uint64_t end = run->base_pfn + run->frames; /* exclusive */
         if (end <= rq->lowest_pfn)

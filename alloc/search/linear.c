@@ -46,15 +46,7 @@ static int linear_find(void *engine, const struct mmc_search *rq, uint64_t *firs
     if (n == 0 || (b && n > b) || f->nruns == 0)
         goto out;
     /* the runs from the last one starting at or below highest_pfn down */
-    uint64_t top = f->nruns;
-    for (uint64_t lo_r = 0; lo_r < top;) {
-        uint64_t mid = lo_r + (top - lo_r) / 2;
-        if (f->runs[mid].base_pfn <= rq->highest_pfn)
-            lo_r = mid + 1;
-        else
-            top = mid;
-    }
-    for (uint64_t r = top; r-- > 0;) {
+    for (uint64_t r = mmc_runs_upto(f, rq->highest_pfn); r-- > 0;) {
         const struct mmc_run *run = &f->runs[r];
         if (run->base_pfn + run->frames <= rq->lowest_pfn)
             break; /* this run and every one below it end below the range */

@@ -18,8 +18,9 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 # (no tmpfs on /tmp: the initramfs root is already in RAM, and staged
 # files may live under /tmp)
-mkdir -p /dev/shm /tmp
+mkdir -p /dev/shm /tmp /run
 mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs -o mode=0755 tmpfs /run # the hugepage lock and ledgers live in /run/mmcontig
 
 # Host-provided environment (export lines, shell-quoted).
 # shellcheck disable=SC1091 # written per run by scripts/numa-vm

@@ -721,9 +721,16 @@ static long topup(int os_node, uint64_t page_bytes, uint64_t need, bool allow, b
         rc = -EACCES;
     else if (fault(F_NONE))
         rc = 0, now = base; /* the kernel found none: the count stays */
-    else /* F_SHORT: the kernel finds half the shortfall (a real raise, given back below) */
+    else { /* F_SHORT: the kernel finds half the shortfall (a real raise, given back below) */
+        /* A raise of the persistent count first turns live surplus pages (another pool's, in
+         * use) persistent, and makes new pages only past them: raise by them too, so that the
+         * shortfall is really made (given back alike, they turn surplus again). */
+        uint64_t live_surplus = 0;
+        if (!surplus && sysfs_read(os_node, page_bytes, "surplus_hugepages", &live_surplus) < 0)
+            live_surplus = 0;
         rc = count_set(field, os_node, page_bytes, base,
-                       base + (fault(F_SHORT) ? shortfall / 2 : shortfall), &now, NULL);
+                       base + live_surplus + (fault(F_SHORT) ? shortfall / 2 : shortfall), &now, NULL);
+    }
     long added = now > base ? (long)(now - base) : 0;
     uint64_t free_after = free_pages;
     if (surplus) /* the pages are made when mapped: the kernel answers at the mapping */

@@ -514,6 +514,13 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
         rc = _mmc_partition_slow_path_locked(part, rq, node_order, nnodes, &first);
     if (rc < 0) {
         part->st.contiguous_failed++;
+        if (rc == -EAGAIN)
+            _mmc_set_error("FAST_ONLY: no block of %llu frames found within the '%s' engine's work "
+                           "bound (%llu %s); the ordinary call searches on", (unsigned long long)rq->frames,
+                           part->engine->name, (unsigned long long)work, part->engine->work_unit);
+        else if (!rq->trade)
+            _mmc_set_error("FAST_ONLY: no free run of %llu frames in the pool satisfies the request "
+                           "(FAST_ONLY never trades or grows)", (unsigned long long)rq->frames);
         pthread_mutex_unlock(&part->lock);
         return NULL;
     }

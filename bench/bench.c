@@ -120,7 +120,7 @@ static const char usage[] =
     "  --nodes LIST        nodes of the real pool and of the node constraint (default all)\n"
     "  --seed N            seed of the aging, the churn and the simulated layouts (default 1)\n"
     "  --out DIR           output directory (default results/<host>/<UTC time>/)\n"
-    "  --preset quick|full quick (default): every suite in 2m55s on a 2-core VM (real pool\n"
+    "  --preset quick|full quick (default): every suite in 3m20s on a 2-core VM (real pool\n"
     "                      512M: 4K 12K 64K 1M 1.5M 8M 12M 64M x 5 constraints x fill 0 50 70\n"
     "                      90, 1000 calls per case; simulated 1G 4G 16G 64G 1T: 64K 8M 1G x\n"
     "                      fill 0 50, 100 calls, every engine; the scenarios; peers 4K..64M;\n"

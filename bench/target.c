@@ -271,7 +271,7 @@ mmc_partition_t *target_grow_partition(int engine, unsigned pool, char *err, siz
         PHYSICAL_ADDRESS none = {.QuadPart = 0};
         void *va = NULL;
         if (MmAllocateContiguousMemoryEx(&bytes, lo, hi, none, MM_ANY_NODE_OK, PAGE_READWRITE, part,
-                                         BENCH_TAG, MM_ALLOCATE_CONTIGUOUS_MEMORY_FAST_ONLY, &va) !=
+                                         BENCH_TAG, 0, &va) != /* free: no slow path, no growth */
             STATUS_SUCCESS) {
             snprintf(err, errlen, "%s: filling run %ld of the fresh pool failed: %s", p->label, r,
                      mmc_last_error());

@@ -250,15 +250,7 @@ static uint64_t plane_count(const uint64_t *p, uint64_t a, uint64_t e)
 
 uint64_t _mmc_frames_count_free(const struct mmc_frames *f, uint64_t a, uint64_t e)
 {
-    uint64_t n = 0;
-    while (a < e) {
-        uint64_t b = (a | (MMC_PAGEBLOCK_FRAMES - 1)) + 1;
-        if (b > e)
-            b = e;
-        n += plane_count(f->free_bits, a, b);
-        a = b;
-    }
-    return n;
+    return plane_count(f->free_bits, a, e);
 }
 
 /* ---- state changes ---- */

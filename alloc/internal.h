@@ -31,11 +31,11 @@
  * frames.c: the frame database
  *
  * The state of every frame, in PFN order: frame index i is the i-th frame of the pool's
- * hugepages sorted by PFN, and (for a real pool) lives at window + i * 4096 in both views.
+ * hugepages sorted by PFN (its address in the views comes from its PFN: _mmc_pool_va).
  * The state is held as bit planes, one bit per frame each, so that taking or giving n frames
  * is O(n / 64) word operations, plus O(n / 512) for the pageblock counters and O(1) for the
- * free counters. Runs (maximal physically adjacent frames on one node) are derived once at
- * creation: a pool's hugepages never move.
+ * free counters. Runs (maximal physically adjacent frames on one node) are derived when the
+ * database is built; a growth builds a new one (_mmc_frames_grow).
  * ---------------------------------------------------------------------------------------- */
 enum mmc_frame_state {
     MMC_FRAME_FREE = 0,         /* free, any engine may hand it out */

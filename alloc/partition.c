@@ -7,8 +7,9 @@
  * Locking: _mmc_g.lock (rwlock) guards the list of partitions and the topology: readers are
  * every routine that resolves an address or a handle, writers are init, fini and partition
  * create / destroy. Each partition's mutex guards its frame database, engine and blocks; it is
- * always taken after _mmc_g.lock, never before. A partition's pool (views, hp_pfn[]) never
- * changes while it is on the list, so address translation reads it under the rwlock alone.
+ * always taken after _mmc_g.lock, never before. A partition's views never move while it is on
+ * the list (addressed by physical address: address -> PFN under the rwlock alone); a frame
+ * index, which a growth renumbers, is read under the partition's mutex (grow.c: grow_lock).
  */
 #include <stdarg.h>
 #include <stdlib.h>

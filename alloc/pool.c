@@ -132,6 +132,39 @@ static int map_pages(struct mmc_pool *p, const struct mmc_os_chunk *c, uint64_t 
     return 0;
 }
 
+/* Map refs[0, n) (ascending PFN, all of chunk page size `page_bytes`) at their place, one
+ * mapping per stretch that follows on in memory and in one memfd. fault_last: fail the last
+ * stretch (MMC_FAULT=grow_map). On failure the stretches mapped so far are holes again and
+ * nothing is present of them. */
+static int map_sorted(struct mmc_pool *p, const struct mmc_os_chunk *chunks, const struct hp_ref *refs,
+                      uint64_t n, uint64_t page_bytes, bool fault_last, char *err, size_t errlen)
+{
+    const uint64_t pfpp = page_bytes >> MMC_FRAME_SHIFT;
+    for (uint64_t i = 0; i < n;) {
+        uint64_t j = i + 1;
+        while (j < n && refs[j].chunk == refs[i].chunk && refs[j].index == refs[i].index + (j - i) &&
+               refs[j].pfn == refs[i].pfn + (j - i) * pfpp)
+            j++;
+        int rc;
+        if (fault_last && j == n) {
+            snprintf(err, errlen, "mapping the new hugepages in place failed (MMC_FAULT=grow_map)");
+            rc = -ENOMEM;
+        } else {
+            rc = map_pages(p, &chunks[refs[i].chunk], refs[i].index, refs[i].pfn, j - i, err, errlen);
+        }
+        if (rc < 0) {
+            for (uint64_t k = 0; k < i; k++) { /* back to holes */
+                _mmc_os_hole(_mmc_pool_va(p, refs[k].pfn, false), page_bytes);
+                _mmc_os_hole(_mmc_pool_va(p, refs[k].pfn, true), page_bytes);
+                mark_present(p, refs[k].pfn, pfpp, false);
+            }
+            return rc;
+        }
+        i = j;
+    }
+    return 0;
+}
+
 void _mmc_pool_giveback_topup(struct mmc_pool *p)
 {
     if (p->owner_pid != getpid())
@@ -198,17 +231,9 @@ int _mmc_pool_build(struct mmc_pool *p, const struct mmc_topology *topo, const u
     rc = reserve_span(p, err, errlen);
     if (rc < 0)
         goto error;
-    for (uint64_t i = 0; i < p->nhugepages;) {
-        uint64_t j = i + 1; /* extend while the next hugepage follows in memory and in the memfd */
-        while (j < p->nhugepages && refs[j].chunk == refs[i].chunk &&
-               refs[j].index == refs[i].index + (j - i) &&
-               refs[j].pfn == refs[i].pfn + (j - i) * (page_bytes >> MMC_FRAME_SHIFT))
-            j++;
-        rc = map_pages(p, &chunks[refs[i].chunk], refs[i].index, refs[i].pfn, j - i, err, errlen);
-        if (rc < 0)
-            goto error;
-        i = j;
-    }
+    rc = map_sorted(p, chunks, refs, p->nhugepages, page_bytes, false, err, errlen);
+    if (rc < 0)
+        goto error;
     /* The mappings hold the memfds open. */
     for (unsigned c = 0; c < nchunks; c++)
         _mmc_os_chunk_release(&chunks[c]);
@@ -285,7 +310,7 @@ int _mmc_pool_grow(struct mmc_pool *p, unsigned node, unsigned os_index, uint64_
     int rc = _mmc_os_take_hugepages(&c, node, os_index, page_bytes, npages, allow_topup, err, errlen);
     if (rc < 0)
         return rc;
-    const uint64_t per = page_bytes / p->page_bytes, pfpp = page_bytes >> MMC_FRAME_SHIFT; /* pool pages, frames per page */
+    const uint64_t per = page_bytes / p->page_bytes; /* pool pages per page taken */
     struct hp_ref *refs = malloc(npages * sizeof(*refs));
     *pfn = malloc(npages * per * sizeof(**pfn));
     *nodes = malloc(npages * per * sizeof(**nodes));
@@ -297,29 +322,9 @@ int _mmc_pool_grow(struct mmc_pool *p, unsigned node, unsigned os_index, uint64_
     for (uint64_t h = 0; h < npages; h++)
         refs[h] = (struct hp_ref){.pfn = c.pfn[h], .chunk = 0, .index = h};
     qsort(refs, npages, sizeof(*refs), cmp_pfn);
-    uint64_t mapped = 0; /* refs[0, mapped) are in the views */
-    for (uint64_t i = 0; i < npages;) {
-        uint64_t j = i + 1;
-        while (j < npages && refs[j].index == refs[i].index + (j - i) &&
-               refs[j].pfn == refs[i].pfn + (j - i) * pfpp)
-            j++;
-        if (_mmc_os_fault(MMC_FAULT_GROW_MAP) && j == npages) {
-            snprintf(err, errlen, "mapping the new hugepages in place failed (MMC_FAULT=grow_map)");
-            rc = -ENOMEM;
-        } else {
-            rc = map_pages(p, &c, refs[i].index, refs[i].pfn, j - i, err, errlen);
-        }
-        if (rc < 0) {
-            for (uint64_t k = 0; k < mapped; k++) { /* back to holes */
-                _mmc_os_hole(_mmc_pool_va(p, refs[k].pfn, false), page_bytes);
-                _mmc_os_hole(_mmc_pool_va(p, refs[k].pfn, true), page_bytes);
-                mark_present(p, refs[k].pfn, pfpp, false);
-            }
-            goto fail;
-        }
-        mapped = j;
-        i = j;
-    }
+    rc = map_sorted(p, &c, refs, npages, page_bytes, _mmc_os_fault(MMC_FAULT_GROW_MAP), err, errlen);
+    if (rc < 0)
+        goto fail;
     for (uint64_t h = 0; h < npages; h++) {
         for (uint64_t k = 0; k < per; k++) { /* in the pool's own hugepages */
             (*pfn)[h * per + k] = refs[h].pfn + k * (p->page_bytes >> MMC_FRAME_SHIFT);

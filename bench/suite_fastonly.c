@@ -6,11 +6,10 @@
  * (successes / calls), the false negatives (failed calls for which the exhaustive oracle of
  * aging.c, run on the benchmark's shadow of the free map at that moment, finds a block that
  * satisfies the request: size, range, boundary; any node, as Ex falls back), and trades
- * (mmc_stats.trades over the case: 0, since the benchmark puts no load frames in its pools,
- * so there is nothing to trade; FAST_ONLY must never trade anyway), and the decision work
+ * (mmc_stats.trades over the case, and the other slow-path counters: FAST_ONLY must leave them
+ * 0, though the fill levels hold load that the ordinary path trades), and the decision work
  * (work_p50 / work_p99 / work_max, against the engine's own bound,
- * mmc_engine_fast_only_work: linear 16384, tlsf 1024, the others 8192 units). The same requests without
- * the flag are the
+ * mmc_engine_fast_only_work()). The same requests without the flag are the
  * search suite's rows with the same engine, pool, fill, size and constraint: both suites run
  * the same churn seed per case, so they see the same sequence of states.
  */

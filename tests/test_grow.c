@@ -238,6 +238,10 @@ static void test_fault(const char *fault, bool expect_ok)
         setenv("MMC_POOL", "16M", 1);
         if (mmc_init(NULL) < 0)
             _exit(3);
+        PVOID fill[8] = {0}; /* the pool full: its 8 hugepages as 2 MiB blocks (FAST_ONLY: no growth) */
+        for (unsigned k = 0; k < 8; k++)
+            if (ex(NULL, 2 * MiB, true, &fill[k]) != STATUS_SUCCESS)
+                _exit(8);
         struct t_maps m0 = t_count_maps();
         PVOID x = NULL;
         NTSTATUS st = ex(NULL, 8 * MiB, false, &x); /* 1 GiB pages first, then 2 MiB ones */
@@ -245,6 +249,8 @@ static void test_fault(const char *fault, bool expect_ok)
             _exit(4);
         if (x)
             MmFreeContiguousMemory(x);
+        for (unsigned k = 0; k < 8; k++)
+            MmFreeContiguousMemory(fill[k]);
         struct mmc_stats s = stats(NULL);
         mmc_fini();
         struct t_maps m1 = t_count_maps();

@@ -64,10 +64,19 @@ static inline void t_init_pool(const char *pool)
 /* PFN of va from pagemap (0: not present or hidden). */
 static inline uint64_t t_pfn(const void *va)
 {
-    static int fd = -1;
+    static int shared_fd = -1; /* opened once, published atomically: threads call this at once */
+    int fd = __atomic_load_n(&shared_fd, __ATOMIC_ACQUIRE);
+    if (fd < 0) {
+        int mine = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), expected = -1;
+        if (__atomic_compare_exchange_n(&shared_fd, &expected, mine, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            fd = mine;
+        else {
+            close(mine);
+            fd = expected;
+        }
+    }
     uint64_t e = 0;
-    if (fd < 0)
-        fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     if (pread(fd, &e, sizeof(e), (off_t)((uintptr_t)va / 4096 * 8)) != sizeof(e))
         return 0;
     return (e >> 63) ? (e & ((1ull << 55) - 1)) : 0;

@@ -30,12 +30,23 @@
 /* ------------------------------------------------------------------------------------------
  * frames.c: the frame database
  *
- * The state of every frame, in PFN order: frame index i is the i-th frame of the pool's
- * hugepages sorted by PFN (its address in the views comes from its PFN: _mmc_pool_va).
+ * The state of every frame of the pool, indexed over the pool's physical span: frame index i
+ * is PFN base_pfn + i, for every PFN of the span, so an index never changes while the
+ * partition lives and a hugepage taken later simply becomes present. Frames of the span that
+ * are not in the pool are absent: never free, never handed out, in no run.
+ *
+ * Storage is per hugepage: each present hugepage has an ordinal (0, 1, ... in the order the
+ * hugepages entered the pool; never renumbered), and every per-frame table (the bit planes,
+ * the pageblock counters) holds the hugepage's entries at its ordinal. A two-level directory
+ * maps a hugepage slot of the span (i >> hp_shift) to its ordinal: one pointer per section of
+ * MMC_SECTION_SLOTS slots, and a table of ordinals per section that holds a present hugepage.
+ * So the database costs ~0.8 byte per frame of pool plus 8 bytes per section of span (1 GiB
+ * of 2 MiB hugepages) and 2 KiB per section that holds any of the pool (frames.c's header).
+ *
  * The state is held as bit planes, one bit per frame each, so that taking or giving n frames
  * is O(n / 64) word operations, plus O(n / 512) for the pageblock counters and O(1) for the
- * free counters. Runs (maximal physically adjacent frames on one node) are derived when the
- * database is built; a growth builds a new one (_mmc_frames_grow).
+ * free counters. Runs (maximal physically adjacent present frames on one node) are kept
+ * sorted; a hugepage that enters the pool extends, joins or starts one (_mmc_frames_add).
  * ---------------------------------------------------------------------------------------- */
 enum mmc_frame_state {
     MMC_FRAME_FREE = 0,         /* free, any engine may hand it out */
@@ -43,6 +54,7 @@ enum mmc_frame_state {
     MMC_FRAME_MDL = 2,          /* pinned by an MDL */
     MMC_FRAME_MOVABLE = 3,      /* load: in use, contents kept, may be moved (load.c) */
     MMC_FRAME_STANDBY = 4,      /* load: cached contents that may be dropped (load.c) */
+    MMC_FRAME_ABSENT = 5,       /* in the span, not in the pool (mmc_frame_state only) */
 };
 #define MMC_FRAME_STATE_MASK 0x0f
 #define MMC_FRAME_HEAD 0x10     /* with CONTIG or FREE, to _mmc_frames_set: the range is exactly
@@ -51,40 +63,59 @@ enum mmc_frame_state {
 #define MMC_FRAME_EXEC 0x20     /* with HEAD: the block was handed out through the executable
                                    view (recorded on the head frame only) */
 #define MMC_PAGEBLOCK_FRAMES 512 /* a pageblock, as Linux's pageblock_order 9: 2 MiB */
+#define MMC_SECTION_SHIFT 9     /* hugepage slots per directory section: 512 */
+#define MMC_SECTION_SLOTS (1ull << MMC_SECTION_SHIFT)
+#define MMC_ORD_NONE UINT32_MAX /* the ordinal of an absent hugepage slot */
 
 struct mmc_run {
     uint64_t base_pfn;          /* PFN of the run's first frame */
-    uint64_t first_frame;       /* frame index of the run's first frame */
+    uint64_t first_frame;       /* frame index of the run's first frame: base_pfn - f->base_pfn */
     uint64_t frames;            /* length in frames (a multiple of the hugepage's frames) */
     unsigned node;              /* node number */
 };
 
+/* The bit planes, by number: plane k of ordinal o is f->plane[k] + o * f->wph. */
+enum mmc_plane {
+    MMC_PLANE_FREE,             /* free */
+    MMC_PLANE_SCAT,             /* held by a scattered kind (MDL, movable, standby) */
+    MMC_PLANE_MDL,
+    MMC_PLANE_STANDBY,
+    MMC_PLANE_HEAD,
+    MMC_PLANE_EXEC,
+    MMC_NPLANES,
+};
+
 struct mmc_frames {
-    uint64_t nframes;           /* frames in the database */
+    uint64_t base_pfn;          /* PFN of frame index 0 (the span's start, a multiple of
+                                   hp_frames) */
+    uint64_t nframes;           /* frame indices [0, nframes): the span, absent frames included */
+    uint64_t nslots;            /* hugepage slots of the span: nframes >> hp_shift */
     uint64_t hp_frames;         /* frames per hugepage (512 for 2 MiB, 262144 for 1 GiB) */
     unsigned hp_shift;          /* log2(hp_frames) */
-    uint64_t nhugepages;        /* hugepages; nframes = nhugepages * hp_frames */
-    uint64_t *hp_pfn;           /* first PFN of each hugepage, strictly ascending */
-    uint8_t *hp_node;           /* node number of each hugepage */
-    uint32_t *hp_run;           /* run index of each hugepage */
-    uint64_t nwords;            /* 64-bit words of each bit plane: nframes / 64 */
-    /* The bit planes (bit i & 63 of word i >> 6 is frame i). A frame's state:
+    uint64_t wph;               /* words per hugepage of each plane: hp_frames / 64 */
+    uint64_t pbph;              /* pageblocks per hugepage: hp_frames / 512 */
+    uint64_t nhugepages;        /* present hugepages: ordinals [0, nhugepages) */
+    uint64_t present_frames;    /* frames present: nhugepages * hp_frames */
+    uint64_t hp_cap;            /* ordinals the per-ordinal tables have room for */
+    uint32_t **dir;             /* per section: NULL (no present slot) or MMC_SECTION_SLOTS
+                                   ordinals (MMC_ORD_NONE: absent) */
+    uint64_t ndir;              /* sections: ceil(nslots / MMC_SECTION_SLOTS) */
+    uint64_t nsections;         /* sections with a table */
+    uint64_t *hp_pfn;           /* per ordinal: the hugepage's first PFN */
+    uint8_t *hp_node;           /* per ordinal: its node number */
+    /* The bit planes (bit j & 63 of word j >> 6 of the ordinal's words is frame
+     * (slot << hp_shift) + j). A frame's state:
      *   free:  FREE;  else scat clear: CONTIG;  else mdl: MDL;  standby: STANDBY;  else MOVABLE.
      * Invariants: a free frame has no other bit set; mdl and standby bits only on scat frames;
      * head only on the first frame of a contiguous block, exec only on a head. */
-    uint64_t *free_bits;
-    uint64_t *scat_bits;        /* held by a scattered kind (MDL, movable, standby) */
-    uint64_t *mdl_bits;
-    uint64_t *standby_bits;
-    uint64_t *head_bits;
-    uint64_t *exec_bits;
-    uint16_t *pb_used;          /* per pageblock (MMC_PAGEBLOCK_FRAMES frames, 2 MiB, in frame
-                                   index order): frames not free */
-    uint16_t *pb_scattered;     /* per pageblock: frames held by scattered kinds (MDL, movable,
-                                   standby): clustered placement groups them, as Linux groups
-                                   pages by migrate type */
+    uint64_t *plane[MMC_NPLANES];
+    uint16_t *pb_used;          /* per ordinal, pbph entries: frames not free per pageblock */
+    uint16_t *pb_scattered;     /* per ordinal, pbph entries: frames held by scattered kinds
+                                   (MDL, movable, standby): clustered placement groups them,
+                                   as Linux groups pages by migrate type */
     struct mmc_run *runs;       /* ascending PFN */
     uint64_t nruns;             /* entries in runs[] */
+    uint64_t runs_cap;          /* room in runs[] */
     uint64_t free_frames;       /* free frames */
     uint64_t scattered_frames;  /* frames held by scattered kinds */
     uint64_t node_free[MMC_MAX_NODES]; /* free frames per node number */
@@ -92,45 +123,86 @@ struct mmc_frames {
     unsigned nnodes;            /* 1 + highest node number present */
 };
 
-/* hp_pfn[] must be ascending and each hugepage's PFN a multiple of hp_frames (>= 512). Copies
- * the arrays. All frames start free. Returns 0 or -ENOMEM / -EINVAL. */
-MMC_INTERNAL int _mmc_frames_init(struct mmc_frames *f, uint64_t hp_frames, uint64_t nhugepages,
-                                  const uint64_t *hp_pfn, const uint8_t *hp_node);
+/* A database over the span [base_pfn, base_pfn + span_frames) (base_pfn and span_frames
+ * multiples of hp_frames >= 512) holding nhugepages hugepages (hp_pfn[] ascending, multiples
+ * of hp_frames, inside the span), ordinals in that order. Copies the arrays. All frames start
+ * free. Returns 0 or -ENOMEM / -EINVAL. */
+MMC_INTERNAL int _mmc_frames_init(struct mmc_frames *f, uint64_t base_pfn, uint64_t span_frames,
+                                  uint64_t hp_frames, uint64_t nhugepages, const uint64_t *hp_pfn,
+                                  const uint8_t *hp_node);
 MMC_INTERNAL void _mmc_frames_destroy(struct mmc_frames *f);
-/* A new database *nf of f's hugepages and nadd more (add_pfn ascending, none of them in f),
- * f's frames keeping their state, the new ones free; map[h] receives the index in *nf of f's
- * hugepage h (so frame i of f is frame (map[i >> hp_shift] << hp_shift) | (i & (hp_frames - 1))
- * of *nf). O(frames / 64). f is unchanged. 0, -ENOMEM or -EEXIST. */
-MMC_INTERNAL int _mmc_frames_grow(struct mmc_frames *nf, const struct mmc_frames *f, uint64_t nadd,
-                                  const uint64_t *add_pfn, const uint8_t *add_node, uint64_t *map);
-/* Frame index of a PFN, or -1 if the PFN is not in the database. O(log hugepages). */
+/* Growth, in two steps so that nothing fails half-way. _mmc_frames_reserve: room for nadd
+ * more hugepages (add_pfn ascending, inside the span, none present): the per-ordinal tables,
+ * the directory's sections, the runs; nothing visible changes. 0, -ENOMEM, -EINVAL (outside
+ * the span, not ascending) or -EEXIST (present already). _mmc_frames_add, after a successful
+ * reserve of the same hugepages: they become present and free, ordinals nhugepages,
+ * nhugepages + 1, ... in add_pfn's order; their runs are extended, joined or started; cannot
+ * fail. O(nadd * hp_frames / 64 + runs). */
+MMC_INTERNAL int _mmc_frames_reserve(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn);
+MMC_INTERNAL void _mmc_frames_add(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn,
+                                  const uint8_t *add_node);
+/* Frame index of a PFN, or -1 if the PFN is not present. O(1). */
 MMC_INTERNAL int64_t _mmc_frames_index_of_pfn(const struct mmc_frames *f, uint64_t pfn);
-/* Set [first, first + n) to state (enum mmc_frame_state) and keep every counter:
- * O(n / 64 + n / 512 + 1) word operations whatever the frames' states were. CONTIG | HEAD
- * [| EXEC]: the range becomes one block (its frames were free); FREE | HEAD: the block at
- * first is freed whole. Those two read no plane (the caller vouches for the old state;
- * -Dexpensive_checks verifies it). */
+/* Set [first, first + n) (present frames) to state (enum mmc_frame_state) and keep every
+ * counter: O(n / 64 + n / 512 + 1) word operations whatever the frames' states were.
+ * CONTIG | HEAD [| EXEC]: the range becomes one block (its frames were free); FREE | HEAD:
+ * the block at first is freed whole. Those two read no plane (the caller vouches for the old
+ * state; -Dexpensive_checks verifies it). */
 MMC_INTERNAL void _mmc_frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t state);
 /* The head of the contiguous block holding frame i (i must be CONTIG): O(block frames / 64). */
 MMC_INTERNAL uint64_t _mmc_frames_block_head(const struct mmc_frames *f, uint64_t i);
-/* Free frames in [a, e): O((e - a) / 64). */
+/* Free frames in [a, e) (absent frames count as not free): O((e - a) / 64). */
 MMC_INTERNAL uint64_t _mmc_frames_count_free(const struct mmc_frames *f, uint64_t a, uint64_t e);
 /* Longest stretch of free frames inside one run. O(frames / 64). */
 MMC_INTERNAL uint64_t _mmc_frames_largest_free(const struct mmc_frames *f);
 /* Free frames in run r. O(run frames / 64). */
 MMC_INTERNAL uint64_t _mmc_frames_run_free(const struct mmc_frames *f, uint64_t r);
+/* Bytes the database itself holds (tables, directory, runs). */
+MMC_INTERNAL size_t _mmc_frames_bytes(const struct mmc_frames *f);
 
+/* The ordinal of hugepage slot s (< nslots), or MMC_ORD_NONE. */
+static inline uint32_t mmc_frames_ord(const struct mmc_frames *f, uint64_t s)
+{
+    const uint32_t *d = f->dir[s >> MMC_SECTION_SHIFT];
+    return d ? d[s & (MMC_SECTION_SLOTS - 1)] : MMC_ORD_NONE;
+}
+/* The ordinal of the hugepage holding frame i (< nframes), or MMC_ORD_NONE. */
+static inline uint32_t mmc_frame_ord(const struct mmc_frames *f, uint64_t i)
+{
+    return mmc_frames_ord(f, i >> f->hp_shift);
+}
+static inline bool mmc_frame_present(const struct mmc_frames *f, uint64_t i)
+{
+    return i < f->nframes && mmc_frame_ord(f, i) != MMC_ORD_NONE;
+}
 static inline uint64_t mmc_frame_pfn(const struct mmc_frames *f, uint64_t i)
 {
-    return f->hp_pfn[i >> f->hp_shift] + (i & (f->hp_frames - 1));
+    return f->base_pfn + i;
 }
-static inline const struct mmc_run *mmc_frame_run(const struct mmc_frames *f, uint64_t i)
+/* The words of plane k of ordinal o (wph of them; word j holds frames 64 j .. 64 j + 63 of
+ * the hugepage). */
+static inline uint64_t *mmc_frames_words(const struct mmc_frames *f, enum mmc_plane k, uint32_t o)
 {
-    return &f->runs[f->hp_run[i >> f->hp_shift]];
+    return f->plane[k] + (uint64_t)o * f->wph;
 }
+/* The word of plane k holding frame i (64-aligned frames i & ~63 .. + 63); 0 if absent. */
+static inline uint64_t mmc_frame_word(const struct mmc_frames *f, enum mmc_plane k, uint64_t i)
+{
+    const uint32_t o = mmc_frame_ord(f, i);
+    return o == MMC_ORD_NONE ? 0 : f->plane[k][(uint64_t)o * f->wph + ((i & (f->hp_frames - 1)) >> 6)];
+}
+static inline bool mmc_frame_bit(const struct mmc_frames *f, enum mmc_plane k, uint64_t i)
+{
+    return (mmc_frame_word(f, k, i) >> (i & 63)) & 1;
+}
+static inline bool mmc_frame_is_free(const struct mmc_frames *f, uint64_t i)
+{
+    return mmc_frame_bit(f, MMC_PLANE_FREE, i);
+}
+/* Node number of present frame i. */
 static inline unsigned mmc_frame_node(const struct mmc_frames *f, uint64_t i)
 {
-    return f->hp_node[i >> f->hp_shift];
+    return f->hp_node[mmc_frame_ord(f, i)];
 }
 /* How many runs start at or below pfn (runs[0, that) do; binary search). */
 static inline uint64_t mmc_runs_upto(const struct mmc_frames *f, uint64_t pfn)
@@ -145,30 +217,35 @@ static inline uint64_t mmc_runs_upto(const struct mmc_frames *f, uint64_t pfn)
     }
     return lo;
 }
-static inline bool mmc_frame_bit(const uint64_t *plane, uint64_t i)
+/* The run holding frame i, or NULL if i is absent. O(log runs). */
+static inline const struct mmc_run *mmc_frame_run(const struct mmc_frames *f, uint64_t i)
 {
-    return (plane[i >> 6] >> (i & 63)) & 1;
-}
-static inline bool mmc_frame_is_free(const struct mmc_frames *f, uint64_t i)
-{
-    return mmc_frame_bit(f->free_bits, i);
+    const uint64_t r = mmc_runs_upto(f, f->base_pfn + i);
+    if (r == 0)
+        return NULL;
+    const struct mmc_run *run = &f->runs[r - 1];
+    return i - run->first_frame < run->frames ? run : NULL;
 }
 /* enum mmc_frame_state of frame i. */
 static inline unsigned mmc_frame_state(const struct mmc_frames *f, uint64_t i)
 {
-    if (mmc_frame_bit(f->free_bits, i))
+    const uint32_t o = mmc_frame_ord(f, i);
+    if (o == MMC_ORD_NONE)
+        return MMC_FRAME_ABSENT;
+    const uint64_t w = (uint64_t)o * f->wph + ((i & (f->hp_frames - 1)) >> 6), m = 1ull << (i & 63);
+    if (f->plane[MMC_PLANE_FREE][w] & m)
         return MMC_FRAME_FREE;
-    if (!mmc_frame_bit(f->scat_bits, i))
+    if (!(f->plane[MMC_PLANE_SCAT][w] & m))
         return MMC_FRAME_CONTIG;
-    if (mmc_frame_bit(f->mdl_bits, i))
+    if (f->plane[MMC_PLANE_MDL][w] & m)
         return MMC_FRAME_MDL;
-    return mmc_frame_bit(f->standby_bits, i) ? MMC_FRAME_STANDBY : MMC_FRAME_MOVABLE;
+    return f->plane[MMC_PLANE_STANDBY][w] & m ? MMC_FRAME_STANDBY : MMC_FRAME_MOVABLE;
 }
 /* The state byte of frame i as _mmc_frames_set takes it: state | HEAD | EXEC. */
 static inline uint8_t mmc_frame_state_byte(const struct mmc_frames *f, uint64_t i)
 {
-    return (uint8_t)(mmc_frame_state(f, i) | (mmc_frame_bit(f->head_bits, i) ? MMC_FRAME_HEAD : 0) |
-                     (mmc_frame_bit(f->exec_bits, i) ? MMC_FRAME_EXEC : 0));
+    return (uint8_t)(mmc_frame_state(f, i) | (mmc_frame_bit(f, MMC_PLANE_HEAD, i) ? MMC_FRAME_HEAD : 0) |
+                     (mmc_frame_bit(f, MMC_PLANE_EXEC, i) ? MMC_FRAME_EXEC : 0));
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -202,7 +279,12 @@ static inline bool mmc_run_window(const struct mmc_run *run, const struct mmc_se
 
 /* The interface every engine implements. The frame database is the truth: the caller updates
  * it first, then tells the engine with take() or give(); a range given to take() / give() lies
- * in one run. Engines are called with the partition lock held. */
+ * in one run. Engines are called with the partition lock held.
+ * Frame indices are the database's, over the span: they never change, and the pool may gain
+ * hugepages while an engine lives (reserve / add). An engine keeps its per-frame tables per
+ * hugepage, at the hugepage's ordinal (mmc_frame_ord), and whatever it keeps per place of the
+ * span must be small beside that (a bit per hugepage slot, say), so that its memory follows
+ * the pool, not the span (metadata_bytes is reported per frame of both). */
 struct mmc_engine_ops {
     const char *name;           /* selected by this name (MMC_ALGO, mmc_config.algo) */
     const char *summary;        /* one line: algorithm and placement policy */
@@ -220,6 +302,16 @@ struct mmc_engine_ops {
     int (*find)(void *engine, const struct mmc_search *rq, uint64_t *first_frame, uint64_t *work);
     void (*take)(void *engine, uint64_t first_frame, uint64_t frames); /* frames left free */
     void (*give)(void *engine, uint64_t first_frame, uint64_t frames); /* frames became free */
+    /* Growth: hugepages enter the pool while the engine lives, in two steps.
+     * reserve(): before the frame database has them (add_pfn ascending, nadd of them; the
+     * database's own reserve has succeeded, so f->hp_cap >= f->nhugepages + nadd): allocate
+     * what add() will need; 0 or -ENOMEM, and what find() sees does not change either way.
+     * add(): after the database has them all (present, free, runs joined), once per hugepage
+     * in ascending PFN order, first_frame its first frame: take it in at the cost of a give
+     * of its frames (never a rebuild). Until add() is called for a hugepage, the engine
+     * treats its frames as used. Cannot fail. */
+    int (*reserve)(void *engine, uint64_t nadd, const uint64_t *add_pfn);
+    void (*add)(void *engine, uint64_t first_frame);
     size_t (*metadata_bytes)(const void *engine); /* bytes of the engine's own index */
 };
 

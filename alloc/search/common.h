@@ -14,6 +14,7 @@
 #ifndef MMC_SEARCH_COMMON_H
 #define MMC_SEARCH_COMMON_H
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -114,6 +115,130 @@ static inline uint64_t hbm_prev(const struct hbm *h, uint64_t i)
     return i;
 }
 
+/* ---- span bitmaps ----
+ * One bit per place of the span, a place being 2^(hp_shift - pshift) frames (pshift =
+ * hp_shift: a frame), stored per hugepage: the 2^pshift bits of the places inside hugepage
+ * slot s live at the slot's ordinal (bpo words per ordinal), and a dense bitmap with summary
+ * levels over the slots says which slots have a bit set, so "the highest set bit <= p" is
+ * O(log_64 slots) word reads. Memory: bpo words per hugepage of the pool (grown with it by
+ * sbm_reserve) + 1/8 byte per hugepage slot of the span (+1/63 for the summaries). Bits may
+ * only be set in present slots. */
+struct sbm {
+    const struct mmc_frames *f;
+    unsigned pshift;            /* log2(places per hugepage), <= hp_shift */
+    uint64_t bpo;               /* words per ordinal: max(1, 2^pshift / 64) */
+    uint64_t *leaf;             /* bpo words per ordinal, for cap ordinals */
+    uint64_t cap;               /* ordinals leaf has room for */
+    uint64_t *slots_mem;        /* the summary's words */
+    struct hbm slots;           /* bit s: slot s has a bit set */
+};
+
+/* Room for cap ordinals (new words zeroed). 0 or -ENOMEM (the bitmap unchanged). */
+static inline int sbm_reserve(struct sbm *m, uint64_t cap)
+{
+    if (cap <= m->cap)
+        return 0;
+    uint64_t ncap = m->cap ? m->cap : 1;
+    while (ncap < cap)
+        ncap *= 2;
+    uint64_t *nl = realloc(m->leaf, ncap * m->bpo * sizeof(uint64_t));
+    if (!nl)
+        return -ENOMEM;
+    memset(nl + m->cap * m->bpo, 0, (ncap - m->cap) * m->bpo * sizeof(uint64_t));
+    m->leaf = nl;
+    m->cap = ncap;
+    return 0;
+}
+
+/* An empty bitmap over f's span with room for f's ordinals. 0 or -ENOMEM. */
+static inline int sbm_init(struct sbm *m, const struct mmc_frames *f, unsigned pshift)
+{
+    memset(m, 0, sizeof(*m));
+    m->f = f;
+    m->pshift = pshift;
+    m->bpo = pshift > 6 ? 1ull << (pshift - 6) : 1;
+    if (!(m->slots_mem = calloc(hbm_words(f->nslots), sizeof(uint64_t))))
+        return -ENOMEM;
+    hbm_init(&m->slots, f->nslots, m->slots_mem);
+    return sbm_reserve(m, f->hp_cap > 0 ? f->hp_cap : 1);
+}
+
+static inline void sbm_destroy(struct sbm *m)
+{
+    free(m->leaf);
+    free(m->slots_mem);
+    memset(m, 0, sizeof(*m));
+}
+
+static inline size_t sbm_bytes(const struct sbm *m)
+{
+    return (m->cap * m->bpo + hbm_words(m->f->nslots)) * sizeof(uint64_t);
+}
+
+/* The word of place p's bits (p in a present slot). */
+static inline uint64_t *sbm_word(const struct sbm *m, uint64_t p)
+{
+    const uint64_t s = p >> m->pshift, o = mmc_frames_ord(m->f, s);
+    return m->leaf + o * m->bpo + ((p & ((1ull << m->pshift) - 1)) >> 6);
+}
+
+static inline bool sbm_test(const struct sbm *m, uint64_t p)
+{
+    if (mmc_frames_ord(m->f, p >> m->pshift) == MMC_ORD_NONE)
+        return false;
+    return (*sbm_word(m, p) >> (p & 63)) & 1;
+}
+
+static inline void sbm_set(struct sbm *m, uint64_t p)
+{
+    *sbm_word(m, p) |= 1ull << (p & 63);
+    hbm_set(&m->slots, p >> m->pshift);
+}
+
+static inline void sbm_clear(struct sbm *m, uint64_t p)
+{
+    uint64_t *w = sbm_word(m, p);
+    if (!(*w &= ~(1ull << (p & 63)))) {
+        const uint64_t *l = m->leaf + (uint64_t)mmc_frames_ord(m->f, p >> m->pshift) * m->bpo;
+        uint64_t any = 0;
+        for (uint64_t j = 0; j < m->bpo; j++)
+            any |= l[j];
+        if (!any)
+            hbm_clear(&m->slots, p >> m->pshift);
+    }
+}
+
+/* Highest set bit among places [slot's first place, p] of present slot s = p >> pshift, or
+ * NONE. */
+static inline uint64_t sbm_prev_in_slot(const struct sbm *m, uint64_t p)
+{
+    const uint64_t s = p >> m->pshift, o = mmc_frames_ord(m->f, s);
+    const uint64_t *l = m->leaf + o * m->bpo, base = s << m->pshift;
+    uint64_t j = (p - base) >> 6;
+    uint64_t x = l[j] & (~0ull >> (63 - (p & 63)));
+    for (;;) {
+        if (x)
+            return base + (j << 6) + 63 - (uint64_t)__builtin_clzll(x);
+        if (j == 0)
+            return NONE;
+        x = l[--j];
+    }
+}
+
+/* Highest set bit <= p, or NONE. */
+static inline uint64_t sbm_prev(const struct sbm *m, uint64_t p)
+{
+    uint64_t s = p >> m->pshift;
+    if (hbm_test(&m->slots, s)) {
+        uint64_t r = sbm_prev_in_slot(m, p);
+        if (r != NONE)
+            return r;
+    }
+    if (s == 0 || (s = hbm_prev(&m->slots, s - 1)) == NONE)
+        return NONE;
+    return sbm_prev_in_slot(m, ((s + 1) << m->pshift) - 1);
+}
+
 /* ---- positions ----
  * Per node: hp_pfn[j], its j-th hugepage's PFN | 1 if a run starts there (ascending);
  * hp_global[j], that hugepage's index in the frame database. shift: log2(frames per
@@ -122,18 +247,6 @@ static inline uint64_t hbm_prev(const struct hbm *h, uint64_t i)
 static inline uint64_t pos_pfn(const uint64_t *hp_pfn, unsigned shift, uint64_t p)
 {
     return (hp_pfn[p >> shift] & ~1ull) + (p & ((1ull << shift) - 1));
-}
-
-/* Database hugepage h becomes its node's hugepage i: its hp_pfn and hp_global entries, and its
- * frames' free bits at positions i << hp_shift on (bits: one bit per position). */
-static inline void pos_add_hugepage(const struct mmc_frames *f, uint64_t h, uint64_t i,
-                                    uint64_t *hp_pfn, uint32_t *hp_global, uint64_t *bits)
-{
-    bool starts = h == 0 || f->hp_run[h] != f->hp_run[h - 1];
-    hp_pfn[i] = f->hp_pfn[h] | (starts ? 1 : 0);
-    hp_global[i] = (uint32_t)h;
-    memcpy(bits + ((i << f->hp_shift) >> 6), f->free_bits + ((h << f->hp_shift) >> 6),
-           (f->hp_frames >> 6) * sizeof(uint64_t));
 }
 
 /* Position range of the PFNs [lowest, highest] in a node of nhp hugepages: [*lo, *hi). */

@@ -39,7 +39,8 @@
  * hugepages entered the pool; never renumbered), and every per-frame table (the bit planes,
  * the pageblock counters) holds the hugepage's entries at its ordinal. A two-level directory
  * maps a hugepage slot of the span (i >> hp_shift) to its ordinal: one pointer per section of
- * MMC_SECTION_SLOTS slots, and a table of ordinals per section that holds a present hugepage.
+ * MMC_SECTION_SLOTS slots, and a table of ordinals per section that holds a present hugepage;
+ * those sections have ordinals of their own (sec_ord), for engines' per-section tables.
  * So the database costs ~0.8 byte per frame of pool plus 8 bytes per section of span (1 GiB
  * of 2 MiB hugepages) and 2 KiB per section that holds any of the pool (frames.c's header).
  *
@@ -100,7 +101,12 @@ struct mmc_frames {
     uint32_t **dir;             /* per section: NULL (no present slot) or MMC_SECTION_SLOTS
                                    ordinals (MMC_ORD_NONE: absent) */
     uint64_t ndir;              /* sections: ceil(nslots / MMC_SECTION_SLOTS) */
-    uint64_t nsections;         /* sections with a table */
+    uint32_t *sec_ord;          /* per section: its ordinal among the sections with a table
+                                   (0, 1, ... in the order they got one; never renumbered), or
+                                   MMC_ORD_NONE */
+    uint64_t nsections;         /* sections with a table: section ordinals [0, nsections) */
+    uint64_t sec_cap;           /* section ordinals engines should have room for (>= nsections
+                                   after a reserve) */
     uint64_t *hp_pfn;           /* per ordinal: the hugepage's first PFN */
     uint8_t *hp_node;           /* per ordinal: its node number */
     /* The bit planes (bit j & 63 of word j >> 6 of the ordinal's words is frame
@@ -136,8 +142,9 @@ MMC_INTERNAL void _mmc_frames_destroy(struct mmc_frames *f);
  * the directory's sections, the runs; nothing visible changes. 0, -ENOMEM, -EINVAL (outside
  * the span, not ascending) or -EEXIST (present already). _mmc_frames_add, after a successful
  * reserve of the same hugepages: they become present and free, ordinals nhugepages,
- * nhugepages + 1, ... in add_pfn's order; their runs are extended, joined or started; cannot
- * fail. O(nadd * hp_frames / 64 + runs). */
+ * nhugepages + 1, ... in add_pfn's order (new sections likewise); their runs are extended,
+ * joined or started; cannot fail. O(nadd * hp_frames / 64 + runs). After a reserve, hp_cap >=
+ * nhugepages + nadd and sec_cap >= the sections there will be. */
 MMC_INTERNAL int _mmc_frames_reserve(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn);
 MMC_INTERNAL void _mmc_frames_add(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn,
                                   const uint8_t *add_node);

@@ -117,36 +117,49 @@ static inline uint64_t hbm_prev(const struct hbm *h, uint64_t i)
 
 /* ---- span bitmaps ----
  * One bit per place of the span, a place being 2^(hp_shift - pshift) frames (pshift =
- * hp_shift: a frame), stored per hugepage: the 2^pshift bits of the places inside hugepage
- * slot s live at the slot's ordinal (bpo words per ordinal), and a dense bitmap with summary
- * levels over the slots says which slots have a bit set, so "the highest set bit <= p" is
- * O(log_64 slots) word reads. Memory: bpo words per hugepage of the pool (grown with it by
- * sbm_reserve) + 1/8 byte per hugepage slot of the span (+1/63 for the summaries). Bits may
- * only be set in present slots. */
+ * hp_shift: a frame), stored in three tiers that follow the frame database's directory: the
+ * 2^pshift bits of the places inside hugepage slot s at the slot's ordinal (bpo words per
+ * ordinal); per section with a table (at its section ordinal), a bit per slot saying the
+ * slot has a bit set (MMC_SECTION_SLOTS / 64 words); over the sections, a dense bitmap with
+ * summary levels saying which have a bit set. "The highest set bit <= p" is O(log_64 sections
+ * + the words of one section and one hugepage) word reads. Memory: bpo words per hugepage of
+ * the pool, 64 bytes per section holding any of it, 1/8 byte per section of the span (+1/63);
+ * grown with the pool by sbm_reserve. Bits may only be set in present slots. */
+#define SBM_MID_WORDS (MMC_SECTION_SLOTS / 64)
 struct sbm {
     const struct mmc_frames *f;
     unsigned pshift;            /* log2(places per hugepage), <= hp_shift */
     uint64_t bpo;               /* words per ordinal: max(1, 2^pshift / 64) */
     uint64_t *leaf;             /* bpo words per ordinal, for cap ordinals */
     uint64_t cap;               /* ordinals leaf has room for */
-    uint64_t *slots_mem;        /* the summary's words */
-    struct hbm slots;           /* bit s: slot s has a bit set */
+    uint64_t *mid;              /* SBM_MID_WORDS words per section ordinal, for sec_cap */
+    uint64_t sec_cap;           /* section ordinals mid has room for */
+    uint64_t *top_mem;          /* the top's words */
+    struct hbm top;             /* bit d: section d has a bit set */
 };
 
-/* Room for cap ordinals (new words zeroed). 0 or -ENOMEM (the bitmap unchanged). */
-static inline int sbm_reserve(struct sbm *m, uint64_t cap)
+/* Room for f's hp_cap ordinals and sec_cap sections (new words zeroed). 0 or -ENOMEM (the
+ * bitmap unchanged but perhaps larger). */
+static inline int sbm_reserve(struct sbm *m)
 {
-    if (cap <= m->cap)
-        return 0;
-    uint64_t ncap = m->cap ? m->cap : 1;
-    while (ncap < cap)
-        ncap *= 2;
-    uint64_t *nl = realloc(m->leaf, ncap * m->bpo * sizeof(uint64_t));
-    if (!nl)
-        return -ENOMEM;
-    memset(nl + m->cap * m->bpo, 0, (ncap - m->cap) * m->bpo * sizeof(uint64_t));
-    m->leaf = nl;
-    m->cap = ncap;
+    const struct mmc_frames *f = m->f;
+    if (f->hp_cap > m->cap) {
+        uint64_t *nl = realloc(m->leaf, f->hp_cap * m->bpo * sizeof(uint64_t));
+        if (!nl)
+            return -ENOMEM;
+        memset(nl + m->cap * m->bpo, 0, (f->hp_cap - m->cap) * m->bpo * sizeof(uint64_t));
+        m->leaf = nl;
+        m->cap = f->hp_cap;
+    }
+    if (f->sec_cap > m->sec_cap) {
+        uint64_t *nm = realloc(m->mid, f->sec_cap * SBM_MID_WORDS * sizeof(uint64_t));
+        if (!nm)
+            return -ENOMEM;
+        memset(nm + m->sec_cap * SBM_MID_WORDS, 0,
+               (f->sec_cap - m->sec_cap) * SBM_MID_WORDS * sizeof(uint64_t));
+        m->mid = nm;
+        m->sec_cap = f->sec_cap;
+    }
     return 0;
 }
 
@@ -157,68 +170,82 @@ static inline int sbm_init(struct sbm *m, const struct mmc_frames *f, unsigned p
     m->f = f;
     m->pshift = pshift;
     m->bpo = pshift > 6 ? 1ull << (pshift - 6) : 1;
-    if (!(m->slots_mem = calloc(hbm_words(f->nslots), sizeof(uint64_t))))
+    if (!(m->top_mem = calloc(hbm_words(f->ndir), sizeof(uint64_t))))
         return -ENOMEM;
-    hbm_init(&m->slots, f->nslots, m->slots_mem);
-    return sbm_reserve(m, f->hp_cap > 0 ? f->hp_cap : 1);
+    hbm_init(&m->top, f->ndir, m->top_mem);
+    return sbm_reserve(m);
 }
 
 static inline void sbm_destroy(struct sbm *m)
 {
     free(m->leaf);
-    free(m->slots_mem);
+    free(m->mid);
+    free(m->top_mem);
     memset(m, 0, sizeof(*m));
 }
 
 static inline size_t sbm_bytes(const struct sbm *m)
 {
-    return (m->cap * m->bpo + hbm_words(m->f->nslots)) * sizeof(uint64_t);
+    return (m->cap * m->bpo + m->sec_cap * SBM_MID_WORDS + hbm_words(m->f->ndir)) * sizeof(uint64_t);
 }
 
-/* The word of place p's bits (p in a present slot). */
-static inline uint64_t *sbm_word(const struct sbm *m, uint64_t p)
+/* The bpo words of present slot s. */
+static inline uint64_t *sbm_leaf(const struct sbm *m, uint64_t s)
 {
-    const uint64_t s = p >> m->pshift, o = mmc_frames_ord(m->f, s);
-    return m->leaf + o * m->bpo + ((p & ((1ull << m->pshift) - 1)) >> 6);
+    return m->leaf + (uint64_t)mmc_frames_ord(m->f, s) * m->bpo;
+}
+
+/* The SBM_MID_WORDS words of the section holding slot s (which has a table). */
+static inline uint64_t *sbm_mid(const struct sbm *m, uint64_t s)
+{
+    return m->mid + (uint64_t)m->f->sec_ord[s >> MMC_SECTION_SHIFT] * SBM_MID_WORDS;
 }
 
 static inline bool sbm_test(const struct sbm *m, uint64_t p)
 {
-    if (mmc_frames_ord(m->f, p >> m->pshift) == MMC_ORD_NONE)
+    const uint64_t s = p >> m->pshift;
+    if (mmc_frames_ord(m->f, s) == MMC_ORD_NONE)
         return false;
-    return (*sbm_word(m, p) >> (p & 63)) & 1;
+    return (sbm_leaf(m, s)[(p & ((1ull << m->pshift) - 1)) >> 6] >> (p & 63)) & 1;
 }
 
 static inline void sbm_set(struct sbm *m, uint64_t p)
 {
-    *sbm_word(m, p) |= 1ull << (p & 63);
-    hbm_set(&m->slots, p >> m->pshift);
+    const uint64_t s = p >> m->pshift, j = s & (MMC_SECTION_SLOTS - 1);
+    sbm_leaf(m, s)[(p & ((1ull << m->pshift) - 1)) >> 6] |= 1ull << (p & 63);
+    uint64_t *mid = sbm_mid(m, s);
+    if (!(mid[j >> 6] & (1ull << (j & 63)))) {
+        mid[j >> 6] |= 1ull << (j & 63);
+        hbm_set(&m->top, s >> MMC_SECTION_SHIFT);
+    }
 }
 
 static inline void sbm_clear(struct sbm *m, uint64_t p)
 {
-    uint64_t *w = sbm_word(m, p);
-    if (!(*w &= ~(1ull << (p & 63)))) {
-        const uint64_t *l = m->leaf + (uint64_t)mmc_frames_ord(m->f, p >> m->pshift) * m->bpo;
-        uint64_t any = 0;
-        for (uint64_t j = 0; j < m->bpo; j++)
-            any |= l[j];
-        if (!any)
-            hbm_clear(&m->slots, p >> m->pshift);
-    }
+    const uint64_t s = p >> m->pshift, j = s & (MMC_SECTION_SLOTS - 1);
+    uint64_t *l = sbm_leaf(m, s);
+    uint64_t *w = &l[(p & ((1ull << m->pshift) - 1)) >> 6];
+    if (*w &= ~(1ull << (p & 63)))
+        return;
+    for (uint64_t k = 0; k < m->bpo; k++)
+        if (l[k])
+            return;
+    uint64_t *mid = sbm_mid(m, s);
+    mid[j >> 6] &= ~(1ull << (j & 63));
+    for (uint64_t k = 0; k < SBM_MID_WORDS; k++)
+        if (mid[k])
+            return;
+    hbm_clear(&m->top, s >> MMC_SECTION_SHIFT);
 }
 
-/* Highest set bit among places [slot's first place, p] of present slot s = p >> pshift, or
+/* Highest set bit of the words l[0, j] (j's word masked by mask), as an offset in bits, or
  * NONE. */
-static inline uint64_t sbm_prev_in_slot(const struct sbm *m, uint64_t p)
+static inline uint64_t sbm_highest(const uint64_t *l, uint64_t j, uint64_t mask)
 {
-    const uint64_t s = p >> m->pshift, o = mmc_frames_ord(m->f, s);
-    const uint64_t *l = m->leaf + o * m->bpo, base = s << m->pshift;
-    uint64_t j = (p - base) >> 6;
-    uint64_t x = l[j] & (~0ull >> (63 - (p & 63)));
+    uint64_t x = l[j] & mask;
     for (;;) {
         if (x)
-            return base + (j << 6) + 63 - (uint64_t)__builtin_clzll(x);
+            return (j << 6) + 63 - (uint64_t)__builtin_clzll(x);
         if (j == 0)
             return NONE;
         x = l[--j];
@@ -228,15 +255,31 @@ static inline uint64_t sbm_prev_in_slot(const struct sbm *m, uint64_t p)
 /* Highest set bit <= p, or NONE. */
 static inline uint64_t sbm_prev(const struct sbm *m, uint64_t p)
 {
+    const uint64_t pmask = (1ull << m->pshift) - 1;
     uint64_t s = p >> m->pshift;
-    if (hbm_test(&m->slots, s)) {
-        uint64_t r = sbm_prev_in_slot(m, p);
-        if (r != NONE)
-            return r;
+    uint64_t d = s >> MMC_SECTION_SHIFT;
+    if (hbm_test(&m->top, d)) {
+        const uint64_t *mid = sbm_mid(m, s);
+        const uint64_t j = s & (MMC_SECTION_SLOTS - 1);
+        if ((mid[j >> 6] >> (j & 63)) & 1) { /* in p's own slot, at or below p */
+            uint64_t r = sbm_highest(sbm_leaf(m, s), (p & pmask) >> 6, ~0ull >> (63 - (p & 63)));
+            if (r != NONE)
+                return (s << m->pshift) + r;
+        }
+        if (j > 0) { /* a lower slot of the section */
+            uint64_t r = sbm_highest(mid, (j - 1) >> 6, ~0ull >> (63 - ((j - 1) & 63)));
+            if (r != NONE) {
+                s = (d << MMC_SECTION_SHIFT) + r;
+                return (s << m->pshift) +
+                       sbm_highest(sbm_leaf(m, s), m->bpo - 1, m->pshift >= 6 ? ~0ull : pmask);
+            }
+        }
     }
-    if (s == 0 || (s = hbm_prev(&m->slots, s - 1)) == NONE)
+    if (d == 0 || (d = hbm_prev(&m->top, d - 1)) == NONE)
         return NONE;
-    return sbm_prev_in_slot(m, ((s + 1) << m->pshift) - 1);
+    const uint64_t *mid = m->mid + (uint64_t)m->f->sec_ord[d] * SBM_MID_WORDS;
+    s = (d << MMC_SECTION_SHIFT) + sbm_highest(mid, SBM_MID_WORDS - 1, ~0ull);
+    return (s << m->pshift) + sbm_highest(sbm_leaf(m, s), m->bpo - 1, m->pshift >= 6 ? ~0ull : pmask);
 }
 
 /* ---- positions ----

@@ -67,6 +67,8 @@ enum mmc_frame_state {
 #define MMC_SECTION_SHIFT 9     /* hugepage slots per directory section: 512 */
 #define MMC_SECTION_SLOTS (1ull << MMC_SECTION_SHIFT)
 #define MMC_ORD_NONE UINT32_MAX /* the ordinal of an absent hugepage slot */
+#define MMC_SPAN_MAX_FRAMES (1ull << 36) /* the longest span a database indexes: 256 TiB (x86-64
+                                   4-level paging addresses 64 TiB of physical memory) */
 
 struct mmc_run {
     uint64_t base_pfn;          /* PFN of the run's first frame */
@@ -130,7 +132,7 @@ struct mmc_frames {
 };
 
 /* A database over the span [base_pfn, base_pfn + span_frames) (base_pfn and span_frames
- * multiples of hp_frames >= 512) holding nhugepages hugepages (hp_pfn[] ascending, multiples
+ * multiples of hp_frames >= 512, span_frames <= MMC_SPAN_MAX_FRAMES) holding nhugepages hugepages (hp_pfn[] ascending, multiples
  * of hp_frames, inside the span), ordinals in that order. Copies the arrays. All frames start
  * free. Returns 0 or -ENOMEM / -EINVAL. */
 MMC_INTERNAL int _mmc_frames_init(struct mmc_frames *f, uint64_t base_pfn, uint64_t span_frames,
@@ -484,8 +486,17 @@ struct mmc_load {
     uint32_t cap;               /* slots allocated */
     uint32_t *free_slots;       /* stack of free slot indices */
     uint32_t nfree;             /* entries on it */
-    uint32_t *frame_slot;       /* per frame: slot index + 1 of the load frame there, 0 none */
+    uint32_t *frame_slot;       /* per frame, at its hugepage's ordinal (ordinal * hp_frames +
+                                   offset): slot index + 1 of the load frame there, 0 none */
+    uint64_t frame_slot_cap;    /* ordinals frame_slot has room for (0: no load yet) */
 };
+/* Room in the load's frame map for the frame database's hp_cap ordinals (the first call
+ * creates it). 0 or -ENOMEM (unchanged). Lock held. */
+MMC_INTERNAL int _mmc_load_reserve(struct mmc_partition *part);
+/* The load's map entry of present frame i (the map must exist). */
+#define _mmc_load_slot_of(part, i)                                                                 \
+    (&(part)->load.frame_slot[(uint64_t)mmc_frame_ord(&(part)->frames, (i)) * (part)->frames.hp_frames + \
+                              ((i) & ((part)->frames.hp_frames - 1))])
 /* Take up to `want` free frames of `node` with PFN in [lo_pfn, hi_pfn], outside the frame index
  * range [ex_first, ex_end), by the partition's placement (clustered: already-broken pageblocks
  * first), into state `state`; their frame indices go to out[]. Returns how many. Lock held. */

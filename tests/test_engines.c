@@ -445,7 +445,7 @@ static bool grow_batch(const struct mmc_engine_ops *e, void *st, struct mmc_fram
         if (held[h] == mark)
             pfn[n] = o->hp_pfn[h], node[n++] = o->hp_node[h];
     if (good && n) {
-        int rc = _mmc_frames_reserve(f, n, pfn);
+        int rc = _mmc_frames_reserve(f, n, pfn, node);
         if (rc == 0)
             rc = e->reserve(st, n, pfn);
         good = rc == 0;
@@ -533,8 +533,9 @@ static bool run_internal(const struct mmc_engine_ops *e, size_t ci, uint64_t see
     good = memory_ok(e, st, &f, where);
     {   /* the database refuses a hugepage it has and one outside its span */
         const uint64_t in = f.hp_pfn[0], out_pfn = f.base_pfn + f.nframes;
-        good = good && _mmc_frames_reserve(&f, 1, &in) == -EEXIST &&
-               _mmc_frames_reserve(&f, 1, &out_pfn) == -EINVAL;
+        const uint8_t n0 = 0;
+        good = good && _mmc_frames_reserve(&f, 1, &in, &n0) == -EEXIST &&
+               _mmc_frames_reserve(&f, 1, &out_pfn, &n0) == -EINVAL;
         if (!good)
             printf("# %s: _mmc_frames_reserve took a present hugepage or one outside the span\n", where);
     }
@@ -1056,7 +1057,7 @@ static bool growth_cost(const struct mmc_engine_ops *e, double *create_us, doubl
     double t_add = 0;
     for (uint64_t k = 0; good && k < nl; k++) {
         t0 = now_s();
-        good = _mmc_frames_reserve(&f, 1, &late[k]) == 0 && e->reserve(st, 1, &late[k]) == 0;
+        good = _mmc_frames_reserve(&f, 1, &late[k], node) == 0 && e->reserve(st, 1, &late[k]) == 0;
         if (good) {
             _mmc_frames_add(&f, 1, &late[k], node);
             e->add(st, late[k] - f.base_pfn);

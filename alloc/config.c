@@ -106,6 +106,10 @@ MMC_API int mmc_config_init(struct mmc_config *cfg)
             rc = -EINVAL;
         }
     }
+    if (_mmc_engine_plugins_from_env() < 0) { /* MMC_ENGINE_PLUGIN names one that is refused */
+        _mmc_set_error("%s", _mmc_engine_plugin_error());
+        rc = -EINVAL;
+    }
     if ((v = getenv("MMC_ALGO")) && *v) {
         if (_mmc_engine_lookup(v)) {
             snprintf(cfg->algo, sizeof(cfg->algo), "%s", v);
@@ -176,8 +180,10 @@ int _mmc_config_check(const struct mmc_config *cfg, const char *fn)
         return -EINVAL;
     }
     if (!_mmc_engine_lookup(cfg->algo)) {
+        const char *perr = _mmc_engine_plugin_error();
         _mmc_set_error("%s: algo '%s' names no search engine: give one of mmc_engine_name() "
-                       "(mmcontig --help lists them)", fn, cfg->algo);
+                       "(mmcontig --help lists them)%s%s", fn, cfg->algo, perr ? "; " : "",
+                       perr ? perr : "");
         return -EINVAL;
     }
     if (cfg->on_misuse != MMC_MISUSE_ABORT && cfg->on_misuse != MMC_MISUSE_WARN) {

@@ -19,6 +19,10 @@
 #include "topology.h"
 
 #define MMC_INTERNAL __attribute__((visibility("hidden")))
+/* Exported from libmmcontig for the mmcontig program's check-engine (tests/engine_check.c,
+ * which links the shared library): no installed header declares these, they are no public
+ * interface and may change with any commit. */
+#define MMC_TOOL __attribute__((visibility("default")))
 
 #define MMC_FRAME_SHIFT 12
 /* The engine a partition searches with when nothing names one: the fastest on constrained
@@ -30,139 +34,30 @@
 /* ------------------------------------------------------------------------------------------
  * frames.c: the frame database
  *
- * The state of every frame of the pool, indexed over the pool's physical span: frame index i
- * is PFN base_pfn + i, for every PFN of the span, so an index never changes while the
- * partition lives and a hugepage taken later simply becomes present. Frames of the span that
- * are not in the pool are absent: never free, never handed out, in no run.
- *
- * Storage is per hugepage: each present hugepage has an ordinal (0, 1, ... in the order the
- * hugepages entered the pool; never renumbered), and every per-frame table (the bit planes,
- * the pageblock counters) holds the hugepage's entries at its ordinal. A two-level directory
- * maps a hugepage slot of the span (i >> hp_shift) to its ordinal: one pointer per section of
- * MMC_SECTION_SLOTS slots, and a table of ordinals per section that holds a present hugepage;
- * those sections have ordinals of their own (sec_ord), for engines' per-section tables.
- * So the database costs ~0.8 byte per frame of pool plus 8 bytes per section of span (1 GiB
- * of 2 MiB hugepages) and 2 KiB per section that holds any of the pool (frames.c's header).
- *
- * The state is held as bit planes, one bit per frame each, so that taking or giving n frames
- * is O(n / 64) word operations, plus O(n / 512) for the pageblock counters and O(1) for the
- * free counters. Runs (maximal physically adjacent present frames on one node) are kept
- * sorted; a hugepage that enters the pool extends, joins or starts one (_mmc_frames_add).
+ * Its layout, its read accessors and the engine interface are public: mmcontig/engine.h says
+ * what the database holds (frames indexed over the physical span, per-hugepage tables at
+ * append-only ordinals under a two-level directory, bit planes, sorted runs). Here: what only
+ * the library calls. The database costs ~0.8 byte per frame of pool plus 8 bytes per section
+ * of span (1 GiB of 2 MiB hugepages) and 2 KiB per section that holds any of the pool
+ * (frames.c's header). Taking or giving n frames is O(n / 64) word operations, plus
+ * O(n / 512) for the pageblock counters and O(1) for the free counters; a hugepage that enters
+ * the pool extends, joins or starts a run (_mmc_frames_add).
  * ---------------------------------------------------------------------------------------- */
-enum mmc_frame_state {
-    MMC_FRAME_FREE = 0,         /* free, any engine may hand it out */
-    MMC_FRAME_CONTIG = 1,       /* pinned by a contiguous block */
-    MMC_FRAME_MDL = 2,          /* pinned by an MDL */
-    MMC_FRAME_MOVABLE = 3,      /* load: in use, contents kept, may be moved (load.c) */
-    MMC_FRAME_STANDBY = 4,      /* load: cached contents that may be dropped (load.c) */
-    MMC_FRAME_ABSENT = 5,       /* in the span, not in the pool (mmc_frame_state only) */
-};
-#define MMC_FRAME_STATE_MASK 0x0f
-#define MMC_FRAME_HEAD 0x10     /* with CONTIG or FREE, to _mmc_frames_set: the range is exactly
-                                   one contiguous block, with its head at the first frame, taken
-                                   whole (all its frames were free) or freed whole */
-#define MMC_FRAME_EXEC 0x20     /* with HEAD: the block was handed out through the executable
-                                   view (recorded on the head frame only) */
-#define MMC_PAGEBLOCK_FRAMES 512 /* a pageblock, as Linux's pageblock_order 9: 2 MiB */
-#define MMC_SECTION_SHIFT 9     /* hugepage slots per directory section: 512 */
-#define MMC_SECTION_SLOTS (1ull << MMC_SECTION_SHIFT)
-#define MMC_ORD_NONE UINT32_MAX /* the ordinal of an absent hugepage slot */
-#define MMC_SPAN_MAX_FRAMES (1ull << 36) /* the longest span a database indexes: 256 TiB (x86-64
-                                   4-level paging addresses 64 TiB of physical memory) */
+#include "mmcontig/engine.h"
 
-struct mmc_run {
-    uint64_t base_pfn;          /* PFN of the run's first frame */
-    uint64_t first_frame;       /* frame index of the run's first frame: base_pfn - f->base_pfn */
-    uint64_t frames;            /* length in frames (a multiple of the hugepage's frames) */
-    unsigned node;              /* node number */
-};
-
-/* The bit planes, by number: plane k of ordinal o is f->plane[k] + o * f->wph. */
-enum mmc_plane {
-    MMC_PLANE_FREE,             /* free */
-    MMC_PLANE_SCAT,             /* held by a scattered kind (MDL, movable, standby) */
-    MMC_PLANE_MDL,
-    MMC_PLANE_STANDBY,
-    MMC_PLANE_HEAD,
-    MMC_PLANE_EXEC,
-    MMC_NPLANES,
-};
-
-/* A table that grows without moving, for per-ordinal (and per-section) entries: the address
- * space for every entry it could ever hold is reserved when it is made (mmap, MAP_NORESERVE:
- * no memory until an entry is touched), so that making room is free and nothing is ever
- * copied; a growth costs the entries it adds. Where the kernel refuses the reservation
- * (vm.overcommit_memory 2), a heap block that doubles instead (copying, amortised O(1) per
- * entry). */
-struct mmc_tab {
-    void *p;                    /* the entries */
-    size_t bytes;               /* bytes made room for (zeroed) */
-    size_t max_bytes;           /* the reservation (mapped), or the heap block's size */
-    bool mapped;
-};
-/* An empty table for up to max_bytes. 0 or -ENOMEM. */
-MMC_INTERNAL int _mmc_tab_init(struct mmc_tab *t, size_t max_bytes);
-/* Room for bytes (new bytes zero; t->p may move only in the heap fallback). 0 or -ENOMEM
- * (unchanged). */
-MMC_INTERNAL int _mmc_tab_room(struct mmc_tab *t, size_t bytes);
-MMC_INTERNAL void _mmc_tab_free(struct mmc_tab *t);
-
-enum { MMC_TAB_PFN, MMC_TAB_NODE, MMC_TAB_PB_USED, MMC_TAB_PB_SCAT, MMC_TAB_PLANE0,
-       MMC_FRAMES_NTABS = MMC_TAB_PLANE0 + MMC_NPLANES };
-
-struct mmc_frames {
-    uint64_t base_pfn;          /* PFN of frame index 0 (the span's start, a multiple of
-                                   hp_frames) */
-    uint64_t nframes;           /* frame indices [0, nframes): the span, absent frames included */
-    uint64_t nslots;            /* hugepage slots of the span: nframes >> hp_shift */
-    uint64_t hp_frames;         /* frames per hugepage (512 for 2 MiB, 262144 for 1 GiB) */
-    unsigned hp_shift;          /* log2(hp_frames) */
-    uint64_t wph;               /* words per hugepage of each plane: hp_frames / 64 */
-    uint64_t pbph;              /* pageblocks per hugepage: hp_frames / 512 */
-    uint64_t nhugepages;        /* present hugepages: ordinals [0, nhugepages) */
-    uint64_t present_frames;    /* frames present: nhugepages * hp_frames */
-    uint64_t hp_cap;            /* ordinals the per-ordinal tables have room for (engines make
-                                   theirs as large; at most nslots) */
-    uint32_t **dir;             /* per section: NULL (no present slot) or MMC_SECTION_SLOTS
-                                   ordinals (MMC_ORD_NONE: absent) */
-    uint64_t ndir;              /* sections: ceil(nslots / MMC_SECTION_SLOTS) */
-    uint32_t *sec_ord;          /* per section: its ordinal among the sections with a table
-                                   (0, 1, ... in the order they got one; never renumbered), or
-                                   MMC_ORD_NONE */
-    uint64_t nsections;         /* sections with a table: section ordinals [0, nsections) */
-    uint64_t sec_cap;           /* section ordinals engines should have room for (>= nsections
-                                   after a reserve) */
-    uint64_t *hp_pfn;           /* per ordinal: the hugepage's first PFN */
-    uint8_t *hp_node;           /* per ordinal: its node number */
-    /* The bit planes (bit j & 63 of word j >> 6 of the ordinal's words is frame
-     * (slot << hp_shift) + j). A frame's state:
-     *   free:  FREE;  else scat clear: CONTIG;  else mdl: MDL;  standby: STANDBY;  else MOVABLE.
-     * Invariants: a free frame has no other bit set; mdl and standby bits only on scat frames;
-     * head only on the first frame of a contiguous block, exec only on a head. */
-    uint64_t *plane[MMC_NPLANES];
-    uint16_t *pb_used;          /* per ordinal, pbph entries: frames not free per pageblock */
-    uint16_t *pb_scattered;     /* per ordinal, pbph entries: frames held by scattered kinds
-                                   (MDL, movable, standby): clustered placement groups them,
-                                   as Linux groups pages by migrate type */
-    struct mmc_tab tab[MMC_FRAMES_NTABS]; /* what hp_pfn .. plane[] point into */
-    struct mmc_run *runs;       /* ascending PFN */
-    uint64_t nruns;             /* entries in runs[] */
-    uint64_t runs_cap;          /* room in runs[] */
-    uint64_t free_frames;       /* free frames */
-    uint64_t scattered_frames;  /* frames held by scattered kinds */
-    uint64_t node_free[MMC_MAX_NODES]; /* free frames per node number */
-    uint64_t node_frames[MMC_MAX_NODES]; /* frames per node number */
-    unsigned nnodes;            /* 1 + highest node number present */
-};
+/* The table functions under their former names (alloc/search/common.h uses them). */
+#define _mmc_tab_init mmc_tab_init
+#define _mmc_tab_room mmc_tab_room
+#define _mmc_tab_free mmc_tab_free
 
 /* A database over the span [base_pfn, base_pfn + span_frames) (base_pfn and span_frames
  * multiples of hp_frames >= 512, span_frames <= MMC_SPAN_MAX_FRAMES) holding nhugepages hugepages (hp_pfn[] ascending, multiples
  * of hp_frames, inside the span), ordinals in that order. Copies the arrays. All frames start
  * free. Returns 0 or -ENOMEM / -EINVAL. */
-MMC_INTERNAL int _mmc_frames_init(struct mmc_frames *f, uint64_t base_pfn, uint64_t span_frames,
+MMC_TOOL int _mmc_frames_init(struct mmc_frames *f, uint64_t base_pfn, uint64_t span_frames,
                                   uint64_t hp_frames, uint64_t nhugepages, const uint64_t *hp_pfn,
                                   const uint8_t *hp_node);
-MMC_INTERNAL void _mmc_frames_destroy(struct mmc_frames *f);
+MMC_TOOL void _mmc_frames_destroy(struct mmc_frames *f);
 /* Growth, in two steps so that nothing fails half-way. _mmc_frames_reserve: room for nadd
  * more hugepages (add_pfn ascending, inside the span, none present; add_node their nodes, as
  * _mmc_frames_add will be given them): the per-ordinal tables,
@@ -172,9 +67,9 @@ MMC_INTERNAL void _mmc_frames_destroy(struct mmc_frames *f);
  * nhugepages + 1, ... in add_pfn's order (new sections likewise); their runs are extended,
  * joined or started; cannot fail. O(nadd * hp_frames / 64 + runs). After a reserve, hp_cap >=
  * nhugepages + nadd and sec_cap >= the sections there will be. */
-MMC_INTERNAL int _mmc_frames_reserve(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn,
+MMC_TOOL int _mmc_frames_reserve(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn,
                                      const uint8_t *add_node);
-MMC_INTERNAL void _mmc_frames_add(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn,
+MMC_TOOL void _mmc_frames_add(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn,
                                   const uint8_t *add_node);
 /* Frame index of a PFN, or -1 if the PFN is not present. O(1). */
 MMC_INTERNAL int64_t _mmc_frames_index_of_pfn(const struct mmc_frames *f, uint64_t pfn);
@@ -183,7 +78,7 @@ MMC_INTERNAL int64_t _mmc_frames_index_of_pfn(const struct mmc_frames *f, uint64
  * CONTIG | HEAD [| EXEC]: the range becomes one block (its frames were free); FREE | HEAD:
  * the block at first is freed whole. Those two read no plane (the caller vouches for the old
  * state; -Dexpensive_checks verifies it). */
-MMC_INTERNAL void _mmc_frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t state);
+MMC_TOOL void _mmc_frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t state);
 /* The head of the contiguous block holding frame i (i must be CONTIG): O(block frames / 64). */
 MMC_INTERNAL uint64_t _mmc_frames_block_head(const struct mmc_frames *f, uint64_t i);
 /* Free frames in [a, e) (absent frames count as not free): O((e - a) / 64). */
@@ -195,170 +90,23 @@ MMC_INTERNAL uint64_t _mmc_frames_run_free(const struct mmc_frames *f, uint64_t 
 /* Bytes the database itself holds (tables, directory, runs). */
 MMC_INTERNAL size_t _mmc_frames_bytes(const struct mmc_frames *f);
 
-/* The ordinal of hugepage slot s (< nslots), or MMC_ORD_NONE. */
-static inline uint32_t mmc_frames_ord(const struct mmc_frames *f, uint64_t s)
-{
-    const uint32_t *d = f->dir[s >> MMC_SECTION_SHIFT];
-    return d ? d[s & (MMC_SECTION_SLOTS - 1)] : MMC_ORD_NONE;
-}
-/* The ordinal of the hugepage holding frame i (< nframes), or MMC_ORD_NONE. */
-static inline uint32_t mmc_frame_ord(const struct mmc_frames *f, uint64_t i)
-{
-    return mmc_frames_ord(f, i >> f->hp_shift);
-}
-static inline bool mmc_frame_present(const struct mmc_frames *f, uint64_t i)
-{
-    return i < f->nframes && mmc_frame_ord(f, i) != MMC_ORD_NONE;
-}
-static inline uint64_t mmc_frame_pfn(const struct mmc_frames *f, uint64_t i)
-{
-    return f->base_pfn + i;
-}
-/* The words of plane k of ordinal o (wph of them; word j holds frames 64 j .. 64 j + 63 of
- * the hugepage). */
-static inline uint64_t *mmc_frames_words(const struct mmc_frames *f, enum mmc_plane k, uint32_t o)
-{
-    return f->plane[k] + (uint64_t)o * f->wph;
-}
-/* The word of plane k holding frame i (64-aligned frames i & ~63 .. + 63); 0 if absent. */
-static inline uint64_t mmc_frame_word(const struct mmc_frames *f, enum mmc_plane k, uint64_t i)
-{
-    const uint32_t o = mmc_frame_ord(f, i);
-    return o == MMC_ORD_NONE ? 0 : f->plane[k][(uint64_t)o * f->wph + ((i & (f->hp_frames - 1)) >> 6)];
-}
-static inline bool mmc_frame_bit(const struct mmc_frames *f, enum mmc_plane k, uint64_t i)
-{
-    return (mmc_frame_word(f, k, i) >> (i & 63)) & 1;
-}
-static inline bool mmc_frame_is_free(const struct mmc_frames *f, uint64_t i)
-{
-    return mmc_frame_bit(f, MMC_PLANE_FREE, i);
-}
-/* Node number of present frame i. */
-static inline unsigned mmc_frame_node(const struct mmc_frames *f, uint64_t i)
-{
-    return f->hp_node[mmc_frame_ord(f, i)];
-}
-/* How many runs start at or below pfn (runs[0, that) do; binary search). */
-static inline uint64_t mmc_runs_upto(const struct mmc_frames *f, uint64_t pfn)
-{
-    uint64_t lo = 0, hi = f->nruns;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (f->runs[mid].base_pfn <= pfn)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-/* The run holding frame i, or NULL if i is absent. O(log runs). */
-static inline const struct mmc_run *mmc_frame_run(const struct mmc_frames *f, uint64_t i)
-{
-    const uint64_t r = mmc_runs_upto(f, f->base_pfn + i);
-    if (r == 0)
-        return NULL;
-    const struct mmc_run *run = &f->runs[r - 1];
-    return i - run->first_frame < run->frames ? run : NULL;
-}
-/* enum mmc_frame_state of frame i. */
-static inline unsigned mmc_frame_state(const struct mmc_frames *f, uint64_t i)
-{
-    const uint32_t o = mmc_frame_ord(f, i);
-    if (o == MMC_ORD_NONE)
-        return MMC_FRAME_ABSENT;
-    const uint64_t w = (uint64_t)o * f->wph + ((i & (f->hp_frames - 1)) >> 6), m = 1ull << (i & 63);
-    if (f->plane[MMC_PLANE_FREE][w] & m)
-        return MMC_FRAME_FREE;
-    if (!(f->plane[MMC_PLANE_SCAT][w] & m))
-        return MMC_FRAME_CONTIG;
-    if (f->plane[MMC_PLANE_MDL][w] & m)
-        return MMC_FRAME_MDL;
-    return f->plane[MMC_PLANE_STANDBY][w] & m ? MMC_FRAME_STANDBY : MMC_FRAME_MOVABLE;
-}
-/* The state byte of frame i as _mmc_frames_set takes it: state | HEAD | EXEC. */
-static inline uint8_t mmc_frame_state_byte(const struct mmc_frames *f, uint64_t i)
-{
-    return (uint8_t)(mmc_frame_state(f, i) | (mmc_frame_bit(f, MMC_PLANE_HEAD, i) ? MMC_FRAME_HEAD : 0) |
-                     (mmc_frame_bit(f, MMC_PLANE_EXEC, i) ? MMC_FRAME_EXEC : 0));
-}
-
 /* ------------------------------------------------------------------------------------------
  * search/: the search engines, one file each, behind one interface (search/engines.c)
  * ---------------------------------------------------------------------------------------- */
 
-/* A contiguous request in frames. The block [s, s + frames) (PFNs) must satisfy
- * lowest_pfn <= s, s + frames - 1 <= highest_pfn, s / boundary == (s + frames - 1) / boundary
- * when boundary_frames != 0, and lie in one run on a node in node_mask. */
-struct mmc_search {
-    uint64_t frames;            /* run length wanted, >= 1 */
-    uint64_t lowest_pfn;        /* first acceptable PFN */
-    uint64_t highest_pfn;       /* last acceptable PFN, inclusive */
-    uint64_t boundary_frames;   /* 0: none; else a power of two the block must not cross */
-    uint64_t node_mask;         /* allowed node numbers: bit n = node n */
-    uint64_t max_work;          /* 0: unbounded; else the engine gives up (-EAGAIN) after this
-                                   many steps of its own kind (FAST_ONLY) */
-    bool trade;                 /* the partition may trade load frames away when no free block
-                                   exists (not FAST_ONLY); engines ignore it */
-};
-
-/* The PFN window [*lo, *hi) of a run clipped to rq's range; false if it cannot hold rq->frames. */
-static inline bool mmc_run_window(const struct mmc_run *run, const struct mmc_search *rq, uint64_t *lo,
-                                  uint64_t *hi)
-{
-    const uint64_t end = run->base_pfn + run->frames;
-    *lo = run->base_pfn > rq->lowest_pfn ? run->base_pfn : rq->lowest_pfn;
-    *hi = rq->highest_pfn < end - 1 ? rq->highest_pfn + 1 : end;
-    return *hi > *lo && *hi - *lo >= rq->frames;
-}
-
-/* The interface every engine implements. The frame database is the truth: the caller updates
- * it first, then tells the engine with take() or give(); a range given to take() / give() lies
- * in one run. Engines are called with the partition lock held.
- * Frame indices are the database's, over the span: they never change, and the pool may gain
- * hugepages while an engine lives (reserve / add). An engine keeps its per-frame tables per
- * hugepage, at the hugepage's ordinal (mmc_frame_ord), and whatever it keeps per place of the
- * span must be small beside that (a bit per hugepage slot, say), so that its memory follows
- * the pool, not the span (metadata_bytes is reported per frame of both). Per-ordinal tables
- * belong in a struct mmc_tab (address space for f->nslots entries), so that reserve() copies
- * nothing. */
-struct mmc_engine_ops {
-    const char *name;           /* selected by this name (MMC_ALGO, mmc_config.algo) */
-    const char *summary;        /* one line: algorithm and placement policy */
-    /* Build the engine's index over f's current state. 0 or a negative errno. */
-    int (*create)(const struct mmc_frames *f, void **engine);
-    void (*destroy)(void *engine);
-    const char *work_unit;      /* what one unit of find's work is ("frames examined") */
-    uint64_t fast_only_work;    /* the work bound of a FAST_ONLY call, in work_unit: chosen so
-                                   that a decision takes tens of microseconds at most on any
-                                   pool (README, "Search engines", has the measured times) */
-    /* Find a block satisfying rq, by the engine's placement policy, without taking it.
-     * 0 and *first_frame; -ENOMEM: no block exists; -EAGAIN: max_work reached. Stores the
-     * work done in *work, in work_unit, counted in the innermost loops, so that rq->max_work
-     * bounds it (the search stops at most a few units past it). */
-    int (*find)(void *engine, const struct mmc_search *rq, uint64_t *first_frame, uint64_t *work);
-    void (*take)(void *engine, uint64_t first_frame, uint64_t frames); /* frames left free */
-    void (*give)(void *engine, uint64_t first_frame, uint64_t frames); /* frames became free */
-    /* Growth: hugepages enter the pool while the engine lives, in two steps.
-     * reserve(): before the frame database has them (add_pfn ascending, nadd of them; the
-     * database's own reserve has succeeded, so f->hp_cap >= f->nhugepages + nadd): allocate
-     * what add() will need; 0 or -ENOMEM, and what find() sees does not change either way.
-     * add(): after the database has them all (present, free, runs joined), once per hugepage
-     * in ascending PFN order, first_frame its first frame: take it in at the cost of a give
-     * of its frames (never a rebuild). Until add() is called for a hugepage, the engine
-     * treats its frames as used. Cannot fail. */
-    int (*reserve)(void *engine, uint64_t nadd, const uint64_t *add_pfn);
-    void (*add)(void *engine, uint64_t first_frame);
-    size_t (*metadata_bytes)(const void *engine); /* bytes of the engine's own index */
-};
+/* struct mmc_search, struct mmc_engine_ops, their rules and the reference predicate
+ * (mmc_search_fits): mmcontig/engine.h. */
 
 /* engines.c */
-MMC_INTERNAL const struct mmc_engine_ops *_mmc_engine_lookup(const char *name);
+MMC_TOOL const struct mmc_engine_ops *_mmc_engine_lookup(const char *name);
 MMC_INTERNAL extern const struct mmc_engine_ops *const _mmc_engines[];
-/* Does the block at frame index `first` satisfy rq? (Checks range, boundary, node, one run,
- * all free.) The reference predicate every engine and test agrees with. */
-MMC_INTERNAL bool _mmc_search_fits(const struct mmc_frames *f, const struct mmc_search *rq,
-                                   uint64_t first);
+/* A built-in engine by name (no plugin), or NULL. */
+MMC_INTERNAL const struct mmc_engine_ops *_mmc_engine_lookup_builtin(const char *name);
+/* Load the engines MMC_ENGINE_PLUGIN names, once per process (every lookup calls it). 0, or
+ * the first refusal's -errno with its message kept for _mmc_engine_plugin_error(). */
+MMC_INTERNAL int _mmc_engine_plugins_from_env(void);
+/* The message of MMC_ENGINE_PLUGIN's refusal, or NULL if it loaded (or is unset). */
+MMC_INTERNAL const char *_mmc_engine_plugin_error(void);
 
 /* linear.c */
 MMC_INTERNAL extern const struct mmc_engine_ops _mmc_engine_linear;
@@ -670,7 +418,7 @@ struct mmc_sim_spec {
 };
 /* Build a synthetic layout: *hp_pfn ascending (malloc'd), *hp_node per hugepage (malloc'd).
  * 0 or -EINVAL / -ENOMEM with the error set. */
-MMC_INTERNAL int _mmc_sim_synthetic(const struct mmc_sim_spec *spec, uint64_t **hp_pfn,
+MMC_TOOL int _mmc_sim_synthetic(const struct mmc_sim_spec *spec, uint64_t **hp_pfn,
                                     uint8_t **hp_node, uint64_t *nhugepages);
 /* Read a layout CSV (mmcontig layout --record). 0, or a negative errno with the error set to
  * "file:line: what is wrong". */

@@ -536,7 +536,7 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
         return NULL;
     }
 #ifdef MMC_EXPENSIVE_CHECKS /* O(frames): off by default, so benchmarks time the search alone */
-    if (!_mmc_search_fits(&part->frames, rq, first)) {
+    if (!mmc_search_fits(&part->frames, rq, first)) {
         fprintf(stderr, "mmcontig: engine '%s' returned frame %llu, which does not satisfy the "
                 "request (%llu frames, PFN %#llx-%#llx, boundary %llu, nodes %#llx)\n",
                 part->engine->name, (unsigned long long)first, (unsigned long long)rq->frames,

@@ -98,3 +98,33 @@ bool oracle_find_highest(const struct oracle *o, const struct oracle_rq *rq, uin
     }
     return false;
 }
+
+bool oracle_find_lowest(const struct oracle *o, const struct oracle_rq *rq, uint64_t *first)
+{
+    const uint64_t n = rq->frames;
+    if (n == 0)
+        return false;
+    for (uint64_t r = 0; r < o->nruns; r++) {
+        const struct oracle_run *run = &o->runs[r];
+        if (run->node >= 64 || !(rq->node_mask >> run->node & 1))
+            continue;
+        uint64_t wlo = run->base_pfn, whi = run->base_pfn + run->frames - 1;
+        if (wlo < rq->lowest_pfn)
+            wlo = rq->lowest_pfn;
+        if (whi > rq->highest_pfn)
+            whi = rq->highest_pfn;
+        if (wlo > whi)
+            continue;
+        /* every end e from the bottom up; free_below = free frames from wlo up to e */
+        uint64_t free_below = 0;
+        for (uint64_t e = wlo; e <= whi; e++) {
+            uint64_t i = run->first + (e - run->base_pfn);
+            free_below = o->used[i] ? 0 : free_below + 1;
+            if (free_below >= n && !crosses(e + 1 - n, n, rq->boundary_frames)) {
+                *first = i + 1 - n;
+                return true;
+            }
+        }
+    }
+    return false;
+}

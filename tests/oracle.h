@@ -2,7 +2,8 @@
  *
  * Given a layout (hugepage PFNs and nodes, as the frame database holds them) and the test's own
  * map of which frames are free, it answers: does ANY block satisfy the request, and which one
- * has the highest PFN (the placement of the top-down first-fit engines)? It shares no code with
+ * has the highest PFN (the placement of the top-down first-fit engines), and the lowest
+ * (bottom-up first fit)? It shares no code with
  * alloc/: its runs are derived here from the hugepages, its predicate is written out here, and
  * it looks at every start frame of every run in the range (O(frames in the range)); a run is
  * only skipped as a whole when its node is not allowed or it lies outside the range.
@@ -50,5 +51,8 @@ bool oracle_fits(const struct oracle *o, const struct oracle_rq *rq, uint64_t fi
 
 /* Highest-PFN satisfying block: true and *first, or false if none exists. */
 bool oracle_find_highest(const struct oracle *o, const struct oracle_rq *rq, uint64_t *first);
+/* Lowest-PFN satisfying block (the placement of bottom-up first fit): true and *first, or
+ * false if none exists. */
+bool oracle_find_lowest(const struct oracle *o, const struct oracle_rq *rq, uint64_t *first);
 
 #endif

@@ -6,7 +6,7 @@
  *   - success exactly when the oracle finds a satisfying block (an engine failing when one
  *     exists is a false failure: a test failure, unless the engine's summary says it is
  *     "incomplete", in which case the rate is reported; -EAGAIN only under max_work);
- *   - the returned block satisfies _mmc_search_fits() and the oracle's own predicate, before it
+ *   - the returned block satisfies mmc_search_fits() and the oracle's own predicate, before it
  *     is taken; an engine whose summary says "top-down first fit" (linear, bitmap, tree)
  *     returns the oracle's highest block, exactly;
  *   - no frame is handed out twice (the test's own ownership map);
@@ -604,11 +604,11 @@ static bool run_internal(const struct mmc_engine_ops *e, size_t ci, uint64_t see
             }
             if (rc == 0) {
                 t->found++;
-                bool fits = _mmc_search_fits(&f, &rq, first),
+                bool fits = mmc_search_fits(&f, &rq, first),
                      ofits = kfirst >= 0 && oracle_fits(&o, &orq, (uint64_t)kfirst);
                 if (!fits || !ofits || !exists || (exact && (uint64_t)kfirst != ofirst)) {
                     printf("# %s: engine returned frame %" PRIu64 " (PFN %#" PRIx64 "); "
-                           "_mmc_search_fits %d, oracle fits %d; oracle: %s frame %" PRIu64
+                           "mmc_search_fits %d, oracle fits %d; oracle: %s frame %" PRIu64
                            " (PFN %#" PRIx64 ")\n", where, first,
                            first < f.nframes ? mmc_frame_pfn(&f, first) : 0, fits, ofits,
                            exists ? "highest block at" : "no block", ofirst,

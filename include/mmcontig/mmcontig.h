@@ -201,8 +201,20 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *part, int64_t l
                                                 uint32_t flags);
 
 /* ---- search engines ---- */
-/* Name of engine i (0-based), or NULL past the last one. */
+/* Name of engine i (0-based), or NULL past the last one: the built-in engines first, then the
+ * plugins in the order they were loaded (MMC_ENGINE_PLUGIN, mmc_engine_load). */
 MMC_API const char *mmc_engine_name(size_t i);
+/* An engine's one-line summary (algorithm and placement), or NULL for a name that is no
+ * engine. */
+MMC_API const char *mmc_engine_summary(const char *name);
+/* Load a search engine from a shared object (mmcontig/engine.h, docs/engines.md): it is then
+ * chosen by its name like the built-in engines. Loading the same object again does nothing.
+ * MMC_ENGINE_PLUGIN=path.so[,path.so] loads them from the environment at the first lookup of
+ * an engine. 0, or -ENOENT (does not load), -ENOEXEC (no mmc_engine_plugin symbol, or
+ * incomplete operations), -EPROTO (another interface version), -EEXIST (its name is taken),
+ * -EINVAL (a bad name), -ENOSPC (too many plugins), with mmc_last_error() naming the file,
+ * the reason and the remedy. */
+MMC_API int mmc_engine_load(const char *path);
 /* The unit an engine counts its search work in (for example "frames examined" for linear),
  * or NULL for a name that is no engine. */
 MMC_API const char *mmc_engine_work_unit(const char *name);

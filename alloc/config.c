@@ -107,7 +107,7 @@ MMC_API int mmc_config_init(struct mmc_config *cfg)
         }
     }
     if (_mmc_engine_plugins_from_env() < 0) { /* MMC_ENGINE_PLUGIN names one that is refused */
-        _mmc_set_error("%s", _mmc_engine_plugin_error());
+        _mmc_set_error("%s", mmc_engine_plugin_error());
         rc = -EINVAL;
     }
     if ((v = getenv("MMC_ALGO")) && *v) {
@@ -180,7 +180,7 @@ int _mmc_config_check(const struct mmc_config *cfg, const char *fn)
         return -EINVAL;
     }
     if (!_mmc_engine_lookup(cfg->algo)) {
-        const char *perr = _mmc_engine_plugin_error();
+        const char *perr = mmc_engine_plugin_error();
         _mmc_set_error("%s: algo '%s' names no search engine: give one of mmc_engine_name() "
                        "(mmcontig --help lists them)%s%s", fn, cfg->algo, perr ? "; " : "",
                        perr ? perr : "");

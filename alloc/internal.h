@@ -103,10 +103,8 @@ MMC_INTERNAL extern const struct mmc_engine_ops *const _mmc_engines[];
 /* A built-in engine by name (no plugin), or NULL. */
 MMC_INTERNAL const struct mmc_engine_ops *_mmc_engine_lookup_builtin(const char *name);
 /* Load the engines MMC_ENGINE_PLUGIN names, once per process (every lookup calls it). 0, or
- * the first refusal's -errno with its message kept for _mmc_engine_plugin_error(). */
+ * the first refusal's -errno with its message kept for mmc_engine_plugin_error(). */
 MMC_INTERNAL int _mmc_engine_plugins_from_env(void);
-/* The message of MMC_ENGINE_PLUGIN's refusal, or NULL if it loaded (or is unset). */
-MMC_INTERNAL const char *_mmc_engine_plugin_error(void);
 
 /* linear.c */
 MMC_INTERNAL extern const struct mmc_engine_ops _mmc_engine_linear;

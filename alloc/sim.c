@@ -341,7 +341,7 @@ MMC_API int mmc_sim_config_init(struct mmc_sim_config *cfg)
     cfg->layout_file = NULL;
     strcpy(cfg->algo, MMC_DEFAULT_ENGINE);
     if (_mmc_engine_plugins_from_env() < 0) {
-        _mmc_set_error("%s", _mmc_engine_plugin_error());
+        _mmc_set_error("%s", mmc_engine_plugin_error());
         return -EINVAL;
     }
     const char *v = getenv("MMC_ALGO");

@@ -128,6 +128,9 @@ static const char usage[] =
     "                      to 1T at fill 0 50 70 90, 2000 calls, 3 repetitions, 60 s budget)\n"
     "  --calls N           measured calls per case and repetition (overrides the preset)\n"
     "  --sim-pools LIST    simulated pool sizes of the sweep, e.g. 1G,16G,256G (0: none)\n"
+    "  --plugin PATH.so    load a search engine from a shared object (docs/engines.md; may be\n"
+    "                      given again): it joins the engines above, in every suite and CSV\n"
+    "                      (MMC_ENGINE_PLUGIN=a.so,b.so does the same)\n"
     "  -h, --help          this text\n"
     "\n"
     "Google Benchmark 1.7.1 flags pass through (always in the --flag=value form), e.g.\n"
@@ -284,7 +287,8 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
         {"nodes", required_argument, 0, 'n'}, {"seed", required_argument, 0, 'S'},
         {"out", required_argument, 0, 'o'},   {"preset", required_argument, 0, 'P'},
         {"calls", required_argument, 0, 'c'}, {"sim-pools", required_argument, 0, 'm'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+        {"plugin", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     /* Google Benchmark's flags are set aside first */
     char **ours = calloc((size_t)argc + 1, sizeof(char *));
     int nours = 0;
@@ -328,6 +332,17 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
                 rc = usage_error("--calls '%s': give a positive count", optarg);
             break;
         case 'm': sims = optarg; break;
+        case 'L': {
+            /* loaded at once, so that --algo and --help see the engine whatever the order */
+            const char *name = NULL;
+            if (o->nplugins == BENCH_MAX_ENGINES)
+                rc = usage_error("--plugin '%s': at most 16 plugins", optarg);
+            else if (mmc_engine_load(optarg, &name) < 0)
+                rc = usage_error("--plugin: %s", mmc_last_error());
+            else
+                o->plugin_path[o->nplugins] = optarg, o->plugin_name[o->nplugins++] = name;
+            break;
+        }
         case 'h': print_usage(stdout); rc = BENCH_EXIT_OK; break;
         default: rc = usage_error("%s", "unknown option"); break;
         }
@@ -373,6 +388,8 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
     }
 
     /* engines, by the registry: never a fixed list */
+    if (mmc_engine_plugin_error())
+        return usage_error("%s", mmc_engine_plugin_error());
     if (algo) {
         if (parse_list(algo, o->engines, BENCH_MAX_ENGINES, &o->nengines) < 0)
             return usage_error("--algo '%s': give a comma separated list", algo);

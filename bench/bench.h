@@ -116,6 +116,8 @@ struct bench_opts {
     bool suite[SUITE_COUNT];        /* suites selected */
     bool frag;                      /* the frag suite (suite_frag.c: a time series, not cases) */
     char engines[BENCH_MAX_ENGINES][MMC_NAME_MAX]; unsigned nengines;
+    const char *plugin_path[BENCH_MAX_ENGINES]; /* --plugin, loaded (mmc_engine_load) */
+    const char *plugin_name[BENCH_MAX_ENGINES]; unsigned nplugins; /* their engines' names */
     struct mmc_config pool_cfg;     /* real pool: pool_bytes / node_pool_bytes / page_bytes */
     char pool_arg[128];             /* --pool as given ("" = preset default) */
     uint64_t page_bytes;            /* --page */

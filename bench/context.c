@@ -258,7 +258,15 @@ int context_write(bool final, int exit_code)
             fputs(", ", f);
         json_str(f, bench_g.opt.engines[i]);
     }
-    fputs("],\n  \"engine_work_units\": {", f); /* the unit of work_p50 / work_p99 / work_max */
+    fputs("],\n  \"engine_plugins\": {", f); /* engines loaded by --plugin: name -> path */
+    for (unsigned i = 0; i < bench_g.opt.nplugins; i++) {
+        if (i)
+            fputs(", ", f);
+        json_str(f, bench_g.opt.plugin_name[i]);
+        fputs(": ", f);
+        json_str(f, bench_g.opt.plugin_path[i]);
+    }
+    fputs("},\n  \"engine_work_units\": {", f); /* the unit of work_p50 / work_p99 / work_max */
     for (unsigned i = 0; i < bench_g.opt.nengines; i++) {
         fputs(i ? ", " : "", f);
         json_str(f, bench_g.opt.engines[i]);

@@ -4,7 +4,8 @@
  * `topology` (what hwloc sees, live or from an XML file), `demo` (every NT routine called
  * once, each result checked against /proc/self/pagemap read here, independently of the
  * library), `reclaim` (give back the hugepage raises of processes that died owing them) and
- * `bench` (the benchmark suites: bench/bench.c). It uses the public headers only.
+ * `bench` (the benchmark suites: bench/bench.c), and `check-engine` (an engine against the
+ * oracle: bench/check_engine.c, the one white-box part). This file uses the public headers only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include "mmcontig/wdm.h"
 
 #include "bench_cli.h"
+#include "check_engine.h"
 
 static const char usage[] =
     "usage: mmcontig COMMAND [OPTIONS]\n"
@@ -37,14 +39,20 @@ static const char usage[] =
     "  reclaim                  give back the raises of nr_hugepages and nr_overcommit_hugepages\n"
     "                           that dead mmcontig processes recorded in /run/mmcontig (any\n"
     "                           mmcontig process does it when it first takes the lock)\n"
-    "  bench [OPTIONS]          the benchmark suites (search, fastonly, peers): CSV rows per\n"
-    "                           case under results/; `mmcontig bench --help` for the options\n"
+    "  bench [OPTIONS]          the benchmark suites (search, fastonly, peers, frag): CSV rows\n"
+    "                           per case under results/; `mmcontig bench --help` for the options\n"
+    "                           (--plugin PATH.so adds an engine from a shared object)\n"
+    "  check-engine NAME|PATH.so  a search engine (built in, or a plugin) against an exhaustive\n"
+    "                           oracle on seeded operations, with a verdict; a failure is shrunk\n"
+    "                           to a short sequence written to a file (--replay FILE runs it);\n"
+    "                           `mmcontig check-engine --help` for the options\n"
     "\n"
     "environment (see README.md):\n"
     "  MMC_POOL       pool size: 512M, 8G (split over nodes), or per node 0:4G,1:4G\n"
     "                 (default 256M per node)\n"
     "  MMC_PAGE       hugepage size: 2M (default) or 1G\n"
     "  MMC_ALGO       search engine (default tree)\n"
+    "  MMC_ENGINE_PLUGIN  search engines from shared objects: path.so[,path.so]\n"
     "  MMC_ON_MISUSE  abort (default) or warn\n"
     "  MMC_TOPUP      1 (default): take missing hugepages as surplus pages (raise\n"
     "                 nr_overcommit_hugepages; 1G: nr_hugepages), give the raise back\n"
@@ -328,6 +336,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "bench"))
         return mmc_bench_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check-engine"))
+        return mmc_check_engine_main(argc - 1, argv + 1);
     fprintf(stderr, "mmcontig: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

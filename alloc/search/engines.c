@@ -84,7 +84,7 @@ static int check_ops(const struct mmc_engine_ops *e, char *why, size_t len)
     return 0;
 }
 
-static int load(const char *path, char *err, size_t errlen)
+static int load(const char *path, const char **name, char *err, size_t errlen)
 {
     char why[400];
     int rc = 0;
@@ -96,9 +96,10 @@ static int load(const char *path, char *err, size_t errlen)
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *d = dlerror();
-        snprintf(why, sizeof(why), "it does not load (%s): check the path (a name without '/' is "
-                 "searched on the library path: write ./%s) and that it was linked with -shared "
-                 "-fPIC", d ? d : "dlopen failed", path);
+        snprintf(why, sizeof(why), "it does not load (%s): check the path%s%s%s and that it "
+                 "was linked with -shared -fPIC", d ? d : "dlopen failed",
+                 strchr(path, '/') ? "" : " (a name without '/' is searched on the library "
+                 "path: write ./", strchr(path, '/') ? "" : path, strchr(path, '/') ? "" : ")");
         rc = -ENOENT;
         goto out;
     }
@@ -125,8 +126,11 @@ static int load(const char *path, char *err, size_t errlen)
         goto out_close;
     }
     for (size_t i = 0; i < nplugins; i++)
-        if (plugins[i] == e) /* the same object again */
+        if (plugins[i] == e) { /* the same object again */
+            if (name)
+                *name = e->name;
             goto out_close;
+        }
     if ((rc = check_ops(e, why, sizeof(why))) < 0)
         goto out_close;
     const struct mmc_engine_ops *other = lookup_loaded(e->name);
@@ -145,6 +149,8 @@ static int load(const char *path, char *err, size_t errlen)
     }
     plugins[nplugins] = e;
     __atomic_store_n(&nplugins, nplugins + 1, __ATOMIC_RELEASE);
+    if (name)
+        *name = e->name;
     goto out; /* stays loaded until exit */
 out_close:
     if (rc < 0)
@@ -177,7 +183,7 @@ static void env_load(void)
     }
     for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
         char err[sizeof(env_err) - 32];
-        int rc = load(p, err, sizeof(err));
+        int rc = load(p, NULL, err, sizeof(err));
         if (rc < 0 && !env_rc) {
             env_rc = rc;
             snprintf(env_err, sizeof(env_err), "MMC_ENGINE_PLUGIN: %s", err);
@@ -192,7 +198,7 @@ int _mmc_engine_plugins_from_env(void)
     return env_rc;
 }
 
-const char *_mmc_engine_plugin_error(void)
+MMC_API const char *mmc_engine_plugin_error(void)
 {
     _mmc_engine_plugins_from_env();
     return env_rc ? env_err : NULL;
@@ -204,12 +210,12 @@ const struct mmc_engine_ops *_mmc_engine_lookup(const char *name)
     return lookup_loaded(name);
 }
 
-MMC_API int mmc_engine_load(const char *path)
+MMC_API int mmc_engine_load(const char *path, const char **name)
 {
     char err[512];
     _mmc_clear_error();
     _mmc_engine_plugins_from_env();
-    int rc = load(path, err, sizeof(err));
+    int rc = load(path, name, err, sizeof(err));
     if (rc < 0)
         _mmc_set_error("%s", err);
     return rc;

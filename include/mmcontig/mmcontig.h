@@ -208,13 +208,18 @@ MMC_API const char *mmc_engine_name(size_t i);
  * engine. */
 MMC_API const char *mmc_engine_summary(const char *name);
 /* Load a search engine from a shared object (mmcontig/engine.h, docs/engines.md): it is then
- * chosen by its name like the built-in engines. Loading the same object again does nothing.
+ * chosen by its name (stored in *name if name is not NULL) like the built-in engines. Loading
+ * the same object again does nothing.
  * MMC_ENGINE_PLUGIN=path.so[,path.so] loads them from the environment at the first lookup of
  * an engine. 0, or -ENOENT (does not load), -ENOEXEC (no mmc_engine_plugin symbol, or
  * incomplete operations), -EPROTO (another interface version), -EEXIST (its name is taken),
  * -EINVAL (a bad name), -ENOSPC (too many plugins), with mmc_last_error() naming the file,
  * the reason and the remedy. */
-MMC_API int mmc_engine_load(const char *path);
+MMC_API int mmc_engine_load(const char *path, const char **name);
+/* Why MMC_ENGINE_PLUGIN was refused (its first plugin that did not load: the file, the reason,
+ * the remedy), or NULL if every plugin it names loaded or it is unset. mmc_init() and
+ * mmc_config_init() fail with this message too. */
+MMC_API const char *mmc_engine_plugin_error(void);
 /* The unit an engine counts its search work in (for example "frames examined" for linear),
  * or NULL for a name that is no engine. */
 MMC_API const char *mmc_engine_work_unit(const char *name);

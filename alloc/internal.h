@@ -55,8 +55,8 @@
  * of hp_frames, inside the span), ordinals in that order. Copies the arrays. All frames start
  * free. Returns 0 or -ENOMEM / -EINVAL. */
 MMC_TOOL int _mmc_frames_init(struct mmc_frames *f, uint64_t base_pfn, uint64_t span_frames,
-                                  uint64_t hp_frames, uint64_t nhugepages, const uint64_t *hp_pfn,
-                                  const uint8_t *hp_node);
+                              uint64_t hp_frames, uint64_t nhugepages, const uint64_t *hp_pfn,
+                              const uint8_t *hp_node);
 MMC_TOOL void _mmc_frames_destroy(struct mmc_frames *f);
 /* Growth, in two steps so that nothing fails half-way. _mmc_frames_reserve: room for nadd
  * more hugepages (add_pfn ascending, inside the span, none present; add_node their nodes, as
@@ -68,9 +68,9 @@ MMC_TOOL void _mmc_frames_destroy(struct mmc_frames *f);
  * joined or started; cannot fail. O(nadd * hp_frames / 64 + runs). After a reserve, hp_cap >=
  * nhugepages + nadd and sec_cap >= the sections there will be. */
 MMC_TOOL int _mmc_frames_reserve(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn,
-                                     const uint8_t *add_node);
+                                 const uint8_t *add_node);
 MMC_TOOL void _mmc_frames_add(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn,
-                                  const uint8_t *add_node);
+                              const uint8_t *add_node);
 /* Frame index of a PFN, or -1 if the PFN is not present. O(1). */
 MMC_INTERNAL int64_t _mmc_frames_index_of_pfn(const struct mmc_frames *f, uint64_t pfn);
 /* Set [first, first + n) (present frames) to state (enum mmc_frame_state) and keep every
@@ -417,7 +417,7 @@ struct mmc_sim_spec {
 /* Build a synthetic layout: *hp_pfn ascending (malloc'd), *hp_node per hugepage (malloc'd).
  * 0 or -EINVAL / -ENOMEM with the error set. */
 MMC_TOOL int _mmc_sim_synthetic(const struct mmc_sim_spec *spec, uint64_t **hp_pfn,
-                                    uint8_t **hp_node, uint64_t *nhugepages);
+                                uint8_t **hp_node, uint64_t *nhugepages);
 /* Read a layout CSV (mmcontig layout --record). 0, or a negative errno with the error set to
  * "file:line: what is wrong". */
 MMC_INTERNAL int _mmc_sim_replay(const char *path, uint64_t *page_bytes, uint64_t **hp_pfn,

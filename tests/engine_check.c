@@ -24,15 +24,13 @@ static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
     va_list ap;
-    if (say_first && !*say_first) {
+    if (say_first && !*say_first) { /* kept without the "# " and the newline */
+        char msg[512];
         va_start(ap, fmt);
-        vsnprintf(say_first, say_first_len, fmt, ap);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        if (!strncmp(say_first, "# ", 2))
-            memmove(say_first, say_first + 2, strlen(say_first + 2) + 1);
-        size_t n = strlen(say_first);
-        while (n && say_first[n - 1] == '\n')
-            say_first[--n] = '\0';
+        const char *m = strncmp(msg, "# ", 2) ? msg : msg + 2;
+        snprintf(say_first, say_first_len, "%.*s", (int)strcspn(m, "\n"), m);
     }
     if (ec_quiet)
         return;

@@ -110,6 +110,15 @@ for csv in search fastonly; do
 done
 grep -q '"engine_plugins": {"bottomup": ' "$work/run/context.json"
 ok $? "context.json names the plugin's file"
+if python3 -c 'import matplotlib, numpy' 2>/dev/null; then
+    python3 "$src/scripts/plot" "$work/run" --formats svg >"$work/plot.out" 2>&1
+    rc=$?
+    charts=$(grep -l bottomup "$work"/run/charts/*.svg 2>/dev/null | wc -l)
+    ok $(( rc == 0 && charts > 0 ? 0 : 1 )) "scripts/plot draws the plugin's engine ($charts charts name it)"
+else
+    n=$((n + 1))
+    echo "ok $n - scripts/plot draws the plugin's engine # SKIP python3-matplotlib or numpy missing"
+fi
 
 echo "1..$n"
 [ "$failed" = 0 ]

@@ -88,7 +88,7 @@ enum mmc_frame_state {
     MMC_FRAME_ABSENT = 5,       /* in the span, not in the pool (mmc_frame_state only) */
 };
 #define MMC_FRAME_STATE_MASK 0x0f
-#define MMC_FRAME_HEAD 0x10     /* with CONTIG or FREE, to _mmc_frames_set: the range is exactly
+#define MMC_FRAME_HEAD 0x10     /* with CONTIG or FREE, to the library's setter: the range is exactly
                                    one contiguous block, with its head at the first frame, taken
                                    whole (all its frames were free) or freed whole */
 #define MMC_FRAME_EXEC 0x20     /* with HEAD: the block was handed out through the executable
@@ -266,7 +266,7 @@ static inline unsigned mmc_frame_state(const struct mmc_frames *f, uint64_t i)
         return MMC_FRAME_MDL;
     return f->plane[MMC_PLANE_STANDBY][w] & m ? MMC_FRAME_STANDBY : MMC_FRAME_MOVABLE;
 }
-/* The state byte of frame i as _mmc_frames_set takes it: state | HEAD | EXEC. */
+/* The state byte of frame i as the library's setter takes it: state | HEAD | EXEC. */
 static inline uint8_t mmc_frame_state_byte(const struct mmc_frames *f, uint64_t i)
 {
     return (uint8_t)(mmc_frame_state(f, i) | (mmc_frame_bit(f, MMC_PLANE_HEAD, i) ? MMC_FRAME_HEAD : 0) |

@@ -16,9 +16,10 @@
  * Work: one unit per frame and per run examined (both counted in their own loops), so max_work
  * bounds a find at any pool size.
  */
+#include <errno.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "mmcontig/engine.h" /* the public engine interface, and nothing else */
 
 struct linear {
     const struct mmc_frames *f;

@@ -671,6 +671,23 @@ static bool machine_step(struct machine *m, uint64_t k, const struct ec_op *op, 
         }
         break;
     }
+    case EC_PIN: {
+        const int64_t kp = op->ref < f->nframes && mmc_frame_present(f, op->ref) ? orc_of(f, o, op->ref) : -1;
+        bool can = kp >= 0 && op->count >= 1 && op->count <= f->hp_frames - (op->ref & (f->hp_frames - 1));
+        for (uint64_t i = 0; can && i < op->count; i++)
+            can = used[(uint64_t)kp + i] == 0;
+        if (!can)
+            break; /* not free here (a shrunken trace) */
+        t->ops++;
+        for (uint64_t i = 0; i < op->count; i++)
+            used[(uint64_t)kp + i] = 1;
+        _mmc_frames_set(f, op->ref, op->count, MMC_FRAME_MDL);
+        e->take(m->st, op->ref, op->count);
+        m->live[m->nlive++] = (struct live){op->ref, op->count, k};
+        m->free_total -= op->count;
+        m->node_free[oracle_node(o, (uint64_t)kp)] -= op->count;
+        break;
+    }
     case EC_FREE: {
         uint64_t j = 0;
         while (j < m->nlive && m->live[j].op != op->ref)
@@ -768,6 +785,11 @@ bool ec_run_internal(const struct mmc_engine_ops *e, size_t ci, uint64_t seed, d
             p_alloc = 20;
         if (m.nlive == 0 || below(&m.r, 100) < p_alloc) {
             op = (struct ec_op){.kind = EC_ALLOC, .rq = gen_request(&m.r, &m.o, m.f.nnodes)};
+            if (below(&m.r, 100) < 8) { /* scattered frames instead (MDL pages, load) */
+                const uint64_t kf = below(&m.r, m.layout_frames), cnt = 1 + below(&m.r, 4);
+                if (m.used[kf] == 0 && (kf % m.hp_frames) + cnt <= m.hp_frames)
+                    op = (struct ec_op){.kind = EC_PIN, .ref = eng_of(&m.f, &m.o, kf), .count = cnt};
+            }
         } else {
             op = (struct ec_op){.kind = EC_FREE, .ref = m.live[below(&m.r, m.nlive)].op};
         }
@@ -893,7 +915,7 @@ out:
 
 /* ---- trace files ---- */
 
-static const char *kind_name[] = {"alloc", "free", "grow", "rebuild"};
+static const char *kind_name[] = {"alloc", "free", "grow", "rebuild", "pin"};
 
 int ec_trace_write(const char *path, const struct ec_trace *tr, const char *engine, const char *plugin)
 {
@@ -904,7 +926,8 @@ int ec_trace_write(const char *path, const struct ec_trace *tr, const char *engi
     if (tr->what[0])
         fprintf(fp, "# failed: %s\n", tr->what);
     fprintf(fp, "# ops: alloc FRAMES LOWEST_PFN HIGHEST_PFN BOUNDARY_FRAMES NODE_MASK MAX_WORK | "
-            "free OP (the alloc op's number, from 0) | grow BATCH | rebuild\n");
+            "pin FRAME COUNT (MDL frames) | free OP (the alloc or pin op's number, from 0) | "
+            "grow BATCH | rebuild\n");
     fprintf(fp, "engine %s\n", engine);
     if (plugin && *plugin)
         fprintf(fp, "plugin %s\n", plugin);
@@ -919,6 +942,7 @@ int ec_trace_write(const char *path, const struct ec_trace *tr, const char *engi
             break;
         case EC_FREE: fprintf(fp, "free %" PRIu64 "\n", op->ref); break;
         case EC_GROW: fprintf(fp, "grow %u\n", op->mark); break;
+        case EC_PIN: fprintf(fp, "pin %" PRIu64 " %" PRIu64 "\n", op->ref, op->count); break;
         default: fprintf(fp, "rebuild\n"); break;
         }
     }
@@ -964,11 +988,14 @@ int ec_trace_read(const char *path, struct ec_trace *tr, char *engine, size_t en
                           &op.rq.boundary_frames, &op.rq.node_mask, &op.rq.max_work) == 6) {
             op.kind = EC_ALLOC;
             rc = trace_push(tr, &op);
+        } else if (sscanf(line, "pin %" SCNu64 " %" SCNu64, &op.ref, &op.count) == 2) {
+            op.kind = EC_PIN;
+            rc = trace_push(tr, &op);
         } else if (sscanf(line, "free %" SCNu64, &op.ref) == 1) {
             op.kind = EC_FREE;
-            if (op.ref >= tr->n || tr->ops[op.ref].kind != EC_ALLOC) {
-                snprintf(err, errlen, "%s:%u: free %" PRIu64 " names no earlier alloc op", path,
-                         lineno, op.ref);
+            if (op.ref >= tr->n || (tr->ops[op.ref].kind != EC_ALLOC && tr->ops[op.ref].kind != EC_PIN)) {
+                snprintf(err, errlen, "%s:%u: free %" PRIu64 " names no earlier alloc or pin op",
+                         path, lineno, op.ref);
                 rc = -EINVAL;
             } else {
                 rc = trace_push(tr, &op);
@@ -981,7 +1008,7 @@ int ec_trace_read(const char *path, struct ec_trace *tr, char *engine, size_t en
             rc = trace_push(tr, &op);
         } else {
             snprintf(err, errlen, "%s:%u: not a trace line (engine, plugin, layout, seed, alloc, "
-                     "free, grow 1|2, rebuild): %.60s", path, lineno, line);
+                     "pin, free, grow 1|2, rebuild): %.60s", path, lineno, line);
             rc = -EINVAL;
         }
     }
@@ -1006,7 +1033,10 @@ void ec_trace_print(const struct ec_trace *tr, uint64_t max)
                    op->rq.frames, op->rq.lowest_pfn, op->rq.highest_pfn, op->rq.boundary_frames,
                    op->rq.node_mask, op->rq.max_work);
         else if (op->kind == EC_FREE)
-            printf("#   %" PRIu64 ": free the block of op %" PRIu64 "\n", k, op->ref);
+            printf("#   %" PRIu64 ": free the frames of op %" PRIu64 "\n", k, op->ref);
+        else if (op->kind == EC_PIN)
+            printf("#   %" PRIu64 ": pin %" PRIu64 " frames from frame %" PRIu64 " (MDL pages: "
+                   "one take)\n", k, op->count, op->ref);
         else
             printf("#   %" PRIu64 ": %s%s\n", k, kind_name[op->kind],
                    op->kind == EC_GROW ? (op->mark == 1 ? " (batch 1)" : " (batch 2)") : "");

@@ -50,12 +50,17 @@ struct ec_tally {
 };
 
 /* ---- traces ---- */
-enum ec_op_kind { EC_ALLOC, EC_FREE, EC_GROW, EC_REBUILD };
+/* EC_PIN: `count` free frames from database frame `ref` (inside one hugepage) become MDL
+ * frames, one take() (as MDL pages and load are taken: not a block find() returned; a no-op
+ * if any of them is not free); freed by an EC_FREE naming it. */
+enum ec_op_kind { EC_ALLOC, EC_FREE, EC_GROW, EC_REBUILD, EC_PIN };
 struct ec_op {
     uint8_t kind;               /* enum ec_op_kind */
     uint8_t mark;               /* EC_GROW: the batch of held-back hugepages that enters (1, 2) */
-    uint64_t ref;               /* EC_FREE: index of the EC_ALLOC op whose block is freed (a
-                                   no-op if that block was not taken) */
+    uint64_t ref;               /* EC_FREE: index of the EC_ALLOC or EC_PIN op whose frames are
+                                   freed (a no-op if they were not taken); EC_PIN: the first
+                                   frame (database index) */
+    uint64_t count;             /* EC_PIN: frames */
     struct mmc_search rq;       /* EC_ALLOC */
 };
 struct ec_trace {

@@ -16,7 +16,8 @@
  *     ownership map.
  * Three modes:
  *   internal  the engine driven as the partition drives it: _mmc_frames_set, then take; on a
- *             free _mmc_frames_set(FREE), then give. >= 10^5 operations per engine over several
+ *             free _mmc_frames_set(FREE), then give; a few scattered ranges of 1-4 frames are
+ *             taken as MDL pages (not blocks find returned) and given back. >= 10^5 operations per engine over several
  *             layouts (one run, many small runs, 2-4 nodes, interleaved nodes, 1 GiB hugepages,
  *             the edges of the span, 128 lone hugepages over a 4 TiB span). A quarter of each
  *             layout's hugepages start outside the pool and enter it (reserve, add) a third

@@ -24,7 +24,7 @@ rc=$?
 note "$work/nb.out" | tail -n 12
 grep -q "verdict: FAIL" "$work/nb.out"; v=$?
 ok $(( rc == 1 && v == 0 ? 0 : 1 )) "check-engine catches the plugin that ignores the boundary (exit $rc)"
-ops=$(grep -cE '^(alloc|free|grow|rebuild)' "$work/nb.trace" 2>/dev/null || echo 0)
+ops=$(grep -cE '^(alloc|pin|free|grow|rebuild)' "$work/nb.trace" 2>/dev/null || echo 0)
 grep -q "boundary\|rule 1" "$work/nb.out"; v=$?
 ok $(( ops >= 1 && ops <= 20 && v == 0 ? 0 : 1 )) "its failing sequence is shrunk to $ops operations (at most 20) and names the broken rule"
 "$mmc" check-engine --replay "$work/nb.trace" >"$work/replay.out" 2>&1

@@ -38,7 +38,9 @@
  *     fast_only_work units whatever the pool's size.
  *  5. The database is the truth. The caller changes the frames' states first and then tells
  *     the engine: take(first, n) after [first, first + n) left the free state, give(first, n)
- *     after it became free; each range lies in one run. The engine never writes the database.
+ *     after it became free; each range lies in one run, and need not be a block find()
+ *     returned (MDL pages and load frames are taken one by one). The engine never writes the
+ *     database.
  *     create() builds the index from the database's current state (any frames may be used).
  *  6. Growth. Hugepages enter the pool while the engine lives: reserve(nadd, add_pfn) before
  *     the database has them (allocate; -ENOMEM leaves find() unchanged), then add(first_frame)

@@ -262,16 +262,16 @@ class ReportTest(Base):
 
     def test_work_beside_time(self):
         """Work p50 sits beside p50 in the tables; FAST_ONLY's work is set against each engine's
-        own bound: the fixture's linear needle stops at 16,385 units, one past linear's bound of
-        16,384, and the table names each engine's bound."""
+        own bound: the fixture's linear needle stops at 8,193 units, one past linear's bound of
+        8,192, and the table names each engine's bound."""
         self.assertRegex(self.html, r"/ [0-9.,]+ [\u00b5nm]?s \u00b7 w [0-9,]+")
         fo = re.search(r'id="table-fastonly-work">.*?</table>', self.html, re.S).group(0)
-        self.assertIn("16,385", fo)
+        self.assertIn("8,193", fo)
         self.assertNotIn("65,536", self.html)
-        for bound in ("16,384", "8,192", "1,024"):
+        for bound in ("8,192", "4,096", "1,024"):
             self.assertIn(f'<td class="n">{bound}</td>', fo)
         sc = re.search(r'id="table-scenarios">.*?</table>', self.html, re.S).group(0)
-        self.assertIn("16,385 (bound)", sc)
+        self.assertIn("8,193 (bound)", sc)
         self.assertIn("needle 64 KiB \u00b7 none", sc)
 
     def test_old_context_with_one_bound(self):

@@ -20,8 +20,9 @@
  *
  * Algorithm (find): per allowed node, the PFN range becomes a frame index range [lo, hi),
  * clipped to the node's highest hugepage. The walk starts at the hugepage holding hi - 1 (the
- * database's directory; if that slot is not this node's, the trie's predecessor of it, and hi
- * drops to that hugepage's end), at the leaf holding hi - 1, and climbs: the leaf's cells up
+ * database's directory; if that slot is not this node's, the nearest of the 4 slots below it
+ * that is, else the trie's predecessor, and hi drops to that hugepage's end), at the leaf
+ * holding hi - 1, and climbs: the leaf's cells up
  * to the hugepage, then the trie nodes via parent links; each left sibling met on the way up
  * is the next stretch of frames below what has been searched, so the cells meeting [lo, hi)
  * are visited from the top down, a cell entered right child first. The walk carries the
@@ -52,7 +53,8 @@
  * allowed node, K the free stretches above the answer, inside the range, of at least n frames
  * that a multiple of the boundary cuts into pieces shorter than n (K = 0 without a boundary);
  * the climb makes it O(log(hi - answer)) cells when no such stretch is in the way, which is the
- * usual case, plus O(D) for the predecessor when hi - 1 is not this node's.
+ * usual case, plus O(D) for the predecessor when neither hi - 1's slot nor the 4 below are
+ * this node's.
  * take / give of n frames O(n / 64 + D + log F), eager, no lazy tags: the bits word by word
  * (memset), the cells of the leaves touched and their ancestors inside each hugepage (a whole
  * hugepage is filled with its uniform values), then the trie nodes above the hugepages
@@ -60,22 +62,24 @@
  * early where a cell that holds the whole range does not change.
  * create O(pool frames / 64): the records from the database's free plane, each node's trie
  * built by appending its hugepages in ascending slot order along its right spine, its cells in
- * one pass. reserve grows the tables to the new hugepage count + 1/8 (so a run of small
- * growths reallocates O(log) times). add O(F / 64 + D): the hugepage's record from the free
+ * one pass. The two tables (records, trie nodes) are struct mmc_tab with address space for
+ * every slot of the span, so reserve makes room in place, copying nothing (a heap block that
+ * doubles where the kernel refuses the reservation); room follows f->hp_cap. add O(F / 64 + D): the hugepage's record from the free
  * plane, one trie node spliced in where its slot parts from the trie, and the cells on its
  * path recomputed (new neighbours' stretches meet there): the cost of a give of its frames.
  * Metadata: per hugepage (2 MiB hugepages) a record of 192 bytes (16 head, 7 cells of 12, 64
  * of bits, 8 leaf cells of 3) and one trie node of 48 bytes: 240 bytes per 512 frames, 0.469
- * byte per frame of pool (1 GiB hugepages: 0.36), up to 1/8 more after a growth, plus ~1.6 KiB
+ * byte per frame of pool (1 GiB hugepages: 0.36), plus ~1.6 KiB
  * fixed (a trie root per node number). Nothing per frame, slot or section of the span: a dense
  * 1 TiB pool costs 0.469 byte per frame of pool (0.23 per frame of span in test_engines' 1 TiB
  * partition, whose span is ~2x its pool); the sparse layout (128 lone hugepages over a 4 TiB
- * span) ~36 KiB: 0.55 byte per frame of pool, 0.00003 per frame of span (test_engines).
+ * span) 32 KiB: 0.50 byte per frame of pool, 0.00003 per frame of span (test_engines). Address
+ * space (reserved, never touched beyond the room made): 240 bytes per hugepage slot of the span.
  * Limits: hugepages of 64 frames at least (a leaf lies in one hugepage) and 2^31 at most (the
  * cells inside a hugepage are 32-bit), else create fails -EINVAL; fewer than 2^31 - 2
  * hugepages (the trie's references), else -E2BIG (create) or -ENOMEM (reserve).
- * max_work counts cells visited (a leaf is a cell; a trie node read by the predecessor search
- * counts as one); beyond it find returns -EAGAIN.
+ * max_work counts cells visited (a leaf is a cell; a slot probed below hi - 1's and a trie node
+ * read by the predecessor search count as one each); beyond it find returns -EAGAIN.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +92,8 @@
 #define NIL UINT32_MAX          /* no reference (the root's parent, an empty trie) */
 #define NOT_IN (UINT32_MAX - 1) /* a hugepage's parent before add(): not in any trie */
 #define MAX_HUGEPAGES (REF_HP - 2)
+#define PROBE_SLOTS 4           /* slots below hi - 1 looked up in the directory before the
+                                   trie's predecessor search */
 
 /* A cell inside a hugepage (above the leaves). */
 struct cell {
@@ -133,6 +139,8 @@ struct tree {
     uint64_t rec_cap;           /* ordinals rec has room for */
     struct tnode *node;
     uint64_t nnodes, node_cap;  /* trie nodes in use, room */
+    struct mmc_tab rec_tab, node_tab; /* what rec and node point into: room for f->nslots
+                                   entries reserved, so a growth moves nothing */
     struct trie tr[MMC_MAX_NODES];
 };
 
@@ -596,9 +604,20 @@ static int tree_find(void *engine, const struct mmc_search *rq, uint64_t *first_
         uint32_t o = T->top;
         if (hi < top) { /* the hugepage holding hi - 1, or the trie's highest below it */
             const uint64_t s = (hi - 1) >> t->shift;
-            o = mmc_frames_ord(f, s);
-            if (o == MMC_ORD_NONE || o >= t->rec_cap || head_of(rec_of(t, o))->parent == NOT_IN ||
-                f->hp_node[o] != nd) {
+            o = MMC_ORD_NONE;
+            for (uint64_t k = 0; k < PROBE_SLOTS && k <= s && o == MMC_ORD_NONE; k++) {
+                if (k && ++steps > max_steps) { /* a probe below hi - 1's slot is a step */
+                    *work = steps;
+                    return -EAGAIN;
+                }
+                o = mmc_frames_ord(f, s - k); /* the directory first: gaps are short */
+                if (o != MMC_ORD_NONE && (o >= t->rec_cap || head_of(rec_of(t, o))->parent == NOT_IN ||
+                                          f->hp_node[o] != nd))
+                    o = MMC_ORD_NONE;
+            }
+            if (o != MMC_ORD_NONE && head_of(rec_of(t, o))->slot != s) {
+                top = (head_of(rec_of(t, o))->slot + 1) << t->shift;
+            } else if (o == MMC_ORD_NONE) {
                 o = trie_pred(t, T, s, &steps, max_steps);
                 if (o == NOT_IN) {
                     *work = steps;
@@ -665,23 +684,24 @@ static void tree_give(void *engine, uint64_t first, uint64_t n) { tree_change(en
 
 /* ---- create / growth / destroy ---- */
 
-/* Room for cap ordinals (records not in a trie yet) and cap trie nodes. 0 or -ENOMEM. */
+/* Room for cap ordinals (records not in a trie yet) and cap trie nodes, in place (nothing
+ * copied, unless the tables fell back to the heap). 0 or -ENOMEM (find sees no change). */
 static int tree_room(struct tree *t, uint64_t cap)
 {
     if (cap > t->rec_cap) {
-        uint8_t *nr = realloc(t->rec, cap * t->rec_bytes);
-        if (!nr)
-            return -ENOMEM;
-        t->rec = nr;
+        const int rc = _mmc_tab_room(&t->rec_tab, cap * t->rec_bytes);
+        t->rec = t->rec_tab.p;
+        if (rc < 0)
+            return rc;
         for (uint64_t o = t->rec_cap; o < cap; o++)
             head_of(rec_of(t, (uint32_t)o))->parent = NOT_IN;
         t->rec_cap = cap;
     }
     if (cap > t->node_cap) {
-        struct tnode *nn = realloc(t->node, cap * sizeof(*nn));
-        if (!nn)
-            return -ENOMEM;
-        t->node = nn;
+        const int rc = _mmc_tab_room(&t->node_tab, cap * sizeof(struct tnode));
+        t->node = t->node_tab.p;
+        if (rc < 0)
+            return rc;
         t->node_cap = cap;
     }
     return 0;
@@ -702,8 +722,8 @@ static void tree_destroy(void *engine)
     struct tree *t = engine;
     if (!t)
         return;
-    free(t->rec);
-    free(t->node);
+    _mmc_tab_free(&t->rec_tab);
+    _mmc_tab_free(&t->node_tab);
     free(t);
 }
 
@@ -726,7 +746,10 @@ static int tree_create(const struct mmc_frames *f, void **engine)
     t->rec_bytes = (t->off_leaf + t->wph * sizeof(struct lcell) + 7) & ~(size_t)7;
     for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++)
         t->tr[nd].root = NIL;
-    if (tree_room(t, f->nhugepages ? f->nhugepages : 1) < 0) {
+    const uint64_t slots = f->nslots < MAX_HUGEPAGES ? f->nslots : MAX_HUGEPAGES;
+    _mmc_tab_init(&t->rec_tab, slots * t->rec_bytes);
+    _mmc_tab_init(&t->node_tab, slots * sizeof(struct tnode));
+    if (tree_room(t, f->hp_cap > f->nhugepages ? f->hp_cap : f->nhugepages ? f->nhugepages : 1) < 0) {
         tree_destroy(t);
         return -ENOMEM;
     }
@@ -751,15 +774,12 @@ static int tree_reserve(void *engine, uint64_t nadd, const uint64_t *add_pfn)
 {
     struct tree *t = engine;
     (void)add_pfn;
-    const uint64_t need = t->f->nhugepages + nadd;
+    uint64_t need = t->f->nhugepages + nadd;
     if (need > MAX_HUGEPAGES)
         return -ENOMEM;
-    if (need <= t->rec_cap && need <= t->node_cap)
-        return 0;
-    uint64_t cap = need + need / 8;
-    if (cap > MAX_HUGEPAGES)
-        cap = MAX_HUGEPAGES;
-    return tree_room(t, cap);
+    if (t->f->hp_cap > need) /* as large as the database's tables */
+        need = t->f->hp_cap < MAX_HUGEPAGES ? t->f->hp_cap : MAX_HUGEPAGES;
+    return tree_room(t, need);
 }
 
 static void tree_add(void *engine, uint64_t first_frame)
@@ -775,7 +795,9 @@ static void tree_add(void *engine, uint64_t first_frame)
 static size_t tree_metadata(const void *engine)
 {
     const struct tree *t = engine;
-    return sizeof(*t) + t->rec_cap * t->rec_bytes + t->node_cap * sizeof(struct tnode);
+    /* mapped: the room made (pages beyond it are never touched); heap: the block */
+    const struct mmc_tab *r = &t->rec_tab, *n = &t->node_tab;
+    return sizeof(*t) + (r->mapped ? r->bytes : r->max_bytes) + (n->mapped ? n->bytes : n->max_bytes);
 }
 
 const struct mmc_engine_ops _mmc_engine_tree = {

@@ -15,8 +15,9 @@
  * PFN and node (2 MiB hugepages: 0.76 byte per frame of pool); the directory: 12 bytes per
  * section of span (a pointer and a section ordinal) and a table of 2 KiB per section that holds
  * any of the pool (1 GiB of 2 MiB hugepages: 0.008 byte per frame when it is all in the pool,
- * 4 bytes per frame for a lone hugepage in it); the runs, 32 bytes each. The tables grow by
- * doubling (_mmc_frames_reserve), so a growth costs O(its frames / 64) amortised.
+ * 4 bytes per frame for a lone hugepage in it); the runs, 32 bytes each. The per-ordinal tables
+ * are struct mmc_tab, address space for every slot of the span reserved at once, so that a
+ * growth makes room without copying: it costs O(its frames / 64) plus the runs' memmove.
  *
  * Invariants: ordinals [0, nhugepages) are present, each in exactly one directory entry;
  * hp_pfn[o] is a multiple of hp_frames inside the span; the runs are the maximal sequences of
@@ -30,8 +31,83 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
+
+/* ---- tables that grow without moving ---- */
+
+int _mmc_tab_init(struct mmc_tab *t, size_t max_bytes)
+{
+    memset(t, 0, sizeof(*t));
+    if (!max_bytes)
+        return 0;
+    void *p = mmap(NULL, max_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p != MAP_FAILED) {
+        t->p = p;
+        t->max_bytes = max_bytes;
+        t->mapped = true;
+    }
+    return 0; /* else the heap, from the first _mmc_tab_room */
+}
+
+int _mmc_tab_room(struct mmc_tab *t, size_t bytes)
+{
+    if (bytes <= t->bytes)
+        return 0;
+    if (t->mapped) { /* never touched yet: zero pages */
+        if (bytes > t->max_bytes)
+            return -ENOMEM;
+        t->bytes = bytes;
+        return 0;
+    }
+    if (bytes > t->max_bytes) {
+        size_t cap = t->max_bytes ? t->max_bytes : bytes;
+        while (cap < bytes)
+            cap *= 2;
+        void *q = realloc(t->p, cap);
+        if (!q)
+            return -ENOMEM;
+        t->p = q;
+        t->max_bytes = cap;
+    }
+    memset((char *)t->p + t->bytes, 0, bytes - t->bytes);
+    t->bytes = bytes;
+    return 0;
+}
+
+void _mmc_tab_free(struct mmc_tab *t)
+{
+    if (t->mapped)
+        munmap(t->p, t->max_bytes);
+    else
+        free(t->p);
+    memset(t, 0, sizeof(*t));
+}
+
+/* Bytes per ordinal of table k. */
+static size_t tab_entry(const struct mmc_frames *f, int k)
+{
+    switch (k) {
+    case MMC_TAB_PFN: return sizeof(*f->hp_pfn);
+    case MMC_TAB_NODE: return sizeof(*f->hp_node);
+    case MMC_TAB_PB_USED: return f->pbph * sizeof(*f->pb_used);
+    case MMC_TAB_PB_SCAT: return f->pbph * sizeof(*f->pb_scattered);
+    default: return f->wph * sizeof(uint64_t);
+    }
+}
+
+/* The tables' pointers (the heap fallback may move them). */
+static void tab_point(struct mmc_frames *f)
+{
+    f->hp_pfn = f->tab[MMC_TAB_PFN].p;
+    f->hp_node = f->tab[MMC_TAB_NODE].p;
+    f->pb_used = f->tab[MMC_TAB_PB_USED].p;
+    f->pb_scattered = f->tab[MMC_TAB_PB_SCAT].p;
+    for (int k = 0; k < MMC_NPLANES; k++)
+        f->plane[k] = f->tab[MMC_TAB_PLANE0 + k].p;
+}
 
 int _mmc_frames_init(struct mmc_frames *f, uint64_t base_pfn, uint64_t span_frames,
                      uint64_t hp_frames, uint64_t nhugepages, const uint64_t *hp_pfn,
@@ -60,7 +136,10 @@ int _mmc_frames_init(struct mmc_frames *f, uint64_t base_pfn, uint64_t span_fram
         return -ENOMEM;
     }
     memset(f->sec_ord, 0xff, f->ndir * sizeof(*f->sec_ord));
-    int rc = _mmc_frames_reserve(f, nhugepages, hp_pfn);
+    /* room for every slot of the span, reserved as address space */
+    for (int k = 0; k < MMC_FRAMES_NTABS; k++)
+        _mmc_tab_init(&f->tab[k], f->nslots * tab_entry(f, k));
+    int rc = _mmc_frames_reserve(f, nhugepages, hp_pfn, hp_node);
     if (rc < 0) {
         _mmc_frames_destroy(f);
         return rc;
@@ -76,12 +155,8 @@ void _mmc_frames_destroy(struct mmc_frames *f)
             free(f->dir[d]);
     free(f->dir);
     free(f->sec_ord);
-    free(f->hp_pfn);
-    free(f->hp_node);
-    for (int k = 0; k < MMC_NPLANES; k++)
-        free(f->plane[k]);
-    free(f->pb_used);
-    free(f->pb_scattered);
+    for (int k = 0; k < MMC_FRAMES_NTABS; k++)
+        _mmc_tab_free(&f->tab[k]);
     free(f->runs);
     memset(f, 0, sizeof(*f));
 }
@@ -96,7 +171,8 @@ static bool grow_array(void *p, uint64_t n, size_t sz)
     return true;
 }
 
-int _mmc_frames_reserve(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn)
+int _mmc_frames_reserve(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn,
+                        const uint8_t *add_node)
 {
     for (uint64_t a = 0; a < nadd; a++) {
         const uint64_t pfn = add_pfn[a];
@@ -106,26 +182,24 @@ int _mmc_frames_reserve(struct mmc_frames *f, uint64_t nadd, const uint64_t *add
         if (mmc_frame_ord(f, pfn - f->base_pfn) != MMC_ORD_NONE)
             return -EEXIST;
     }
-    /* the per-ordinal tables, doubling */
+    /* the per-ordinal tables: room for these, nothing moved (tables that grow in place) */
     const uint64_t need = f->nhugepages + nadd;
     if (need > f->hp_cap) {
-        uint64_t cap = f->hp_cap ? f->hp_cap : 1;
-        while (cap < need)
-            cap *= 2;
-        bool ok = grow_array(&f->hp_pfn, cap, sizeof(*f->hp_pfn)) &&
-                  grow_array(&f->hp_node, cap, sizeof(*f->hp_node)) &&
-                  grow_array(&f->pb_used, cap * f->pbph, sizeof(*f->pb_used)) &&
-                  grow_array(&f->pb_scattered, cap * f->pbph, sizeof(*f->pb_scattered));
-        for (int k = 0; ok && k < MMC_NPLANES; k++)
-            ok = grow_array(&f->plane[k], cap * f->wph, sizeof(uint64_t));
+        bool ok = true;
+        for (int k = 0; ok && k < MMC_FRAMES_NTABS; k++)
+            ok = _mmc_tab_room(&f->tab[k], need * tab_entry(f, k)) == 0;
+        tab_point(f);
         if (!ok)
             return -ENOMEM;
-        f->hp_cap = cap;
+        f->hp_cap = need;
     }
-    /* at most one new run per hugepage */
-    if (f->nruns + nadd > f->runs_cap) {
-        uint64_t cap = f->runs_cap ? f->runs_cap : 1;
-        while (cap < f->nruns + nadd)
+    /* at most one new run per group of physically consecutive hugepages added */
+    uint64_t groups = 0;
+    for (uint64_t a = 0; a < nadd; a++)
+        groups += a == 0 || add_pfn[a] != add_pfn[a - 1] + f->hp_frames || add_node[a] != add_node[a - 1];
+    if (f->nruns + groups > f->runs_cap) {
+        uint64_t cap = f->runs_cap ? f->runs_cap : f->nruns + groups;
+        while (cap < f->nruns + groups)
             cap *= 2;
         if (!grow_array(&f->runs, cap, sizeof(*f->runs)))
             return -ENOMEM;

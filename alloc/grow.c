@@ -17,7 +17,7 @@ int _mmc_partition_add_hugepages_locked(struct mmc_partition *part, uint64_t nad
                                         const uint64_t *add_pfn, const uint8_t *add_node)
 {
     struct mmc_frames *f = &part->frames;
-    int rc = _mmc_frames_reserve(f, nadd, add_pfn);
+    int rc = _mmc_frames_reserve(f, nadd, add_pfn, add_node);
     if (rc == 0)
         rc = part->engine->reserve(part->engine_state, nadd, add_pfn);
     if (rc == 0 && part->load.frame_slot_cap)

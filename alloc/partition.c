@@ -8,8 +8,8 @@
  * every routine that resolves an address or a handle, writers are init, fini and partition
  * create / destroy. Each partition's mutex guards its frame database, engine and blocks; it is
  * always taken after _mmc_g.lock, never before. A partition's views never move while it is on
- * the list (addressed by physical address: address -> PFN under the rwlock alone); a frame
- * index, which a growth renumbers, is read under the partition's mutex (grow.c: grow_lock).
+ * the list (addressed by physical address: address -> PFN under the rwlock alone); a frame's
+ * state, which a growth extends (grow.c: grow_lock), is read under the partition's mutex.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -186,6 +186,15 @@ int _mmc_partition_create_locked(const struct mmc_config *cfg, bool is_system,
         _mmc_set_error("%s", err);
         free(part);
         return rc;
+    }
+    if (part->pool.span_frames > MMC_SPAN_MAX_FRAMES) {
+        _mmc_set_error("the pool's physical span %#llx-%#llx is longer than the frame database "
+                       "indexes (%llu TiB)%s", (unsigned long long)(part->pool.span_pfn << MMC_FRAME_SHIFT),
+                       (unsigned long long)((part->pool.span_pfn + part->pool.span_frames) << MMC_FRAME_SHIFT),
+                       (unsigned long long)(MMC_SPAN_MAX_FRAMES >> 28),
+                       sim ? ": give the layout a narrower span" : "");
+        partition_free(part);
+        return -E2BIG;
     }
     rc = _mmc_frames_init(&part->frames, part->pool.span_pfn, part->pool.span_frames,
                           page_bytes >> MMC_FRAME_SHIFT, part->pool.nhugepages, part->pool.hp_pfn,
@@ -748,6 +757,7 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
     st->live_movable = f->scattered_frames - st->live_mdl_frames - st->live_standby;
     st->state_hash = h;
     st->engine_metadata_bytes = p->engine->metadata_bytes(p->engine_state);
+    st->frames_bytes = _mmc_frames_bytes(f);
     st->nnodes = p->pool.simulated ? f->nnodes : _mmc_g.topo->nnodes; /* simulated: its own */
     st->span_frames = p->pool.span_frames;
     st->pool_max_frames = p->pool.simulated || !p->cfg.grow ? f->present_frames

@@ -159,7 +159,7 @@ static void test_frames(void)
         uint64_t r = below(100);
         char what[96];
         if (ops == 5000) { /* the growth */
-            good = _mmc_frames_reserve(&f, nl, lpfn) == 0 && _mmc_frames_reserve(&f, 1, &ipfn[0]) == -EEXIST;
+            good = _mmc_frames_reserve(&f, nl, lpfn, lnode) == 0 && _mmc_frames_reserve(&f, 1, &ipfn[0], inode) == -EEXIST;
             uint64_t before = f.nhugepages, hp0 = ipfn[0];
             if (good)
                 _mmc_frames_add(&f, nl, lpfn, lnode);

@@ -36,10 +36,11 @@
  * are too short (O(1) words each); take / give O(n / 64 + hugepages touched) plus the run's
  * free count, O(1) in the run take / give last touched, else O(log runs). add: O(hp_frames /
  * 64) for its bits, plus O(runs) when it starts a run or joins two (the sorted run list moves)
- * and O(log runs) when it extends one. reserve: the reallocations (the bits grow by 1/8 at
- * least, the run list to what the growth can need: one more run per hugepage).
- * Metadata: 1/8 byte per frame of pool (the bits, held at up to 1/8 more hugepages than the
- * pool has after a growth, not at the database's doubling capacity) + 24 bytes per run (at
+ * and O(log runs) when it extends one. reserve: room for the new hugepages' bits (made in
+ * place, nothing copied) and in the run list for what the growth can need (one more
+ * run per hugepage, also made in place).
+ * Metadata: 1/8 byte per frame of pool (the bits, for the pool's hugepages, in a table that
+ * grows in place: struct mmc_tab) + 24 bytes per run (at
  * most one per hugepage: 3/64 byte per frame of pool) + this struct; nothing per frame of
  * span. Measured by tests/test_engines.c: the 1 TiB simulated pool (2 MiB hugepages, mean run
  * 4 hugepages, a 2 TiB span) 0.137 byte per frame of pool, 0.067 per frame of span; a dense
@@ -65,8 +66,12 @@ struct bitmap {
     uint64_t *bits;             /* wph words per ordinal: bit j of word k of ordinal o is frame
                                    64 k + j of that hugepage, set when free */
     uint64_t cap;               /* ordinals bits has room for */
+    struct mmc_tab bits_tab;    /* what bits points into (address space for every slot of the
+                                   span: room is made in place, nothing copied) */
     struct brun *runs;          /* ascending PFN */
     uint64_t nruns, runs_cap;
+    struct mmc_tab runs_tab;    /* what runs points into (room for a run per slot of the span
+                                   reserved, made in place) */
     uint64_t hint;              /* the run take / give last touched (a block is often taken or
                                    freed in the run of the previous one): checked first */
     uint64_t wph;               /* words per hugepage (a power of two) */
@@ -82,31 +87,40 @@ static inline uint64_t *hp_words(const struct bitmap *b, uint64_t s)
 }
 
 /* Highest frame index in [a, e) whose bit equals `free` (want free: 1 bits, else 0 bits), or
- * NONE; [a, e) inside one run. Words with no such bit are skipped whole. *work counts words
- * examined; past limit the scan stops with OVER. */
+ * NONE; [a, e) inside one run. Words with no such bit are skipped whole; a hugepage's words are
+ * found once, then read in a loop as tight as over a flat bitmap. *work counts words examined;
+ * past limit the scan stops with OVER. */
 static inline uint64_t highest_with(const struct bitmap *b, uint64_t a, uint64_t e, bool free,
                                     uint64_t *work, uint64_t limit)
 {
     if (a >= e)
         return NONE;
-    const uint64_t wa = a >> 6, flip = free ? 0 : ~0ull, wmask = b->wph - 1;
+    const uint64_t flip = free ? 0 : ~0ull, wmask = b->wph - 1;
     const unsigned ws = b->hp_shift - 6; /* word index >> ws: hugepage slot */
-    uint64_t w = (e - 1) >> 6;
-    const uint64_t *hw = hp_words(b, w >> ws);
-    uint64_t x = (hw[w & wmask] ^ flip) & mask_between(0, (unsigned)((e - 1) & 63));
-    for (;;) {
-        if (++*work > limit)
-            return OVER;
-        if (w == wa)
+    const uint64_t wa = a >> 6, sa = wa >> ws, w = (e - 1) >> 6;
+    uint64_t s = w >> ws, k = w & wmask;
+    uint64_t keep = mask_between(0, (unsigned)((e - 1) & 63)); /* of the first word read */
+    for (;;) {                                                /* hugepage s, from word k down */
+        const uint64_t *hw = hp_words(b, s);
+        const bool last = s == sa;
+        const uint64_t lo = last ? wa & wmask : 0;
+        uint64_t x = (hw[k] ^ flip) & keep;
+        for (;;) {
+            if (++*work > limit)
+                return OVER;
+            if (k == lo)
+                break;
+            if (x)
+                return (((s << ws) + k) << 6) + 63 - (uint64_t)__builtin_clzll(x);
+            x = hw[--k] ^ flip;
+        }
+        if (last)
             x &= ~0ull << (a & 63);
         if (x)
-            return (w << 6) + 63 - (uint64_t)__builtin_clzll(x);
-        if (w == wa)
+            return (((s << ws) + k) << 6) + 63 - (uint64_t)__builtin_clzll(x);
+        if (last)
             return NONE;
-        w--;
-        if ((w & wmask) == wmask) /* into the hugepage below */
-            hw = hp_words(b, w >> ws);
-        x = hw[w & wmask] ^ flip;
+        s--, k = wmask, keep = ~0ull; /* the hugepage below, from its top word */
     }
 }
 
@@ -153,21 +167,17 @@ static struct brun *run_of(struct bitmap *b, uint64_t i)
 static int room(struct bitmap *b, uint64_t cap, uint64_t nruns)
 {
     if (cap > b->cap) {
-        uint64_t c = b->cap + b->cap / 8; /* grow by 1/8 at least: amortised copies */
-        if (c < cap)
-            c = cap;
-        uint64_t *nb = realloc(b->bits, c * b->wph * sizeof(uint64_t));
-        if (!nb)
-            return -ENOMEM;
-        memset(nb + b->cap * b->wph, 0, (c - b->cap) * b->wph * sizeof(uint64_t));
-        b->bits = nb;
-        b->cap = c;
+        int rc = _mmc_tab_room(&b->bits_tab, cap * b->wph * sizeof(uint64_t));
+        b->bits = b->bits_tab.p;
+        if (rc < 0)
+            return rc;
+        b->cap = cap;
     }
     if (nruns > b->runs_cap) {
-        struct brun *nr = realloc(b->runs, nruns * sizeof(*nr));
-        if (!nr)
-            return -ENOMEM;
-        b->runs = nr;
+        int rc = _mmc_tab_room(&b->runs_tab, nruns * sizeof(*b->runs));
+        b->runs = b->runs_tab.p;
+        if (rc < 0)
+            return rc;
         b->runs_cap = nruns;
     }
     return 0;
@@ -178,8 +188,8 @@ static void bitmap_destroy(void *engine)
     struct bitmap *b = engine;
     if (!b)
         return;
-    free(b->bits);
-    free(b->runs);
+    _mmc_tab_free(&b->bits_tab);
+    _mmc_tab_free(&b->runs_tab);
     free(b);
 }
 
@@ -191,6 +201,8 @@ static int bitmap_create(const struct mmc_frames *f, void **engine)
     b->f = f;
     b->wph = f->wph;
     b->hp_shift = f->hp_shift;
+    _mmc_tab_init(&b->bits_tab, f->nslots * b->wph * sizeof(uint64_t));
+    _mmc_tab_init(&b->runs_tab, f->nslots * sizeof(*b->runs));
     if (room(b, f->nhugepages ? f->nhugepages : 1, f->nruns ? f->nruns : 1) < 0) {
         bitmap_destroy(b);
         return -ENOMEM;

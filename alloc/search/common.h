@@ -190,48 +190,6 @@ static inline size_t sbm_bytes(const struct sbm *m)
     return (m->cap * m->bpo + m->sec_cap * SBM_MID_WORDS + hbm_words(m->f->ndir)) * sizeof(uint64_t);
 }
 
-/* sbm_reserve to a capacity of the caller's choosing rather than f's hp_cap (which doubles):
- * room for cap ordinals (at least f->nhugepages plus what a growth adds) and f's sec_cap
- * sections, the leaves growing by 1/8 at least, so that an engine whose memory must follow
- * the pool holds at most 1/8 more leaf words than the pool has hugepages (tlsf.c). After
- * sbm_init, this bitmap's cap is f's hp_cap: call sbm_trim to bring it down to cap. */
-static inline int sbm_reserve_upto(struct sbm *m, uint64_t cap)
-{
-    const struct mmc_frames *f = m->f;
-    if (cap > m->cap) {
-        uint64_t c = m->cap + m->cap / 8;
-        c = c < cap ? cap : c > f->hp_cap ? f->hp_cap : c;
-        uint64_t *nl = realloc(m->leaf, c * m->bpo * sizeof(uint64_t));
-        if (!nl)
-            return -ENOMEM;
-        memset(nl + m->cap * m->bpo, 0, (c - m->cap) * m->bpo * sizeof(uint64_t));
-        m->leaf = nl;
-        m->cap = c;
-    }
-    if (f->sec_cap > m->sec_cap) {
-        uint64_t *nm = realloc(m->mid, f->sec_cap * SBM_MID_WORDS * sizeof(uint64_t));
-        if (!nm)
-            return -ENOMEM;
-        memset(nm + m->sec_cap * SBM_MID_WORDS, 0,
-               (f->sec_cap - m->sec_cap) * SBM_MID_WORDS * sizeof(uint64_t));
-        m->mid = nm;
-        m->sec_cap = f->sec_cap;
-    }
-    return 0;
-}
-
-/* Shrink the leaves to cap ordinals (>= every ordinal with a bit set; no bit is lost). */
-static inline void sbm_trim(struct sbm *m, uint64_t cap)
-{
-    if (cap >= m->cap || cap == 0)
-        return;
-    uint64_t *nl = realloc(m->leaf, cap * m->bpo * sizeof(uint64_t));
-    if (nl) {
-        m->leaf = nl;
-        m->cap = cap;
-    }
-}
-
 /* The bpo words of present slot s. */
 static inline uint64_t *sbm_leaf(const struct sbm *m, uint64_t s)
 {

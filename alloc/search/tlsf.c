@@ -50,13 +50,12 @@
  * O(log runs) (the run, for give's bounds) + O(log_64 sections + the start bitmap's words of
  * one section and of one hugepage: 8 + 8 words for 2 MiB hugepages, up to 4096 for a 1 GiB
  * one) + O(1) hash and list operations. add: one give of the hugepage's hp_frames frames, the
- * same cost. reserve: O(nodes * first levels) plus the reallocations (amortised: the start
- * bitmap grows by 1/8, records by 1/2, the hash table doubles). create: O(runs + frames of the
+ * same cost. reserve: O(nodes * first levels) plus the room made (the start bitmap's tables
+ * grow in place, copying nothing; records grow by 1/2 and the hash table doubles, amortised). create: O(runs + frames of the
  * pool / 64) words read.
  *
- * Metadata: the start bitmap, 1/8 byte per frame of pool (held at up to 1/8 more hugepages
- * than the pool has after a growth, not at the database's doubling capacity) + 64 bytes per
- * section holding any of the pool + 1/8 byte per section of the span (1/2^21 byte per frame
+ * Metadata: the start bitmap, 1/8 byte per frame of pool (at f's hp_cap ordinals: the pool's
+ * hugepages, in tables that never move) + 64 bytes per section holding any of the pool + 1/8 byte per section of the span (1/2^21 byte per frame
  * of span); per free stretch a 20-byte record and 4-byte hash slots at load <= 1/2, so 28-36
  * bytes, up to ~50 just after the arrays grew (they never shrink); per node 124 bytes + 128
  * bytes per first level a stretch of the pool can reach (about 1.5-3.3 KiB). Measured by
@@ -537,7 +536,7 @@ static int tlsf_reserve(void *engine, uint64_t nadd, const uint64_t *add_pfn)
     t->pending = 0;
     if ((f->nhugepages + nadd) << f->hp_shift > UINT32_MAX)
         return -ENOMEM; /* lengths are 32 bits: the pool stays below 16 TiB */
-    if (sbm_reserve_upto(&t->starts, f->nhugepages + nadd) < 0)
+    if (sbm_reserve(&t->starts) < 0) /* to f's hp_cap: exactly the grown pool's hugepages */
         return -ENOMEM;
     /* a record and two hash slots per new hugepage: a give creates at most one stretch */
     if (rec_room(t, t->ht_used + nadd) < 0 || ht_room(t, nadd) < 0)
@@ -655,7 +654,6 @@ static int tlsf_create(const struct mmc_frames *f, void **engine)
     t->free_rec = NIL;
     if (sbm_init(&t->starts, f, f->hp_shift) < 0)
         goto nomem;
-    sbm_trim(&t->starts, f->nhugepages); /* f's hp_cap may be twice that */
     uint64_t count = 0;
     for (uint64_t r = 0; r < f->nruns; r++)
         count += run_stretches(t, &f->runs[r], false);

@@ -115,7 +115,7 @@ static double utilisation(struct tracer *t)
     if (!p)
         return 1.0;
     pthread_mutex_lock(&p->lock);
-    double u = 1.0 - (double)p->frames.free_frames / (double)p->frames.nframes;
+    double u = 1.0 - (double)p->frames.free_frames / (double)p->frames.present_frames;
     pthread_mutex_unlock(&p->lock);
     pthread_rwlock_unlock(&_mmc_g.lock);
     return u;

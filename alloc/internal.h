@@ -67,6 +67,8 @@ enum mmc_frame_state {
 #define MMC_SECTION_SHIFT 9     /* hugepage slots per directory section: 512 */
 #define MMC_SECTION_SLOTS (1ull << MMC_SECTION_SHIFT)
 #define MMC_ORD_NONE UINT32_MAX /* the ordinal of an absent hugepage slot */
+#define MMC_SPAN_MAX_FRAMES (1ull << 36) /* the longest span a database indexes: 256 TiB (x86-64
+                                   4-level paging addresses 64 TiB of physical memory) */
 
 struct mmc_run {
     uint64_t base_pfn;          /* PFN of the run's first frame */
@@ -86,6 +88,28 @@ enum mmc_plane {
     MMC_NPLANES,
 };
 
+/* A table that grows without moving, for per-ordinal (and per-section) entries: the address
+ * space for every entry it could ever hold is reserved when it is made (mmap, MAP_NORESERVE:
+ * no memory until an entry is touched), so that making room is free and nothing is ever
+ * copied; a growth costs the entries it adds. Where the kernel refuses the reservation
+ * (vm.overcommit_memory 2), a heap block that doubles instead (copying, amortised O(1) per
+ * entry). */
+struct mmc_tab {
+    void *p;                    /* the entries */
+    size_t bytes;               /* bytes made room for (zeroed) */
+    size_t max_bytes;           /* the reservation (mapped), or the heap block's size */
+    bool mapped;
+};
+/* An empty table for up to max_bytes. 0 or -ENOMEM. */
+MMC_INTERNAL int _mmc_tab_init(struct mmc_tab *t, size_t max_bytes);
+/* Room for bytes (new bytes zero; t->p may move only in the heap fallback). 0 or -ENOMEM
+ * (unchanged). */
+MMC_INTERNAL int _mmc_tab_room(struct mmc_tab *t, size_t bytes);
+MMC_INTERNAL void _mmc_tab_free(struct mmc_tab *t);
+
+enum { MMC_TAB_PFN, MMC_TAB_NODE, MMC_TAB_PB_USED, MMC_TAB_PB_SCAT, MMC_TAB_PLANE0,
+       MMC_FRAMES_NTABS = MMC_TAB_PLANE0 + MMC_NPLANES };
+
 struct mmc_frames {
     uint64_t base_pfn;          /* PFN of frame index 0 (the span's start, a multiple of
                                    hp_frames) */
@@ -97,7 +121,8 @@ struct mmc_frames {
     uint64_t pbph;              /* pageblocks per hugepage: hp_frames / 512 */
     uint64_t nhugepages;        /* present hugepages: ordinals [0, nhugepages) */
     uint64_t present_frames;    /* frames present: nhugepages * hp_frames */
-    uint64_t hp_cap;            /* ordinals the per-ordinal tables have room for */
+    uint64_t hp_cap;            /* ordinals the per-ordinal tables have room for (engines make
+                                   theirs as large; at most nslots) */
     uint32_t **dir;             /* per section: NULL (no present slot) or MMC_SECTION_SLOTS
                                    ordinals (MMC_ORD_NONE: absent) */
     uint64_t ndir;              /* sections: ceil(nslots / MMC_SECTION_SLOTS) */
@@ -119,6 +144,7 @@ struct mmc_frames {
     uint16_t *pb_scattered;     /* per ordinal, pbph entries: frames held by scattered kinds
                                    (MDL, movable, standby): clustered placement groups them,
                                    as Linux groups pages by migrate type */
+    struct mmc_tab tab[MMC_FRAMES_NTABS]; /* what hp_pfn .. plane[] point into */
     struct mmc_run *runs;       /* ascending PFN */
     uint64_t nruns;             /* entries in runs[] */
     uint64_t runs_cap;          /* room in runs[] */
@@ -130,7 +156,7 @@ struct mmc_frames {
 };
 
 /* A database over the span [base_pfn, base_pfn + span_frames) (base_pfn and span_frames
- * multiples of hp_frames >= 512) holding nhugepages hugepages (hp_pfn[] ascending, multiples
+ * multiples of hp_frames >= 512, span_frames <= MMC_SPAN_MAX_FRAMES) holding nhugepages hugepages (hp_pfn[] ascending, multiples
  * of hp_frames, inside the span), ordinals in that order. Copies the arrays. All frames start
  * free. Returns 0 or -ENOMEM / -EINVAL. */
 MMC_INTERNAL int _mmc_frames_init(struct mmc_frames *f, uint64_t base_pfn, uint64_t span_frames,
@@ -138,14 +164,16 @@ MMC_INTERNAL int _mmc_frames_init(struct mmc_frames *f, uint64_t base_pfn, uint6
                                   const uint8_t *hp_node);
 MMC_INTERNAL void _mmc_frames_destroy(struct mmc_frames *f);
 /* Growth, in two steps so that nothing fails half-way. _mmc_frames_reserve: room for nadd
- * more hugepages (add_pfn ascending, inside the span, none present): the per-ordinal tables,
+ * more hugepages (add_pfn ascending, inside the span, none present; add_node their nodes, as
+ * _mmc_frames_add will be given them): the per-ordinal tables,
  * the directory's sections, the runs; nothing visible changes. 0, -ENOMEM, -EINVAL (outside
  * the span, not ascending) or -EEXIST (present already). _mmc_frames_add, after a successful
  * reserve of the same hugepages: they become present and free, ordinals nhugepages,
  * nhugepages + 1, ... in add_pfn's order (new sections likewise); their runs are extended,
  * joined or started; cannot fail. O(nadd * hp_frames / 64 + runs). After a reserve, hp_cap >=
  * nhugepages + nadd and sec_cap >= the sections there will be. */
-MMC_INTERNAL int _mmc_frames_reserve(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn);
+MMC_INTERNAL int _mmc_frames_reserve(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn,
+                                     const uint8_t *add_node);
 MMC_INTERNAL void _mmc_frames_add(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn,
                                   const uint8_t *add_node);
 /* Frame index of a PFN, or -1 if the PFN is not present. O(1). */
@@ -291,7 +319,9 @@ static inline bool mmc_run_window(const struct mmc_run *run, const struct mmc_se
  * hugepages while an engine lives (reserve / add). An engine keeps its per-frame tables per
  * hugepage, at the hugepage's ordinal (mmc_frame_ord), and whatever it keeps per place of the
  * span must be small beside that (a bit per hugepage slot, say), so that its memory follows
- * the pool, not the span (metadata_bytes is reported per frame of both). */
+ * the pool, not the span (metadata_bytes is reported per frame of both). Per-ordinal tables
+ * belong in a struct mmc_tab (address space for f->nslots entries), so that reserve() copies
+ * nothing. */
 struct mmc_engine_ops {
     const char *name;           /* selected by this name (MMC_ALGO, mmc_config.algo) */
     const char *summary;        /* one line: algorithm and placement policy */
@@ -484,8 +514,17 @@ struct mmc_load {
     uint32_t cap;               /* slots allocated */
     uint32_t *free_slots;       /* stack of free slot indices */
     uint32_t nfree;             /* entries on it */
-    uint32_t *frame_slot;       /* per frame: slot index + 1 of the load frame there, 0 none */
+    uint32_t *frame_slot;       /* per frame, at its hugepage's ordinal (ordinal * hp_frames +
+                                   offset): slot index + 1 of the load frame there, 0 none */
+    uint64_t frame_slot_cap;    /* ordinals frame_slot has room for (0: no load yet) */
 };
+/* Room in the load's frame map for the frame database's hp_cap ordinals (the first call
+ * creates it). 0 or -ENOMEM (unchanged). Lock held. */
+MMC_INTERNAL int _mmc_load_reserve(struct mmc_partition *part);
+/* The load's map entry of present frame i (the map must exist). */
+#define _mmc_load_slot_of(part, i)                                                                 \
+    (&(part)->load.frame_slot[(uint64_t)mmc_frame_ord(&(part)->frames, (i)) * (part)->frames.hp_frames + \
+                              ((i) & ((part)->frames.hp_frames - 1))])
 /* Take up to `want` free frames of `node` with PFN in [lo_pfn, hi_pfn], outside the frame index
  * range [ex_first, ex_end), by the partition's placement (clustered: already-broken pageblocks
  * first), into state `state`; their frame indices go to out[]. Returns how many. Lock held. */

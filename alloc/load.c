@@ -16,8 +16,8 @@
  *   the window back to the caller, now free. Cost O(frames of the allowed range) to choose, one
  *   4 KiB copy per frame moved. FAST_ONLY never gets here.
  *
- * The pool does not grow while running: growing it would insert hugepages into the PFN-sorted
- * window and move every frame's virtual address, which the blocks handed out forbid.
+ * The load's map from frames to slots is kept per hugepage, at the frame database's ordinals,
+ * so that hugepages entering the pool (grow.c) only add room to it (_mmc_load_reserve).
  *
  * All functions expect the partition lock held, except the public ones, which take it.
  */
@@ -83,28 +83,34 @@ uint64_t _mmc_place_frames(struct mmc_partition *part, unsigned node, uint64_t l
      * contiguous blocks use (Linux's grouping by migrate type); when none holds any, the lowest
      * pageblock with a free frame, as plain. A pageblock that yields nothing (its free frames
      * are outside the range or excluded) is not tried again in this call. */
-    const uint64_t npb = f->nframes / MMC_PAGEBLOCK_FRAMES;
+    const uint64_t npb = f->nhugepages * f->pbph; /* pageblocks, by ordinal * pbph + k */
     uint8_t *tried = calloc((npb + 7) / 8, 1);
     if (!tried)
         return 0;
     while (got < want) {
-        uint64_t best = NO_FRAME;
-        for (uint64_t pb = 0; pb < npb; pb++) {
-            if (f->pb_used[pb] >= MMC_PAGEBLOCK_FRAMES || (tried[pb / 8] >> (pb % 8) & 1))
+        uint64_t best = NO_FRAME, best_i0 = 0;
+        for (uint64_t r = 0; r < f->nruns; r++) { /* PFN order: ties go to the lowest */
+            const struct mmc_run *run = &f->runs[r];
+            if (run->node != node || run->base_pfn > hi_pfn || run->base_pfn + run->frames <= lo_pfn)
                 continue;
-            uint64_t i0 = pb * MMC_PAGEBLOCK_FRAMES;
-            if (mmc_frame_node(f, i0) != node)
-                continue;
-            uint64_t p0 = mmc_frame_pfn(f, i0);
-            if (p0 > hi_pfn || p0 + MMC_PAGEBLOCK_FRAMES <= lo_pfn)
-                continue;
-            if (best == NO_FRAME || f->pb_scattered[pb] > f->pb_scattered[best])
-                best = pb;
+            for (uint64_t hp = run->first_frame; hp < run->first_frame + run->frames; hp += f->hp_frames) {
+                const uint64_t o = mmc_frame_ord(f, hp);
+                for (uint64_t k = 0; k < f->pbph; k++) {
+                    const uint64_t pb = o * f->pbph + k, i0 = hp + k * MMC_PAGEBLOCK_FRAMES;
+                    if (f->pb_used[pb] >= MMC_PAGEBLOCK_FRAMES || (tried[pb / 8] >> (pb % 8) & 1))
+                        continue;
+                    const uint64_t p0 = mmc_frame_pfn(f, i0);
+                    if (p0 > hi_pfn || p0 + MMC_PAGEBLOCK_FRAMES <= lo_pfn)
+                        continue;
+                    if (best == NO_FRAME || f->pb_scattered[pb] > f->pb_scattered[best])
+                        best = pb, best_i0 = i0;
+                }
+            }
         }
         if (best == NO_FRAME)
             break;
         tried[best / 8] |= (uint8_t)(1u << (best % 8));
-        uint64_t i0 = best * MMC_PAGEBLOCK_FRAMES, p0 = mmc_frame_pfn(f, i0);
+        const uint64_t i0 = best_i0, p0 = mmc_frame_pfn(f, i0);
         uint64_t a = p0 < lo_pfn ? lo_pfn - p0 : 0;
         uint64_t b = p0 + MMC_PAGEBLOCK_FRAMES - 1 > hi_pfn ? hi_pfn - p0 + 1 : MMC_PAGEBLOCK_FRAMES;
         got += take_range(part, i0 + a, i0 + b, want - got, ex_first, ex_end, state, out + got);
@@ -132,15 +138,25 @@ static unsigned dest_order(const struct mmc_partition *part, unsigned node, unsi
 
 /* ---- load slots ---- */
 
-static int load_ready(struct mmc_partition *part)
+int _mmc_load_reserve(struct mmc_partition *part)
 {
     struct mmc_load *l = &part->load;
-    if (!l->frame_slot) {
-        l->frame_slot = calloc(part->frames.nframes, sizeof(*l->frame_slot));
-        if (!l->frame_slot)
-            return -ENOMEM;
-    }
+    const struct mmc_frames *f = &part->frames;
+    if (f->hp_cap <= l->frame_slot_cap)
+        return 0;
+    uint32_t *n = realloc(l->frame_slot, f->hp_cap * f->hp_frames * sizeof(*n));
+    if (!n)
+        return -ENOMEM;
+    memset(n + l->frame_slot_cap * f->hp_frames, 0,
+           (f->hp_cap - l->frame_slot_cap) * f->hp_frames * sizeof(*n));
+    l->frame_slot = n;
+    l->frame_slot_cap = f->hp_cap;
     return 0;
+}
+
+static int load_ready(struct mmc_partition *part)
+{
+    return _mmc_load_reserve(part);
 }
 
 static int64_t slot_new(struct mmc_load *l)
@@ -225,7 +241,7 @@ int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, u
     uint64_t best = NO_FRAME, best_mov = UINT64_MAX, best_sb = UINT64_MAX;
     const uint64_t t0 = now_ns();
 
-    if (!n || (b && n > b) || !part->load.frame_slot)
+    if (!n || (b && n > b) || !part->load.frame_slot_cap)
         return -ENOMEM; /* no load: nothing to trade */
     for (uint64_t r = f->nruns; r-- > 0;) {
         const struct mmc_run *run = &f->runs[r];
@@ -294,20 +310,20 @@ int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, u
         unsigned k = mmc_frame_state(f, i);
         if (k == MMC_FRAME_FREE)
             continue;
-        struct mmc_load_slot *slot = &l->slots[l->frame_slot[i] - 1];
+        struct mmc_load_slot *slot = &l->slots[*_mmc_load_slot_of(part, i) - 1];
         if (k == MMC_FRAME_MOVABLE) {
             uint64_t d = dest[moved++];
             if (!part->pool.simulated) /* the copy is real */
                 memcpy(_mmc_pool_va(&part->pool, mmc_frame_pfn(f, d), false),
                        _mmc_pool_va(&part->pool, mmc_frame_pfn(f, i), false), MMC_FRAME_BYTES);
             slot->frame = d;
-            l->frame_slot[d] = l->frame_slot[i];
+            *_mmc_load_slot_of(part, d) = *_mmc_load_slot_of(part, i);
         } else {
             slot->dropped = true;
             slot->frame = NO_FRAME;
             dropped++;
         }
-        l->frame_slot[i] = 0;
+        *_mmc_load_slot_of(part, i) = 0;
         _mmc_frames_set(f, i, 1, MMC_FRAME_FREE);
         part->engine->give(part->engine_state, i, 1);
     }
@@ -356,8 +372,8 @@ MMC_API long mmc_load_alloc(mmc_partition_t *handle, int kind, int node, size_t 
                        "of them or -1 for any", node, nodes - 1);
         return -EINVAL;
     }
-    if (count > p->frames.nframes) /* more than the pool: as many as it has, at most */
-        count = p->frames.nframes;
+    if (count > p->frames.present_frames) /* more than the pool: as many as it has, at most */
+        count = p->frames.present_frames;
     long rc = 0;
     uint64_t *frames = malloc((count ? count : 1) * sizeof(*frames));
     pthread_mutex_lock(&p->lock);
@@ -390,7 +406,7 @@ MMC_API long mmc_load_alloc(mmc_partition_t *handle, int kind, int node, size_t 
         slot->kind = (uint8_t)kind;
         slot->live = true;
         slot->dropped = false;
-        l->frame_slot[frames[k]] = (uint32_t)s + 1;
+        *_mmc_load_slot_of(p, frames[k]) = (uint32_t)s + 1;
         out[k] = handle_of(l, (uint32_t)s);
     }
     rc = (long)got;
@@ -432,7 +448,7 @@ MMC_API int mmc_load_free(mmc_partition_t *handle, const mmc_load_t *handles, si
     for (size_t k = 0; k < count; k++) {
         struct mmc_load_slot *slot = &l->slots[(uint32_t)handles[k] - 1];
         if (!slot->dropped) {
-            l->frame_slot[slot->frame] = 0;
+            *_mmc_load_slot_of(p, slot->frame) = 0;
             _mmc_frames_set(&p->frames, slot->frame, 1, MMC_FRAME_FREE);
             p->engine->give(p->engine_state, slot->frame, 1);
         }

@@ -263,7 +263,7 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
     /* Short: grow the pool once (MM_ALLOCATE_NO_WAIT must not block: never) and take again. */
     const bool may_grow = !(flags & MM_ALLOCATE_NO_WAIT) && part->cfg.grow && !part->pool.simulated;
     for (unsigned attempt = 0;; attempt++) {
-        const uint64_t top_pfn = f->hp_pfn[f->nhugepages - 1] + f->hp_frames - 1;
+        const uint64_t top_pfn = f->runs[f->nruns - 1].base_pfn + f->runs[f->nruns - 1].frames - 1;
         if (chunks) {
             /* Each chunk chunk_frames long; with Skip it is Skip-aligned: a block as long as the
              * boundary that does not cross it starts on it. */

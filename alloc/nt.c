@@ -290,7 +290,7 @@ MMC_API PVOID MmGetVirtualForPhysical(PHYSICAL_ADDRESS PhysicalAddress)
         int64_t i = _mmc_frames_index_of_pfn(&p->frames, pfn);
         /* the view its block was made in (frames of no block: the read-write view) */
         bool exec = i >= 0 && mmc_frame_state(&p->frames, (uint64_t)i) == MMC_FRAME_CONTIG &&
-                    mmc_frame_bit(p->frames.exec_bits, _mmc_frames_block_head(&p->frames, (uint64_t)i));
+                    mmc_frame_bit(&p->frames, MMC_PLANE_EXEC, _mmc_frames_block_head(&p->frames, (uint64_t)i));
         pthread_mutex_unlock(&p->lock);
         if (i >= 0)
             va = _mmc_pool_va(&p->pool, pfn, exec) + (pa & (PAGE_SIZE - 1));

@@ -8,8 +8,8 @@
  * every routine that resolves an address or a handle, writers are init, fini and partition
  * create / destroy. Each partition's mutex guards its frame database, engine and blocks; it is
  * always taken after _mmc_g.lock, never before. A partition's views never move while it is on
- * the list (addressed by physical address: address -> PFN under the rwlock alone); a frame
- * index, which a growth renumbers, is read under the partition's mutex (grow.c: grow_lock).
+ * the list (addressed by physical address: address -> PFN under the rwlock alone); a frame's
+ * state, which a growth extends (grow.c: grow_lock), is read under the partition's mutex.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -187,8 +187,18 @@ int _mmc_partition_create_locked(const struct mmc_config *cfg, bool is_system,
         free(part);
         return rc;
     }
-    rc = _mmc_frames_init(&part->frames, page_bytes >> MMC_FRAME_SHIFT, part->pool.nhugepages,
-                          part->pool.hp_pfn, part->pool.hp_node);
+    if (part->pool.span_frames > MMC_SPAN_MAX_FRAMES) {
+        _mmc_set_error("the pool's physical span %#llx-%#llx is longer than the frame database "
+                       "indexes (%llu TiB)%s", (unsigned long long)(part->pool.span_pfn << MMC_FRAME_SHIFT),
+                       (unsigned long long)((part->pool.span_pfn + part->pool.span_frames) << MMC_FRAME_SHIFT),
+                       (unsigned long long)(MMC_SPAN_MAX_FRAMES >> 28),
+                       sim ? ": give the layout a narrower span" : "");
+        partition_free(part);
+        return -E2BIG;
+    }
+    rc = _mmc_frames_init(&part->frames, part->pool.span_pfn, part->pool.span_frames,
+                          page_bytes >> MMC_FRAME_SHIFT, part->pool.nhugepages, part->pool.hp_pfn,
+                          part->pool.hp_node);
     if (rc == 0)
         rc = engine->create(&part->frames, &part->engine_state);
     if (rc < 0) {
@@ -216,7 +226,7 @@ static void partition_destroy_locked(struct mmc_partition *part)
             break;
         }
     }
-    uint64_t mdl = part->frames.nframes - part->frames.free_frames;
+    uint64_t mdl = part->frames.present_frames - part->frames.free_frames;
     if (part->blocks_live || mdl)
         fprintf(stderr,
                 "mmcontig: %s partition destroyed with %llu contiguous block%s and %llu frame%s "
@@ -420,7 +430,7 @@ MMC_API long mmc_partition_clear(mmc_partition_t *handle)
         return -EINVAL;
     pthread_mutex_lock(&p->lock);
     struct mmc_frames *f = &p->frames;
-    long released = (long)(f->nframes - f->free_frames);
+    long released = (long)(f->present_frames - f->free_frames);
     /* every stretch of frames in use, run by run, back through the engine as any free is */
     for (uint64_t r = 0; r < f->nruns; r++) {
         const uint64_t end = f->runs[r].first_frame + f->runs[r].frames;
@@ -447,7 +457,7 @@ MMC_API long mmc_partition_clear(mmc_partition_t *handle)
         }
     }
     if (l->frame_slot)
-        memset(l->frame_slot, 0, f->nframes * sizeof(*l->frame_slot));
+        memset(l->frame_slot, 0, f->nhugepages * f->hp_frames * sizeof(*l->frame_slot));
     pthread_mutex_unlock(&p->lock);
     pthread_rwlock_unlock(&_mmc_g.lock);
     return released;
@@ -588,7 +598,7 @@ void _mmc_partition_free_contig(const char *routine, void *base)
     int64_t head = block_head_of(part, i);
     int64_t slot = -1;
     if (head >= 0 && (uint64_t)head == i && !(off & 0xfff) &&
-        mmc_frame_bit(part->frames.exec_bits, i) == exec)
+        mmc_frame_bit(&part->frames, MMC_PLANE_EXEC, i) == exec)
         slot = _mmc_block_find(part, i);
     if (slot < 0) {
         char why[200];
@@ -669,7 +679,7 @@ MMC_API int mmc_query(const void *addr, struct mmc_alloc_info *info)
         const int64_t i = _mmc_frames_index_of_pfn(&part->frames, pfn);
         int64_t head = i >= 0 ? block_head_of(part, (uint64_t)i) : -1;
         int64_t slot = head >= 0 ? _mmc_block_find(part, (uint64_t)head) : -1;
-        if (slot >= 0 && mmc_frame_bit(part->frames.exec_bits, (uint64_t)head) == exec) {
+        if (slot >= 0 && mmc_frame_bit(&part->frames, MMC_PLANE_EXEC, (uint64_t)head) == exec) {
             const struct mmc_block *b = &part->blocks[slot];
             *info = (struct mmc_alloc_info){
                 .base = _mmc_pool_va(&part->pool, mmc_frame_pfn(&part->frames, (uint64_t)head), exec),
@@ -721,7 +731,7 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
     st->misuse = __atomic_load_n(&_mmc_g.misuse, __ATOMIC_RELAXED);
     st->page_bytes = p->pool.page_bytes;
     st->hugepages = f->nhugepages;
-    st->pool_frames = f->nframes;
+    st->pool_frames = f->present_frames;
     st->free_frames = f->free_frames;
     st->runs = f->nruns;
     st->largest_run_frames = 0;
@@ -732,20 +742,25 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
     st->live_blocks = p->blocks_live;
     st->live_mdl_frames = st->live_movable = st->live_standby = 0;
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a over the words of the planes */
-    const uint64_t *planes[] = {f->free_bits, f->scat_bits, f->mdl_bits, f->standby_bits,
-                                f->head_bits, f->exec_bits};
-    for (uint64_t w = 0; w < f->nwords; w++) {
-        st->live_mdl_frames += (uint64_t)__builtin_popcountll(f->mdl_bits[w]);
-        st->live_standby += (uint64_t)__builtin_popcountll(f->standby_bits[w]);
-        for (size_t k = 0; k < sizeof(planes) / sizeof(planes[0]); k++)
-            h = (h ^ planes[k][w]) * 0x100000001b3ull;
+    for (uint64_t r = 0; r < f->nruns; r++) { /* in PFN order */
+        for (uint64_t hp = f->runs[r].first_frame; hp < f->runs[r].first_frame + f->runs[r].frames;
+             hp += f->hp_frames) {
+            const uint32_t o = mmc_frame_ord(f, hp);
+            for (uint64_t w = 0; w < f->wph; w++) {
+                st->live_mdl_frames += (uint64_t)__builtin_popcountll(mmc_frames_words(f, MMC_PLANE_MDL, o)[w]);
+                st->live_standby += (uint64_t)__builtin_popcountll(mmc_frames_words(f, MMC_PLANE_STANDBY, o)[w]);
+                for (int k = 0; k < MMC_NPLANES; k++)
+                    h = (h ^ mmc_frames_words(f, (enum mmc_plane)k, o)[w]) * 0x100000001b3ull;
+            }
+        }
     }
     st->live_movable = f->scattered_frames - st->live_mdl_frames - st->live_standby;
     st->state_hash = h;
     st->engine_metadata_bytes = p->engine->metadata_bytes(p->engine_state);
+    st->frames_bytes = _mmc_frames_bytes(f);
     st->nnodes = p->pool.simulated ? f->nnodes : _mmc_g.topo->nnodes; /* simulated: its own */
     st->span_frames = p->pool.span_frames;
-    st->pool_max_frames = p->pool.simulated || !p->cfg.grow ? f->nframes
+    st->pool_max_frames = p->pool.simulated || !p->cfg.grow ? f->present_frames
                           : p->cfg.pool_max_bytes ? p->cfg.pool_max_bytes >> MMC_FRAME_SHIFT
                                                   : UINT64_MAX; /* what the kernel gives, less the reserve */
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)
@@ -806,9 +821,9 @@ MMC_API int mmc_partition_print_layout(mmc_partition_t *handle, FILE *out)
             (unsigned long long)f->nhugepages);
     print_bytes(out, p->pool.page_bytes);
     fprintf(out, " = ");
-    print_bytes(out, f->nframes << MMC_FRAME_SHIFT);
+    print_bytes(out, f->present_frames << MMC_FRAME_SHIFT);
     fprintf(out, ", %llu frames, %llu free; engine %s; views rw %p, rwx %p\n",
-            (unsigned long long)f->nframes, (unsigned long long)f->free_frames, p->engine->name,
+            (unsigned long long)f->present_frames, (unsigned long long)f->free_frames, p->engine->name,
             (void *)p->pool.rw, (void *)p->pool.rwx);
     for (unsigned n = 0; n < f->nnodes; n++) {
         if (!f->node_frames[n])

@@ -152,7 +152,7 @@ struct bench_case {
     /* filled when it runs, for the row */
     uint64_t pool_bytes, page_bytes, lowest, highest, boundary;
     bool simulated;
-    bool have_meta; double meta_bytes_per_frame;
+    bool have_meta; double meta_bytes_per_frame, meta_bytes_per_span_frame;
     uint64_t largest_free_bytes;    /* longest free stretch when the case started */
     bool measured_fn;               /* false_negatives column is measured */
     bool measured_viol;             /* violations column is measured */
@@ -267,7 +267,7 @@ struct target {
     struct state_spec state;        /* the state built */
     uint64_t pool_frames;
     uint64_t largest_free_frames;   /* longest free stretch of that state */
-    bool have_meta; double meta_bytes_per_frame;
+    bool have_meta; double meta_bytes_per_frame, meta_bytes_per_span_frame;
 };
 /* The state a case needs (its kind, fill, request and constraint). */
 struct state_spec bench_case_state(const struct bench_case *c);

@@ -35,7 +35,7 @@ const char *const bench_csv_columns[] = {
     "largest_free_bytes", "flags", "calls", "budget_stopped", "successes", "false_negatives", "trades",
     "frames_moved", "frames_dropped", "hugepages_added", "compactions", "grow_ns", "p50_ns", "p90_ns", "p99_ns", "p999_ns",
     "max_ns", "mean_ns", "fail_p50_ns", "fail_p99_ns", "fail_max_ns", "work_p50", "work_p99",
-    "work_max", "violations", "metadata_bytes_per_frame", "seed",
+    "work_max", "violations", "metadata_bytes_per_frame", "metadata_bytes_per_span_frame", "seed",
 };
 const unsigned bench_csv_ncolumns = sizeof(bench_csv_columns) / sizeof(bench_csv_columns[0]);
 
@@ -202,10 +202,13 @@ static void write_row(struct bench_case *c)
         csv_u64(w, a->viol);
     else
         csv_empty(w);
-    if (c->have_meta)
+    if (c->have_meta) {
         csv_f64(w, c->meta_bytes_per_frame, 4);
-    else
+        csv_f64(w, c->meta_bytes_per_span_frame, 6);
+    } else {
         csv_empty(w);
+        csv_empty(w);
+    }
     csv_u64(w, bench_g.opt.seed);
     int rc = csv_row_end(w);
     if (rc < 0) {
@@ -384,6 +387,7 @@ void bench_case_request(struct bench_case *c, const struct target *t)
     c->simulated = p->simulated;
     c->have_meta = t->have_meta;
     c->meta_bytes_per_frame = t->meta_bytes_per_frame;
+    c->meta_bytes_per_span_frame = t->meta_bytes_per_span_frame;
     c->largest_free_bytes = t->largest_free_frames * MMC_FRAME_BYTES;
     if (c->state == STATE_NEEDLE || c->state == STATE_CUT) /* the share the state has in use */
         c->fill_pct = (unsigned)((shadow_used_frames(t->sh) * 100 + n / 2) / n);
@@ -577,6 +581,8 @@ static void run_grow(gbench_state_t *st, struct bench_case *c)
         if (!c->have_meta) {
             c->have_meta = st0.pool_frames > 0;
             c->meta_bytes_per_frame = c->have_meta ? (double)st0.engine_metadata_bytes / (double)st0.pool_frames : 0;
+            c->meta_bytes_per_span_frame =
+                c->have_meta && st0.span_frames ? (double)st0.engine_metadata_bytes / (double)st0.span_frames : 0;
         }
         SIZE_T bytes = c->request_bytes;
         void *va = NULL;

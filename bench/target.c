@@ -74,8 +74,10 @@ static void read_meta(struct target *t)
 {
     struct mmc_stats st;
     t->have_meta = mmc_partition_stats(t->part, &st) == 0 && st.pool_frames;
-    if (t->have_meta)
+    if (t->have_meta) {
         t->meta_bytes_per_frame = (double)st.engine_metadata_bytes / (double)st.pool_frames;
+        t->meta_bytes_per_span_frame = st.span_frames ? (double)st.engine_metadata_bytes / (double)st.span_frames : 0;
+    }
 }
 
 static void log_pool(const struct target *t, double seconds)

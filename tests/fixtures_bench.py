@@ -34,7 +34,7 @@ META = {"linear": 1, "bitmap": 0.125, "buddy": 0.25, "tlsf": 0.5, "tree": 4}
 # made-up work per ns of latency (units of each engine: frames, words, blocks, stretches, cells)
 WORK_PER_NS = {"linear": 2.2, "bitmap": 0.1, "buddy": 0.05, "tlsf": 0.03, "tree": 0.08}
 # FAST_ONLY work bounds per engine, as mmc_engine_fast_only_work() gives them
-FAST_ONLY_WORK_BOUND = {"linear": 16384, "bitmap": 8192, "buddy": 8192, "tlsf": 1024, "tree": 8192}
+FAST_ONLY_WORK_BOUND = {"linear": 8192, "bitmap": 4096, "buddy": 8192, "tlsf": 1024, "tree": 8192}
 
 
 def row(**kw):

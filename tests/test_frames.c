@@ -5,7 +5,9 @@
  *             states, from one frame to several hugepages): after every change each frame's
  *             state, head and exec bit equal a shadow model in which only the range changed,
  *             and every counter (free, scattered, per node, per pageblock used and scattered)
- *             equals a full recount.
+ *             equals a full recount. Frames are indexed over a 1 GiB span; a fifth of the
+ *             hugepages enter the pool half-way (reserve, add): absent before, free after, the
+ *             runs joined exactly as computed from all of them.
  *   fastonly  every engine on an empty simulated 64 GiB partition: FAST_ONLY calls of 4 KiB to
  *             1 GiB succeed and report work within the engine's bound; then with the top of
  *             the pool cut into single free frames and a range that only leaves room below
@@ -34,32 +36,42 @@ struct shadow {
     uint8_t *head, *exec;       /* per frame */
 };
 
-/* Compare every frame and counter with the shadow; the first difference is printed. */
+/* Compare every frame of the span and every counter with the shadow (indexed like the database:
+ * frame i is PFN base_pfn + i; absent frames MMC_FRAME_ABSENT); the first difference is
+ * printed. Frames far from the pool's hugepages are checked every 64th. */
 static bool recount(const struct mmc_frames *f, const struct shadow *s, const char *after)
 {
     uint64_t free_n = 0, scat_n = 0, node_free[MMC_MAX_NODES] = {0};
     for (uint64_t i = 0; i < f->nframes; i++) {
-        if (mmc_frame_state(f, i) != s->kind[i] || mmc_frame_bit(f->head_bits, i) != s->head[i] ||
-            mmc_frame_bit(f->exec_bits, i) != s->exec[i]) {
+        if (s->kind[i] == MMC_FRAME_ABSENT && (i & 511) && (i & 63))
+            continue;
+        if (mmc_frame_state(f, i) != s->kind[i] || mmc_frame_bit(f, MMC_PLANE_HEAD, i) != s->head[i] ||
+            mmc_frame_bit(f, MMC_PLANE_EXEC, i) != s->exec[i]) {
             printf("# after %s: frame %" PRIu64 " is state %u head %d exec %d, the model %u %d %d\n",
-                   after, i, mmc_frame_state(f, i), mmc_frame_bit(f->head_bits, i),
-                   mmc_frame_bit(f->exec_bits, i), s->kind[i], s->head[i], s->exec[i]);
+                   after, i, mmc_frame_state(f, i), mmc_frame_bit(f, MMC_PLANE_HEAD, i),
+                   mmc_frame_bit(f, MMC_PLANE_EXEC, i), s->kind[i], s->head[i], s->exec[i]);
             return false;
         }
+        if (s->kind[i] == MMC_FRAME_ABSENT)
+            continue;
         free_n += s->kind[i] == MMC_FRAME_FREE;
         scat_n += s->kind[i] >= MMC_FRAME_MDL;
         node_free[mmc_frame_node(f, i)] += s->kind[i] == MMC_FRAME_FREE;
     }
-    for (uint64_t pb = 0; pb < f->nframes / MMC_PAGEBLOCK_FRAMES; pb++) {
-        uint64_t used = 0, scat = 0;
-        for (uint64_t i = pb * MMC_PAGEBLOCK_FRAMES; i < (pb + 1) * MMC_PAGEBLOCK_FRAMES; i++) {
-            used += s->kind[i] != MMC_FRAME_FREE;
-            scat += s->kind[i] >= MMC_FRAME_MDL;
-        }
-        if (f->pb_used[pb] != used || f->pb_scattered[pb] != scat) {
-            printf("# after %s: pageblock %" PRIu64 " counts %u used %u scattered, recount %" PRIu64
-                   " %" PRIu64 "\n", after, pb, f->pb_used[pb], f->pb_scattered[pb], used, scat);
-            return false;
+    for (uint64_t o = 0; o < f->nhugepages; o++) {
+        for (uint64_t k = 0; k < f->pbph; k++) {
+            const uint64_t pb = o * f->pbph + k, i0 = f->hp_pfn[o] - f->base_pfn + k * MMC_PAGEBLOCK_FRAMES;
+            uint64_t used = 0, scat = 0;
+            for (uint64_t i = i0; i < i0 + MMC_PAGEBLOCK_FRAMES; i++) {
+                used += s->kind[i] != MMC_FRAME_FREE;
+                scat += s->kind[i] >= MMC_FRAME_MDL && s->kind[i] != MMC_FRAME_ABSENT;
+            }
+            if (f->pb_used[pb] != used || f->pb_scattered[pb] != scat) {
+                printf("# after %s: pageblock %" PRIu64 " of hugepage %" PRIu64 " counts %u used %u "
+                       "scattered, recount %" PRIu64 " %" PRIu64 "\n", after, k, o, f->pb_used[pb],
+                       f->pb_scattered[pb], used, scat);
+                return false;
+            }
         }
     }
     bool good = f->free_frames == free_n && f->scattered_frames == scat_n;
@@ -70,6 +82,24 @@ static bool recount(const struct mmc_frames *f, const struct shadow *s, const ch
         printf("# after %s: counters %" PRIu64 " free %" PRIu64 " scattered, recount %" PRIu64
                " %" PRIu64 "\n", after, f->free_frames, f->scattered_frames, free_n, scat_n);
     return good;
+}
+
+/* The runs of hugepages hp_pfn[] (ascending) of nodes hp_node[], as the database must keep
+ * them; true if f's runs are exactly those. */
+static bool runs_match(const struct mmc_frames *f, const uint64_t *hp_pfn, const uint8_t *hp_node,
+                       unsigned nh)
+{
+    uint64_t r = 0;
+    for (unsigned h = 0; h < nh;) {
+        unsigned e = h + 1;
+        while (e < nh && hp_pfn[e] == hp_pfn[e - 1] + 512 && hp_node[e] == hp_node[h])
+            e++;
+        if (r >= f->nruns || f->runs[r].base_pfn != hp_pfn[h] || f->runs[r].frames != (e - h) * 512ull ||
+            f->runs[r].node != hp_node[h] || f->runs[r].first_frame != hp_pfn[h] - f->base_pfn)
+            return false;
+        r++, h = e;
+    }
+    return r == f->nruns;
 }
 
 static void shadow_set(struct shadow *s, uint64_t first, uint64_t n, uint8_t state)
@@ -99,12 +129,27 @@ static void test_frames(void)
         hp_node[h] = (uint8_t)((h / 8) % 3);
         pfn += 512;
     }
+    /* every fifth hugepage enters the pool later (a growth), half-way through */
+    uint64_t ipfn[NH], lpfn[NH];
+    uint8_t inode[NH], lnode[NH];
+    unsigned ni = 0, nl = 0;
+    for (unsigned h = 0; h < NH; h++) {
+        if (h % 5 == 2)
+            lpfn[nl] = hp_pfn[h], lnode[nl++] = hp_node[h];
+        else
+            ipfn[ni] = hp_pfn[h], inode[ni++] = hp_node[h];
+    }
     struct mmc_frames f;
-    int rc = _mmc_frames_init(&f, 512, NH, hp_pfn, hp_node);
-    t_ok(rc == 0, "frames: a database of %u hugepages, %" PRIu64 " runs, 3 nodes", NH, rc == 0 ? f.nruns : 0);
+    const uint64_t base = 1ull << 20, span = 1ull << 18; /* 4 GiB + 1 GiB */
+    int rc = _mmc_frames_init(&f, base, span, 512, ni, ipfn, inode);
+    t_ok(rc == 0 && pfn <= base + span, "frames: a database of %u hugepages over a 1 GiB span, "
+         "%" PRIu64 " runs, 3 nodes", ni, rc == 0 ? f.nruns : 0);
     if (rc)
         return;
     struct shadow s = {calloc(f.nframes, 1), calloc(f.nframes, 1), calloc(f.nframes, 1)};
+    memset(s.kind, MMC_FRAME_ABSENT, f.nframes);
+    for (unsigned h = 0; h < ni; h++)
+        memset(s.kind + (ipfn[h] - base), MMC_FRAME_FREE, 512);
     /* blocks live in the shadow: [first, +n) */
     enum { MAXB = 4096 };
     uint64_t bfirst[MAXB], bn[MAXB], nb = 0;
@@ -113,6 +158,20 @@ static void test_frames(void)
     for (ops = 0; good && ops < 10000; ops++) {
         uint64_t r = below(100);
         char what[96];
+        if (ops == 5000) { /* the growth */
+            good = _mmc_frames_reserve(&f, nl, lpfn, lnode) == 0 && _mmc_frames_reserve(&f, 1, &ipfn[0], inode) == -EEXIST;
+            uint64_t before = f.nhugepages, hp0 = ipfn[0];
+            if (good)
+                _mmc_frames_add(&f, nl, lpfn, lnode);
+            for (unsigned h = 0; good && h < nl; h++)
+                memset(s.kind + (lpfn[h] - base), MMC_FRAME_FREE, 512);
+            good = good && f.nhugepages == before + nl && runs_match(&f, hp_pfn, hp_node, NH) &&
+                   _mmc_frames_index_of_pfn(&f, hp0) == (int64_t)(hp0 - base) &&
+                   _mmc_frames_index_of_pfn(&f, base - 1) == -1;
+            t_ok(good, "frames: %u hugepages enter the pool: present, free, their runs joined "
+                 "(%" PRIu64 " runs, as computed from all %u hugepages)", nl, f.nruns, NH);
+            good = good && recount(&f, &s, "the growth");
+        }
         if (r < 35) { /* take a block inside one run, over free frames only */
             const struct mmc_run *run = &f.runs[below(f.nruns)];
             uint64_t n = 1 + (below(4) == 0 ? below(run->frames) : below(70));
@@ -135,9 +194,12 @@ static void test_frames(void)
             shadow_set(&s, bfirst[k], bn[k], MMC_FRAME_FREE);
             snprintf(what, sizeof(what), "freeing block [%" PRIu64 ", +%" PRIu64 ")", bfirst[k], bn[k]);
             bfirst[k] = bfirst[nb - 1], bn[k] = bn[--nb];
-        } else { /* any range (blocks inside it die too) to a scattered kind or free */
+        } else { /* any range in a run (blocks inside it die too) to a scattered kind or free */
+            const struct mmc_run *run = &f.runs[below(f.nruns)];
             uint64_t n = 1 + (below(3) == 0 ? below(3 * 512) : below(8));
-            uint64_t first = below(f.nframes - n + 1);
+            if (n > run->frames)
+                n = run->frames;
+            uint64_t first = run->first_frame + below(run->frames - n + 1);
             static const uint8_t kinds[] = {MMC_FRAME_FREE, MMC_FRAME_MDL, MMC_FRAME_MOVABLE,
                                             MMC_FRAME_STANDBY, MMC_FRAME_CONTIG};
             uint8_t st = kinds[below(5)];

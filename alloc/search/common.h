@@ -124,7 +124,8 @@ static inline uint64_t hbm_prev(const struct hbm *h, uint64_t i)
  * summary levels saying which have a bit set. "The highest set bit <= p" is O(log_64 sections
  * + the words of one section and one hugepage) word reads. Memory: bpo words per hugepage of
  * the pool, 64 bytes per section holding any of it, 1/8 byte per section of the span (+1/63);
- * grown with the pool by sbm_reserve. Bits may only be set in present slots. */
+ * grown with the pool by sbm_reserve, in tables that never move (struct mmc_tab: a growth
+ * copies nothing). Bits may only be set in present slots. */
 #define SBM_MID_WORDS (MMC_SECTION_SLOTS / 64)
 struct sbm {
     const struct mmc_frames *f;
@@ -134,6 +135,7 @@ struct sbm {
     uint64_t cap;               /* ordinals leaf has room for */
     uint64_t *mid;              /* SBM_MID_WORDS words per section ordinal, for sec_cap */
     uint64_t sec_cap;           /* section ordinals mid has room for */
+    struct mmc_tab leaf_tab, mid_tab; /* what leaf and mid point into */
     uint64_t *top_mem;          /* the top's words */
     struct hbm top;             /* bit d: section d has a bit set */
 };
@@ -144,20 +146,17 @@ static inline int sbm_reserve(struct sbm *m)
 {
     const struct mmc_frames *f = m->f;
     if (f->hp_cap > m->cap) {
-        uint64_t *nl = realloc(m->leaf, f->hp_cap * m->bpo * sizeof(uint64_t));
-        if (!nl)
-            return -ENOMEM;
-        memset(nl + m->cap * m->bpo, 0, (f->hp_cap - m->cap) * m->bpo * sizeof(uint64_t));
-        m->leaf = nl;
+        int rc = _mmc_tab_room(&m->leaf_tab, f->hp_cap * m->bpo * sizeof(uint64_t));
+        m->leaf = m->leaf_tab.p;
+        if (rc < 0)
+            return rc;
         m->cap = f->hp_cap;
     }
     if (f->sec_cap > m->sec_cap) {
-        uint64_t *nm = realloc(m->mid, f->sec_cap * SBM_MID_WORDS * sizeof(uint64_t));
-        if (!nm)
-            return -ENOMEM;
-        memset(nm + m->sec_cap * SBM_MID_WORDS, 0,
-               (f->sec_cap - m->sec_cap) * SBM_MID_WORDS * sizeof(uint64_t));
-        m->mid = nm;
+        int rc = _mmc_tab_room(&m->mid_tab, f->sec_cap * SBM_MID_WORDS * sizeof(uint64_t));
+        m->mid = m->mid_tab.p;
+        if (rc < 0)
+            return rc;
         m->sec_cap = f->sec_cap;
     }
     return 0;
@@ -173,13 +172,15 @@ static inline int sbm_init(struct sbm *m, const struct mmc_frames *f, unsigned p
     if (!(m->top_mem = calloc(hbm_words(f->ndir), sizeof(uint64_t))))
         return -ENOMEM;
     hbm_init(&m->top, f->ndir, m->top_mem);
+    _mmc_tab_init(&m->leaf_tab, f->nslots * m->bpo * sizeof(uint64_t));
+    _mmc_tab_init(&m->mid_tab, f->ndir * SBM_MID_WORDS * sizeof(uint64_t));
     return sbm_reserve(m);
 }
 
 static inline void sbm_destroy(struct sbm *m)
 {
-    free(m->leaf);
-    free(m->mid);
+    _mmc_tab_free(&m->leaf_tab);
+    _mmc_tab_free(&m->mid_tab);
     free(m->top_mem);
     memset(m, 0, sizeof(*m));
 }

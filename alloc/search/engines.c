@@ -49,6 +49,8 @@ bool _mmc_search_fits(const struct mmc_frames *f, const struct mmc_search *rq, u
     if (rq->frames == 0 || first >= f->nframes || rq->frames > f->nframes - first)
         return false;
     const struct mmc_run *run = mmc_frame_run(f, first);
+    if (!run)
+        return false; /* absent */
     if (first + rq->frames > run->first_frame + run->frames)
         return false; /* leaves the run: not physically contiguous */
     if (!(rq->node_mask & (1ull << run->node)))
@@ -58,8 +60,5 @@ bool _mmc_search_fits(const struct mmc_frames *f, const struct mmc_search *rq, u
         return false;
     if (rq->boundary_frames && s / rq->boundary_frames != e / rq->boundary_frames)
         return false;
-    for (uint64_t i = first; i < first + rq->frames; i++)
-        if (!mmc_frame_is_free(f, i))
-            return false;
-    return true;
+    return _mmc_frames_count_free(f, first, first + rq->frames) == rq->frames;
 }

@@ -9,8 +9,9 @@
  * devices with addressing limits.
  *
  * Placement: top-down, first fit. Complete: it fails only when no satisfying block exists.
- * Time: O(frames between the range's top and the block's start) per find, one frame state
- * read per frame; take / give: O(1) (it keeps no index).
+ * Time: O(frames between the range's top and the block's start) per find, one bit read per
+ * frame (the hugepage's words looked up once per hugepage); take / give / add: O(1) (it keeps
+ * no index).
  * Metadata: 0 bytes per frame beyond the frame database.
  * Work: one unit per frame and per run examined (both counted in their own loops), so max_work
  * bounds a find at any pool size.
@@ -58,13 +59,18 @@ static int linear_find(void *engine, const struct mmc_search *rq, uint64_t *firs
         if (!(rq->node_mask & (1ull << run->node)) || !mmc_run_window(run, rq, &lo, &hi))
             continue;
         const uint64_t delta = run->base_pfn - run->first_frame; /* PFN - frame index */
+        const uint64_t hmask = f->hp_frames - 1;
+        const uint64_t *fw = NULL; /* the free plane of the hugepage holding p */
         uint64_t above = 0; /* free frames from p up: [p, p + above) is free */
         for (uint64_t p = hi; p-- > lo;) {
             if (++w > limit) {
                 rc = -EAGAIN;
                 goto out;
             }
-            if (!mmc_frame_is_free(f, p - delta)) {
+            const uint64_t i = p - delta;
+            if (!fw || (i & hmask) == hmask) /* entering a hugepage from its top */
+                fw = mmc_frames_words(f, MMC_PLANE_FREE, mmc_frame_ord(f, i));
+            if (!((fw[(i & hmask) >> 6] >> (i & 63)) & 1)) {
                 above = 0;
                 if (p - lo < n)
                     break; /* no block fits below p */
@@ -72,7 +78,7 @@ static int linear_find(void *engine, const struct mmc_search *rq, uint64_t *firs
             }
             /* the first start met from the top is the highest: stop at the first fit */
             if (++above >= n && (!b || p / b == (p + n - 1) / b)) {
-                *first_frame = p - delta;
+                *first_frame = i;
                 rc = 0;
                 goto out;
             }
@@ -85,6 +91,12 @@ out:
 
 static void linear_take(void *engine, uint64_t first, uint64_t n) { (void)engine, (void)first, (void)n; }
 static void linear_give(void *engine, uint64_t first, uint64_t n) { (void)engine, (void)first, (void)n; }
+static int linear_reserve(void *engine, uint64_t nadd, const uint64_t *add_pfn)
+{
+    (void)engine, (void)nadd, (void)add_pfn;
+    return 0;
+}
+static void linear_add(void *engine, uint64_t first) { (void)engine, (void)first; }
 static size_t linear_metadata(const void *engine)
 {
     (void)engine;
@@ -101,5 +113,7 @@ const struct mmc_engine_ops _mmc_engine_linear = {
     .find = linear_find,
     .take = linear_take,
     .give = linear_give,
+    .reserve = linear_reserve,
+    .add = linear_add,
     .metadata_bytes = linear_metadata,
 };

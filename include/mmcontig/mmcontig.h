@@ -142,7 +142,7 @@ struct mmc_stats {
                                        hugepages within the bound): mmc_last_error() says which */
     uint64_t compactions;           /* times the slow path asked the kernel to compact a node */
     uint64_t grow_ns;               /* time spent growing (taking, faulting, mapping hugepages,
-                                       compacting, rebuilding the index), nanoseconds */
+                                       compacting, entering the new frames), nanoseconds */
     uint64_t span_frames;           /* frames of the physical span the views are addressed over
                                        (engine_metadata_bytes / span_frames: index bytes per frame
                                        of span; / pool_frames: per frame of pool) */
@@ -152,7 +152,11 @@ struct mmc_stats {
     uint64_t state_hash;            /* FNV-1a over the frame database's state, in PFN order: two
                                        frame databases in the same state have the same hash */
     uint64_t engine_metadata_bytes; /* bytes of the search engine's index (beyond the frame
-                                       database's 1 byte per frame) */
+                                       database's own, frames_bytes) */
+    uint64_t frames_bytes;          /* bytes of the frame database: per hugepage of the pool its
+                                       state (~0.8 byte per frame) and a directory over the span
+                                       (12 bytes per GiB of span, 2 KiB per GiB holding any of
+                                       the pool) */
 };
 /* part NULL: the system partition. Returns 0 or a negative errno. */
 MMC_API int mmc_partition_stats(mmc_partition_t *part, struct mmc_stats *st);

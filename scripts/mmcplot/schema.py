@@ -12,7 +12,7 @@ CASE_COLUMNS = [
     "frames_moved", "frames_dropped", "hugepages_added", "compactions", "grow_ns",
     "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns",
     "fail_p50_ns", "fail_p99_ns", "fail_max_ns", "work_p50", "work_p99", "work_max",
-    "violations", "metadata_bytes_per_frame", "seed",
+    "violations", "metadata_bytes_per_frame", "metadata_bytes_per_span_frame", "seed",
 ]
 
 # frag.csv (bench/suite_frag.c): one row per sample of the fragmentation time series and probe

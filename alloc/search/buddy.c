@@ -92,6 +92,7 @@
 struct hs {
     uint64_t *mid;              /* SBM_MID_WORDS words per section ordinal, for sec_cap */
     uint64_t sec_cap;
+    struct mmc_tab mid_tab;     /* what mid points into */
     uint64_t *top_mem;
     struct hbm top;
 };
@@ -99,12 +100,10 @@ struct hs {
 static int hs_reserve(struct hs *h, const struct mmc_frames *f)
 {
     if (f->sec_cap > h->sec_cap) {
-        uint64_t *nm = realloc(h->mid, f->sec_cap * SBM_MID_WORDS * sizeof(uint64_t));
-        if (!nm)
-            return -ENOMEM;
-        memset(nm + h->sec_cap * SBM_MID_WORDS, 0,
-               (f->sec_cap - h->sec_cap) * SBM_MID_WORDS * sizeof(uint64_t));
-        h->mid = nm;
+        int rc = _mmc_tab_room(&h->mid_tab, f->sec_cap * SBM_MID_WORDS * sizeof(uint64_t));
+        h->mid = h->mid_tab.p;
+        if (rc < 0)
+            return rc;
         h->sec_cap = f->sec_cap;
     }
     return 0;
@@ -116,12 +115,13 @@ static int hs_init(struct hs *h, const struct mmc_frames *f)
     if (!(h->top_mem = calloc(hbm_words(f->ndir), sizeof(uint64_t))))
         return -ENOMEM;
     hbm_init(&h->top, f->ndir, h->top_mem);
+    _mmc_tab_init(&h->mid_tab, f->ndir * SBM_MID_WORDS * sizeof(uint64_t));
     return hs_reserve(h, f);
 }
 
 static void hs_destroy(struct hs *h)
 {
-    free(h->mid);
+    _mmc_tab_free(&h->mid_tab);
     free(h->top_mem);
     memset(h, 0, sizeof(*h));
 }
@@ -190,6 +190,7 @@ struct buddy {
     struct hs *high;            /* orders shift + 1 .. kmax: high[k - shift - 1] */
     uint64_t *added;            /* bit per ordinal: add() has taken the hugepage in */
     uint64_t added_words;       /* words of added */
+    struct mmc_tab added_tab;   /* what added points into */
     uint64_t nfree[MAX_ORDERS]; /* free blocks per order, all nodes */
     uint64_t node_lo[MMC_MAX_NODES], node_hi[MMC_MAX_NODES]; /* per node: frames [lo, hi) hold
                                    all its hugepages taken in (lo == hi: none) */
@@ -286,10 +287,16 @@ static inline uint64_t free_word(const struct buddy *bd, uint64_t i)
     return mmc_frames_words(f, MMC_PLANE_FREE, o)[(i & (f->hp_frames - 1)) >> 6];
 }
 
-/* Lowest a' in [lim, a] with [a', a) all free (inside one run). *steps: words read. */
-static uint64_t free_down(const struct buddy *bd, uint64_t a, uint64_t lim, uint64_t *steps)
+/* Lowest a' in [lim, a] with [a', a) all free (inside one run). *steps: words read; past max
+ * the answer is meaningless (the caller gives up). */
+static uint64_t free_down(const struct buddy *bd, uint64_t a, uint64_t lim, uint64_t *steps,
+                          uint64_t max)
 {
     while (a > lim) {
+        if (*steps >= max) {
+            (*steps)++;
+            return a;
+        }
         uint64_t i = a - 1, base = i & ~63ull;
         uint64_t used = ~free_word(bd, i) & (~0ull >> (63 - (i & 63)));
         (*steps)++;
@@ -303,9 +310,14 @@ static uint64_t free_down(const struct buddy *bd, uint64_t a, uint64_t lim, uint
 }
 
 /* Highest e' in [e, lim] with [e, e') all free (inside one run). */
-static uint64_t free_up(const struct buddy *bd, uint64_t e, uint64_t lim, uint64_t *steps)
+static uint64_t free_up(const struct buddy *bd, uint64_t e, uint64_t lim, uint64_t *steps,
+                        uint64_t max)
 {
     while (e < lim) {
+        if (*steps >= max) {
+            (*steps)++;
+            return e;
+        }
         uint64_t base = e & ~63ull;
         uint64_t used = ~free_word(bd, e) & (~0ull << (e & 63));
         (*steps)++;
@@ -368,8 +380,12 @@ static int walk_order(struct query *q, unsigned k, bool widen, uint64_t *pos)
             const struct mmc_run *run = mmc_frame_run(f, hx);
             const uint64_t rlo = run->first_frame, rhi = rlo + run->frames;
             const uint64_t floor = q->lo > rlo ? q->lo : rlo, ceil = q->hi < rhi ? q->hi : rhi;
-            a = free_down(bd, a, a - floor > q->n - 1 ? a - (q->n - 1) : floor, &q->steps);
-            e = free_up(bd, e, ceil - e > q->n - 1 ? e + (q->n - 1) : ceil, &q->steps);
+            a = free_down(bd, a, a - floor > q->n - 1 ? a - (q->n - 1) : floor, &q->steps,
+                          q->max_steps);
+            if (q->steps > q->max_steps)
+                return -EAGAIN;
+            e = free_up(bd, e, ceil - e > q->n - 1 ? e + (q->n - 1) : ceil, &q->steps,
+                        q->max_steps);
             if (q->steps > q->max_steps)
                 return -EAGAIN;
         }
@@ -562,7 +578,7 @@ static void buddy_destroy(void *engine)
             hs_destroy(&bd->high[k - bd->shift - 1]);
     free(bd->low);
     free(bd->high);
-    free(bd->added);
+    _mmc_tab_free(&bd->added_tab);
     free(bd);
 }
 
@@ -595,11 +611,10 @@ static int reserve_added(struct buddy *bd)
     const uint64_t words = (bd->f->hp_cap + 63) / 64;
     if (words <= bd->added_words)
         return 0;
-    uint64_t *na = realloc(bd->added, words * sizeof(uint64_t));
-    if (!na)
-        return -ENOMEM;
-    memset(na + bd->added_words, 0, (words - bd->added_words) * sizeof(uint64_t));
-    bd->added = na;
+    int rc = _mmc_tab_room(&bd->added_tab, words * sizeof(uint64_t));
+    bd->added = bd->added_tab.p;
+    if (rc < 0)
+        return rc;
     bd->added_words = words;
     return 0;
 }
@@ -642,6 +657,7 @@ static int buddy_create(const struct mmc_frames *f, void **engine)
     bd->f = f;
     bd->shift = f->hp_shift;
     bd->kmax = f->hp_shift;
+    _mmc_tab_init(&bd->added_tab, (f->nslots + 63) / 64 * sizeof(uint64_t));
     if (!(bd->low = calloc(bd->shift + 1, sizeof(*bd->low))))
         goto nomem;
     for (unsigned k = 0; k <= bd->shift; k++)

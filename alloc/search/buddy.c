@@ -55,8 +55,9 @@
  * range and boundary allow); what is left of the block goes back to the free lists. Fallback:
  * the first block found, nodes in ascending number, orders upward, each order top down.
  * Time, S sections of the span, O orders (log2 of the longest run), R runs: find, main pass
- * O(O (log_64 S + hp_frames / 4096)) per node (the sbm's words: at most a section's 8 and a
- * hugepage's 2^(hp_shift - k) / 64 per order k), plus one block and a run lookup (O(log R))
+ * O(O (log_64 S + 8 + hp_frames / 2^(k + 6))) per node (the sbm's words: at most a section's
+ * 8 and one hugepage's leaf per order k, which is scanned a word at a time: up to 8 words for
+ * 2 MiB hugepages, 4096 for order 0 of a 1 GiB one), plus one block and a run lookup (O(log R))
  * per run of another node met inside the node's extent (none when nodes occupy disjoint
  * ranges); fallback O(C (n / 64 + log R + log_64 S)), C the free blocks of orders
  * floor(log2 n) - 1 .. k0 - 1 meeting the range (+ 2 per higher order, those straddling the
@@ -66,13 +67,15 @@
  * of hp_frames frames, O(log R + O log_64 S).
  * Metadata: per hugepage (2 MiB, 512 frames): head bits of orders 0..9 in sbm leaves, 8 + 4 +
  * 2 + 1 words for orders 0..3 and a word each for orders 4..9 (168 bytes, 0.33 byte per frame;
- * 1 GiB hugepages: ~2 bits per frame, 0.25 byte) + 1 bit (taken in); per section holding any
- * of the pool 64 bytes per order (orders 0 .. log2 of the longest run, ~20: 1.3 KiB, 0.005 byte
- * per frame of a full section); per section of the span 1/8 byte per order (+1/63), ~2.5
- * bytes (1/100000 byte per frame of span). test_engines: a dense 1 TiB pool ~0.34 byte per
- * frame of pool and of span; 128 isolated 2 MiB hugepages over 4 TiB ~2.4 bytes per frame of
- * pool, 0.0002 per frame of span (the rule allows 0.5 per frame of pool + 1/1024 per frame of
- * span).
+ * 1 GiB hugepages: ~2 bits per frame, 0.26 byte) + 1 bit (taken in); per section holding any
+ * of the pool 64 bytes per order (orders 0 .. log2 of a bound on the longest run, ~20: 1.3 KiB,
+ * 0.005 byte per frame of a full section); per section of the span 1/8 byte per order (+1/63),
+ * ~2.5 bytes (1/100000 byte per frame of span); ~2 KiB fixed. The free frames cost nothing
+ * (the database's plane). Measured (test_engines): a dense 1 TiB pool 0.336 byte per frame of
+ * pool (86 MiB; 0.165 per frame of its ~2 TiB span); 128 lone 2 MiB hugepages over a 4 TiB span 139 KB, 2.1 bytes per frame of
+ * pool but 0.00013 per frame of span (section words dominate: one section per hugepage);
+ * pools of 100-250 MiB 0.42-0.56 (the fixed part). The rule: 0.5 per frame of pool + 1/1024
+ * per frame of span.
  * Limits: 64 orders. max_work counts blocks examined (those of other nodes skipped included)
  * plus free-plane words read by the fallback; beyond it find returns -EAGAIN. With nodes
  * interleaved inside one another's extents a search on one node pays a block per run of the

@@ -207,13 +207,15 @@ static inline bool sbm_test(const struct sbm *m, uint64_t p)
     const uint64_t s = p >> m->pshift;
     if (mmc_frames_ord(m->f, s) == MMC_ORD_NONE)
         return false;
-    return (sbm_leaf(m, s)[(p & ((1ull << m->pshift) - 1)) >> 6] >> (p & 63)) & 1;
+    const uint64_t o = p & ((1ull << m->pshift) - 1); /* the place's offset in its slot */
+    return (sbm_leaf(m, s)[o >> 6] >> (o & 63)) & 1;
 }
 
 static inline void sbm_set(struct sbm *m, uint64_t p)
 {
     const uint64_t s = p >> m->pshift, j = s & (MMC_SECTION_SLOTS - 1);
-    sbm_leaf(m, s)[(p & ((1ull << m->pshift) - 1)) >> 6] |= 1ull << (p & 63);
+    const uint64_t o = p & ((1ull << m->pshift) - 1);
+    sbm_leaf(m, s)[o >> 6] |= 1ull << (o & 63);
     uint64_t *mid = sbm_mid(m, s);
     if (!(mid[j >> 6] & (1ull << (j & 63)))) {
         mid[j >> 6] |= 1ull << (j & 63);
@@ -225,8 +227,9 @@ static inline void sbm_clear(struct sbm *m, uint64_t p)
 {
     const uint64_t s = p >> m->pshift, j = s & (MMC_SECTION_SLOTS - 1);
     uint64_t *l = sbm_leaf(m, s);
-    uint64_t *w = &l[(p & ((1ull << m->pshift) - 1)) >> 6];
-    if (*w &= ~(1ull << (p & 63)))
+    const uint64_t o = p & ((1ull << m->pshift) - 1);
+    uint64_t *w = &l[o >> 6];
+    if (*w &= ~(1ull << (o & 63)))
         return;
     for (uint64_t k = 0; k < m->bpo; k++)
         if (l[k])
@@ -263,7 +266,7 @@ static inline uint64_t sbm_prev(const struct sbm *m, uint64_t p)
         const uint64_t *mid = sbm_mid(m, s);
         const uint64_t j = s & (MMC_SECTION_SLOTS - 1);
         if ((mid[j >> 6] >> (j & 63)) & 1) { /* in p's own slot, at or below p */
-            uint64_t r = sbm_highest(sbm_leaf(m, s), (p & pmask) >> 6, ~0ull >> (63 - (p & 63)));
+            uint64_t r = sbm_highest(sbm_leaf(m, s), (p & pmask) >> 6, ~0ull >> (63 - (p & pmask & 63)));
             if (r != NONE)
                 return (s << m->pshift) + r;
         }
@@ -272,7 +275,7 @@ static inline uint64_t sbm_prev(const struct sbm *m, uint64_t p)
             if (r != NONE) {
                 s = (d << MMC_SECTION_SHIFT) + r;
                 return (s << m->pshift) +
-                       sbm_highest(sbm_leaf(m, s), m->bpo - 1, m->pshift >= 6 ? ~0ull : pmask);
+                       sbm_highest(sbm_leaf(m, s), m->bpo - 1, ~0ull);
             }
         }
     }
@@ -280,7 +283,7 @@ static inline uint64_t sbm_prev(const struct sbm *m, uint64_t p)
         return NONE;
     const uint64_t *mid = m->mid + (uint64_t)m->f->sec_ord[d] * SBM_MID_WORDS;
     s = (d << MMC_SECTION_SHIFT) + sbm_highest(mid, SBM_MID_WORDS - 1, ~0ull);
-    return (s << m->pshift) + sbm_highest(sbm_leaf(m, s), m->bpo - 1, m->pshift >= 6 ? ~0ull : pmask);
+    return (s << m->pshift) + sbm_highest(sbm_leaf(m, s), m->bpo - 1, ~0ull);
 }
 
 /* ---- positions ----

@@ -5,9 +5,9 @@
  *   - word masks and bit ranges of a free-frame bitmap (bitmap.c, buddy.c, tree.c);
  *   - a bitmap with 64-ary summary levels: bit i of level l + 1 says word i of level l is
  *     non-zero, so "the highest set bit <= i" is O(log_64 N) word reads (buddy.c, tlsf.c);
- *   - a node's frames renumbered 0..frames-1 in PFN order, "positions": the node's runs end to
- *     end, hugepage by hugepage, so positions and PFNs agree modulo the hugepage size
- *     (buddy.c, tree.c);
+ *   - span bitmaps: one bit per place of the physical span, kept per hugepage at its ordinal
+ *     under per-section and top summaries, so that their memory follows the pool (buddy.c,
+ *     tlsf.c);
  *   - the fit check: the highest start of a block inside a free stretch that crosses no
  *     multiple of the boundary, linear.c's rule (buddy.c, tlsf.c, tree.c).
  */
@@ -284,60 +284,6 @@ static inline uint64_t sbm_prev(const struct sbm *m, uint64_t p)
     const uint64_t *mid = m->mid + (uint64_t)m->f->sec_ord[d] * SBM_MID_WORDS;
     s = (d << MMC_SECTION_SHIFT) + sbm_highest(mid, SBM_MID_WORDS - 1, ~0ull);
     return (s << m->pshift) + sbm_highest(sbm_leaf(m, s), m->bpo - 1, ~0ull);
-}
-
-/* ---- positions ----
- * Per node: hp_pfn[j], its j-th hugepage's PFN | 1 if a run starts there (ascending);
- * hp_global[j], that hugepage's index in the frame database. shift: log2(frames per
- * hugepage). */
-
-static inline uint64_t pos_pfn(const uint64_t *hp_pfn, unsigned shift, uint64_t p)
-{
-    return (hp_pfn[p >> shift] & ~1ull) + (p & ((1ull << shift) - 1));
-}
-
-/* Position range of the PFNs [lowest, highest] in a node of nhp hugepages: [*lo, *hi). */
-static inline void pfn_range(const uint64_t *hp_pfn, uint64_t nhp, unsigned shift,
-                             uint64_t lowest, uint64_t highest, uint64_t *lo, uint64_t *hi)
-{
-    const uint64_t hpf = 1ull << shift;
-    uint64_t a = 0, e = nhp;
-    if ((hp_pfn[0] & ~1ull) < lowest) {
-        while (a < e) { /* first hugepage ending above lowest */
-            uint64_t m = a + (e - a) / 2;
-            if ((hp_pfn[m] & ~1ull) + hpf <= lowest)
-                a = m + 1;
-            else
-                e = m;
-        }
-    }
-    if (a == nhp) {
-        *lo = *hi = 0;
-        return;
-    }
-    uint64_t base = hp_pfn[a] & ~1ull;
-    *lo = (a << shift) + (lowest > base ? lowest - base : 0);
-    a = 0, e = nhp;
-    if ((hp_pfn[e - 1] & ~1ull) + hpf - 1 > highest) {
-        while (a < e) { /* first hugepage starting above highest */
-            uint64_t m = a + (e - a) / 2;
-            if ((hp_pfn[m] & ~1ull) <= highest)
-                a = m + 1;
-            else
-                e = m;
-        }
-    } else {
-        a = nhp;
-    }
-    if (a == 0) {
-        *lo = *hi = 0;
-        return;
-    }
-    base = hp_pfn[a - 1] & ~1ull;
-    uint64_t in = highest - base; /* last allowed frame of that hugepage, if < hpf - 1 */
-    *hi = ((a - 1) << shift) + (in < hpf - 1 ? in + 1 : hpf);
-    if (*hi < *lo)
-        *hi = *lo;
 }
 
 /* ---- the fit check ---- */

@@ -35,6 +35,7 @@
 #define BENCH_MAX_ENGINES 16
 #define BENCH_MAX_POOLS 16
 #define BENCH_MAX_LIST 24
+#define BENCH_MAX_REPS 64    /* repetitions of a case (--benchmark_repetitions) */
 /* Largest pool whose cases read mmc_partition_stats around them for the trades column: the
  * call is O(frames) (a hash of the frame database), 64 GiB ~ 50 ms, 1 TiB ~ 1 s. */
 #define BENCH_TRADES_MAX_FRAMES (64 * GIB / MMC_FRAME_BYTES)
@@ -177,7 +178,8 @@ struct bench_run {
     bool csv_ok[SUITE_COUNT];
     struct bench_pool pools[BENCH_MAX_POOLS]; unsigned npools; /* pools[0] = the real pool */
     struct bench_case *cases; size_t ncases, cases_cap;
-    size_t predicted_cases;         /* cases matching --benchmark_filter (progress) */
+    size_t nregs;                   /* registrations: one per case and repetition */
+    size_t predicted_cases;         /* case runs (repetitions) matching --benchmark_filter */
     uint64_t case_errors;           /* cases that could not run */
     uint64_t budget_stops;          /* cases stopped by their time budget */
     uint64_t write_errors;          /* rows that could not be written */

@@ -694,6 +694,7 @@ int mmc_bench_main(int argc, char **argv)
         bench_g.aging_log = open_memstream(&bench_g.aging_json, &bench_g.aging_json_len);
         bench_g.pools_log = open_memstream(&bench_g.pools_json, &bench_g.pools_json_len);
         bench_g.timer_overhead_ns = bench_timer_overhead_ns();
+        noise_start();
         context_snapshot_start();
         context_write(false, 0);
         char seed[32];
@@ -735,6 +736,7 @@ int mmc_bench_main(int argc, char **argv)
     if (bench_g.pools_log)
         fclose(bench_g.pools_log);
     bench_g.aging_log = bench_g.pools_log = NULL;
+    noise_end();
     if (context_write(true, code) < 0 && code == BENCH_EXIT_OK)
         code = BENCH_EXIT_CASE_ERRORS;
     fprintf(stderr, "mmcontig bench: %s: %" PRIu64 " case errors, %" PRIu64 " stopped by their "

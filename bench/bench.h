@@ -357,6 +357,16 @@ unsigned hugetlb_node_count(void);
 int pagemap_check(const void *va, uint64_t bytes, uint64_t align_bytes, uint64_t boundary_bytes,
                   uint64_t *phys, const char **why);
 
+/* ---- noise.c: how noisy the machine was (context.json noise) ---- */
+/* At the start: affinity, SMT, cpufreq, /proc/stat, a frequency sample, the timer's cost. */
+void noise_start(void);
+/* Between cases (cheap; at most once a second): a frequency sample where cpufreq exists. */
+void noise_sample(void);
+/* At the end: /proc/stat again, the last frequency sample. */
+void noise_end(void);
+/* The "noise" member of context.json (a line ending in ",\n"); final: the end fields. */
+void noise_json(FILE *f, bool final);
+
 /* ---- progress.c: the progress line on stderr ---- */
 void progress_start(size_t total_cases);
 void progress_case_begin(const struct bench_case *c);

@@ -27,6 +27,22 @@ COLUMNS = schema.CASE_COLUMNS
 FRAG_COLUMNS = schema.FRAG_COLUMNS
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 NONE_HIGHEST = (1 << 64) - 1
+# context.json noise of a run on a busy shared host (for make_run's context_extra): 6 % steal
+# on the run's CPUs, frequency from 1.8 to 3.4 GHz, not pinned, ondemand, boost on
+NOISY = {"noise": {"affinity_cpus": [0, 1], "online_cpus": 2, "pinned": False,
+                   "smt": {"active": "1", "control": "on"},
+                   "cpufreq": {"available": True, "driver": "acpi-cpufreq",
+                               "governors": {"ondemand": [0, 1]}, "boost": "1",
+                               "intel_pstate_no_turbo": None},
+                   "frequency_khz": {"source": "scaling_cur_freq", "samples": 200,
+                                     "start_min": 1800000, "start_max": 3400000,
+                                     "end_min": 1800000, "end_max": 2200000,
+                                     "min": 1800000, "max": 3400000},
+                   "steal": {"source": "/proc/stat", "steal_ticks": 2900, "total_ticks": 48000,
+                             "steal_pct": 6.04, "affinity_steal_ticks": 2900,
+                             "affinity_total_ticks": 48000, "affinity_steal_pct": 6.04},
+                   "timer": {"pair_p50_ns": 30, "pair_p99_ns": 160, "pair_max_ns": 90000,
+                             "resolution_ns": 1}}}
 ENGINES = ["linear", "bitmap", "buddy", "tlsf", "tree"]
 FILLS = [0, 50, 70, 90]
 CONSTRAINTS = ["none", "range", "boundary", "range+boundary", "node"]
@@ -105,6 +121,20 @@ def context(host, stamp, seed, pool_bytes, cores=2):
                               "tlsf": "free stretches examined",
                               "tree": "tree cells visited (a leaf is a cell)"},
         "fast_only_work_bound": FAST_ONLY_WORK_BOUND,
+        "noise": {"affinity_cpus": [1], "online_cpus": cores, "pinned": True,
+                  "smt": {"active": "0", "control": "off"},
+                  "cpufreq": {"available": True, "driver": "acpi-cpufreq",
+                              "governors": {"performance": [1]}, "boost": "0",
+                              "intel_pstate_no_turbo": None},
+                  "frequency_khz": {"source": "scaling_cur_freq", "samples": 120,
+                                    "start_min": 2400000, "start_max": 2400000,
+                                    "end_min": 2400000, "end_max": 2400000,
+                                    "min": 2400000, "max": 2400000},
+                  "steal": {"source": "/proc/stat", "steal_ticks": 3, "total_ticks": 48000,
+                            "steal_pct": 0.006, "affinity_steal_ticks": 1,
+                            "affinity_total_ticks": 24000, "affinity_steal_pct": 0.004},
+                  "timer": {"pair_p50_ns": 30, "pair_p99_ns": 32, "pair_max_ns": 2900,
+                            "resolution_ns": 1}},
         "preset": "quick",
         "command_line": f"mmcontig bench --preset quick --seed {seed} --pool {pool_bytes >> 20}M",
         "mmcontig_version": "0.0.0-fixture",

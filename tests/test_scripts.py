@@ -375,6 +375,36 @@ class MergeTest(Base):
         self.assertIn("given twice", p.stderr)
 
 
+class NoiseTest(Base):
+    """The report warns when steal time or frequency changes make the run unreliable, notes what
+    adds noise, and says so when the machine was quiet or the run recorded nothing."""
+
+    def page(self, name, **kw):
+        d = fx.make_run(os.path.join(self.tmp, name), name, seed=7, small=True, **kw)
+        out = os.path.join(self.tmp, f"{name}.html")
+        p = run("report", d, "--out", out)
+        self.assertRan(p)
+        with open(out, encoding="utf-8") as f:
+            return re.search(r"<div id=reliability>(.*?)</div>\s*<h2", f.read(), re.S).group(1)
+
+    def test_noisy_run_is_called_unreliable(self):
+        text = self.page("noisy", context_extra=fx.NOISY)
+        self.assertIn("This run is unreliable", text)
+        self.assertIn("6.0 % of the time of this run\u2019s CPUs".replace("\u2019", "&#x27;"), text)
+        self.assertIn("1800 to 3400 MHz", text)
+        for what in ("ondemand", "Boost", "Not pinned", "SMT is active", "timer is noisy"):
+            self.assertIn(what, text)
+
+    def test_quiet_run_says_so(self):
+        text = self.page("quiet")
+        self.assertNotIn("unreliable:", text)
+        self.assertIn("No steal time or frequency change", text)
+
+    def test_run_without_noise_says_nothing_can_be_said(self):
+        text = self.page("old", context_extra={"noise": None})
+        self.assertIn("does not record the machine", text)
+
+
 class CompareTest(Base):
     """scripts/compare on fixture runs: a planted regression (tree 1.3x slower in B) is found by
     the U test over 9 repetitions and makes it exit 1; two runs that differ only by noise exit

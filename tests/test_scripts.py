@@ -204,7 +204,9 @@ class BadInputTest(Base):
         for script, words in (("plot", ["RUN_DIR", "--out", "--formats", "latency_ecdf", "frag.csv",
                                         "percentiles, not raw samples"]),
                               ("report", ["RUN_DIR", "report.html", "buddyinfo", "70 % fill"]),
-                              ("merge", ["RUN_DIR", "--out", "same columns", "host"])):
+                              ("merge", ["RUN_DIR", "--out", "same columns", "host"]),
+                              ("compare", ["RUN_A", "RUN_B", "--threshold", "Mann-Whitney",
+                                           "compare.csv", "Exit status"])):
             p = run(script, "--help")
             self.assertRan(p)
             for w in words:

@@ -263,6 +263,7 @@ struct mmc_load {
     uint32_t *frame_slot;       /* per frame, at its hugepage's ordinal (ordinal * hp_frames +
                                    offset): slot index + 1 of the load frame there, 0 none */
     uint64_t frame_slot_cap;    /* ordinals frame_slot has room for (0: no load yet) */
+    struct mmc_tab frame_slot_tab; /* what frame_slot points into (growth copies nothing) */
 };
 /* Room in the load's frame map for the frame database's hp_cap ordinals (the first call
  * creates it). 0 or -ENOMEM (unchanged). Lock held. */

@@ -144,12 +144,12 @@ int _mmc_load_reserve(struct mmc_partition *part)
     const struct mmc_frames *f = &part->frames;
     if (f->hp_cap <= l->frame_slot_cap)
         return 0;
-    uint32_t *n = realloc(l->frame_slot, f->hp_cap * f->hp_frames * sizeof(*n));
-    if (!n)
-        return -ENOMEM;
-    memset(n + l->frame_slot_cap * f->hp_frames, 0,
-           (f->hp_cap - l->frame_slot_cap) * f->hp_frames * sizeof(*n));
-    l->frame_slot = n;
+    if (!l->frame_slot_cap) /* address space for every slot of the span */
+        _mmc_tab_init(&l->frame_slot_tab, f->nslots * f->hp_frames * sizeof(*l->frame_slot));
+    int rc = _mmc_tab_room(&l->frame_slot_tab, f->hp_cap * f->hp_frames * sizeof(*l->frame_slot));
+    l->frame_slot = l->frame_slot_tab.p;
+    if (rc < 0)
+        return rc;
     l->frame_slot_cap = f->hp_cap;
     return 0;
 }
@@ -220,7 +220,7 @@ void _mmc_load_destroy(struct mmc_load *l)
 {
     free(l->slots);
     free(l->free_slots);
-    free(l->frame_slot);
+    _mmc_tab_free(&l->frame_slot_tab);
     memset(l, 0, sizeof(*l));
 }
 

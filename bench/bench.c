@@ -29,31 +29,37 @@ const char *const bench_state_name[STATE_COUNT] = {"aged", "needle", "cut", "nea
 const char *const bench_peer_name[PEER_COUNT] = {"mmcontig", "dpdk", "kernel-hugetlb-2M",
                                                  "kernel-hugetlb-1G"};
 
-/* quick: every suite in a few minutes on a 2-core VM; the numbers were sized by measuring it. */
+/* quick: every suite in a few minutes on a 2-core VM; the numbers were sized by measuring it
+ * with one repetition of 1000 calls per case (3m50s), then split into 3 repetitions (the least
+ * that gives an interval over repetitions) of 400 calls, so that about as many calls are
+ * measured (1200); the per-case overhead (warm-up, the engine's index set, the stats) is paid
+ * per repetition, and the run with repetitions has not been timed on the real pool yet. */
 static const struct bench_preset preset_quick = {
     .name = "quick",
     .pool_bytes = 512 * MIB,
     .sizes_bytes = {4 * KIB, 12 * KIB, 64 * KIB, 1 * MIB, 1536 * KIB, 8 * MIB, 12 * MIB, 64 * MIB},
     .nsizes = 8, /* 12K, 1.5M, 12M: not powers of two */
     .fills_pct = {0, 50, 70, 90}, .nfills = 4,
-    .calls = 1000,
+    .calls = 400,
     .sim_pools_bytes = {1 * GIB, 4 * GIB, 16 * GIB, 64 * GIB, 1 * TIB}, .nsim = 5,
     .sim_sizes_bytes = {64 * KIB, 8 * MIB, 1 * GIB}, .nsim_sizes = 3,
     /* 70 and 90 %: the real pool; making a 1 TiB pool's aged blocks costs ~10 s per engine
      * at 50 %, twice that at 70 % */
     .sim_fills_pct = {0, 50}, .nsim_fills = 2,
     .sim_constraints = 1u << CON_NONE,
-    .sim_calls = 100,
+    .sim_calls = 40,
     .peer_sizes_bytes = {4 * KIB, 64 * KIB, 1 * MIB, 2 * MIB, 8 * MIB, 64 * MIB}, .npeer_sizes = 6,
-    .peer_calls_small = 500, .peer_calls_medium = 50, .peer_calls_large = 10,
-    .kernel_calls_2m = 50, .kernel_calls_1g = 3,
-    .grow_calls = 5,
-    .repetitions = 1,
+    .peer_calls_small = 200, .peer_calls_medium = 20, .peer_calls_large = 4,
+    .kernel_calls_2m = 20, .kernel_calls_1g = 1,
+    .grow_calls = 2,
+    .repetitions = 3,
     .case_budget_s = 5,
     .warmup_calls = 4,
 };
 
-/* full: for lab servers: more sizes, pools to 1 TiB, three repetitions, 2000 calls per case. */
+/* full: for lab servers: more sizes, pools to 1 TiB, nine repetitions (the fewest with which a
+ * Mann-Whitney U test over repetitions, `mmcontig compare`, can reach p < 0.05 comfortably; as
+ * Google Benchmark's compare.py advises), 500 calls per case and repetition. */
 static const struct bench_preset preset_full = {
     .name = "full",
     .pool_bytes = 4 * GIB,
@@ -61,18 +67,18 @@ static const struct bench_preset preset_full = {
                     2 * MIB, 4 * MIB, 8 * MIB, 12 * MIB, 16 * MIB, 32 * MIB, 64 * MIB, 1 * GIB},
     .nsizes = 15,
     .fills_pct = {0, 50, 70, 90}, .nfills = 4,
-    .calls = 2000,
+    .calls = 500,
     .sim_pools_bytes = {1 * GIB, 4 * GIB, 16 * GIB, 64 * GIB, 256 * GIB, 1 * TIB}, .nsim = 6,
     .sim_sizes_bytes = {4 * KIB, 64 * KIB, 1 * MIB, 8 * MIB, 64 * MIB, 1 * GIB}, .nsim_sizes = 6,
     .sim_fills_pct = {0, 50, 70, 90}, .nsim_fills = 4,
     .sim_constraints = (1u << CON_NONE) | (1u << CON_RANGE_BOUNDARY),
-    .sim_calls = 500,
+    .sim_calls = 100,
     .peer_sizes_bytes = {4 * KIB, 64 * KIB, 1 * MIB, 2 * MIB, 8 * MIB, 64 * MIB, 1 * GIB},
     .npeer_sizes = 7,
-    .peer_calls_small = 2000, .peer_calls_medium = 200, .peer_calls_large = 20,
-    .kernel_calls_2m = 500, .kernel_calls_1g = 10,
-    .grow_calls = 20,
-    .repetitions = 3,
+    .peer_calls_small = 300, .peer_calls_medium = 30, .peer_calls_large = 4,
+    .kernel_calls_2m = 60, .kernel_calls_1g = 2,
+    .grow_calls = 3,
+    .repetitions = 9,
     .case_budget_s = 60,
     .warmup_calls = 16,
 };
@@ -120,12 +126,17 @@ static const char usage[] =
     "  --nodes LIST        nodes of the real pool and of the node constraint (default all)\n"
     "  --seed N            seed of the aging, the churn and the simulated layouts (default 1)\n"
     "  --out DIR           output directory (default results/<host>/<UTC time>/)\n"
-    "  --preset quick|full quick (default): every suite in 3m20s on a 2-core VM (real pool\n"
-    "                      512M: 4K 12K 64K 1M 1.5M 8M 12M 64M x 5 constraints x fill 0 50 70\n"
-    "                      90, 1000 calls per case; simulated 1G 4G 16G 64G 1T: 64K 8M 1G x\n"
-    "                      fill 0 50, 100 calls, every engine; the scenarios; peers 4K..64M;\n"
-    "                      5 s budget per case); full: lab servers (15 sizes to 1G, simulated\n"
-    "                      to 1T at fill 0 50 70 90, 2000 calls, 3 repetitions, 60 s budget)\n"
+    "  --preset quick|full quick (default): every suite in a few minutes on a 2-core VM\n"
+    "                      (real pool 512M: 4K 12K 64K 1M 1.5M 8M 12M 64M x 5 constraints x\n"
+    "                      fill 0 50 70 90, 3 repetitions of 400 calls per case; simulated 1G\n"
+    "                      4G 16G 64G 1T: 64K 8M 1G x fill 0 50, 3 x 40 calls, every engine;\n"
+    "                      the scenarios; peers 4K..64M; 5 s budget per case and repetition);\n"
+    "                      full: lab servers (15 sizes to 1G, simulated to 1T at fill 0 50 70\n"
+    "                      90, 9 repetitions of 500 calls, 60 s budget)\n"
+    "                      Repetitions run interleaved: within each block of cases that share\n"
+    "                      a pool state, every case's repetition 1, then every case's\n"
+    "                      repetition 2, ... (names end in /rep:K); a case's row merges its\n"
+    "                      repetitions and carries 95 %% intervals of p50 and p99\n"
     "  --calls N           measured calls per case and repetition (overrides the preset)\n"
     "  --sim-pools LIST    simulated pool sizes of the sweep, e.g. 1G,16G,256G (0: none)\n"
     "  --plugin PATH.so    load a search engine from a shared object (docs/engines.md; may be\n"
@@ -137,8 +148,10 @@ static const char usage[] =
     "  --benchmark_filter=REGEX         run the cases whose name matches (names look like\n"
     "                                   search/linear/real-512M/req:64K/range/fill:50/...)\n"
     "  --benchmark_list_tests=true      list the case names and exit (nothing is written)\n"
-    "  --benchmark_repetitions=N        repeat each case (one CSV row per case: the calls of\n"
-    "                                   all repetitions; Google Benchmark's JSON has each)\n"
+    "  --benchmark_repetitions=N        repetitions of each case, 1..64 (default: the\n"
+    "                                   preset's); one CSV row per case: the calls of all\n"
+    "                                   repetitions, each one's p50 and p99; Google\n"
+    "                                   Benchmark's JSON has each repetition (NAME/rep:K)\n"
     "  --benchmark_out=FILE             Google Benchmark's own report (default:\n"
     "                                   OUT/gbench.json, --benchmark_out_format=json)\n"
     "  --benchmark_format=console|json|csv   what goes to stdout\n"
@@ -362,6 +375,12 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
         return usage_error("--preset '%s': quick or full", preset);
     if (o->repetitions <= 0)
         o->repetitions = o->preset->repetitions;
+    if (o->repetitions > BENCH_MAX_REPS) {
+        char n[16];
+        snprintf(n, sizeof(n), "%d", o->repetitions);
+        return usage_error("--benchmark_repetitions=%s: at most 64 (each case's row keeps every "
+                           "repetition's p50 and p99)", n);
+    }
 
     /* suites */
     char items[BENCH_MAX_LIST][MMC_NAME_MAX];
@@ -514,6 +533,66 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
     return -1;
 }
 
+/* ---- repetitions: interleaved, block by block ---- */
+
+/* Two consecutive cases are in one block when they meet the same state of the same pool with
+ * the same kind of caller: a block's state is built once, whatever the order of its cases. */
+static bool same_block(const struct bench_case *a, const struct bench_case *b)
+{
+    if (a->peer != b->peer || a->pool != b->pool || a->state != b->state)
+        return false;
+    if (a->peer != PEER_MMCONTIG || a->state == STATE_GROW) /* a fresh pool per call */
+        return true;
+    const struct state_spec x = bench_case_state(a), y = bench_case_state(b);
+    return x.kind == y.kind && x.fill_pct == y.fill_pct && x.frames == y.frames &&
+           x.boundary_frames == y.boundary_frames && x.constraint == y.constraint;
+}
+
+/* Register every case's repetitions with Google Benchmark, repetition-major within each block
+ * of cases (same_block): the block's cases in their order for repetition 1, then again for
+ * repetition 2, and so on, so that drift over the run (the machine, the kernel, caches) hits
+ * every engine of a block alike, while each state is still built once per block. Google
+ * Benchmark runs one registration's repetitions back to back, so each repetition is a
+ * registration of its own ("NAME/rep:K", Repetitions(1)); the case's histograms are merged
+ * over its repetitions and its row written after the last (measure.c). */
+static int register_repetitions(void)
+{
+    bench_g.nregs = 0;
+    for (size_t b0 = 0; b0 < bench_g.ncases;) {
+        size_t b1 = b0 + 1;
+        while (b1 < bench_g.ncases && same_block(&bench_g.cases[b1 - 1], &bench_g.cases[b1]))
+            b1++;
+        int maxr = 0;
+        for (size_t i = b0; i < b1; i++)
+            if (bench_g.cases[i].reps > maxr)
+                maxr = bench_g.cases[i].reps;
+        for (int r = 0; r < maxr; r++)
+            for (size_t i = b0; i < b1; i++) {
+                struct bench_case *c = &bench_g.cases[i];
+                if (r >= c->reps)
+                    continue;
+                char name[sizeof(c->name) + 16];
+                snprintf(name, sizeof(name), "%s/rep:%d", c->name, r + 1);
+                struct gbench_def d = {0};
+                d.name = name;
+                d.fn = bench_case_fn;
+                d.user = c; /* the array is complete: pointers stay valid */
+                d.iterations = c->calls;
+                d.repetitions = 1;
+                d.manual_time = true;
+                d.unit = GBENCH_NS;
+                if (gbench_register(&d) < 0) {
+                    fprintf(stderr, "mmcontig bench: cannot register %s: out of memory (fewer "
+                            "cases: --suite, --algo, --sim-pools)\n", name);
+                    return -1;
+                }
+                bench_g.nregs++;
+            }
+        b0 = b1;
+    }
+    return 0;
+}
+
 /* ---- progress prediction: Google Benchmark's filter, applied to our names ---- */
 
 static size_t predict_cases(void)
@@ -525,16 +604,18 @@ static size_t predict_cases(void)
     regex_t rx;
     bool all = !*re || !strcmp(re, "all") || !strcmp(re, ".");
     if (!all && regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0)
-        return bench_g.ncases * (size_t)bench_g.opt.repetitions; /* cannot tell: assume all */
+        return bench_g.nregs; /* cannot tell: assume all */
     size_t n = 0;
     for (size_t i = 0; i < bench_g.ncases; i++) {
         const struct bench_case *c = &bench_g.cases[i];
-        char full[256];
-        snprintf(full, sizeof(full), "%s/iterations:%" PRId64 "/repeats:%d/manual_time", c->name,
-                 c->calls, c->reps);
-        bool m = all || regexec(&rx, full, 0, NULL, 0) == 0;
-        if (m != negate || all)
-            n += (size_t)c->reps;
+        for (int r = 0; r < c->reps; r++) {
+            char full[320];
+            snprintf(full, sizeof(full), "%s/rep:%d/iterations:%" PRId64 "/repeats:1/manual_time",
+                     c->name, r + 1, c->calls);
+            bool m = all || regexec(&rx, full, 0, NULL, 0) == 0;
+            if (m != negate || all)
+                n++;
+        }
     }
     if (!all)
         regfree(&rx);
@@ -612,20 +693,9 @@ int mmc_bench_main(int argc, char **argv)
         suite_search_register(); /* both suites, twin by twin */
     if (bench_g.opt.suite[SUITE_PEERS])
         suite_peers_register();
-    for (size_t i = 0; i < bench_g.ncases; i++) {
-        struct gbench_def d = {0};
-        d.name = bench_g.cases[i].name;
-        d.fn = bench_case_fn;
-        d.user = &bench_g.cases[i]; /* the array is complete: pointers stay valid */
-        d.iterations = bench_g.cases[i].calls;
-        d.repetitions = bench_g.cases[i].reps;
-        d.manual_time = true;
-        d.unit = GBENCH_NS;
-        if (gbench_register(&d) < 0) {
-            fprintf(stderr, "mmcontig bench: cannot register %s\n", d.name);
-            free(gargv);
-            return BENCH_EXIT_CASE_ERRORS;
-        }
+    if (register_repetitions() < 0) {
+        free(gargv);
+        return BENCH_EXIT_CASE_ERRORS;
     }
 
     if (!bench_g.opt.list_only) {
@@ -642,6 +712,7 @@ int mmc_bench_main(int argc, char **argv)
         bench_g.aging_log = open_memstream(&bench_g.aging_json, &bench_g.aging_json_len);
         bench_g.pools_log = open_memstream(&bench_g.pools_json, &bench_g.pools_json_len);
         bench_g.timer_overhead_ns = bench_timer_overhead_ns();
+        noise_start();
         context_snapshot_start();
         context_write(false, 0);
         char seed[32];
@@ -683,6 +754,7 @@ int mmc_bench_main(int argc, char **argv)
     if (bench_g.pools_log)
         fclose(bench_g.pools_log);
     bench_g.aging_log = bench_g.pools_log = NULL;
+    noise_end();
     if (context_write(true, code) < 0 && code == BENCH_EXIT_OK)
         code = BENCH_EXIT_CASE_ERRORS;
     fprintf(stderr, "mmcontig bench: %s: %" PRIu64 " case errors, %" PRIu64 " stopped by their "

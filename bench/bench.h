@@ -35,6 +35,7 @@
 #define BENCH_MAX_ENGINES 16
 #define BENCH_MAX_POOLS 16
 #define BENCH_MAX_LIST 24
+#define BENCH_MAX_REPS 64    /* repetitions of a case (--benchmark_repetitions) */
 /* Largest pool whose cases read mmc_partition_stats around them for the trades column: the
  * call is O(frames) (a hash of the frame database), 64 GiB ~ 50 ms, 1 TiB ~ 1 s. */
 #define BENCH_TRADES_MAX_FRAMES (64 * GIB / MMC_FRAME_BYTES)
@@ -179,7 +180,8 @@ struct bench_run {
     bool csv_ok[SUITE_COUNT];
     struct bench_pool pools[BENCH_MAX_POOLS]; unsigned npools; /* pools[0] = the real pool */
     struct bench_case *cases; size_t ncases, cases_cap;
-    size_t predicted_cases;         /* cases matching --benchmark_filter (progress) */
+    size_t nregs;                   /* registrations: one per case and repetition */
+    size_t predicted_cases;         /* case runs (repetitions) matching --benchmark_filter */
     uint64_t case_errors;           /* cases that could not run */
     uint64_t budget_stops;          /* cases stopped by their time budget */
     uint64_t write_errors;          /* rows that could not be written */
@@ -356,6 +358,16 @@ unsigned hugetlb_node_count(void);
  * physical address. */
 int pagemap_check(const void *va, uint64_t bytes, uint64_t align_bytes, uint64_t boundary_bytes,
                   uint64_t *phys, const char **why);
+
+/* ---- noise.c: how noisy the machine was (context.json noise) ---- */
+/* At the start: affinity, SMT, cpufreq, /proc/stat, a frequency sample, the timer's cost. */
+void noise_start(void);
+/* Between cases (cheap; at most once a second): a frequency sample where cpufreq exists. */
+void noise_sample(void);
+/* At the end: /proc/stat again, the last frequency sample. */
+void noise_end(void);
+/* The "noise" member of context.json (a line ending in ",\n"); final: the end fields. */
+void noise_json(FILE *f, bool final);
 
 /* ---- progress.c: the progress line on stderr ---- */
 void progress_start(size_t total_cases);

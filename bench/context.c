@@ -289,6 +289,7 @@ int context_write(bool final, int exit_code)
           "\"clocksource\": ", f);
     json_str(f, clocksource);
     fprintf(f, ", \"overhead_ns\": %.0f},\n", bench_g.timer_overhead_ns);
+    noise_json(f, final);
     fprintf(f, "  \"partitions\": [%s\n  ],\n", bench_g.pools_json ? bench_g.pools_json : "");
     fprintf(f, "  \"aging\": [%s\n  ],\n", bench_g.aging_json ? bench_g.aging_json : "");
     fputs("  \"dpdk\": ", f);

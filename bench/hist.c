@@ -4,6 +4,7 @@
  */
 #include "hist.h"
 
+#include <math.h>
 #include <string.h>
 
 void hist_reset(struct hist *h)
@@ -61,17 +62,10 @@ void hist_merge(struct hist *dst, const struct hist *src)
         dst->max_ns = src->max_ns;
 }
 
-uint64_t hist_percentile(const struct hist *h, double p)
+uint64_t hist_at_rank(const struct hist *h, uint64_t rank)
 {
     if (!h->count)
         return 0;
-    if (p >= 1.0)
-        return h->max_ns;
-    /* rank = ceil(p * count), at least 1 */
-    double r = p * (double)h->count;
-    uint64_t rank = (uint64_t)r;
-    if ((double)rank < r)
-        rank++;
     if (rank < 1)
         rank = 1;
     if (rank >= h->count)
@@ -91,6 +85,37 @@ uint64_t hist_percentile(const struct hist *h, double p)
         }
     }
     return h->max_ns;
+}
+
+uint64_t hist_percentile(const struct hist *h, double p)
+{
+    if (!h->count)
+        return 0;
+    if (p >= 1.0)
+        return h->max_ns;
+    /* rank = ceil(p * count), at least 1 */
+    double r = p * (double)h->count;
+    uint64_t rank = (uint64_t)r;
+    if ((double)rank < r)
+        rank++;
+    return hist_at_rank(h, rank);
+}
+
+void hist_quantile_ci(const struct hist *h, double p, uint64_t *lo_ns, uint64_t *hi_ns)
+{
+    *lo_ns = *hi_ns = 0;
+    if (!h->count)
+        return;
+    const double n = (double)h->count, z = 1.959964;
+    const double sd = sqrt(n * p * (1 - p));
+    double lo = floor(n * p - z * sd), hi = ceil(n * p + z * sd) + 1; /* 1-based ranks */
+    uint64_t est = hist_percentile(h, p);
+    *lo_ns = hist_at_rank(h, lo < 1 ? 1 : (uint64_t)lo);
+    *hi_ns = hist_at_rank(h, hi >= n ? h->count : (uint64_t)hi);
+    if (*lo_ns > est)
+        *lo_ns = est;
+    if (*hi_ns < est)
+        *hi_ns = est;
 }
 
 double hist_mean(const struct hist *h)

@@ -39,6 +39,16 @@ void hist_record(struct hist *h, uint64_t value_ns);
 void hist_merge(struct hist *dst, const struct hist *src);
 /* Nearest-rank percentile, p in (0, 1]; 0 when empty. */
 uint64_t hist_percentile(const struct hist *h, double p);
+/* The value of nearest rank `rank` (1 = the smallest, count = the largest), reported as
+ * hist_percentile reports it (its bucket's midpoint, clamped to min and max); rank is clamped
+ * to [1, count]; 0 when empty. */
+uint64_t hist_at_rank(const struct hist *h, uint64_t rank);
+/* 95 % confidence interval of the p-quantile from the recorded values, distribution-free (the
+ * order statistics whose ranks bracket n*p by 1.96 binomial standard deviations, the normal
+ * approximation of the binomial; as exact as a bootstrap over the values and without its
+ * resampling): *lo_ns <= hist_percentile(h, p) <= *hi_ns. Assumes independent values. 0, 0
+ * when empty. */
+void hist_quantile_ci(const struct hist *h, double p, uint64_t *lo_ns, uint64_t *hi_ns);
 /* Mean in nanoseconds; 0 when empty. */
 double hist_mean(const struct hist *h);
 

@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ const char *const bench_csv_columns[] = {
     "request_bytes", "constraint", "state", "lowest", "highest", "boundary", "node", "fill_pct",
     "largest_free_bytes", "flags", "calls", "budget_stopped", "successes", "false_negatives", "trades",
     "frames_moved", "frames_dropped", "hugepages_added", "compactions", "grow_ns", "p50_ns", "p90_ns", "p99_ns", "p999_ns",
+    "reps", "p50_ci_lo_ns", "p50_ci_hi_ns", "p99_ci_lo_ns", "p99_ci_hi_ns", "rep_p50_ns", "rep_p99_ns",
     "max_ns", "mean_ns", "fail_p50_ns", "fail_p99_ns", "fail_max_ns", "work_p50", "work_p99",
     "work_max", "violations", "metadata_bytes_per_frame", "metadata_bytes_per_span_frame", "seed",
 };
@@ -47,6 +49,9 @@ struct case_acc {
     uint64_t fn, viol;              /* false negatives, violations: every repetition */
     uint64_t rep_fn, rep_viol;
     struct slow_counters slow, rep_slow; /* the slow path's counters over the case */
+    uint64_t rep_p50[BENCH_MAX_REPS], rep_p99[BENCH_MAX_REPS]; /* each repetition's p50 and
+                                       p99 of its successful calls (0: none succeeded) */
+    unsigned nreps;                 /* repetitions measured so far (entries of rep_p50/p99) */
     bool budget_stopped;            /* this repetition ran out of time: the row is written now */
     bool interrupted;               /* a signal stopped it: no row */
 };
@@ -123,6 +128,77 @@ void bench_close_csvs(void)
             csv_close(&bench_g.csv[s]);
 }
 
+/* Student's t, two-sided 95 %, by degrees of freedom (1..30; beyond, 1.96 + 2.4 / df is within
+ * 0.002 of it). */
+static double t975(unsigned df)
+{
+    static const double t[31] = {0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
+                                 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110,
+                                 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+                                 2.052, 2.048, 2.045, 2.042};
+    return df <= 30 ? t[df ? df : 1] : 1.96 + 2.4 / df;
+}
+
+/* The 95 % interval of the row's p-quantile (p50 or p99 of the successful calls): the hull of
+ * (a) the distribution-free interval over the pooled calls (hist_quantile_ci: order statistics,
+ * assumes independent calls) and (b) the spread between repetitions: mean +- t * sd / sqrt(R)
+ * of the repetitions' own quantiles (R >= 2 repetitions with successes), which catches what
+ * changes between repetitions (drift of the machine, caches, the churned states). */
+static void quantile_interval(const struct case_acc *a, double p, const uint64_t *rep,
+                              uint64_t *lo, uint64_t *hi)
+{
+    hist_quantile_ci(&a->ok, p, lo, hi);
+    double sum = 0, sum2 = 0;
+    unsigned n = 0;
+    for (unsigned r = 0; r < a->nreps; r++)
+        if (rep[r]) {
+            sum += (double)rep[r];
+            sum2 += (double)rep[r] * (double)rep[r];
+            n++;
+        }
+    if (n < 2)
+        return;
+    const double mean = sum / n, var = (sum2 - sum * sum / n) / (n - 1);
+    const double half = t975(n - 1) * sqrt(var > 0 ? var : 0) / sqrt((double)n);
+    const double rlo = mean - half > 0 ? mean - half : 0, rhi = mean + half;
+    if (rlo < (double)*lo)
+        *lo = (uint64_t)rlo;
+    if (rhi > (double)*hi)
+        *hi = (uint64_t)ceil(rhi);
+}
+
+/* reps, p50_ci_lo_ns, p50_ci_hi_ns, p99_ci_lo_ns, p99_ci_hi_ns, rep_p50_ns, rep_p99_ns
+ * (results/README.md): the lists are the repetitions' values in run order joined by ';'
+ * (an empty entry: no call of that repetition succeeded). */
+static void write_intervals(struct csv *w, const struct case_acc *a)
+{
+    csv_u64(w, a->nreps);
+    for (int k = 0; k < 2; k++) {
+        if (!a->ok.count) {
+            csv_empty(w);
+            csv_empty(w);
+            continue;
+        }
+        uint64_t lo, hi;
+        quantile_interval(a, k ? 0.99 : 0.50, k ? a->rep_p99 : a->rep_p50, &lo, &hi);
+        csv_u64(w, lo);
+        csv_u64(w, hi);
+    }
+    for (int k = 0; k < 2; k++) {
+        char list[BENCH_MAX_REPS * 21 + 1] = "";
+        size_t off = 0;
+        const uint64_t *rep = k ? a->rep_p99 : a->rep_p50;
+        for (unsigned r = 0; r < a->nreps && off < sizeof(list); r++) {
+            if (r)
+                list[off++] = ';';
+            if (rep[r])
+                off += (size_t)snprintf(list + off, sizeof(list) - off, "%" PRIu64, rep[r]);
+        }
+        list[off < sizeof(list) ? off : sizeof(list) - 1] = 0;
+        csv_str(w, list);
+    }
+}
+
 static void write_row(struct bench_case *c)
 {
     if (!bench_g.csv_ok[c->suite])
@@ -176,10 +252,16 @@ static void write_row(struct bench_case *c)
         csv_u64(w, hist_percentile(&a->ok, 0.90));
         csv_u64(w, hist_percentile(&a->ok, 0.99));
         csv_u64(w, hist_percentile(&a->ok, 0.999));
+    } else {
+        for (int i = 0; i < 4; i++)
+            csv_empty(w);
+    }
+    write_intervals(w, a);
+    if (a->ok.count) {
         csv_u64(w, a->ok.max_ns);
         csv_f64(w, hist_mean(&a->ok), 1);
     } else {
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < 2; i++)
             csv_empty(w);
     }
     if (a->fail.count) {
@@ -326,6 +408,15 @@ void case_end(gbench_state_t *st, struct bench_case *c, bool ran)
     a->fn += a->rep_fn;
     a->viol += a->rep_viol;
     slow_add(&a->slow, &a->rep_slow);
+    if (a->nreps < BENCH_MAX_REPS) {
+        a->rep_p50[a->nreps] = a->rep_ok.count ? hist_percentile(&a->rep_ok, 0.50) : 0;
+        a->rep_p99[a->nreps] = a->rep_ok.count ? hist_percentile(&a->rep_ok, 0.99) : 0;
+        if (a->rep_ok.count && !a->rep_p50[a->nreps]) /* 0 ns means "none": a 0 is 1 */
+            a->rep_p50[a->nreps] = 1;
+        if (a->rep_ok.count && !a->rep_p99[a->nreps])
+            a->rep_p99[a->nreps] = 1;
+        a->nreps++;
+    }
     const uint64_t calls = a->rep_ok.count + a->rep_fail.count;
     gbench_set_counter(st, "calls", (double)calls, 0);
     gbench_set_counter(st, "success_rate", calls ? (double)a->rep_ok.count / (double)calls : 0, 0);

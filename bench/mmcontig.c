@@ -3,9 +3,11 @@
  * Subcommands: `layout` (the pool's physical layout per node, optionally recorded to a file),
  * `topology` (what hwloc sees, live or from an XML file), `demo` (every NT routine called
  * once, each result checked against /proc/self/pagemap read here, independently of the
- * library), `reclaim` (give back the hugepage raises of processes that died owing them) and
- * `bench` (the benchmark suites: bench/bench.c), and `check-engine` (an engine against the
- * oracle: bench/check_engine.c, the one white-box part). This file uses the public headers only.
+ * library), `reclaim` (give back the hugepage raises of processes that died owing them),
+ * `bench` (the benchmark suites: bench/bench.c), `check-engine` (an engine against the oracle:
+ * bench/check_engine.c, the one white-box part), and `plot`, `report`, `merge`, `compare`,
+ * which run the Python scripts installed beside the program (PREFIX/share/mmcontig/scripts;
+ * the source tree's for the build tree's program). This file uses the public headers only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +15,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mmcontig/mmcontig.h"
@@ -46,6 +51,16 @@ static const char usage[] =
     "                           oracle on seeded operations, with a verdict; a failure is shrunk\n"
     "                           to a short sequence written to a file (--replay FILE runs it);\n"
     "                           `mmcontig check-engine --help` for the options\n"
+    "  plot RUN_DIR             the charts of a run (PNG, SVG) into RUN_DIR/charts\n"
+    "  report RUN_DIR           a self-contained RUN_DIR/report.html\n"
+    "  merge RUN_DIR... --out DIR   many hosts' runs drawn together\n"
+    "  compare RUN_A RUN_B      case by case: ratios, Mann-Whitney U over the repetitions,\n"
+    "                           geometric means, a chart; exit 1 on a regression beyond\n"
+    "                           --threshold (default 0.10)\n"
+    "                           (these four run the Python scripts installed beside mmcontig,\n"
+    "                           PREFIX/share/mmcontig/scripts, or the source tree's for the\n"
+    "                           build tree's mmcontig; they need python3 and Debian's\n"
+    "                           python3-matplotlib; `mmcontig plot --help` and so on)\n"
     "\n"
     "environment (see README.md):\n"
     "  MMC_POOL       pool size: 512M, 8G (split over nodes), or per node 0:4G,1:4G\n"
@@ -303,6 +318,94 @@ static int cmd_demo(void)
     return failed ? 1 : 0;
 }
 
+/* ---- plot, report, merge, compare: the Python scripts ---- */
+
+#ifndef MMC_BINDIR
+#define MMC_BINDIR "bin"
+#endif
+#ifndef MMC_DATADIR
+#define MMC_DATADIR "share"
+#endif
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The directory of the scripts: PREFIX/DATADIR/mmcontig/scripts, PREFIX found from this
+ * program's own path (/proc/self/exe, less BINDIR's components), so that a copy installed
+ * anywhere (or staged with DESTDIR) finds its own; for the build tree's program (it lives under
+ * MMC_BUILD_ROOT), the source tree's scripts/. 0, or -1 with why in err. */
+static int scripts_dir(char *dir, size_t len, char *err, size_t errlen)
+{
+    char exe[PATH_MAX - 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        snprintf(err, errlen, "cannot read /proc/self/exe (%s): is /proc mounted?", strerror(errno));
+        return -1;
+    }
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0; /* the program's directory */
+#ifdef MMC_BUILD_ROOT
+    const size_t bl = strlen(MMC_BUILD_ROOT);
+    if (!strncmp(exe, MMC_BUILD_ROOT, bl) && (exe[bl] == '/' || !exe[bl])) {
+        snprintf(dir, len, "%s/scripts", MMC_SOURCE_ROOT);
+        if (is_dir(dir))
+            return 0;
+        snprintf(err, errlen, "this is the build tree's mmcontig, but its source tree's scripts/ "
+                 "(%s) is gone: run an installed copy (meson install)", dir);
+        return -1;
+    }
+#endif
+    /* PREFIX = the program's directory less as many components as BINDIR has */
+    unsigned up = 1;
+    for (const char *p = MMC_BINDIR; *p; p++)
+        up += *p == '/' && p[1] && p[1] != '/';
+    char prefix[PATH_MAX];
+    snprintf(prefix, sizeof(prefix), "%s", exe);
+    for (unsigned i = 0; i < up; i++) {
+        char *s = strrchr(prefix, '/');
+        if (!s)
+            break;
+        *s = 0;
+    }
+    snprintf(dir, len, "%s/%s/mmcontig/scripts", prefix, MMC_DATADIR);
+    if (is_dir(dir))
+        return 0;
+    snprintf(err, errlen, "the Python scripts are not installed beside this mmcontig (looked in "
+             "%s): install them with `meson install -C BUILD_DIR` (they come with the program)", dir);
+    return -1;
+}
+
+static int cmd_script(const char *name, int argc, char **argv)
+{
+    char dir[PATH_MAX + 64], err[PATH_MAX + 300], path[PATH_MAX + 96];
+    if (scripts_dir(dir, sizeof(dir), err, sizeof(err)) < 0) {
+        fprintf(stderr, "mmcontig %s: %s\n", name, err);
+        return 2;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    char **args = calloc((size_t)argc + 3, sizeof(char *));
+    if (!args) {
+        fprintf(stderr, "mmcontig %s: out of memory\n", name);
+        return 2;
+    }
+    /* the script itself (#!/usr/bin/python3: Debian's, where python3-matplotlib installs);
+     * each script checks for matplotlib and names the package when it is missing */
+    args[0] = path;
+    for (int i = 1; i < argc; i++)
+        args[i] = argv[i];
+    execv(path, args);
+    fprintf(stderr, "mmcontig %s: cannot run %s (%s): it needs Debian's python3 "
+            "(/usr/bin/python3) and python3-matplotlib: apt-get install python3-matplotlib\n",
+            name, path, strerror(errno));
+    free(args);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -338,6 +441,10 @@ int main(int argc, char **argv)
         return mmc_bench_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "check-engine"))
         return mmc_check_engine_main(argc - 1, argv + 1);
+    static const char *const scripts[] = {"plot", "report", "merge", "compare"};
+    for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++)
+        if (!strcmp(cmd, scripts[i]))
+            return cmd_script(cmd, argc - 1, argv + 1);
     fprintf(stderr, "mmcontig: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

@@ -88,6 +88,7 @@ void progress_tick(void)
 void progress_case_end(const struct bench_case *c, const char *status)
 {
     pg.done++;
+    noise_sample(); /* between cases: a frequency sample, at most once a second */
     if (pg.tty) {
         draw();
         return;

@@ -27,6 +27,22 @@ COLUMNS = schema.CASE_COLUMNS
 FRAG_COLUMNS = schema.FRAG_COLUMNS
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 NONE_HIGHEST = (1 << 64) - 1
+# context.json noise of a run on a busy shared host (for make_run's context_extra): 6 % steal
+# on the run's CPUs, frequency from 1.8 to 3.4 GHz, not pinned, ondemand, boost on
+NOISY = {"noise": {"affinity_cpus": [0, 1], "online_cpus": 2, "pinned": False,
+                   "smt": {"active": "1", "control": "on"},
+                   "cpufreq": {"available": True, "driver": "acpi-cpufreq",
+                               "governors": {"ondemand": [0, 1]}, "boost": "1",
+                               "intel_pstate_no_turbo": None},
+                   "frequency_khz": {"source": "scaling_cur_freq", "samples": 200,
+                                     "start_min": 1800000, "start_max": 3400000,
+                                     "end_min": 1800000, "end_max": 2200000,
+                                     "min": 1800000, "max": 3400000},
+                   "steal": {"source": "/proc/stat", "steal_ticks": 2900, "total_ticks": 48000,
+                             "steal_pct": 6.04, "affinity_steal_ticks": 2900,
+                             "affinity_total_ticks": 48000, "affinity_steal_pct": 6.04},
+                   "timer": {"pair_p50_ns": 30, "pair_p99_ns": 160, "pair_max_ns": 90000,
+                             "resolution_ns": 1}}}
 ENGINES = ["linear", "bitmap", "buddy", "tlsf", "tree"]
 FILLS = [0, 50, 70, 90]
 CONSTRAINTS = ["none", "range", "boundary", "range+boundary", "node"]
@@ -105,6 +121,20 @@ def context(host, stamp, seed, pool_bytes, cores=2):
                               "tlsf": "free stretches examined",
                               "tree": "tree cells visited (a leaf is a cell)"},
         "fast_only_work_bound": FAST_ONLY_WORK_BOUND,
+        "noise": {"affinity_cpus": [1], "online_cpus": cores, "pinned": True,
+                  "smt": {"active": "0", "control": "off"},
+                  "cpufreq": {"available": True, "driver": "acpi-cpufreq",
+                              "governors": {"performance": [1]}, "boost": "0",
+                              "intel_pstate_no_turbo": None},
+                  "frequency_khz": {"source": "scaling_cur_freq", "samples": 120,
+                                    "start_min": 2400000, "start_max": 2400000,
+                                    "end_min": 2400000, "end_max": 2400000,
+                                    "min": 2400000, "max": 2400000},
+                  "steal": {"source": "/proc/stat", "steal_ticks": 3, "total_ticks": 48000,
+                            "steal_pct": 0.006, "affinity_steal_ticks": 1,
+                            "affinity_total_ticks": 24000, "affinity_steal_pct": 0.004},
+                  "timer": {"pair_p50_ns": 30, "pair_p99_ns": 32, "pair_max_ns": 2900,
+                            "resolution_ns": 1}},
         "preset": "quick",
         "command_line": f"mmcontig bench --preset quick --seed {seed} --pool {pool_bytes >> 20}M",
         "mmcontig_version": "0.0.0-fixture",
@@ -356,9 +386,43 @@ def scenario_rows(m, pool, seed, engines, suite, flags):
     return rows
 
 
+def add_reps(rows, reps, rng, sigma=0.04):
+    """The repetition columns of results/README.md "Repetitions and intervals": each
+    repetition's p50 and p99 drawn around the row's own (log-normal, sigma), and the 95 %
+    interval as the benchmark makes it (hull of a made-up interval over the calls and the
+    Student-t interval over the repetitions)."""
+    t975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+            9: 2.262, 10: 2.228, 11: 2.201}
+    for r in rows:
+        r["reps"] = reps
+        for k in ("p50", "p99"):
+            v = r.get(f"{k}_ns")
+            if v in ("", None):
+                r[f"rep_{k}_ns"] = ";".join("" for _ in range(reps))
+                r[f"{k}_ci_lo_ns"] = r[f"{k}_ci_hi_ns"] = ""
+                continue
+            vals = [max(1, round(v * math.exp(rng.gauss(0, sigma * (2 if k == "p99" else 1)))))
+                    for _ in range(reps)]
+            r[f"rep_{k}_ns"] = ";".join(str(x) for x in vals)
+            calls_half = v * (0.01 if k == "p50" else 0.06)
+            lo, hi = v - calls_half, v + calls_half
+            if reps >= 2:
+                mean = sum(vals) / reps
+                sd = math.sqrt(sum((x - mean) ** 2 for x in vals) / (reps - 1))
+                half = t975.get(reps - 1, 1.96 + 2.4 / (reps - 1)) * sd / math.sqrt(reps)
+                lo, hi = min(lo, mean - half), max(hi, mean + half)
+            r[f"{k}_ci_lo_ns"] = max(0, math.floor(min(lo, v)))
+            r[f"{k}_ci_hi_ns"] = math.ceil(max(hi, v))
+
+
 def make_run(out_dir, host="fixture-a", seed=42, stamp="20240501T120000Z", frag=False,
-             small=False, real_pool=2 * GiB, speed=1.0):
-    """A whole synthetic run; small=True makes a quicker one (fewer sizes and pools)."""
+             small=False, real_pool=2 * GiB, speed=1.0, reps=3, rep_seed=None, slower=None,
+             context_extra=None):
+    """A whole synthetic run; small=True makes a quicker one (fewer sizes and pools). reps:
+    repetitions per case (the interval columns); rep_seed: the seed of the repetitions' noise
+    (default: seed), so that two runs of one seed differ only by it; slower: {engine: factor}
+    multiplies that engine's search and fastonly latencies (a planted regression);
+    context_extra: keys merged into context.json."""
     m = Model(seed)
     engines = ENGINES
     if small:
@@ -396,10 +460,21 @@ def make_run(out_dir, host="fixture-a", seed=42, stamp="20240501T120000Z", frag=
     fast += scenario_rows(m, real_pool, seed, engines, "fastonly", 1)
     search += grow_rows(m, seed, engines, "search", 0)
     fast += grow_rows(m, seed, engines, "fastonly", 1)
+    for r in search + fast:
+        f = (slower or {}).get(r.get("engine"))
+        if f:
+            for k in ("p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns"):
+                if r.get(k) != "":
+                    r[k] = round(r[k] * f)
     suites = {"search": search, "fastonly": fast, "peers": peers_rows(m, real_pool, seed, engines)}
+    rng = random.Random(seed if rep_seed is None else rep_seed)
+    for name in ("search", "fastonly", "peers"):
+        add_reps(suites[name], reps, rng)
     if frag:
         suites["frag"] = frag_rows(m, engines)
-    return write_run(out_dir, host, stamp, suites, context(host, stamp, seed, real_pool))
+    ctx = context(host, stamp, seed, real_pool)
+    ctx.update(context_extra or {})
+    return write_run(out_dir, host, stamp, suites, ctx)
 
 
 def main():
@@ -412,8 +487,14 @@ def main():
     ap.add_argument("--frag", action="store_true", help="write frag.csv too")
     ap.add_argument("--small", action="store_true", help="fewer sizes, pools and constraints")
     ap.add_argument("--speed", type=float, default=1.0, help="multiply search/fastonly latency")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions per case (default 3)")
+    ap.add_argument("--rep-seed", type=int, help="seed of the repetitions' noise (default --seed)")
+    ap.add_argument("--slower", action="append", default=[], metavar="ENGINE:FACTOR",
+                    help="multiply one engine's search/fastonly latency (a planted regression)")
     a = ap.parse_args()
-    print(make_run(a.out_dir, a.host, a.seed, a.stamp, a.frag, a.small, speed=a.speed))
+    slower = {e: float(f) for e, f in (x.split(":", 1) for x in a.slower)}
+    print(make_run(a.out_dir, a.host, a.seed, a.stamp, a.frag, a.small, speed=a.speed,
+                   reps=a.reps, rep_seed=a.rep_seed, slower=slower))
 
 
 if __name__ == "__main__":

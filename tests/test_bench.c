@@ -6,7 +6,10 @@
  *              that skips with an error is reported as such.
  *   histogram  percentiles of random data (log-uniform over 1 ns..10 s, and small exact
  *              values) against a sorted reference, within the stated relative error; bucket
- *              arithmetic; merge.
+ *              arithmetic; merge; the 95 % quantile intervals hold the true quantile about
+ *              95 % of the time (log-uniform samples of 400).
+ *   reps       the quick preset's 3 repetitions, registered repetition-major within a pool
+ *              state, merged into one row per case with its intervals (simulated pools).
  *   csv        rows are on disk as soon as csv_row_end returns; quoting round-trips; a child
  *              writing rows as fast as it can and stopped by SIGINT (handled as the benchmark
  *              does) leaves a file that parses and holds every row it reported complete; killed
@@ -278,6 +281,44 @@ static void test_hist(void)
     free(v);
 }
 
+/* The quantile intervals: over many samples of 400 values drawn from a known distribution
+ * (log-uniform from 1 us to 1 ms, so the true p-quantile is exp2(p * log2(1000)) us), the
+ * interval of p50 and of p99 holds the true quantile about 95 % of the time, and always the
+ * estimate itself. */
+static void test_hist_ci(void)
+{
+    static struct hist h;
+    enum { TRIALS = 1000, N = 400 };
+    static const double ps[] = {0.5, 0.99};
+    for (unsigned k = 0; k < 2; k++) {
+        const double truth = 1000.0 * exp2(ps[k] * log2(1000.0));
+        unsigned covered = 0;
+        bool brackets = true;
+        for (int t = 0; t < TRIALS; t++) {
+            hist_reset(&h);
+            for (int i = 0; i < N; i++) {
+                double u = (double)(rnd() >> 11) * 0x1p-53;
+                hist_record(&h, (uint64_t)(1000.0 * exp2(u * log2(1000.0))));
+            }
+            uint64_t lo, hi, est = hist_percentile(&h, ps[k]);
+            hist_quantile_ci(&h, ps[k], &lo, &hi);
+            brackets &= lo <= est && est <= hi;
+            /* the histogram's own resolution (1/128) widens what "holds" means a little */
+            covered += (double)lo <= truth * (1 + 1.0 / 128) && truth * (1 - 1.0 / 128) <= (double)hi;
+        }
+        const double share = (double)covered / TRIALS;
+        t_ok(brackets && share >= 0.92 && share <= 0.995,
+             "histogram: the 95 %% interval of p%g over %d calls holds the true quantile in %.1f %% "
+             "of %d samples (0.92..0.995 expected), and always the estimate", ps[k] * 100, N,
+             100 * share, TRIALS);
+    }
+    struct hist e;
+    hist_reset(&e);
+    uint64_t lo = 1, hi = 1;
+    hist_quantile_ci(&e, 0.5, &lo, &hi);
+    t_ok(lo == 0 && hi == 0 && hist_at_rank(&e, 1) == 0, "histogram: empty interval is 0, 0");
+}
+
 /* ---- csv ---- */
 
 static volatile sig_atomic_t child_stop;
@@ -456,6 +497,92 @@ static void test_schema(const char *root, const char *csv_path)
     free(doc);
 }
 
+/* ---- repetitions: interleaved, merged, with intervals ---- */
+
+struct reps_check {
+    int col_reps, col_calls, col_p50, col_lo, col_hi, col_p99, col_lo99, col_hi99, col_rep50;
+    unsigned rows, good;
+    char bad[300];
+};
+
+static int col_of(unsigned n, char **f, const char *name)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (!strcmp(f[i], name))
+            return (int)i;
+    return -1;
+}
+
+static void reps_row(void *user, unsigned n, char **f)
+{
+    struct reps_check *r = user;
+    if (r->col_reps < 0 && !r->rows && !r->good) { /* the header */
+        r->col_reps = col_of(n, f, "reps");
+        r->col_calls = col_of(n, f, "calls");
+        r->col_p50 = col_of(n, f, "p50_ns");
+        r->col_lo = col_of(n, f, "p50_ci_lo_ns");
+        r->col_hi = col_of(n, f, "p50_ci_hi_ns");
+        r->col_p99 = col_of(n, f, "p99_ns");
+        r->col_lo99 = col_of(n, f, "p99_ci_lo_ns");
+        r->col_hi99 = col_of(n, f, "p99_ci_hi_ns");
+        r->col_rep50 = col_of(n, f, "rep_p50_ns");
+        return;
+    }
+    r->rows++;
+    if (r->col_reps < 0 || r->col_rep50 < 0 || r->col_hi99 < 0)
+        return;
+    unsigned semis = 0;
+    for (const char *c = f[r->col_rep50]; *c; c++)
+        semis += *c == ';';
+    const unsigned long long p50 = strtoull(f[r->col_p50], NULL, 10), lo = strtoull(f[r->col_lo], NULL, 10),
+                             hi = strtoull(f[r->col_hi], NULL, 10), p99 = strtoull(f[r->col_p99], NULL, 10),
+                             lo99 = strtoull(f[r->col_lo99], NULL, 10), hi99 = strtoull(f[r->col_hi99], NULL, 10);
+    bool ok = !strcmp(f[r->col_reps], "3") && !strcmp(f[r->col_calls], "90") && semis == 2 &&
+              (!*f[r->col_p50] || (lo <= p50 && p50 <= hi && lo99 <= p99 && p99 <= hi99));
+    if (ok)
+        r->good++;
+    else if (!r->bad[0])
+        snprintf(r->bad, sizeof(r->bad), "reps %s calls %s p50 %s [%s, %s] p99 %s [%s, %s] rep_p50 %s",
+                 f[r->col_reps], f[r->col_calls], f[r->col_p50], f[r->col_lo], f[r->col_hi],
+                 f[r->col_p99], f[r->col_lo99], f[r->col_hi99], f[r->col_rep50]);
+}
+
+static void test_reps(const char *exe)
+{
+    char out[256], cmd[900], path[320];
+    snprintf(out, sizeof(out), "%s/reps", tmpdir);
+    /* the order Google Benchmark will run: every case's rep 1 before any case's rep 2 */
+    snprintf(cmd, sizeof(cmd), "'%s' bench --suite search,fastonly --algo linear,tree --sim-pools 1G "
+             "--benchmark_filter=sim-1G/ --calls 30 --benchmark_list_tests=true 2>/dev/null", exe);
+    FILE *p = popen(cmd, "r");
+    char line[400];
+    unsigned n = 0, first_rep2 = 0, last_rep1 = 0;
+    while (p && fgets(line, sizeof(line), p)) {
+        n++;
+        if (strstr(line, "/fill:0/") && strstr(line, "/rep:1/"))
+            last_rep1 = n;
+        if (strstr(line, "/fill:0/") && strstr(line, "/rep:2/") && !first_rep2)
+            first_rep2 = n;
+    }
+    if (p)
+        pclose(p);
+    /* 2 engines x 3 sizes (1G needs a 2 GiB pool: 2) x 2 suites = 8 cases per fill */
+    t_ok(n == 2 * 8 * 3 && last_rep1 == 8 && first_rep2 == 9,
+         "reps: the quick preset registers 3 repetitions per case, repetition-major within a "
+         "pool state (%u registrations; the fill 0 block's last rep 1 at %u, first rep 2 at %u)",
+         n, last_rep1, first_rep2);
+    snprintf(cmd, sizeof(cmd), "'%s' bench --suite search,fastonly --algo linear,tree --sim-pools 1G "
+             "--benchmark_filter=sim-1G/ --calls 30 --out '%s' >'%s.log' 2>&1", exe, out, out);
+    int rc = system(cmd);
+    snprintf(path, sizeof(path), "%s/search.csv", out);
+    struct reps_check r = {.col_reps = -1};
+    long rows = csv_parse_file(path, reps_row, &r);
+    t_ok(rc == 0 && rows > 1 && r.good == r.rows && r.rows == 8,
+         "reps: each of the %u rows merges 3 repetitions of 30 calls, lists each one's p50, and its "
+         "95 %% intervals hold p50 and p99 (%u good; first bad: %s)", r.rows, r.good,
+         r.bad[0] ? r.bad : "none");
+}
+
 /* ---- cli: mmcontig bench interrupted ---- */
 
 static void test_cli(const char *exe)
@@ -521,9 +648,11 @@ int main(int argc, char **argv)
         return 1;
     }
     test_hist();
+    test_hist_ci();
     test_csv();
     test_shim();
     test_cli(argv[1]);
+    test_reps(argv[1]);
     char csvp[300];
     snprintf(csvp, sizeof(csvp), "%s/run/search.csv", tmpdir);
     test_schema(argv[2], csvp);

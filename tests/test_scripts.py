@@ -204,7 +204,9 @@ class BadInputTest(Base):
         for script, words in (("plot", ["RUN_DIR", "--out", "--formats", "latency_ecdf", "frag.csv",
                                         "percentiles, not raw samples"]),
                               ("report", ["RUN_DIR", "report.html", "buddyinfo", "70 % fill"]),
-                              ("merge", ["RUN_DIR", "--out", "same columns", "host"])):
+                              ("merge", ["RUN_DIR", "--out", "same columns", "host"]),
+                              ("compare", ["RUN_A", "RUN_B", "--threshold", "Mann-Whitney",
+                                           "compare.csv", "Exit status"])):
             p = run(script, "--help")
             self.assertRan(p)
             for w in words:
@@ -262,16 +264,16 @@ class ReportTest(Base):
 
     def test_work_beside_time(self):
         """Work p50 sits beside p50 in the tables; FAST_ONLY's work is set against each engine's
-        own bound: the fixture's linear needle stops at 16,385 units, one past linear's bound of
-        16,384, and the table names each engine's bound."""
+        own bound: the fixture's linear needle stops at 8,193 units, one past linear's bound of
+        8,192, and the table names each engine's bound."""
         self.assertRegex(self.html, r"/ [0-9.,]+ [\u00b5nm]?s \u00b7 w [0-9,]+")
         fo = re.search(r'id="table-fastonly-work">.*?</table>', self.html, re.S).group(0)
-        self.assertIn("16,385", fo)
+        self.assertIn("8,193", fo)
         self.assertNotIn("65,536", self.html)
-        for bound in ("16,384", "8,192", "1,024"):
+        for bound in ("8,192", "4,096", "1,024"):
             self.assertIn(f'<td class="n">{bound}</td>', fo)
         sc = re.search(r'id="table-scenarios">.*?</table>', self.html, re.S).group(0)
-        self.assertIn("16,385 (bound)", sc)
+        self.assertIn("8,193 (bound)", sc)
         self.assertIn("needle 64 KiB \u00b7 none", sc)
 
     def test_old_context_with_one_bound(self):
@@ -373,6 +375,141 @@ class MergeTest(Base):
         p = run("merge", self.a, self.a, "--out", os.path.join(self.tmp, "m-twice"))
         self.assertEqual(p.returncode, 2)
         self.assertIn("given twice", p.stderr)
+
+
+class NoiseTest(Base):
+    """The report warns when steal time or frequency changes make the run unreliable, notes what
+    adds noise, and says so when the machine was quiet or the run recorded nothing."""
+
+    def page(self, name, **kw):
+        d = fx.make_run(os.path.join(self.tmp, name), name, seed=7, small=True, **kw)
+        out = os.path.join(self.tmp, f"{name}.html")
+        p = run("report", d, "--out", out)
+        self.assertRan(p)
+        with open(out, encoding="utf-8") as f:
+            return re.search(r"<div id=reliability>(.*?)</div>\s*<h2", f.read(), re.S).group(1)
+
+    def test_noisy_run_is_called_unreliable(self):
+        text = self.page("noisy", context_extra=fx.NOISY)
+        self.assertIn("This run is unreliable", text)
+        self.assertIn("6.0 % of the time of this run\u2019s CPUs".replace("\u2019", "&#x27;"), text)
+        self.assertIn("1800 to 3400 MHz", text)
+        for what in ("ondemand", "Boost", "Not pinned", "SMT is active", "timer is noisy"):
+            self.assertIn(what, text)
+
+    def test_quiet_run_says_so(self):
+        text = self.page("quiet")
+        self.assertNotIn("unreliable:", text)
+        self.assertIn("No steal time or frequency change", text)
+
+    def test_run_without_noise_says_nothing_can_be_said(self):
+        text = self.page("old", context_extra={"noise": None})
+        self.assertIn("does not record the machine", text)
+
+
+class CompareTest(Base):
+    """scripts/compare on fixture runs: a planted regression (tree 1.3x slower in B) is found by
+    the U test over 9 repetitions and makes it exit 1; two runs that differ only by noise exit
+    0; with 3 repetitions it falls back on the intervals and says so; bad input exits 2."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.a = fx.make_run(cls.tmp, "cmp-a", seed=5, small=True, reps=9, rep_seed=1)
+        cls.b = fx.make_run(cls.tmp, "cmp-b", seed=5, small=True, reps=9, rep_seed=2,
+                            slower={"tree": 1.3})
+        cls.same = fx.make_run(cls.tmp, "cmp-same", seed=5, small=True, reps=9, rep_seed=3)
+        cls.q_a = fx.make_run(cls.tmp, "cmp-qa", seed=5, small=True, reps=3, rep_seed=1)
+        cls.q_b = fx.make_run(cls.tmp, "cmp-qb", seed=5, small=True, reps=3, rep_seed=2,
+                              slower={"tree": 1.3})
+
+    def test_planted_regression_exits_1_with_table_chart_and_csv(self):
+        out = os.path.join(self.tmp, "cmp-out")
+        p = run("compare", self.a, self.b, "--out", out)
+        self.assertRan(p, 1)
+        self.assertIn("REGRESSION:", p.stdout)
+        regs = p.stdout.split("REGRESSION:", 1)[1].strip().splitlines()[1:]
+        self.assertTrue(regs and all("/ tree /" in line for line in regs), regs[:5])
+        self.assertTrue(all("utest" in line for line in regs))
+        summary = [l for l in p.stdout.splitlines() if re.match(r"^search +tree ", l)]
+        self.assertEqual(len(summary), 1, p.stdout[:3000])
+        self.assertIn(" 1.300 ", summary[0])  # the geometric mean of tree's p50 ratios
+        for e in ("linear", "bitmap", "buddy", "tlsf"):
+            line = [l for l in p.stdout.splitlines() if re.match(rf"^search +{e} ", l)][0]
+            self.assertIn(" 1.000 ", line)
+        self.assertTrue(is_png(os.path.join(out, "compare_ratios.png")))
+        self.assertTrue(is_svg(os.path.join(out, "compare_ratios.svg")))
+        with open(os.path.join(out, "compare.csv")) as f:
+            rows = list(csv.DictReader(f))
+        tree = [r for r in rows if r["engine"] == "tree" and r["suite"] == "search" and r["p50_ratio"]]
+        self.assertTrue(tree and all(abs(float(r["p50_ratio"]) - 1.3) < 0.01 for r in tree))
+        self.assertTrue(all(r["p50_test"] == "utest" for r in tree))
+        self.assertGreater(sum(r["p50_significant"] == "1" for r in tree), len(tree) * 0.8)
+
+    def test_threshold_above_the_regression_exits_0(self):
+        p = run("compare", self.a, self.b, "--threshold", "0.5", "--no-chart",
+                "--out", os.path.join(self.tmp, "cmp-t"))
+        self.assertRan(p, 0)
+        self.assertIn("no regression", p.stdout)
+
+    def test_noise_only_exits_0(self):
+        p = run("compare", self.a, self.same, "--no-chart", "--out", os.path.join(self.tmp, "cmp-n"))
+        self.assertRan(p, 0)
+
+    def test_three_repetitions_fall_back_on_the_intervals(self):
+        p = run("compare", self.q_a, self.q_b, "--no-chart", "--out", os.path.join(self.tmp, "cmp-q"))
+        self.assertIn("cannot reach p < 0.05", p.stdout)
+        self.assertRan(p, 1)
+        regs = p.stdout.split("REGRESSION:", 1)[1].strip().splitlines()[1:]
+        self.assertTrue(regs and all("/ tree /" in l and ", ci" in l for l in regs), regs[:3])
+
+    def test_mann_whitney_against_known_values(self):
+        from mmcplot import compare
+        self.assertEqual(compare.mann_whitney([1, 2, 3], [4, 5, 6]), (0.0, 0.1))
+        u, pv = compare.mann_whitney(list(range(1, 10)), list(range(10, 19)))
+        self.assertEqual(u, 0.0)
+        self.assertAlmostEqual(pv, 2 / 48620)  # 2 / C(18, 9)
+        # scipy.stats.mannwhitneyu([1,2,2,3,5,5,6,7,9],[4,4,6,8,9,10,11,12,12]) (ties: normal
+        # approximation with continuity correction) gives p = 0.02128
+        self.assertAlmostEqual(compare.mann_whitney([1, 2, 2, 3, 5, 5, 6, 7, 9],
+                                                    [4, 4, 6, 8, 9, 10, 11, 12, 12])[1], 0.02128, 4)
+        self.assertEqual(compare.mann_whitney([7, 7, 7], [7, 7, 7])[1], 1.0)
+
+    def test_bad_input_exits_2(self):
+        p = run("compare", self.a, self.a)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("same directory", p.stderr)
+        p = run("compare", self.a, os.path.join(self.tmp, "nope"))
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("no such directory", p.stderr)
+        p = run("compare", self.a, self.b, "--threshold", "-1")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--threshold", p.stderr)
+
+    def test_report_flags_overlapping_intervals(self):
+        """The report calls a ratio not significant when its two intervals overlap."""
+        d = fx.make_run(os.path.join(self.tmp, "sig"), "sig", seed=5, small=True, reps=3)
+        # make DPDK's 4 KiB none row and the best engine's overlap: widen DPDK's interval
+        path = os.path.join(d, "peers.csv")
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+        cols = list(rows[0].keys())
+        for r in rows:
+            if r["peer"] == "dpdk" and r["request_bytes"] == "4096" and r["constraint"] == "none":
+                r["p50_ci_lo_ns"], r["p50_ci_hi_ns"] = "1", "100000000"
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, cols, lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows)
+        out = os.path.join(self.tmp, "sig.html")
+        p = run("report", d, "--out", out)
+        self.assertRan(p)
+        with open(out, encoding="utf-8") as f:
+            page = f.read()
+        dpdk = re.search(r"id=ratio-dpdk>(.*?)</div>", page, re.S).group(1)
+        self.assertRegex(dpdk, r"4 KiB: [^<]*NOT significant: the 95 % intervals overlap")
+        self.assertIn("(not significant: intervals overlap)", page)
+        self.assertIn("(significant)", page)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,27 @@
 /* alloc/search/buddy.c: engine `buddy`, a binary buddy system as in Linux (mm/page_alloc.c),
  * extended to ranges, boundaries, sizes that are not powers of two, and made complete.
  *
- * Index, per node: the node's frames renumbered 0..frames-1 in PFN order ("positions": the
- * node's runs end to end; positions and PFNs agree modulo the hugepage size). A free block of
- * order k is 2^k free frames inside one run whose first PFN is a multiple of 2^k (aligned in
- * PFN space, so a block no larger than a power-of-two boundary never crosses it). The free
- * lists are bitmaps: per order, one bit per place a block of that order can start (per 2^k
- * positions up to the hugepage's order, per hugepage above it), a set bit is a free block; each
- * bitmap carries 64-ary summary levels (a bit per word of the level below) so that "the highest
- * free block of order k below position x" is O(log_64 N) word reads, and a per-order count
- * skips empty orders. A bitmap of free positions serves the fallback below.
+ * Index, over the span (frame index i = PFN base_pfn + i; base_pfn is a multiple of the
+ * hugepage's frames, so up to the hugepage's order index alignment is PFN alignment). A free
+ * block of order k is 2^k free frames inside one run whose first PFN is a multiple of 2^k
+ * (aligned in PFN space, exactly Linux's buddies, so a block no larger than a power-of-two
+ * boundary never crosses it). The free lists are head bitmaps, one per order, shared by all
+ * nodes (a block's node is its hugepage's):
+ *   - order k <= hugepage order: a span bitmap (struct sbm, common.h) with a bit per 2^k-frame
+ *     place: 2^(hp_shift - k) bits per hugepage at its ordinal, a bit per slot per section at
+ *     the section's ordinal, a bit per section of the span;
+ *   - order k > hugepage order: a block is 2^(k - hp_shift) whole hugepages and its head is a
+ *     hugepage slot, so a bit per slot per section at the section's ordinal (these words are
+ *     the head bits themselves) and a bit per section of the span (struct hs below). Orders
+ *     exist up to floor(log2) of a bound on the longest run (raised by reserve()).
+ * "The highest free block of order k at or below frame x" is O(log_64 sections + the words of
+ * one section and one hugepage) word reads, and a per-order count skips empty orders. Node
+ * filter: a search on node n is clipped to n's extent (its lowest to its highest frame) and
+ * skips a block of another node together with the rest of that block's run (runs are on one
+ * node), so with nodes in disjoint PFN ranges it never meets another node's block.
+ * The free frames the fallback widens through are read from the frame database's free plane
+ * (the truth, updated before take/give), as used in hugepages add() has not taken in yet (a
+ * bit per ordinal says which).
  * Invariant (Linux's): the free frames are exactly the disjoint union of the free blocks, and
  * no two free blocks of one order are buddies (merging is eager), so the blocks of a free
  * stretch are its canonical decomposition into maximal aligned blocks.
@@ -18,6 +30,8 @@
  * put back as aligned blocks (splitting; those pieces have their buddies inside the old block,
  * so no merge is due). give(range): the range is cut into aligned blocks, each merged with its
  * buddy (same order, same run) while it is free, as Linux's __free_one_page does.
+ * add(hugepage): a give of its frames (one block of the hugepage's order, merged upwards with
+ * buddies free in the index and in its run).
  *
  * Algorithm (find), n frames, k0 = ceil(log2 n):
  *   1. main pass, per allowed node: orders k0, k0 + 1, ... up; in each, free blocks from the
@@ -30,28 +44,42 @@
  *   2. fallback, only when 1 found nothing: a block made of several buddy blocks (3 frames at
  *      PFN 1..3 are blocks {1} and {2,3}). Any satisfying block P contains an aligned block C
  *      of at least 2^(floor(log2 n) - 1) frames (the canonical decomposition of P has one), and
- *      C lies inside one free block (by the invariant). So: for orders floor(log2 n) - 1 up,
- *      every free block meeting the range (top down), widened through free frames up to n - 1
- *      on each side (free-frame bitmap, a word at a time, inside run and range), checked
- *      exactly. Complete: fails only when no satisfying block exists. Skipped when the request
- *      is an aligned power of two (boundary == n: it is a buddy block, step 1 was complete) or
- *      longer than every run of the node.
+ *      C lies inside one free block (by the invariant). So, per allowed node: for orders
+ *      floor(log2 n) - 1 up, every free block meeting the range (top down), widened through
+ *      free frames up to n - 1 on each side (the free plane, a word at a time, inside run and
+ *      range), checked exactly. Complete: fails only when no satisfying block exists. Skipped
+ *      when the request is an aligned power of two (boundary == n: it is a buddy block, step 1
+ *      was complete) or longer than every run of the node.
  * Placement: best fit by order (the smallest order holding the request), within that order
  * the highest-addressed block, inside it the highest placement (the block's top, as far as
  * range and boundary allow); what is left of the block goes back to the free lists. Fallback:
- * the first block found, orders upward, each order top down.
- * Time, N positions of a node, O orders (log2 of its longest run): find, main pass
- * O(O log_64 N); fallback O(C (n / 64 + log_64 N)), C the free blocks of orders
+ * the first block found, nodes in ascending number, orders upward, each order top down.
+ * Time, S sections of the span, O orders (log2 of the longest run), R runs: find, main pass
+ * O(O (log_64 S + 8 + hp_frames / 2^(k + 6))) per node (the sbm's words: at most a section's
+ * 8 and one hugepage's leaf per order k, which is scanned a word at a time: up to 8 words for
+ * 2 MiB hugepages, 4096 for order 0 of a 1 GiB one), plus one block and a run lookup (O(log R))
+ * per run of another node met inside the node's extent (none when nodes occupy disjoint
+ * ranges); fallback O(C (n / 64 + log R + log_64 S)), C the free blocks of orders
  * floor(log2 n) - 1 .. k0 - 1 meeting the range (+ 2 per higher order, those straddling the
  * range's ends): the buddy's blind spot, paid only when no single block holds the request,
- * and bounded by max_work. take / give O((log n + O) O log_64 N): the blocks met,
- * found by testing each order's head bit, the pieces put back, the merges.
- * Metadata: per frame 1/8 byte (free-frame bitmap) + 1/4 byte (head bitmaps of orders up to the
- * hugepage's, N/2^k bits each) + 1/8 byte per hugepage per higher order + summaries (1/63 of
- * all) + 16 bytes per hugepage: 0.41 byte per frame; a 1 TiB pool of 2 MiB hugepages 106 MiB.
- * Limits: hugepages of at least 64 frames, else create fails -EINVAL.
- * max_work counts blocks examined plus bitmap words read by the fallback; beyond it find
- * returns -EAGAIN.
+ * and bounded by max_work. take / give O(log R + (log n + O) O log_64 S): the run, the blocks
+ * met (found by testing each order's head bit), the pieces put back, the merges. add: a give
+ * of hp_frames frames, O(log R + O log_64 S).
+ * Metadata: per hugepage (2 MiB, 512 frames): head bits of orders 0..9 in sbm leaves, 8 + 4 +
+ * 2 + 1 words for orders 0..3 and a word each for orders 4..9 (168 bytes, 0.33 byte per frame;
+ * 1 GiB hugepages: ~2 bits per frame, 0.26 byte) + 1 bit (taken in); per section holding any
+ * of the pool 64 bytes per order (orders 0 .. log2 of a bound on the longest run, ~20: 1.3 KiB,
+ * 0.005 byte per frame of a full section); per section of the span 1/8 byte per order (+1/63),
+ * ~2.5 bytes (1/100000 byte per frame of span); ~2 KiB fixed. The free frames cost nothing
+ * (the database's plane). Measured (test_engines): a dense 1 TiB pool 0.336 byte per frame of
+ * pool (86 MiB; 0.165 per frame of its ~2 TiB span); 128 lone 2 MiB hugepages over a 4 TiB span 139 KB, 2.1 bytes per frame of
+ * pool but 0.00013 per frame of span (section words dominate: one section per hugepage);
+ * pools of 100-250 MiB 0.42-0.56 (the fixed part). The rule: 0.5 per frame of pool + 1/1024
+ * per frame of span.
+ * Limits: 64 orders. max_work counts blocks examined (those of other nodes skipped included)
+ * plus free-plane words read by the fallback; beyond it find returns -EAGAIN. With nodes
+ * interleaved inside one another's extents a search on one node pays a block per run of the
+ * others that holds a free block of the order examined, up to max_work.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -60,69 +88,189 @@
 
 #define MAX_ORDERS 64
 
-/* ---- the index ---- */
+/* ---- head bits of the orders above the hugepage's: a bit per slot ---- */
 
-struct space {
-    uint64_t frames;            /* positions: the node's frames */
-    uint64_t nhp;               /* hugepages of the node */
-    uint64_t *hp_pfn;           /* per hugepage of the node, ascending: PFN | 1 if a run starts */
-    uint32_t *hp_global;        /* per hugepage of the node: its index in the frame database */
-    uint64_t longest_run;       /* frames of the node's longest run */
-    unsigned max_order;         /* floor(log2(longest_run)): no larger block fits a run */
-    uint64_t *free_bits;        /* bit p: position p is free (the fallback's view) */
-    uint64_t *mem;              /* all the head bitmaps' words */
-    struct hbm heads[MAX_ORDERS]; /* order k: bit (p >> min(k, hugepage order)) = block at p */
-    uint64_t nfree[MAX_ORDERS]; /* free blocks per order */
+/* Bit (s & 511) of section s >> 9's SBM_MID_WORDS words (at its section ordinal): slot s
+ * heads a free block of this order; bit d of top: section d has one. */
+struct hs {
+    uint64_t *mid;              /* SBM_MID_WORDS words per section ordinal, for sec_cap */
+    uint64_t sec_cap;
+    struct mmc_tab mid_tab;     /* what mid points into */
+    uint64_t *top_mem;
+    struct hbm top;
 };
+
+static int hs_reserve(struct hs *h, const struct mmc_frames *f)
+{
+    if (f->sec_cap > h->sec_cap) {
+        int rc = _mmc_tab_room(&h->mid_tab, f->sec_cap * SBM_MID_WORDS * sizeof(uint64_t));
+        h->mid = h->mid_tab.p;
+        if (rc < 0)
+            return rc;
+        h->sec_cap = f->sec_cap;
+    }
+    return 0;
+}
+
+static int hs_init(struct hs *h, const struct mmc_frames *f)
+{
+    memset(h, 0, sizeof(*h));
+    if (!(h->top_mem = calloc(hbm_words(f->ndir), sizeof(uint64_t))))
+        return -ENOMEM;
+    hbm_init(&h->top, f->ndir, h->top_mem);
+    _mmc_tab_init(&h->mid_tab, f->ndir * SBM_MID_WORDS * sizeof(uint64_t));
+    return hs_reserve(h, f);
+}
+
+static void hs_destroy(struct hs *h)
+{
+    _mmc_tab_free(&h->mid_tab);
+    free(h->top_mem);
+    memset(h, 0, sizeof(*h));
+}
+
+static size_t hs_bytes(const struct hs *h, const struct mmc_frames *f)
+{
+    return (h->sec_cap * SBM_MID_WORDS + hbm_words(f->ndir)) * sizeof(uint64_t);
+}
+
+/* The section's words, or NULL if the section has no table. */
+static inline uint64_t *hs_mid(const struct hs *h, const struct mmc_frames *f, uint64_t s)
+{
+    const uint32_t so = f->sec_ord[s >> MMC_SECTION_SHIFT];
+    return so == MMC_ORD_NONE ? NULL : h->mid + (uint64_t)so * SBM_MID_WORDS;
+}
+
+static inline bool hs_test(const struct hs *h, const struct mmc_frames *f, uint64_t s)
+{
+    const uint64_t *mid = hs_mid(h, f, s), j = s & (MMC_SECTION_SLOTS - 1);
+    return mid && ((mid[j >> 6] >> (j & 63)) & 1);
+}
+
+static inline void hs_set(struct hs *h, const struct mmc_frames *f, uint64_t s)
+{
+    uint64_t *mid = hs_mid(h, f, s);
+    const uint64_t j = s & (MMC_SECTION_SLOTS - 1);
+    mid[j >> 6] |= 1ull << (j & 63);
+    hbm_set(&h->top, s >> MMC_SECTION_SHIFT);
+}
+
+static inline void hs_clear(struct hs *h, const struct mmc_frames *f, uint64_t s)
+{
+    uint64_t *mid = hs_mid(h, f, s);
+    const uint64_t j = s & (MMC_SECTION_SLOTS - 1);
+    if ((mid[j >> 6] &= ~(1ull << (j & 63))))
+        return;
+    for (unsigned k = 0; k < SBM_MID_WORDS; k++)
+        if (mid[k])
+            return;
+    hbm_clear(&h->top, s >> MMC_SECTION_SHIFT);
+}
+
+/* Highest head slot <= s, or NONE. */
+static inline uint64_t hs_prev(const struct hs *h, const struct mmc_frames *f, uint64_t s)
+{
+    uint64_t d = s >> MMC_SECTION_SHIFT;
+    if (hbm_test(&h->top, d)) {
+        const uint64_t j = s & (MMC_SECTION_SLOTS - 1);
+        uint64_t r = sbm_highest(hs_mid(h, f, s), j >> 6, ~0ull >> (63 - (j & 63)));
+        if (r != NONE)
+            return (d << MMC_SECTION_SHIFT) + r;
+    }
+    if (d == 0 || (d = hbm_prev(&h->top, d - 1)) == NONE)
+        return NONE;
+    const uint64_t *mid = h->mid + (uint64_t)f->sec_ord[d] * SBM_MID_WORDS;
+    return (d << MMC_SECTION_SHIFT) + sbm_highest(mid, SBM_MID_WORDS - 1, ~0ull);
+}
+
+/* ---- the index ---- */
 
 struct buddy {
     const struct mmc_frames *f;
     unsigned shift;             /* log2(frames per hugepage) */
-    uint32_t *hp_pos;           /* per hugepage of the database: its index in its node's space */
-    size_t bytes;               /* everything allocated */
-    struct space *sp[MMC_MAX_NODES]; /* per node number; NULL if the node has no frames */
+    unsigned kmax;              /* highest order indexed: >= floor(log2(longest run)) */
+    struct sbm *low;            /* orders 0..shift: place p = frames [p << k, (p + 1) << k) */
+    struct hs *high;            /* orders shift + 1 .. kmax: high[k - shift - 1] */
+    uint64_t *added;            /* bit per ordinal: add() has taken the hugepage in */
+    uint64_t added_words;       /* words of added */
+    struct mmc_tab added_tab;   /* what added points into */
+    uint64_t nfree[MAX_ORDERS]; /* free blocks per order, all nodes */
+    uint64_t node_lo[MMC_MAX_NODES], node_hi[MMC_MAX_NODES]; /* per node: frames [lo, hi) hold
+                                   all its hugepages taken in (lo == hi: none) */
+    uint64_t node_longest[MMC_MAX_NODES]; /* >= the frames of the node's longest run */
 };
 
-static inline uint64_t slot_of(unsigned shift, unsigned k, uint64_t p)
+static inline bool head_test(const struct buddy *bd, unsigned k, uint64_t x)
 {
-    return p >> (k < shift ? k : shift);
+    if (k <= bd->shift)
+        return sbm_test(&bd->low[k], x >> k);
+    return hs_test(&bd->high[k - bd->shift - 1], bd->f, x >> bd->shift);
 }
 
-/* The run holding position p: positions [*rlo, *rhi). */
-static void run_of(const struct buddy *bd, const struct space *sp, uint64_t p, uint64_t *rlo,
-                   uint64_t *rhi)
+static inline void head_set(struct buddy *bd, unsigned k, uint64_t x)
 {
-    const struct mmc_run *run = &bd->f->runs[bd->f->hp_run[sp->hp_global[p >> bd->shift]]];
-    *rlo = p - (pos_pfn(sp->hp_pfn, bd->shift, p) - run->base_pfn);
-    *rhi = *rlo + run->frames;
+    if (k <= bd->shift)
+        sbm_set(&bd->low[k], x >> k);
+    else
+        hs_set(&bd->high[k - bd->shift - 1], bd->f, x >> bd->shift);
+    bd->nfree[k]++;
 }
 
-/* Put the free positions [a, e) of one run in as aligned blocks, no merging. */
-static void insert_plain(struct space *sp, unsigned shift, uint64_t a, uint64_t e)
+static inline void head_clear(struct buddy *bd, unsigned k, uint64_t x)
+{
+    if (k <= bd->shift)
+        sbm_clear(&bd->low[k], x >> k);
+    else
+        hs_clear(&bd->high[k - bd->shift - 1], bd->f, x >> bd->shift);
+    bd->nfree[k]--;
+}
+
+/* First frame of the highest free block of order k starting at or below frame x, or NONE. */
+static inline uint64_t head_prev(const struct buddy *bd, unsigned k, uint64_t x)
+{
+    uint64_t p;
+    if (k <= bd->shift) {
+        p = sbm_prev(&bd->low[k], x >> k);
+        return p == NONE ? NONE : p << k;
+    }
+    p = hs_prev(&bd->high[k - bd->shift - 1], bd->f, x >> bd->shift);
+    return p == NONE ? NONE : p << bd->shift;
+}
+
+static inline bool is_added(const struct buddy *bd, uint32_t o)
+{
+    return (bd->added[o >> 6] >> (o & 63)) & 1;
+}
+
+/* The order of the largest aligned block at frame a inside [a, e). */
+static inline unsigned block_order(const struct buddy *bd, uint64_t a, uint64_t e)
+{
+    const uint64_t P = bd->f->base_pfn + a;
+    unsigned k = P ? (unsigned)__builtin_ctzll(P) : 63, kl = floor_log2(e - a);
+    if (k > kl)
+        k = kl;
+    return k < bd->kmax ? k : bd->kmax;
+}
+
+/* Put the free frames [a, e) of one run in as aligned blocks, no merging. */
+static void insert_plain(struct buddy *bd, uint64_t a, uint64_t e)
 {
     while (a < e) {
-        uint64_t P = pos_pfn(sp->hp_pfn, shift, a);
-        unsigned k = P ? (unsigned)__builtin_ctzll(P) : 63, kl = floor_log2(e - a);
-        if (k > kl)
-            k = kl;
-        if (k > sp->max_order)
-            k = sp->max_order;
-        hbm_set(&sp->heads[k], slot_of(shift, k, a));
-        sp->nfree[k]++;
+        unsigned k = block_order(bd, a, e);
+        head_set(bd, k, a);
         a += 1ull << k;
     }
 }
 
-/* The free block holding position x (rlo: its run's first position): 1 and *k, *hx, or 0. */
-static int containing(const struct space *sp, unsigned shift, uint64_t x, uint64_t rlo,
-                      unsigned *k, uint64_t *hx)
+/* The free block holding frame x (rlo: its run's first frame): 1 and *k, *hx, or 0. */
+static int containing(const struct buddy *bd, uint64_t x, uint64_t rlo, unsigned *k, uint64_t *hx)
 {
-    const uint64_t P = pos_pfn(sp->hp_pfn, shift, x);
-    for (unsigned o = 0; o <= sp->max_order; o++) {
+    const uint64_t P = bd->f->base_pfn + x;
+    for (unsigned o = 0; o <= bd->kmax; o++) {
         uint64_t d = P & ((1ull << o) - 1); /* x's offset in the aligned 2^o frames */
         if (d > x - rlo)
             break;
-        if (sp->nfree[o] && hbm_test(&sp->heads[o], slot_of(shift, o, x - d))) {
+        if (bd->nfree[o] && head_test(bd, o, x - d)) {
             *k = o;
             *hx = x - d;
             return 1;
@@ -131,12 +279,29 @@ static int containing(const struct space *sp, unsigned shift, uint64_t x, uint64
     return 0;
 }
 
-/* Lowest a' in [lim, a] with [a', a) all free. *steps: words read. */
-static uint64_t free_down(const uint64_t *bits, uint64_t a, uint64_t lim, uint64_t *steps)
+/* The engine's free word of the 64 frames holding frame i (present): the free plane's, 0 in a
+ * hugepage not taken in yet. */
+static inline uint64_t free_word(const struct buddy *bd, uint64_t i)
+{
+    const struct mmc_frames *f = bd->f;
+    const uint32_t o = mmc_frame_ord(f, i);
+    if (o == MMC_ORD_NONE || !is_added(bd, o))
+        return 0;
+    return mmc_frames_words(f, MMC_PLANE_FREE, o)[(i & (f->hp_frames - 1)) >> 6];
+}
+
+/* Lowest a' in [lim, a] with [a', a) all free (inside one run). *steps: words read; past max
+ * the answer is meaningless (the caller gives up). */
+static uint64_t free_down(const struct buddy *bd, uint64_t a, uint64_t lim, uint64_t *steps,
+                          uint64_t max)
 {
     while (a > lim) {
+        if (*steps >= max) {
+            (*steps)++;
+            return a;
+        }
         uint64_t i = a - 1, base = i & ~63ull;
-        uint64_t used = ~bits[i >> 6] & (~0ull >> (63 - (i & 63)));
+        uint64_t used = ~free_word(bd, i) & (~0ull >> (63 - (i & 63)));
         (*steps)++;
         if (used) {
             uint64_t u = base + 63 - (uint64_t)__builtin_clzll(used) + 1;
@@ -147,12 +312,17 @@ static uint64_t free_down(const uint64_t *bits, uint64_t a, uint64_t lim, uint64
     return lim;
 }
 
-/* Highest e' in [e, lim] with [e, e') all free. */
-static uint64_t free_up(const uint64_t *bits, uint64_t e, uint64_t lim, uint64_t *steps)
+/* Highest e' in [e, lim] with [e, e') all free (inside one run). */
+static uint64_t free_up(const struct buddy *bd, uint64_t e, uint64_t lim, uint64_t *steps,
+                        uint64_t max)
 {
     while (e < lim) {
+        if (*steps >= max) {
+            (*steps)++;
+            return e;
+        }
         uint64_t base = e & ~63ull;
-        uint64_t used = ~bits[e >> 6] & (~0ull << (e & 63));
+        uint64_t used = ~free_word(bd, e) & (~0ull << (e & 63));
         (*steps)++;
         if (used) {
             uint64_t u = base + (uint64_t)__builtin_ctzll(used);
@@ -167,48 +337,58 @@ static uint64_t free_up(const uint64_t *bits, uint64_t e, uint64_t lim, uint64_t
 
 struct query {
     const struct buddy *bd;
-    const struct space *sp;
-    unsigned shift;
+    unsigned node;              /* the node searched */
     uint64_t n;                 /* frames wanted */
     uint64_t b;                 /* boundary in frames, 0 = none */
-    uint64_t lo, hi;            /* allowed positions [lo, hi) */
+    uint64_t lo, hi;            /* allowed frames [lo, hi), inside the node's extent */
     uint64_t steps, max_steps;  /* blocks examined + words read; the bound (UINT64_MAX: none) */
 };
 
-/* Highest start of a block inside the free positions [a, e) of one run that crosses no
- * multiple of the boundary; NONE if there is none. */
+/* Highest start of a block inside the free frames [a, e) of one run that crosses no multiple
+ * of the boundary; NONE if there is none. */
 static inline uint64_t fit_in(const struct query *q, uint64_t a, uint64_t e)
 {
     if (e <= a || e - a < q->n)
         return NONE;
-    const uint64_t P = pos_pfn(q->sp->hp_pfn, q->shift, a);
+    const uint64_t P = q->bd->f->base_pfn + a;
     return fit_top(P, P + (e - a), q->n, q->b, P, a);
 }
 
-/* Walk the free blocks of order k meeting [lo, hi) from the top down; for each, fit(q, block)
- * returns a position or NONE. 1 and *pos, 0, or -EAGAIN. */
+/* Walk the free blocks of order k of the query's node meeting [lo, hi) from the top down, a
+ * block of another node skipping the rest of its run; each checked (widened first in the
+ * fallback). 1 and *pos, 0, or -EAGAIN. */
 static int walk_order(struct query *q, unsigned k, bool widen, uint64_t *pos)
 {
-    const struct space *sp = q->sp;
-    const unsigned g = k < q->shift ? k : q->shift;
+    const struct buddy *bd = q->bd;
+    const struct mmc_frames *f = bd->f;
     const uint64_t sz = 1ull << k;
-    uint64_t slot = (q->hi - 1) >> g;
+    uint64_t x = q->hi - 1;
     for (;;) {
-        slot = hbm_prev(&sp->heads[k], slot);
-        if (slot == NONE)
+        const uint64_t hx = head_prev(bd, k, x);
+        if (hx == NONE)
             return 0;
         if (++q->steps > q->max_steps)
             return -EAGAIN;
-        const uint64_t hx = slot << g;
         if (hx + sz <= q->lo)
             return 0;
+        if (f->hp_node[mmc_frame_ord(f, hx)] != q->node) { /* its whole run is another node's */
+            const struct mmc_run *run = mmc_frame_run(f, hx);
+            if (run->first_frame <= q->lo)
+                return 0;
+            x = run->first_frame - 1;
+            continue;
+        }
         uint64_t a = hx > q->lo ? hx : q->lo, e = hx + sz < q->hi ? hx + sz : q->hi;
         if (widen) { /* through free frames, up to n - 1 each side, inside run and range */
-            uint64_t rlo, rhi;
-            run_of(q->bd, sp, hx, &rlo, &rhi);
+            const struct mmc_run *run = mmc_frame_run(f, hx);
+            const uint64_t rlo = run->first_frame, rhi = rlo + run->frames;
             const uint64_t floor = q->lo > rlo ? q->lo : rlo, ceil = q->hi < rhi ? q->hi : rhi;
-            a = free_down(sp->free_bits, a, a - floor > q->n - 1 ? a - (q->n - 1) : floor, &q->steps);
-            e = free_up(sp->free_bits, e, ceil - e > q->n - 1 ? e + (q->n - 1) : ceil, &q->steps);
+            a = free_down(bd, a, a - floor > q->n - 1 ? a - (q->n - 1) : floor, &q->steps,
+                          q->max_steps);
+            if (q->steps > q->max_steps)
+                return -EAGAIN;
+            e = free_up(bd, e, ceil - e > q->n - 1 ? e + (q->n - 1) : ceil, &q->steps,
+                        q->max_steps);
             if (q->steps > q->max_steps)
                 return -EAGAIN;
         }
@@ -217,16 +397,10 @@ static int walk_order(struct query *q, unsigned k, bool widen, uint64_t *pos)
             *pos = s;
             return 1;
         }
-        if (hx <= q->lo || slot == 0)
+        if (hx <= q->lo)
             return 0;
-        slot--;
+        x = hx - 1;
     }
-}
-
-static uint64_t to_global(const struct buddy *bd, const struct space *sp, uint64_t p)
-{
-    return ((uint64_t)sp->hp_global[p >> bd->shift] << bd->shift) |
-           (p & ((1ull << bd->shift) - 1));
 }
 
 static int find_steps(const struct buddy *bd, const struct mmc_search *rq, uint64_t *first_frame,
@@ -234,31 +408,42 @@ static int find_steps(const struct buddy *bd, const struct mmc_search *rq, uint6
 {
     const struct mmc_frames *f = bd->f;
     const uint64_t n = rq->frames, b = rq->boundary_frames;
-    if (n == 0 || (b && n > b) || rq->lowest_pfn > rq->highest_pfn)
+    *steps_out = 0;
+    if (n == 0 || (b && n > b) || rq->lowest_pfn > rq->highest_pfn || f->nframes == 0)
         return -ENOMEM;
+    if (rq->highest_pfn < f->base_pfn ||
+        (rq->lowest_pfn >= f->base_pfn && rq->lowest_pfn - f->base_pfn >= f->nframes))
+        return -ENOMEM;
+    const uint64_t glo = rq->lowest_pfn > f->base_pfn ? rq->lowest_pfn - f->base_pfn : 0;
+    const uint64_t ghi = (rq->highest_pfn - f->base_pfn < f->nframes - 1 ? rq->highest_pfn - f->base_pfn
+                                                                          : f->nframes - 1) + 1;
     const unsigned k0 = n == 1 ? 0 : 64 - (unsigned)__builtin_clzll(n - 1);
     const unsigned j0 = floor_log2(n) ? floor_log2(n) - 1 : 0;
     struct query qs[MMC_MAX_NODES];
+    unsigned kn[MMC_MAX_NODES];
     unsigned nq = 0;
     uint64_t steps = 0, best = NONE;
     unsigned best_k = MAX_ORDERS;
 
-    for (unsigned nd = 0; nd < f->nnodes; nd++) {
-        const struct space *sp = bd->sp[nd];
-        if (!sp || !(rq->node_mask & (1ull << nd)) || sp->longest_run < n)
+    for (unsigned nd = 0; nd < f->nnodes && nd < MMC_MAX_NODES; nd++) {
+        if (!(rq->node_mask & (1ull << nd)) || bd->node_longest[nd] < n)
             continue;
-        struct query q = {.bd = bd, .sp = sp, .shift = bd->shift, .n = n, .b = b,
+        struct query q = {.bd = bd, .node = nd, .n = n, .b = b,
                           .max_steps = rq->max_work ? rq->max_work : UINT64_MAX};
-        pfn_range(sp->hp_pfn, sp->nhp, bd->shift, rq->lowest_pfn, rq->highest_pfn, &q.lo, &q.hi);
-        if (q.hi - q.lo < n)
+        q.lo = glo > bd->node_lo[nd] ? glo : bd->node_lo[nd];
+        q.hi = ghi < bd->node_hi[nd] ? ghi : bd->node_hi[nd];
+        if (q.hi <= q.lo || q.hi - q.lo < n)
             continue;
+        kn[nq] = floor_log2(bd->node_longest[nd]);
+        if (kn[nq] > bd->kmax)
+            kn[nq] = bd->kmax;
         qs[nq++] = q;
     }
     for (unsigned i = 0; i < nq; i++) { /* 1. main pass */
         struct query *q = &qs[i];
         q->steps = steps;
-        for (unsigned k = k0; k <= q->sp->max_order && k <= best_k; k++) {
-            if (!q->sp->nfree[k])
+        for (unsigned k = k0; k <= kn[i] && k <= best_k; k++) {
+            if (!bd->nfree[k])
                 continue;
             uint64_t p;
             int r = walk_order(q, k, false, &p);
@@ -267,9 +452,8 @@ static int find_steps(const struct buddy *bd, const struct mmc_search *rq, uint6
                 return -EAGAIN;
             }
             if (r) {
-                uint64_t g = to_global(bd, q->sp, p);
-                if (k < best_k || g > best)
-                    best = g, best_k = k;
+                if (k < best_k || p > best)
+                    best = p, best_k = k;
                 break;
             }
         }
@@ -285,8 +469,8 @@ static int find_steps(const struct buddy *bd, const struct mmc_search *rq, uint6
     for (unsigned i = 0; i < nq; i++) { /* 2. fallback: blocks spanning several buddy blocks */
         struct query *q = &qs[i];
         q->steps = steps;
-        for (unsigned k = j0; k <= q->sp->max_order; k++) {
-            if (!q->sp->nfree[k])
+        for (unsigned k = j0; k <= kn[i]; k++) {
+            if (!bd->nfree[k])
                 continue;
             uint64_t p;
             int r = walk_order(q, k, true, &p);
@@ -296,7 +480,7 @@ static int find_steps(const struct buddy *bd, const struct mmc_search *rq, uint6
             }
             if (r) {
                 *steps_out = q->steps;
-                *first_frame = to_global(bd, q->sp, p);
+                *first_frame = p;
                 return 0;
             }
         }
@@ -314,50 +498,40 @@ static int buddy_find(void *engine, const struct mmc_search *rq, uint64_t *first
 
 /* ---- take / give ---- */
 
-static struct space *locate(struct buddy *bd, uint64_t first, uint64_t *p)
-{
-    const struct mmc_frames *f = bd->f;
-    const uint64_t h = first >> bd->shift;
-    *p = ((uint64_t)bd->hp_pos[h] << bd->shift) | (first & (f->hp_frames - 1));
-    return bd->sp[f->hp_node[h]];
-}
-
 static void buddy_take(void *engine, uint64_t first, uint64_t n)
 {
     struct buddy *bd = engine;
-    uint64_t p, rlo, rhi;
     if (!n)
         return;
-    struct space *sp = locate(bd, first, &p);
-    run_of(bd, sp, p, &rlo, &rhi);
-    _mmc_search_set_bits(sp->free_bits, p, n, false);
-    for (uint64_t x = p, end = p + n; x < end;) {
+    const struct mmc_run *run = mmc_frame_run(bd->f, first);
+    if (!run)
+        return; /* absent: the caller broke the contract */
+    const uint64_t rlo = run->first_frame;
+    for (uint64_t x = first, end = first + n; x < end;) {
         unsigned k;
         uint64_t hx;
-        if (!containing(sp, bd->shift, x, rlo, &k, &hx)) {
+        if (!containing(bd, x, rlo, &k, &hx)) {
             x++; /* not free in the index: the caller broke the contract; stay consistent */
             continue;
         }
-        hbm_clear(&sp->heads[k], slot_of(bd->shift, k, hx));
-        sp->nfree[k]--;
+        head_clear(bd, k, hx);
         const uint64_t he = hx + (1ull << k);
         if (hx < x)
-            insert_plain(sp, bd->shift, hx, x);
+            insert_plain(bd, hx, x);
         if (end < he)
-            insert_plain(sp, bd->shift, end, he);
+            insert_plain(bd, end, he);
         x = he;
     }
 }
 
 /* Put the free block (a, k) in, merged with its buddy while that is free (Linux's
  * __free_one_page). [rlo, rhi): the run. */
-static void merge_insert(struct space *sp, unsigned shift, uint64_t a, unsigned k, uint64_t rlo,
-                         uint64_t rhi)
+static void merge_insert(struct buddy *bd, uint64_t a, unsigned k, uint64_t rlo, uint64_t rhi)
 {
-    while (k < sp->max_order) {
+    while (k < bd->kmax) {
         const uint64_t sz = 1ull << k;
         uint64_t bud;
-        if (pos_pfn(sp->hp_pfn, shift, a) & sz) { /* upper half: buddy below */
+        if ((bd->f->base_pfn + a) & sz) { /* upper half: buddy below */
             if (a - rlo < sz)
                 break;
             bud = a - sz;
@@ -366,139 +540,165 @@ static void merge_insert(struct space *sp, unsigned shift, uint64_t a, unsigned 
                 break;
             bud = a + sz;
         }
-        if (!sp->nfree[k] || !hbm_test(&sp->heads[k], slot_of(shift, k, bud)))
+        if (!bd->nfree[k] || !head_test(bd, k, bud))
             break;
-        hbm_clear(&sp->heads[k], slot_of(shift, k, bud));
-        sp->nfree[k]--;
+        head_clear(bd, k, bud);
         if (bud < a)
             a = bud;
         k++;
     }
-    hbm_set(&sp->heads[k], slot_of(shift, k, a));
-    sp->nfree[k]++;
+    head_set(bd, k, a);
 }
 
 static void buddy_give(void *engine, uint64_t first, uint64_t n)
 {
     struct buddy *bd = engine;
-    uint64_t p, rlo, rhi;
     if (!n)
         return;
-    struct space *sp = locate(bd, first, &p);
-    run_of(bd, sp, p, &rlo, &rhi);
-    _mmc_search_set_bits(sp->free_bits, p, n, true);
-    for (uint64_t a = p, e = p + n; a < e;) {
-        uint64_t P = pos_pfn(sp->hp_pfn, bd->shift, a);
-        unsigned k = P ? (unsigned)__builtin_ctzll(P) : 63, kl = floor_log2(e - a);
-        if (k > kl)
-            k = kl;
-        if (k > sp->max_order)
-            k = sp->max_order;
-        merge_insert(sp, bd->shift, a, k, rlo, rhi);
+    const struct mmc_run *run = mmc_frame_run(bd->f, first);
+    if (!run)
+        return;
+    const uint64_t rlo = run->first_frame, rhi = rlo + run->frames;
+    for (uint64_t a = first, e = first + n; a < e;) {
+        unsigned k = block_order(bd, a, e);
+        merge_insert(bd, a, k, rlo, rhi);
         a += 1ull << k;
     }
 }
 
-/* ---- create / destroy ---- */
+/* ---- create / growth / destroy ---- */
 
 static void buddy_destroy(void *engine)
 {
     struct buddy *bd = engine;
     if (!bd)
         return;
-    for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++) {
-        struct space *sp = bd->sp[nd];
-        if (!sp)
-            continue;
-        free(sp->hp_pfn);
-        free(sp->hp_global);
-        free(sp->free_bits);
-        free(sp->mem);
-        free(sp);
-    }
-    free(bd->hp_pos);
+    if (bd->low)
+        for (unsigned k = 0; k <= bd->shift; k++)
+            sbm_destroy(&bd->low[k]);
+    if (bd->high)
+        for (unsigned k = bd->shift + 1; k <= bd->kmax; k++)
+            hs_destroy(&bd->high[k - bd->shift - 1]);
+    free(bd->low);
+    free(bd->high);
+    _mmc_tab_free(&bd->added_tab);
     free(bd);
+}
+
+/* Orders up to floor(log2(frames)) indexed (frames >= hp_frames): 0 or -ENOMEM (kmax raised
+ * as far as it could be; the new orders are empty). */
+static int raise_kmax(struct buddy *bd, uint64_t frames)
+{
+    unsigned want = floor_log2(frames);
+    if (want >= MAX_ORDERS)
+        want = MAX_ORDERS - 1;
+    if (want <= bd->kmax)
+        return 0;
+    struct hs *nh = realloc(bd->high, (want - bd->shift) * sizeof(*nh));
+    if (!nh)
+        return -ENOMEM;
+    bd->high = nh;
+    while (bd->kmax < want) {
+        if (hs_init(&bd->high[bd->kmax - bd->shift], bd->f) < 0) {
+            hs_destroy(&bd->high[bd->kmax - bd->shift]);
+            return -ENOMEM;
+        }
+        bd->kmax++;
+    }
+    return 0;
+}
+
+/* The added bitmap with room for f's hp_cap ordinals. */
+static int reserve_added(struct buddy *bd)
+{
+    const uint64_t words = (bd->f->hp_cap + 63) / 64;
+    if (words <= bd->added_words)
+        return 0;
+    int rc = _mmc_tab_room(&bd->added_tab, words * sizeof(uint64_t));
+    bd->added = bd->added_tab.p;
+    if (rc < 0)
+        return rc;
+    bd->added_words = words;
+    return 0;
+}
+
+static uint64_t longest_run(const struct mmc_frames *f)
+{
+    uint64_t l = 0;
+    for (uint64_t r = 0; r < f->nruns; r++)
+        if (f->runs[r].frames > l)
+            l = f->runs[r].frames;
+    return l;
+}
+
+/* The hugepage of ordinal o (present in f) becomes part of its node's extent and longest run. */
+static void note_hugepage(struct buddy *bd, uint32_t o, uint64_t first)
+{
+    const struct mmc_frames *f = bd->f;
+    const unsigned nd = f->hp_node[o];
+    const uint64_t end = first + f->hp_frames;
+    if (bd->node_lo[nd] == bd->node_hi[nd]) {
+        bd->node_lo[nd] = first;
+        bd->node_hi[nd] = end;
+    } else {
+        if (first < bd->node_lo[nd])
+            bd->node_lo[nd] = first;
+        if (end > bd->node_hi[nd])
+            bd->node_hi[nd] = end;
+    }
+    const struct mmc_run *run = mmc_frame_run(f, first);
+    if (run && run->frames > bd->node_longest[nd])
+        bd->node_longest[nd] = run->frames;
+    bd->added[o >> 6] |= 1ull << (o & 63);
 }
 
 static int buddy_create(const struct mmc_frames *f, void **engine)
 {
-    if (f->hp_frames < 64)
-        return -EINVAL; /* a bitmap word must not hold two runs */
     struct buddy *bd = calloc(1, sizeof(*bd));
     if (!bd)
         return -ENOMEM;
     bd->f = f;
     bd->shift = f->hp_shift;
-    bd->bytes = sizeof(*bd);
-    bd->hp_pos = malloc(f->nhugepages * sizeof(*bd->hp_pos));
-    if (!bd->hp_pos)
+    bd->kmax = f->hp_shift;
+    _mmc_tab_init(&bd->added_tab, (f->nslots + 63) / 64 * sizeof(uint64_t));
+    if (!(bd->low = calloc(bd->shift + 1, sizeof(*bd->low))))
         goto nomem;
-    bd->bytes += f->nhugepages * sizeof(*bd->hp_pos);
-    for (unsigned nd = 0; nd < f->nnodes; nd++) {
-        if (!f->node_frames[nd])
-            continue;
-        if (!(bd->sp[nd] = calloc(1, sizeof(struct space))))
+    for (unsigned k = 0; k <= bd->shift; k++)
+        if (sbm_init(&bd->low[k], f, bd->shift - k) < 0)
             goto nomem;
-        bd->bytes += sizeof(struct space);
-    }
-    for (uint64_t h = 0; h < f->nhugepages; h++)
-        bd->hp_pos[h] = (uint32_t)bd->sp[f->hp_node[h]]->nhp++;
-    for (uint64_t r = 0; r < f->nruns; r++) {
-        struct space *sp = bd->sp[f->runs[r].node];
-        if (f->runs[r].frames > sp->longest_run)
-            sp->longest_run = f->runs[r].frames;
-        sp->max_order = floor_log2(sp->longest_run);
-    }
-    for (unsigned nd = 0; nd < f->nnodes; nd++) {
-        struct space *sp = bd->sp[nd];
-        if (!sp)
-            continue;
-        sp->frames = sp->nhp << bd->shift;
-        sp->hp_pfn = malloc(sp->nhp * sizeof(*sp->hp_pfn));
-        sp->hp_global = malloc(sp->nhp * sizeof(*sp->hp_global));
-        sp->free_bits = calloc(sp->frames >> 6, sizeof(uint64_t));
-        uint64_t words = 0;
-        for (unsigned k = 0; k <= sp->max_order; k++)
-            words += hbm_words(slot_of(bd->shift, k, sp->frames - 1) + 1);
-        sp->mem = calloc(words, sizeof(uint64_t));
-        if (!sp->hp_pfn || !sp->hp_global || !sp->free_bits || !sp->mem)
-            goto nomem;
-        uint64_t *m = sp->mem;
-        for (unsigned k = 0; k <= sp->max_order; k++) {
-            uint64_t nbits = slot_of(bd->shift, k, sp->frames - 1) + 1;
-            hbm_init(&sp->heads[k], nbits, m);
-            m += hbm_words(nbits);
-        }
-        bd->bytes += sp->nhp * (sizeof(*sp->hp_pfn) + sizeof(*sp->hp_global)) +
-                     (sp->frames >> 6) * sizeof(uint64_t) + words * sizeof(uint64_t);
-        sp->nhp = 0;
-    }
-    for (uint64_t h = 0; h < f->nhugepages; h++) { /* tables and free bits */
-        struct space *sp = bd->sp[f->hp_node[h]];
-        pos_add_hugepage(f, h, sp->nhp++, sp->hp_pfn, sp->hp_global, sp->free_bits);
-    }
-    for (uint64_t r = 0; r < f->nruns; r++) { /* blocks: each maximal free stretch, aligned */
+    const uint64_t l = longest_run(f);
+    if (raise_kmax(bd, l > f->hp_frames ? l : f->hp_frames) < 0 || reserve_added(bd) < 0)
+        goto nomem;
+    for (uint64_t r = 0; r < f->nruns; r++) { /* extents; blocks: each maximal free stretch */
         const struct mmc_run *run = &f->runs[r];
-        struct space *sp = bd->sp[run->node];
-        uint64_t x = (uint64_t)bd->hp_pos[run->first_frame >> bd->shift] << bd->shift;
-        const uint64_t end = x + run->frames;
-        uint64_t dummy = 0;
-        while (x < end) {
-            uint64_t used_end = x; /* skip used positions */
-            while (used_end < end) {
-                uint64_t fr = sp->free_bits[used_end >> 6] & (~0ull << (used_end & 63));
-                if (fr) {
-                    used_end = (used_end & ~63ull) + (uint64_t)__builtin_ctzll(fr);
-                    break;
+        const uint64_t end = run->first_frame + run->frames;
+        uint64_t start = NONE; /* of the free stretch being read */
+        for (uint64_t h = run->first_frame; h < end; h += f->hp_frames) {
+            const uint32_t o = mmc_frame_ord(f, h);
+            note_hugepage(bd, o, h);
+            const uint64_t *w = mmc_frames_words(f, MMC_PLANE_FREE, o);
+            for (uint64_t j = 0; j < f->wph; j++) {
+                uint64_t x = w[j], base = h + 64 * j, pos = 0;
+                while (pos < 64) { /* alternate used and free stretches inside the word */
+                    if (start == NONE) {
+                        uint64_t fr = pos ? x & (~0ull << pos) : x;
+                        if (!fr)
+                            break;
+                        pos = (uint64_t)__builtin_ctzll(fr);
+                        start = base + pos;
+                    } else {
+                        uint64_t used = ~x & (pos ? ~0ull << pos : ~0ull);
+                        if (!used)
+                            break;
+                        pos = (uint64_t)__builtin_ctzll(used);
+                        insert_plain(bd, start, base + pos);
+                        start = NONE;
+                    }
                 }
-                used_end = (used_end & ~63ull) + 64;
             }
-            if (used_end >= end)
-                break;
-            uint64_t e = free_up(sp->free_bits, used_end, end, &dummy);
-            insert_plain(sp, bd->shift, used_end, e);
-            x = e;
         }
+        if (start != NONE)
+            insert_plain(bd, start, end);
     }
     *engine = bd;
     return 0;
@@ -507,7 +707,48 @@ nomem:
     return -ENOMEM;
 }
 
-static size_t buddy_metadata(const void *engine) { return ((const struct buddy *)engine)->bytes; }
+static int buddy_reserve(void *engine, uint64_t nadd, const uint64_t *add_pfn)
+{
+    struct buddy *bd = engine;
+    const struct mmc_frames *f = bd->f;
+    (void)add_pfn;
+    for (unsigned k = 0; k <= bd->shift; k++)
+        if (sbm_reserve(&bd->low[k]) < 0)
+            return -ENOMEM;
+    for (unsigned k = bd->shift + 1; k <= bd->kmax; k++)
+        if (hs_reserve(&bd->high[k - bd->shift - 1], f) < 0)
+            return -ENOMEM;
+    /* the longest run after the growth: at most two runs joined by all the new hugepages */
+    const uint64_t grown = nadd * f->hp_frames, l = longest_run(f);
+    uint64_t bound = 2 * l + grown;
+    if (bound > f->present_frames + grown)
+        bound = f->present_frames + grown;
+    if (raise_kmax(bd, bound > f->hp_frames ? bound : f->hp_frames) < 0)
+        return -ENOMEM;
+    return reserve_added(bd);
+}
+
+static void buddy_add(void *engine, uint64_t first_frame)
+{
+    struct buddy *bd = engine;
+    const uint32_t o = mmc_frame_ord(bd->f, first_frame);
+    if (o == MMC_ORD_NONE || is_added(bd, o))
+        return;
+    note_hugepage(bd, o, first_frame);
+    buddy_give(bd, first_frame, bd->f->hp_frames);
+}
+
+static size_t buddy_metadata(const void *engine)
+{
+    const struct buddy *bd = engine;
+    size_t bytes = sizeof(*bd) + (bd->shift + 1) * sizeof(*bd->low) +
+                   (bd->kmax - bd->shift) * sizeof(*bd->high) + bd->added_words * sizeof(uint64_t);
+    for (unsigned k = 0; k <= bd->shift; k++)
+        bytes += sbm_bytes(&bd->low[k]);
+    for (unsigned k = bd->shift + 1; k <= bd->kmax; k++)
+        bytes += hs_bytes(&bd->high[k - bd->shift - 1], bd->f);
+    return bytes;
+}
 
 const struct mmc_engine_ops _mmc_engine_buddy = {
     .name = "buddy",
@@ -520,5 +761,7 @@ const struct mmc_engine_ops _mmc_engine_buddy = {
     .find = buddy_find,
     .take = buddy_take,
     .give = buddy_give,
+    .reserve = buddy_reserve,
+    .add = buddy_add,
     .metadata_bytes = buddy_metadata,
 };

@@ -5,9 +5,9 @@
  *   - word masks and bit ranges of a free-frame bitmap (bitmap.c, buddy.c, tree.c);
  *   - a bitmap with 64-ary summary levels: bit i of level l + 1 says word i of level l is
  *     non-zero, so "the highest set bit <= i" is O(log_64 N) word reads (buddy.c, tlsf.c);
- *   - a node's frames renumbered 0..frames-1 in PFN order, "positions": the node's runs end to
- *     end, hugepage by hugepage, so positions and PFNs agree modulo the hugepage size
- *     (buddy.c, tree.c);
+ *   - span bitmaps: one bit per place of the physical span, kept per hugepage at its ordinal
+ *     under per-section and top summaries, so that their memory follows the pool (buddy.c,
+ *     tlsf.c);
  *   - the fit check: the highest start of a block inside a free stretch that crosses no
  *     multiple of the boundary, linear.c's rule (buddy.c, tlsf.c, tree.c).
  */
@@ -207,13 +207,15 @@ static inline bool sbm_test(const struct sbm *m, uint64_t p)
     const uint64_t s = p >> m->pshift;
     if (mmc_frames_ord(m->f, s) == MMC_ORD_NONE)
         return false;
-    return (sbm_leaf(m, s)[(p & ((1ull << m->pshift) - 1)) >> 6] >> (p & 63)) & 1;
+    const uint64_t o = p & ((1ull << m->pshift) - 1); /* the place's offset in its slot */
+    return (sbm_leaf(m, s)[o >> 6] >> (o & 63)) & 1;
 }
 
 static inline void sbm_set(struct sbm *m, uint64_t p)
 {
     const uint64_t s = p >> m->pshift, j = s & (MMC_SECTION_SLOTS - 1);
-    sbm_leaf(m, s)[(p & ((1ull << m->pshift) - 1)) >> 6] |= 1ull << (p & 63);
+    const uint64_t o = p & ((1ull << m->pshift) - 1);
+    sbm_leaf(m, s)[o >> 6] |= 1ull << (o & 63);
     uint64_t *mid = sbm_mid(m, s);
     if (!(mid[j >> 6] & (1ull << (j & 63)))) {
         mid[j >> 6] |= 1ull << (j & 63);
@@ -225,8 +227,9 @@ static inline void sbm_clear(struct sbm *m, uint64_t p)
 {
     const uint64_t s = p >> m->pshift, j = s & (MMC_SECTION_SLOTS - 1);
     uint64_t *l = sbm_leaf(m, s);
-    uint64_t *w = &l[(p & ((1ull << m->pshift) - 1)) >> 6];
-    if (*w &= ~(1ull << (p & 63)))
+    const uint64_t o = p & ((1ull << m->pshift) - 1);
+    uint64_t *w = &l[o >> 6];
+    if (*w &= ~(1ull << (o & 63)))
         return;
     for (uint64_t k = 0; k < m->bpo; k++)
         if (l[k])
@@ -263,7 +266,7 @@ static inline uint64_t sbm_prev(const struct sbm *m, uint64_t p)
         const uint64_t *mid = sbm_mid(m, s);
         const uint64_t j = s & (MMC_SECTION_SLOTS - 1);
         if ((mid[j >> 6] >> (j & 63)) & 1) { /* in p's own slot, at or below p */
-            uint64_t r = sbm_highest(sbm_leaf(m, s), (p & pmask) >> 6, ~0ull >> (63 - (p & 63)));
+            uint64_t r = sbm_highest(sbm_leaf(m, s), (p & pmask) >> 6, ~0ull >> (63 - (p & pmask & 63)));
             if (r != NONE)
                 return (s << m->pshift) + r;
         }
@@ -272,7 +275,7 @@ static inline uint64_t sbm_prev(const struct sbm *m, uint64_t p)
             if (r != NONE) {
                 s = (d << MMC_SECTION_SHIFT) + r;
                 return (s << m->pshift) +
-                       sbm_highest(sbm_leaf(m, s), m->bpo - 1, m->pshift >= 6 ? ~0ull : pmask);
+                       sbm_highest(sbm_leaf(m, s), m->bpo - 1, ~0ull);
             }
         }
     }
@@ -280,61 +283,7 @@ static inline uint64_t sbm_prev(const struct sbm *m, uint64_t p)
         return NONE;
     const uint64_t *mid = m->mid + (uint64_t)m->f->sec_ord[d] * SBM_MID_WORDS;
     s = (d << MMC_SECTION_SHIFT) + sbm_highest(mid, SBM_MID_WORDS - 1, ~0ull);
-    return (s << m->pshift) + sbm_highest(sbm_leaf(m, s), m->bpo - 1, m->pshift >= 6 ? ~0ull : pmask);
-}
-
-/* ---- positions ----
- * Per node: hp_pfn[j], its j-th hugepage's PFN | 1 if a run starts there (ascending);
- * hp_global[j], that hugepage's index in the frame database. shift: log2(frames per
- * hugepage). */
-
-static inline uint64_t pos_pfn(const uint64_t *hp_pfn, unsigned shift, uint64_t p)
-{
-    return (hp_pfn[p >> shift] & ~1ull) + (p & ((1ull << shift) - 1));
-}
-
-/* Position range of the PFNs [lowest, highest] in a node of nhp hugepages: [*lo, *hi). */
-static inline void pfn_range(const uint64_t *hp_pfn, uint64_t nhp, unsigned shift,
-                             uint64_t lowest, uint64_t highest, uint64_t *lo, uint64_t *hi)
-{
-    const uint64_t hpf = 1ull << shift;
-    uint64_t a = 0, e = nhp;
-    if ((hp_pfn[0] & ~1ull) < lowest) {
-        while (a < e) { /* first hugepage ending above lowest */
-            uint64_t m = a + (e - a) / 2;
-            if ((hp_pfn[m] & ~1ull) + hpf <= lowest)
-                a = m + 1;
-            else
-                e = m;
-        }
-    }
-    if (a == nhp) {
-        *lo = *hi = 0;
-        return;
-    }
-    uint64_t base = hp_pfn[a] & ~1ull;
-    *lo = (a << shift) + (lowest > base ? lowest - base : 0);
-    a = 0, e = nhp;
-    if ((hp_pfn[e - 1] & ~1ull) + hpf - 1 > highest) {
-        while (a < e) { /* first hugepage starting above highest */
-            uint64_t m = a + (e - a) / 2;
-            if ((hp_pfn[m] & ~1ull) <= highest)
-                a = m + 1;
-            else
-                e = m;
-        }
-    } else {
-        a = nhp;
-    }
-    if (a == 0) {
-        *lo = *hi = 0;
-        return;
-    }
-    base = hp_pfn[a - 1] & ~1ull;
-    uint64_t in = highest - base; /* last allowed frame of that hugepage, if < hpf - 1 */
-    *hi = ((a - 1) << shift) + (in < hpf - 1 ? in + 1 : hpf);
-    if (*hi < *lo)
-        *hi = *lo;
+    return (s << m->pshift) + sbm_highest(sbm_leaf(m, s), m->bpo - 1, ~0ull);
 }
 
 /* ---- the fit check ---- */

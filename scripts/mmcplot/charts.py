@@ -30,6 +30,48 @@ class Chart:
             name, title, fig, caption, skipped)
 
 
+# --- intervals ---------------------------------------------------------------------------------
+
+CI_NOTE = ("Error bars: 95 % interval of the percentile (the hull of the interval over the calls "
+           "and the one over the repetitions; results/README.md \"Repetitions and intervals\"); "
+           "a bar without its lower cap reaches down to near 0.")
+
+
+def ci_segment(ax, pos, v, iv, colour, horizontal=False, width=0.9, cap=True, alpha=0.9):
+    """One interval iv = (lo, hi) around value v at position pos (x, or y when horizontal), on
+    a log axis: the upper end takes part in the axis' limits, the lower end only when it is
+    within a factor 100 of v (an interval reaching down to ~0 is drawn to the axis' edge,
+    without its lower cap, instead of stretching the axis to 1 ns)."""
+    from matplotlib.collections import LineCollection
+    lo, hi = iv
+    keep_lo = lo > 0 and lo >= v / 100
+    lo_draw = lo if keep_lo else v / 1e4
+    seg = [(lo_draw, pos), (hi, pos)] if horizontal else [(pos, lo_draw), (pos, hi)]
+    ax.add_collection(LineCollection([seg], colors=[colour], linewidths=width, alpha=alpha,
+                                     zorder=3), autolim=False)
+    mark = "|" if horizontal else "_"
+    for end, scale in ((hi, True), (lo, keep_lo)):
+        if not cap or end <= 0 or (end == lo and not keep_lo):
+            continue
+        xy = ((end,), (pos,)) if horizontal else ((pos,), (end,))
+        ax.plot(*xy, linestyle="none", marker=mark, color=colour, markersize=5, alpha=alpha,
+                markeredgewidth=width, scalex=scale if horizontal else False,
+                scaley=False if horizontal else scale, zorder=3)
+
+
+def draw_ci(ax, xs, rows, col, colour, horizontal=False, ys=None):
+    """Error bars of col's 95 % interval at the points (xs, value) (or (value, ys) when
+    horizontal), each by ci_segment. Returns True if any was drawn."""
+    drawn = False
+    for k, r in enumerate(rows):
+        v, iv = r.get(col), rundata.interval(r, col)
+        if v is None or iv is None or iv[1] <= iv[0]:
+            continue
+        ci_segment(ax, ys[k] if horizontal else xs[k], v, iv, colour, horizontal)
+        drawn = True
+    return drawn
+
+
 # --- choosing rows -----------------------------------------------------------------------------
 
 def check_needs(runs, key):
@@ -270,7 +312,7 @@ def latency_vs_fill(runs):
     fills = sorted({r["fill_pct"] for r in allrows})
     names = series_names(allrows)
     fig, axes = style.subplots(2, len(sizes), panel_w=2.9, panel_h=2.4, sharey=True, sharex=True)
-    partial = False
+    partial = any_ci = False
     for ci, size in enumerate(sizes):
         for ri, (col, what) in enumerate([("p50_ns", "p50"), ("p99_ns", "p99")]):
             ax = axes[ri][ci]
@@ -286,6 +328,7 @@ def latency_vs_fill(runs):
                     ys = [r[col] for _, r in pts]
                     ls = style.host_style(i) if len(runs) > 1 else "-"
                     ax.plot(xs, ys, color=style.colour(n), linestyle=ls, linewidth=1.5)
+                    any_ci = draw_ci(ax, xs, [r for _, r in pts], col, style.colour(n)) or any_ci
                     full = [(x, y) for (x, y), (_, r) in zip(zip(xs, ys), pts) if success_rate(r) >= 1]
                     part = [(x, y) for (x, y), (_, r) in zip(zip(xs, ys), pts) if success_rate(r) < 1]
                     partial = partial or bool(part)
@@ -309,6 +352,8 @@ def latency_vs_fill(runs):
     note = ("Filled marks: every call succeeded; open marks: some calls failed (their latency is "
             "not in these percentiles); a missing mark: every call failed."
             if partial else "Every call of every case shown succeeded.")
+    if any_ci:
+        note += " " + CI_NOTE
     sub = f"{where(runs)} \u00b7 no constraint \u00b7 without FAST_ONLY"
     _finish(fig, runs, title, sub, note, legend_items(names, runs))
     return Chart(name, title, fig, note)
@@ -376,7 +421,7 @@ def latency_vs_pool(runs):
     items = []
     multi = len(runs) > 1
     all_pools = set()
-    any_real = False
+    any_real = any_ci = False
     for i, rows in enumerate(per_run):
         slopes = pool_slopes(rows, fill, size)
         for n, (s50, s99, pts) in slopes.items():
@@ -396,6 +441,7 @@ def latency_vs_pool(runs):
                     fx = np.array([xs.min(), xs.max()])
                     ax.plot(fx, 10 ** (b + k * np.log10(fx)), color=style.colour(n),
                             linestyle=ls, linewidth=1.3, alpha=0.85)
+                any_ci = draw_ci(ax, xs, good, col, style.colour(n)) or any_ci
                 sim = np.array([bool(r.get("simulated")) for r in good])
                 ax.plot(xs[sim], ys[sim], linestyle="none", marker=style.marker(n),
                         color=style.colour(n), markersize=5.5)
@@ -417,6 +463,8 @@ def latency_vs_pool(runs):
     note += ("Filled marks: simulated partitions (frame database over a synthetic layout, no memory); "
              "open marks: the real hugepage pool." if any_real else
              "All marks are simulated partitions (frame database over a synthetic layout, no memory).")
+    if any_ci:
+        note += " " + CI_NOTE
     sub = (f"{where(runs, pools=False)} \u00b7 {units.fmt_bytes(size)} requests \u00b7 fill {fill} % "
            "\u00b7 no constraint \u00b7 without FAST_ONLY")
     _finish(fig, runs, title, sub, note, items, legend_title="slope p50 / p99")
@@ -839,7 +887,7 @@ def peers(runs):
                                panel_h=2.9, sharey=True)
     flat = [a[0] for a in axes]
     lo_all, hi_all = [], []
-    any_viol = any_fail = False
+    any_viol = any_fail = any_ci = False
     for i, rows in enumerate(per_run):
         for k, c in enumerate(constraints):
             ax = flat[i * len(constraints) + k]
@@ -870,6 +918,14 @@ def peers(runs):
                             ax.errorbar(x, p50, yerr=[[0], [p99 - p50]], color="#222222",
                                         elinewidth=0.9, capsize=2, capthick=0.9, fmt="none")
                             top = p99
+                        for col, mark in (("p50_ns", "#000000"), ("p99_ns", "#777777")):
+                            iv = rundata.interval(r, col)
+                            if iv and r.get(col) and iv[1] > iv[0]:
+                                any_ci = True
+                                ci_segment(ax, x, r[col], iv, mark, width=2.6, cap=False,
+                                           alpha=0.6)
+                                top = max(top, iv[1])
+                                hi_all.append(iv[1])
                     else:
                         top = None
                         notes.append("all failed")
@@ -913,6 +969,9 @@ def peers(runs):
     from matplotlib.patches import Patch
     items = [(Patch(color=style.colour(n)), n) for n in names]
     note = "Bars: p50 of successful calls; whiskers: p99."
+    if any_ci:
+        note += (" Thick dark strokes: the 95 % interval of p50 (on the bar's top) and of p99 (grey, "
+                 "at the whisker's top).")
     if any(r.get("state") == schema.STATE_GROW for r in allrows):
         note += (" Cross-hatched: mmcontig growing a full 64 MiB pool for the request (state grow: "
                  "hugepages taken from the kernel inside the call; DPDK's came at its EAL start).")
@@ -955,7 +1014,7 @@ def scenario_groups(rows):
     return list(groups.items())
 
 
-def _hbars(ax, groups, names, value, fail_value=None, success_notes=True):
+def _hbars(ax, groups, names, value, fail_value=None, success_notes=True, ci_col=None):
     """Grouped horizontal bars: one group per scenario, one bar per engine; value(row) -> number
     or None; fail_value(row): a hatched bar for cases where every call failed."""
     h = 0.84 / max(1, len(names))
@@ -968,6 +1027,9 @@ def _hbars(ax, groups, names, value, fail_value=None, success_notes=True):
             v = value(r)
             if v is not None and v > 0:
                 ax.barh(y, v, height=h * 0.9, color=style.colour(n), left=0)
+                iv = rundata.interval(r, ci_col) if ci_col else None
+                if iv and iv[1] > iv[0]:
+                    ci_segment(ax, y, v, iv, "#222222", horizontal=True, width=0.8)
             elif fail_value is not None and fail_value(r):
                 ax.barh(y, fail_value(r), height=h * 0.9, color="white", edgecolor=style.colour(n),
                         hatch="////", linewidth=0.8)
@@ -999,7 +1061,7 @@ def scenarios(runs):
                                sharey=True)
     a_t, a_w, a_f = axes[0]
     _hbars(a_t, groups, names, lambda r: r.get("p50_ns") if (r.get("successes") or 0) else None,
-           fail_value=lambda r: r.get("fail_p50_ns"))
+           fail_value=lambda r: r.get("fail_p50_ns"), ci_col="p50_ns")
     a_t.set_xscale("log")
     style.log_ns_axis(a_t, "x")
     a_t.set_title("search p50 latency\n(hatched: every call failed; their p50)", fontsize=8.5)
@@ -1042,6 +1104,8 @@ def scenarios(runs):
             + "; ".join(f"{n}: {wu[n]}" for n in names if n in wu)
             + ". Units differ between engines: compare each engine's bars across scenarios, and "
             "engines by how their work moves, not by its absolute value.")
+    if any(rundata.interval(r, "p50_ns") for r in search):
+        note += " Latency bars' whiskers: the 95 % interval of p50 (results/README.md \"Repetitions and intervals\")."
     sub = f"{where(runs, pools=False)} · search suite (left, middle), fastonly suite (right)"
     _finish(fig, runs, title, sub, note, legend_items(names, runs[:1], with_line=False))
     return Chart(name, title, fig, note)

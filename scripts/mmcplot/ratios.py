@@ -24,6 +24,16 @@ def geomean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
+def significance(a, b, metric="p50_ns"):
+    """Whether two rows' metric differ beyond their 95 % intervals (results/README.md
+    "Repetitions and intervals"): "significant", "not significant" (the intervals overlap), or
+    None when either row has no interval (a run written before them)."""
+    ia, ib = rundata.interval(a, metric), rundata.interval(b, metric)
+    if ia is None or ib is None:
+        return None
+    return "not significant" if rundata.intervals_overlap(ia, ib) else "significant"
+
+
 def _ok(r):
     return r is not None and (r.get("successes") or 0) > 0 and r.get("p50_ns")
 
@@ -72,7 +82,10 @@ def best_vs_linear(run, fill=70):
         per_size.append(dict(size=s, linear=lin["p50_ns"], best=b["p50_ns"],
                              ratio=lin["p50_ns"] / b["p50_ns"],
                              fastest=fastest, fastest_p50=idx[(fastest, s)]["p50_ns"],
-                             sr_linear=success_rate(lin), sr_best=success_rate(b)))
+                             sr_linear=success_rate(lin), sr_best=success_rate(b),
+                             ci_linear=rundata.interval(lin, "p50_ns"),
+                             ci_best=rundata.interval(b, "p50_ns"),
+                             significance=significance(lin, b)))
     ratios = [p["ratio"] for p in per_size]
     return dict(fill=fill, pool=run.reference_pool(), best=best, geomean=g, lo=min(ratios),
                 hi=max(ratios), rows=per_size, basis=basis,
@@ -109,5 +122,6 @@ def peer_vs_mmcontig(run):
                             engine_p99=best.get("p99_ns") if best else None,
                             engine_sr=success_rate(best) if best else None,
                             engine_violations=best.get("violations") if best else None,
-                            ratio=ratio))
+                            ratio=ratio,
+                            significance=significance(pr, best) if ratio is not None else None))
     return out

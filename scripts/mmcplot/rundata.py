@@ -30,6 +30,14 @@ def _number(text, where):
         raise RunDirError(f"{where}: {text!r} is not a number") from None
 
 
+def _number_list(text, where):
+    """'812;;845' -> [812, None, 845]; '' -> []."""
+    text = text.strip()
+    if text == "":
+        return []
+    return [_number(t.strip(), where) for t in text.split(";")]
+
+
 def read_csv(path, text_columns=schema.TEXT_COLUMNS):
     """Rows of one CSV as (header, rows, notes). A last row cut short (a run killed while
     writing) is dropped with a note; a short or long row elsewhere is an error."""
@@ -59,6 +67,8 @@ def read_csv(path, text_columns=schema.TEXT_COLUMNS):
         for name, value in zip(header, fields):
             if name in text_columns:
                 row[name] = value
+            elif name in schema.LIST_COLUMNS:
+                row[name] = _number_list(value, f"{path}:{i}: column {name}")
             else:
                 row[name] = _number(value.strip(), f"{path}:{i}: column {name}")
         rows.append(row)
@@ -244,3 +254,31 @@ def host_labels(runs):
         else:
             out.append(r.host)
     return out
+
+
+def interval(row, metric):
+    """The 95 % interval (lo, hi) of a row's p50_ns or p99_ns (results/README.md "Repetitions and
+    intervals"), or None when the row has none (an older run, no success)."""
+    cols = schema.CI_COLUMNS.get(metric)
+    if not cols:
+        return None
+    lo, hi = row.get(cols[0]), row.get(cols[1])
+    if lo is None or hi is None:
+        return None
+    return lo, hi
+
+
+def rep_values(row, metric):
+    """Each repetition's p50 or p99 (the repetitions with a success), [] when unknown."""
+    col = schema.REP_COLUMNS.get(metric)
+    vals = row.get(col) if col else None
+    if not isinstance(vals, list):
+        return []
+    return [v for v in vals if v is not None]
+
+
+def intervals_overlap(a, b):
+    """True when two intervals (lo, hi) overlap (or either is unknown: no claim can be made)."""
+    if a is None or b is None:
+        return True
+    return a[0] <= b[1] and b[0] <= a[1]

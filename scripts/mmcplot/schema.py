@@ -10,7 +10,9 @@ CASE_COLUMNS = [
     "request_bytes", "constraint", "state", "lowest", "highest", "boundary", "node", "fill_pct",
     "largest_free_bytes", "flags", "calls", "budget_stopped", "successes", "false_negatives", "trades",
     "frames_moved", "frames_dropped", "hugepages_added", "compactions", "grow_ns",
-    "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns",
+    "p50_ns", "p90_ns", "p99_ns", "p999_ns",
+    "reps", "p50_ci_lo_ns", "p50_ci_hi_ns", "p99_ci_lo_ns", "p99_ci_hi_ns", "rep_p50_ns", "rep_p99_ns",
+    "max_ns", "mean_ns",
     "fail_p50_ns", "fail_p99_ns", "fail_max_ns", "work_p50", "work_p99", "work_max",
     "violations", "metadata_bytes_per_frame", "metadata_bytes_per_span_frame", "seed",
 ]
@@ -31,6 +33,13 @@ SUITE_FILES = {"search": "search.csv", "fastonly": "fastonly.csv", "peers": "pee
 # empty meaning "not measured" (None).
 TEXT_COLUMNS = {"run_id", "host", "suite", "engine", "peer", "constraint", "state", "node",
                 "policy"}
+# Columns holding one number per repetition, joined by ';' (an empty entry: no success in that
+# repetition): read as a list of int or None.
+LIST_COLUMNS = {"rep_p50_ns", "rep_p99_ns"}
+# The 95 % interval columns of each percentile that has one (results/README.md "Repetitions and
+# intervals"); runs written before them have none, and the scripts then draw no error bars.
+CI_COLUMNS = {"p50_ns": ("p50_ci_lo_ns", "p50_ci_hi_ns"), "p99_ns": ("p99_ci_lo_ns", "p99_ci_hi_ns")}
+REP_COLUMNS = {"p50_ns": "rep_p50_ns", "p99_ns": "rep_p99_ns"}
 
 FLAG_FAST_ONLY = 1  # MM_ALLOCATE_CONTIGUOUS_MEMORY_FAST_ONLY
 

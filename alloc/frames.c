@@ -37,7 +37,7 @@
 
 /* ---- tables that grow without moving ---- */
 
-int _mmc_tab_init(struct mmc_tab *t, size_t max_bytes)
+int mmc_tab_init(struct mmc_tab *t, size_t max_bytes)
 {
     memset(t, 0, sizeof(*t));
     if (!max_bytes)
@@ -49,10 +49,10 @@ int _mmc_tab_init(struct mmc_tab *t, size_t max_bytes)
         t->max_bytes = max_bytes;
         t->mapped = true;
     }
-    return 0; /* else the heap, from the first _mmc_tab_room */
+    return 0; /* else the heap, from the first mmc_tab_room */
 }
 
-int _mmc_tab_room(struct mmc_tab *t, size_t bytes)
+int mmc_tab_room(struct mmc_tab *t, size_t bytes)
 {
     if (bytes <= t->bytes)
         return 0;
@@ -77,7 +77,7 @@ int _mmc_tab_room(struct mmc_tab *t, size_t bytes)
     return 0;
 }
 
-void _mmc_tab_free(struct mmc_tab *t)
+void mmc_tab_free(struct mmc_tab *t)
 {
     if (t->mapped)
         munmap(t->p, t->max_bytes);
@@ -138,7 +138,7 @@ int _mmc_frames_init(struct mmc_frames *f, uint64_t base_pfn, uint64_t span_fram
     memset(f->sec_ord, 0xff, f->ndir * sizeof(*f->sec_ord));
     /* room for every slot of the span, reserved as address space */
     for (int k = 0; k < MMC_FRAMES_NTABS; k++)
-        _mmc_tab_init(&f->tab[k], f->nslots * tab_entry(f, k));
+        mmc_tab_init(&f->tab[k], f->nslots * tab_entry(f, k));
     int rc = _mmc_frames_reserve(f, nhugepages, hp_pfn, hp_node);
     if (rc < 0) {
         _mmc_frames_destroy(f);
@@ -156,7 +156,7 @@ void _mmc_frames_destroy(struct mmc_frames *f)
     free(f->dir);
     free(f->sec_ord);
     for (int k = 0; k < MMC_FRAMES_NTABS; k++)
-        _mmc_tab_free(&f->tab[k]);
+        mmc_tab_free(&f->tab[k]);
     free(f->runs);
     memset(f, 0, sizeof(*f));
 }
@@ -187,7 +187,7 @@ int _mmc_frames_reserve(struct mmc_frames *f, uint64_t nadd, const uint64_t *add
     if (need > f->hp_cap) {
         bool ok = true;
         for (int k = 0; ok && k < MMC_FRAMES_NTABS; k++)
-            ok = _mmc_tab_room(&f->tab[k], need * tab_entry(f, k)) == 0;
+            ok = mmc_tab_room(&f->tab[k], need * tab_entry(f, k)) == 0;
         tab_point(f);
         if (!ok)
             return -ENOMEM;

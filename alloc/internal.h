@@ -45,11 +45,6 @@
  * ---------------------------------------------------------------------------------------- */
 #include "mmcontig/engine.h"
 
-/* The table functions under their former names (alloc/search/common.h uses them). */
-#define _mmc_tab_init mmc_tab_init
-#define _mmc_tab_room mmc_tab_room
-#define _mmc_tab_free mmc_tab_free
-
 /* A database over the span [base_pfn, base_pfn + span_frames) (base_pfn and span_frames
  * multiples of hp_frames >= 512, span_frames <= MMC_SPAN_MAX_FRAMES) holding nhugepages hugepages (hp_pfn[] ascending, multiples
  * of hp_frames, inside the span), ordinals in that order. Copies the arrays. All frames start

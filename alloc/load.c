@@ -145,8 +145,8 @@ int _mmc_load_reserve(struct mmc_partition *part)
     if (f->hp_cap <= l->frame_slot_cap)
         return 0;
     if (!l->frame_slot_cap) /* address space for every slot of the span */
-        _mmc_tab_init(&l->frame_slot_tab, f->nslots * f->hp_frames * sizeof(*l->frame_slot));
-    int rc = _mmc_tab_room(&l->frame_slot_tab, f->hp_cap * f->hp_frames * sizeof(*l->frame_slot));
+        mmc_tab_init(&l->frame_slot_tab, f->nslots * f->hp_frames * sizeof(*l->frame_slot));
+    int rc = mmc_tab_room(&l->frame_slot_tab, f->hp_cap * f->hp_frames * sizeof(*l->frame_slot));
     l->frame_slot = l->frame_slot_tab.p;
     if (rc < 0)
         return rc;
@@ -220,7 +220,7 @@ void _mmc_load_destroy(struct mmc_load *l)
 {
     free(l->slots);
     free(l->free_slots);
-    _mmc_tab_free(&l->frame_slot_tab);
+    mmc_tab_free(&l->frame_slot_tab);
     memset(l, 0, sizeof(*l));
 }
 

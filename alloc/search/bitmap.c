@@ -167,14 +167,14 @@ static struct brun *run_of(struct bitmap *b, uint64_t i)
 static int room(struct bitmap *b, uint64_t cap, uint64_t nruns)
 {
     if (cap > b->cap) {
-        int rc = _mmc_tab_room(&b->bits_tab, cap * b->wph * sizeof(uint64_t));
+        int rc = mmc_tab_room(&b->bits_tab, cap * b->wph * sizeof(uint64_t));
         b->bits = b->bits_tab.p;
         if (rc < 0)
             return rc;
         b->cap = cap;
     }
     if (nruns > b->runs_cap) {
-        int rc = _mmc_tab_room(&b->runs_tab, nruns * sizeof(*b->runs));
+        int rc = mmc_tab_room(&b->runs_tab, nruns * sizeof(*b->runs));
         b->runs = b->runs_tab.p;
         if (rc < 0)
             return rc;
@@ -188,8 +188,8 @@ static void bitmap_destroy(void *engine)
     struct bitmap *b = engine;
     if (!b)
         return;
-    _mmc_tab_free(&b->bits_tab);
-    _mmc_tab_free(&b->runs_tab);
+    mmc_tab_free(&b->bits_tab);
+    mmc_tab_free(&b->runs_tab);
     free(b);
 }
 
@@ -201,8 +201,8 @@ static int bitmap_create(const struct mmc_frames *f, void **engine)
     b->f = f;
     b->wph = f->wph;
     b->hp_shift = f->hp_shift;
-    _mmc_tab_init(&b->bits_tab, f->nslots * b->wph * sizeof(uint64_t));
-    _mmc_tab_init(&b->runs_tab, f->nslots * sizeof(*b->runs));
+    mmc_tab_init(&b->bits_tab, f->nslots * b->wph * sizeof(uint64_t));
+    mmc_tab_init(&b->runs_tab, f->nslots * sizeof(*b->runs));
     if (room(b, f->nhugepages ? f->nhugepages : 1, f->nruns ? f->nruns : 1) < 0) {
         bitmap_destroy(b);
         return -ENOMEM;

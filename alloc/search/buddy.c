@@ -103,7 +103,7 @@ struct hs {
 static int hs_reserve(struct hs *h, const struct mmc_frames *f)
 {
     if (f->sec_cap > h->sec_cap) {
-        int rc = _mmc_tab_room(&h->mid_tab, f->sec_cap * SBM_MID_WORDS * sizeof(uint64_t));
+        int rc = mmc_tab_room(&h->mid_tab, f->sec_cap * SBM_MID_WORDS * sizeof(uint64_t));
         h->mid = h->mid_tab.p;
         if (rc < 0)
             return rc;
@@ -118,13 +118,13 @@ static int hs_init(struct hs *h, const struct mmc_frames *f)
     if (!(h->top_mem = calloc(hbm_words(f->ndir), sizeof(uint64_t))))
         return -ENOMEM;
     hbm_init(&h->top, f->ndir, h->top_mem);
-    _mmc_tab_init(&h->mid_tab, f->ndir * SBM_MID_WORDS * sizeof(uint64_t));
+    mmc_tab_init(&h->mid_tab, f->ndir * SBM_MID_WORDS * sizeof(uint64_t));
     return hs_reserve(h, f);
 }
 
 static void hs_destroy(struct hs *h)
 {
-    _mmc_tab_free(&h->mid_tab);
+    mmc_tab_free(&h->mid_tab);
     free(h->top_mem);
     memset(h, 0, sizeof(*h));
 }
@@ -581,7 +581,7 @@ static void buddy_destroy(void *engine)
             hs_destroy(&bd->high[k - bd->shift - 1]);
     free(bd->low);
     free(bd->high);
-    _mmc_tab_free(&bd->added_tab);
+    mmc_tab_free(&bd->added_tab);
     free(bd);
 }
 
@@ -614,7 +614,7 @@ static int reserve_added(struct buddy *bd)
     const uint64_t words = (bd->f->hp_cap + 63) / 64;
     if (words <= bd->added_words)
         return 0;
-    int rc = _mmc_tab_room(&bd->added_tab, words * sizeof(uint64_t));
+    int rc = mmc_tab_room(&bd->added_tab, words * sizeof(uint64_t));
     bd->added = bd->added_tab.p;
     if (rc < 0)
         return rc;
@@ -660,7 +660,7 @@ static int buddy_create(const struct mmc_frames *f, void **engine)
     bd->f = f;
     bd->shift = f->hp_shift;
     bd->kmax = f->hp_shift;
-    _mmc_tab_init(&bd->added_tab, (f->nslots + 63) / 64 * sizeof(uint64_t));
+    mmc_tab_init(&bd->added_tab, (f->nslots + 63) / 64 * sizeof(uint64_t));
     if (!(bd->low = calloc(bd->shift + 1, sizeof(*bd->low))))
         goto nomem;
     for (unsigned k = 0; k <= bd->shift; k++)

@@ -14,10 +14,17 @@
 #ifndef MMC_SEARCH_COMMON_H
 #define MMC_SEARCH_COMMON_H
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+/* The engines are written against the public interface alone, as a plugin is
+ * (docs/engines.md): nothing of alloc/internal.h. */
+#include "mmcontig/engine.h"
+
+#ifndef MMC_INTERNAL
+#define MMC_INTERNAL __attribute__((visibility("hidden")))
+#endif
 
 #define NONE UINT64_MAX         /* no such bit, position or frame */
 #define HBM_MAX_LEVELS 8        /* 64^8 bits: more than any bitmap here */
@@ -146,14 +153,14 @@ static inline int sbm_reserve(struct sbm *m)
 {
     const struct mmc_frames *f = m->f;
     if (f->hp_cap > m->cap) {
-        int rc = _mmc_tab_room(&m->leaf_tab, f->hp_cap * m->bpo * sizeof(uint64_t));
+        int rc = mmc_tab_room(&m->leaf_tab, f->hp_cap * m->bpo * sizeof(uint64_t));
         m->leaf = m->leaf_tab.p;
         if (rc < 0)
             return rc;
         m->cap = f->hp_cap;
     }
     if (f->sec_cap > m->sec_cap) {
-        int rc = _mmc_tab_room(&m->mid_tab, f->sec_cap * SBM_MID_WORDS * sizeof(uint64_t));
+        int rc = mmc_tab_room(&m->mid_tab, f->sec_cap * SBM_MID_WORDS * sizeof(uint64_t));
         m->mid = m->mid_tab.p;
         if (rc < 0)
             return rc;
@@ -172,15 +179,15 @@ static inline int sbm_init(struct sbm *m, const struct mmc_frames *f, unsigned p
     if (!(m->top_mem = calloc(hbm_words(f->ndir), sizeof(uint64_t))))
         return -ENOMEM;
     hbm_init(&m->top, f->ndir, m->top_mem);
-    _mmc_tab_init(&m->leaf_tab, f->nslots * m->bpo * sizeof(uint64_t));
-    _mmc_tab_init(&m->mid_tab, f->ndir * SBM_MID_WORDS * sizeof(uint64_t));
+    mmc_tab_init(&m->leaf_tab, f->nslots * m->bpo * sizeof(uint64_t));
+    mmc_tab_init(&m->mid_tab, f->ndir * SBM_MID_WORDS * sizeof(uint64_t));
     return sbm_reserve(m);
 }
 
 static inline void sbm_destroy(struct sbm *m)
 {
-    _mmc_tab_free(&m->leaf_tab);
-    _mmc_tab_free(&m->mid_tab);
+    mmc_tab_free(&m->leaf_tab);
+    mmc_tab_free(&m->mid_tab);
     free(m->top_mem);
     memset(m, 0, sizeof(*m));
 }

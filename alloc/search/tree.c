@@ -689,7 +689,7 @@ static void tree_give(void *engine, uint64_t first, uint64_t n) { tree_change(en
 static int tree_room(struct tree *t, uint64_t cap)
 {
     if (cap > t->rec_cap) {
-        const int rc = _mmc_tab_room(&t->rec_tab, cap * t->rec_bytes);
+        const int rc = mmc_tab_room(&t->rec_tab, cap * t->rec_bytes);
         t->rec = t->rec_tab.p;
         if (rc < 0)
             return rc;
@@ -698,7 +698,7 @@ static int tree_room(struct tree *t, uint64_t cap)
         t->rec_cap = cap;
     }
     if (cap > t->node_cap) {
-        const int rc = _mmc_tab_room(&t->node_tab, cap * sizeof(struct tnode));
+        const int rc = mmc_tab_room(&t->node_tab, cap * sizeof(struct tnode));
         t->node = t->node_tab.p;
         if (rc < 0)
             return rc;
@@ -722,8 +722,8 @@ static void tree_destroy(void *engine)
     struct tree *t = engine;
     if (!t)
         return;
-    _mmc_tab_free(&t->rec_tab);
-    _mmc_tab_free(&t->node_tab);
+    mmc_tab_free(&t->rec_tab);
+    mmc_tab_free(&t->node_tab);
     free(t);
 }
 
@@ -747,8 +747,8 @@ static int tree_create(const struct mmc_frames *f, void **engine)
     for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++)
         t->tr[nd].root = NIL;
     const uint64_t slots = f->nslots < MAX_HUGEPAGES ? f->nslots : MAX_HUGEPAGES;
-    _mmc_tab_init(&t->rec_tab, slots * t->rec_bytes);
-    _mmc_tab_init(&t->node_tab, slots * sizeof(struct tnode));
+    mmc_tab_init(&t->rec_tab, slots * t->rec_bytes);
+    mmc_tab_init(&t->node_tab, slots * sizeof(struct tnode));
     if (tree_room(t, f->hp_cap > f->nhugepages ? f->hp_cap : f->nhugepages ? f->nhugepages : 1) < 0) {
         tree_destroy(t);
         return -ENOMEM;

@@ -374,10 +374,13 @@ static bool recount(const struct mmc_frames *f, const struct oracle *o, const ui
         const uint8_t *u = used + h * o->hp_frames;
         const uint64_t i0 = o->hp_pfn[h] - f->base_pfn;
         uint64_t nfree = 0, bad = 0;
-        bad += mmc_frame_present(f, i0) != (u[0] != 2);
-        present += mmc_frame_present(f, i0);
+        const uint32_t ord = mmc_frame_ord(f, i0);
+        bad += (ord != MMC_ORD_NONE) != (u[0] != 2);
+        present += ord != MMC_ORD_NONE;
+        /* the hugepage's free plane read once (an absent one has no free frame) */
+        const uint64_t *fw = ord != MMC_ORD_NONE ? mmc_frames_words(f, MMC_PLANE_FREE, ord) : NULL;
         for (uint64_t j = 0; j < o->hp_frames; j++) {
-            bool is_free = mmc_frame_is_free(f, i0 + j);
+            bool is_free = fw && ((fw[j >> 6] >> (j & 63)) & 1);
             nfree += is_free;
             bad += is_free != (u[j] == 0);
         }

@@ -33,7 +33,7 @@ const char *const bench_peer_name[PEER_COUNT] = {"mmcontig", "dpdk", "kernel-hug
  * with one repetition of 1000 calls per case (3m50s), then split into 3 repetitions (the least
  * that gives an interval over repetitions) of 400 calls, so that about as many calls are
  * measured (1200); the per-case overhead (warm-up, the engine's index set, the stats) is paid
- * per repetition, and the run with repetitions has not been timed on the real pool yet. */
+ * per repetition; the run with repetitions takes 4m20s with the charts here (committed run). */
 static const struct bench_preset preset_quick = {
     .name = "quick",
     .pool_bytes = 512 * MIB,

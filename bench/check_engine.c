@@ -240,12 +240,7 @@ int mmc_check_engine_main(int argc, char **argv)
         ec_trace_free(&tr);
     }
     if (good && only_layout < 0) {
-        struct ec_pub_case pc = {.ops = (uint64_t)(3000 * scale) + 1};
-        mmc_sim_config_init(&pc.cfg);
-        pc.cfg.pool_bytes = 256 * MMC_MIB;
-        pc.cfg.mean_run_hugepages = 3;
-        pc.cfg.nnodes = 3;
-        pc.cfg.seed = ec_case_seed(seed, 100);
+        struct ec_pub_case pc = ec_pub_256m(seed, scale);
         struct ec_pub_out po = {0};
         good = ec_run_public(e, &pc, ec_case_seed(seed, 101), "public API, 256 MiB, 3 nodes", &po);
         checks++;
@@ -254,12 +249,7 @@ int mmc_check_engine_main(int argc, char **argv)
                good ? "ok" : "FAILED", pc.ops);
     }
     if (good && tib && only_layout < 0) {
-        struct ec_pub_case pc = {.ops = 300, .window_frames = 1ull << 20};
-        mmc_sim_config_init(&pc.cfg);
-        pc.cfg.pool_bytes = 1024 * MMC_GIB;
-        pc.cfg.mean_run_hugepages = 4;
-        pc.cfg.nnodes = 2;
-        pc.cfg.seed = ec_case_seed(seed, 200);
+        struct ec_pub_case pc = ec_pub_1tib(seed);
         struct ec_pub_out po = {0};
         double t0 = ec_now();
         good = ec_run_public(e, &pc, ec_case_seed(seed, 201), "1 TiB", &po);

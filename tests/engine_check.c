@@ -1050,6 +1050,28 @@ void ec_trace_print(const struct ec_trace *tr, uint64_t max)
 
 /* ---- public mode: a simulated partition through the NT routines ---- */
 
+struct ec_pub_case ec_pub_256m(uint64_t seed, double scale)
+{
+    struct ec_pub_case pc = {.ops = (uint64_t)(3000 * scale) + 1};
+    mmc_sim_config_init(&pc.cfg);
+    pc.cfg.pool_bytes = 256 * MMC_MIB;
+    pc.cfg.mean_run_hugepages = 3;
+    pc.cfg.nnodes = 3;
+    pc.cfg.seed = ec_case_seed(seed, 100);
+    return pc;
+}
+
+struct ec_pub_case ec_pub_1tib(uint64_t seed)
+{
+    struct ec_pub_case pc = {.ops = 300, .window_frames = 1ull << 20};
+    mmc_sim_config_init(&pc.cfg);
+    pc.cfg.pool_bytes = 1024 * MMC_GIB;
+    pc.cfg.mean_run_hugepages = 4;
+    pc.cfg.nnodes = 2;
+    pc.cfg.seed = ec_case_seed(seed, 200);
+    return pc;
+}
+
 bool ec_run_public(const struct mmc_engine_ops *e, const struct ec_pub_case *pc, uint64_t seed,
                    const char *label, struct ec_pub_out *out)
 {

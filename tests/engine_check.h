@@ -108,5 +108,10 @@ struct ec_pub_out {
 };
 bool ec_run_public(const struct mmc_engine_ops *e, const struct ec_pub_case *pc, uint64_t seed,
                    const char *label, struct ec_pub_out *out);
+/* The two public cases test_engines and check-engine run: a 256 MiB partition of 3 nodes, runs
+ * of 3 hugepages on average, 3000 x scale operations; a 1 TiB one of 2 nodes, runs of 4, 300
+ * operations in ranges of at most 2^20 frames. Their layouts' seeds derive from seed. */
+struct ec_pub_case ec_pub_256m(uint64_t seed, double scale);
+struct ec_pub_case ec_pub_1tib(uint64_t seed);
 
 #endif

@@ -336,12 +336,7 @@ int main(int argc, char **argv)
         const struct mmc_engine_ops *e = _mmc_engines[ei];
         if (only_engine && strcmp(only_engine, e->name))
             continue;
-        struct ec_pub_case pc = {.ops = (uint64_t)(3000 * scale) + 1};
-        mmc_sim_config_init(&pc.cfg);
-        pc.cfg.pool_bytes = 256 * MMC_MIB;
-        pc.cfg.mean_run_hugepages = 3;
-        pc.cfg.nnodes = 3;
-        pc.cfg.seed = ec_case_seed(seed, 100);
+        struct ec_pub_case pc = ec_pub_256m(seed, scale);
         double t0 = ec_now();
         struct ec_pub_out po = {0};
         bool good = ec_run_public(e, &pc, ec_case_seed(seed, 101), "public API, 256 MiB, 3 nodes", &po);
@@ -370,12 +365,7 @@ int main(int argc, char **argv)
         const struct mmc_engine_ops *e = _mmc_engines[ei];
         if (only_engine && strcmp(only_engine, e->name))
             continue;
-        struct ec_pub_case pc = {.ops = 300, .window_frames = 1ull << 20};
-        mmc_sim_config_init(&pc.cfg);
-        pc.cfg.pool_bytes = 1024 * MMC_GIB;
-        pc.cfg.mean_run_hugepages = 4;
-        pc.cfg.nnodes = 2;
-        pc.cfg.seed = ec_case_seed(seed, 200);
+        struct ec_pub_case pc = ec_pub_1tib(seed);
         struct ec_pub_out po = {0};
         double t0 = ec_now();
         bool good = ec_run_public(e, &pc, ec_case_seed(seed, 201), "1 TiB", &po);

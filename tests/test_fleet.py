@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 
+from tap import Tap
+
 
 def main():
     exe = os.path.abspath(sys.argv[1])
@@ -24,16 +26,8 @@ def main():
         print("1..0 # SKIP needs root and unshare(1) to run under two host names")
         return 77
     tmp = tempfile.mkdtemp(prefix="mmc-fleet-")
-    n, ok = 0, True
-
-    def check(cond, what, detail=""):
-        nonlocal n, ok
-        n += 1
-        print(f"{'ok' if cond else 'not ok'} {n} - {what}")
-        if not cond:
-            ok = False
-            for line in str(detail).splitlines()[-25:]:
-                print(f"# {line}")
+    tap = Tap(tail=25)
+    check = tap.check
 
     try:
         # on each "server": the same benchmark, into its own results/ (the README's clush -b line)
@@ -73,8 +67,7 @@ def main():
     finally:
         os.chdir("/")
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"1..{n}")
-    return 0 if ok else 1
+    return tap.done()
 
 
 if __name__ == "__main__":

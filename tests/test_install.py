@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 
+from tap import Tap
+
 
 def main():
     build, source, prefix, bindir, libdir, datadir = sys.argv[1:7]
@@ -23,17 +25,8 @@ def main():
     import fixtures_bench as fx
 
     tmp = tempfile.mkdtemp(prefix="mmc-install-")
-    ok = True
-    n = 0
-
-    def check(cond, what, detail=""):
-        nonlocal ok, n
-        n += 1
-        print(f"{'ok' if cond else 'not ok'} {n} - {what}")
-        if not cond:
-            ok = False
-            for line in str(detail).splitlines()[-30:]:
-                print(f"# {line}")
+    tap = Tap(tail=30)
+    check = tap.check
 
     try:
         stage = os.path.join(tmp, "stage")
@@ -93,8 +86,7 @@ def main():
               p.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"1..{n}")
-    return 0 if ok else 1
+    return tap.done()
 
 
 if __name__ == "__main__":

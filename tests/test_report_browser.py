@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 
+from tap import Tap
+
 
 def main():
     source = sys.argv[1]
@@ -32,16 +34,8 @@ def main():
     import numpy as np
 
     tmp = tempfile.mkdtemp(prefix="mmc-browser-")
-    n, ok = 0, True
-
-    def check(cond, what, detail=""):
-        nonlocal n, ok
-        n += 1
-        print(f"{'ok' if cond else 'not ok'} {n} - {what}")
-        if not cond:
-            ok = False
-            for line in str(detail).splitlines()[-20:]:
-                print(f"# {line}")
+    tap = Tap(tail=20)
+    check = tap.check
 
     try:
         d = fx.make_run(tmp, "browser-host", seed=11, small=True, frag=True, reps=3)
@@ -86,8 +80,7 @@ def main():
                   "the fixture's red banner is at the top of the page")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"1..{n}")
-    return 0 if ok else 1
+    return tap.done()
 
 
 if __name__ == "__main__":

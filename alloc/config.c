@@ -165,7 +165,6 @@ MMC_API int mmc_config_init(struct mmc_config *cfg)
 /* The fields of a configuration given to mmc_init() or mmc_partition_create(), each against its
  * documented range (the node numbers of node_pool_bytes need the topology: see below). 0, or
  * -EINVAL with the error naming the field. */
-MMC_INTERNAL int _mmc_config_check(const struct mmc_config *cfg, const char *fn);
 int _mmc_config_check(const struct mmc_config *cfg, const char *fn)
 {
     if (cfg->page_bytes != 2 * MMC_MIB && cfg->page_bytes != MMC_GIB) {
@@ -224,8 +223,6 @@ int _mmc_config_check(const struct mmc_config *cfg, const char *fn)
 }
 
 /* Hugepages per node number for a configuration. */
-MMC_INTERNAL int _mmc_config_node_pages(const struct mmc_config *cfg, const struct mmc_topology *topo,
-                                        uint64_t *node_pages);
 int _mmc_config_node_pages(const struct mmc_config *cfg, const struct mmc_topology *topo,
                            uint64_t *node_pages)
 {

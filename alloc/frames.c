@@ -398,7 +398,7 @@ uint64_t _mmc_frames_count_free(const struct mmc_frames *f, uint64_t a, uint64_t
  * head and exec bits at the head only. */
 static void block_set(struct mmc_frames *f, uint64_t first, uint64_t n, bool take, bool exec)
 {
-#ifdef MMC_EXPENSIVE_CHECKS
+#if MMC_DEBUG_CHECKS >= 2
     if (_mmc_frames_count_free(f, first, first + n) != (take ? n : 0)) {
         fprintf(stderr, "mmcontig: frame database: block [%llu, +%llu) %s frames that are not %s\n",
                 (unsigned long long)first, (unsigned long long)n, take ? "taken over" : "given back with",
@@ -411,7 +411,7 @@ static void block_set(struct mmc_frames *f, uint64_t first, uint64_t n, bool tak
         uint32_t o;
         uint64_t la, le;
         const uint64_t next = hp_part(f, a, end, &o, &la, &le);
-#ifdef MMC_EXPENSIVE_CHECKS
+#if MMC_DEBUG_CHECKS >= 2
         if (plane_count(mmc_frames_words(f, MMC_PLANE_SCAT, o), la, le) != 0)
             abort();
 #endif

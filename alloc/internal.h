@@ -17,6 +17,7 @@
 
 #include "mmcontig/mmcontig.h"
 #include "topology.h"
+#include "error.h"
 
 #define MMC_INTERNAL __attribute__((visibility("hidden")))
 /* Exported from libmmcontig for the mmcontig program's check-engine (tests/engine_check.c,
@@ -282,6 +283,12 @@ MMC_INTERNAL int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_
                                    unsigned node, uint64_t max_moves, uint64_t *first);
 MMC_INTERNAL void _mmc_load_destroy(struct mmc_load *l);
 
+/* config.c: check a partition configuration (fn names the caller in the error); the hugepages
+ * a real pool takes on each node of topo. 0 or -errno with the last error set. */
+MMC_INTERNAL int _mmc_config_check(const struct mmc_config *cfg, const char *fn);
+MMC_INTERNAL int _mmc_config_node_pages(const struct mmc_config *cfg, const struct mmc_topology *topo,
+                                        uint64_t *node_pages);
+
 /* frag.c: U(j) and FI(j) for j = 0..MMC_FRAG_MAX_ORDER from block counts n_k. */
 MMC_INTERNAL void _mmc_frag_indices(const uint64_t *blocks, double *unusable, double *fragmentation);
 
@@ -324,8 +331,6 @@ struct mmc_global {
     struct mmc_topology *topo;
     struct mmc_partition *system;
     struct mmc_partition *partitions; /* all, system included */
-    int on_misuse;              /* enum mmc_misuse_mode */
-    uint64_t misuse;            /* misuse detected in this process (atomic) */
 };
 MMC_INTERNAL extern struct mmc_global _mmc_g;
 
@@ -347,14 +352,6 @@ MMC_INTERNAL unsigned _mmc_current_node_locked(void);
 
 /* Initialise from the environment if not done yet. 0 or -errno. */
 MMC_INTERNAL int _mmc_ensure_init(void);
-/* Forget the thread's last error (a call that may fail starts with it, so that a success
- * leaves none). */
-MMC_INTERNAL void _mmc_clear_error(void);
-/* Set the thread's last error. */
-MMC_INTERNAL void _mmc_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Report a misuse: diagnostic, then abort() or count (process-wide). part may be NULL. */
-MMC_INTERNAL void _mmc_misuse(struct mmc_partition *part, const char *routine, const void *addr,
-                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The partition whose views contain va (read lock on _mmc_g held by caller), or NULL; *exec
  * tells which view. */
 MMC_INTERNAL struct mmc_partition *_mmc_partition_of_va_locked(const void *va, bool *exec);

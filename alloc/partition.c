@@ -1,6 +1,6 @@
-/* alloc/partition.c: global state, partitions, contiguous blocks, misuse.
+/* alloc/partition.c: global state, partitions, contiguous blocks.
  *
- * Owns _mmc_g (topology, the list of partitions, the misuse mode), mmc_init / mmc_fini, and
+ * Owns _mmc_g (topology, the list of partitions), mmc_init / mmc_fini, and
  * each partition: its pool, frame database, search engine, and the table of live contiguous
  * blocks (open addressing keyed by first frame, so a free checks its address in O(1)).
  *
@@ -11,7 +11,6 @@
  * the list (addressed by physical address: address -> PFN under the rwlock alone); a frame's
  * state, which a growth extends (grow.c: grow_lock), is read under the partition's mutex.
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,47 +18,6 @@
 #include "internal.h"
 
 struct mmc_global _mmc_g = {.lock = PTHREAD_RWLOCK_INITIALIZER};
-
-/* initial-exec: no __tls_get_addr call on every allocation (the library is not dlopen'ed
- * after start-up by its users; the static TLS block has room for these 776 bytes) */
-static __thread __attribute__((tls_model("initial-exec"))) char last_error[768];
-static __thread __attribute__((tls_model("initial-exec"))) uint64_t last_search_work;
-
-void _mmc_set_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_error, sizeof(last_error), fmt, ap);
-    va_end(ap);
-}
-
-MMC_API const char *mmc_last_error(void) { return last_error; }
-void _mmc_clear_error(void) { last_error[0] = '\0'; }
-MMC_API uint64_t mmc_last_search_work(void) { return last_search_work; }
-
-/* config.c */
-MMC_INTERNAL int _mmc_config_node_pages(const struct mmc_config *cfg, const struct mmc_topology *topo,
-                                        uint64_t *node_pages);
-MMC_INTERNAL int _mmc_config_check(const struct mmc_config *cfg, const char *fn);
-
-/* ---- misuse ---- */
-
-void _mmc_misuse(struct mmc_partition *part, const char *routine, const void *addr, const char *fmt, ...)
-{
-    char why[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    bool warn = __atomic_load_n(&_mmc_g.on_misuse, __ATOMIC_RELAXED) == MMC_MISUSE_WARN;
-    fprintf(stderr, "mmcontig: %s(%p): %s%s\n", routine, addr, why,
-            warn ? " (ignored: MMC_ON_MISUSE=warn)" : "; aborting (MMC_ON_MISUSE=warn reports and goes on)");
-    _mmc_set_error("%s(%p): %s (misuse: the call was ignored)", routine, addr, why);
-    if (!warn)
-        abort();
-    (void)part;
-    __atomic_add_fetch(&_mmc_g.misuse, 1, __ATOMIC_RELAXED);
-}
 
 /* ---- the table of live blocks ---- */
 
@@ -295,7 +253,7 @@ static int init(const struct mmc_config *cfg)
         pthread_rwlock_unlock(&_mmc_g.lock);
         return rc;
     }
-    __atomic_store_n(&_mmc_g.on_misuse, cfg->on_misuse, __ATOMIC_RELAXED);
+    __atomic_store_n(&_mmc_settings.on_misuse, cfg->on_misuse, __ATOMIC_RELAXED);
     rc = _mmc_partition_create_locked(cfg, true, NULL, &_mmc_g.system);
     if (rc < 0) {
         mmc_topology_free(_mmc_g.topo);
@@ -318,7 +276,7 @@ MMC_API void mmc_fini(void)
     mmc_topology_free(_mmc_g.topo);
     _mmc_g.topo = NULL;
     __atomic_store_n(&_mmc_g.initialised, false, __ATOMIC_RELEASE);
-    __atomic_store_n(&_mmc_g.misuse, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&_mmc_settings.misuse, 0, __ATOMIC_RELAXED);
     pthread_rwlock_unlock(&_mmc_g.lock);
     _mmc_os_fini();
 }
@@ -519,7 +477,7 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
             break;
     }
     rq->max_work = bound;
-    last_search_work = work;
+    _mmc_set_search_work(work);
     /* The slow path (never under FAST_ONLY): trade load away or grow the pool, then search. */
     if (rc == -ENOMEM && rq->trade)
         rc = _mmc_partition_slow_path_locked(part, rq, node_order, nnodes, &first);
@@ -535,7 +493,7 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
         pthread_mutex_unlock(&part->lock);
         return NULL;
     }
-#ifdef MMC_EXPENSIVE_CHECKS /* O(frames): off by default, so benchmarks time the search alone */
+#if MMC_DEBUG_CHECKS >= 2 /* O(frames): off by default, so benchmarks time the search alone */
     if (!mmc_search_fits(&part->frames, rq, first)) {
         fprintf(stderr, "mmcontig: engine '%s' returned frame %llu, which does not satisfy the "
                 "request (%llu frames, PFN %#llx-%#llx, boundary %llu, nodes %#llx)\n",
@@ -728,7 +686,7 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
     pthread_mutex_lock(&p->lock);
     const struct mmc_frames *f = &p->frames;
     *st = p->st;
-    st->misuse = __atomic_load_n(&_mmc_g.misuse, __ATOMIC_RELAXED);
+    st->misuse = __atomic_load_n(&_mmc_settings.misuse, __ATOMIC_RELAXED);
     st->page_bytes = p->pool.page_bytes;
     st->hugepages = f->nhugepages;
     st->pool_frames = f->present_frames;

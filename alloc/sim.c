@@ -393,7 +393,7 @@ MMC_API int mmc_partition_create_simulated(const struct mmc_sim_config *cfg, mmc
     pc.pool_bytes = nh * pb;
     pc.page_bytes = pb;
     memcpy(pc.algo, cfg->algo, sizeof(pc.algo));
-    pc.on_misuse = __atomic_load_n(&_mmc_g.on_misuse, __ATOMIC_RELAXED);
+    pc.on_misuse = __atomic_load_n(&_mmc_settings.on_misuse, __ATOMIC_RELAXED);
     pc.allow_topup = 0;
     const struct mmc_layout layout = {.page_bytes = pb, .nhugepages = nh, .hp_pfn = pfn,
                                       .hp_node = node};

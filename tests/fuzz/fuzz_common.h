@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h" /* _mmc_g.on_misuse: warn mode without mmc_init (no hugepages here) */
+#include "internal.h" /* _mmc_settings.on_misuse: warn mode without mmc_init (no hugepages here) */
 #include "mmcontig/mmcontig.h"
 #include "mmcontig/wdm.h"
 #include "oracle.h"
@@ -149,7 +149,7 @@ static void fz_set(struct fz *z, uint64_t first, uint64_t n, uint8_t what)
 
 static void fz_misuse_on(void)
 {
-    __atomic_store_n(&_mmc_g.on_misuse, MMC_MISUSE_WARN, __ATOMIC_RELAXED);
+    __atomic_store_n(&_mmc_settings.on_misuse, MMC_MISUSE_WARN, __ATOMIC_RELAXED);
 }
 
 static struct mmc_stats fz_stats(const struct fz *z)

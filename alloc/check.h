@@ -1,7 +1,8 @@
 /*
  * alloc/check.h: the library's assertion layer, below every other file of alloc/.
  *
- * MMC_DEBUG_CHECKS is set by `meson setup -Ddebug_checks=off|on|expensive` (0, 1, 2):
+ * MMC_DEBUG_CHECKS comes from the generated config.h, set by
+ * `meson setup -Ddebug_checks=off|on|expensive` (0, 1, 2):
  *   0  nothing is checked; the benchmark's builds use this, so it times the work alone.
  *   1  cheap checks: a `_locked` function's lock is held by the calling thread, the invariants
  *      of an engine's take and give on entry and exit (O(1) or O(block) each).
@@ -17,8 +18,10 @@
 #ifndef MMC_CHECK_H
 #define MMC_CHECK_H
 
+#include "config.h"
+
 #ifndef MMC_DEBUG_CHECKS
-#define MMC_DEBUG_CHECKS 0
+#error "config.h sets MMC_DEBUG_CHECKS: build with meson (its build root on the include path)"
 #endif
 
 __attribute__((noreturn, cold)) void _mmc_check_fail(const char *cond, const char *file, int line,

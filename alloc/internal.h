@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "mmcontig/mmcontig.h"
+#include "mmcontig/testing.h"
 #include "topology.h"
 #include "error.h"
 
@@ -171,6 +172,9 @@ MMC_INTERNAL void _mmc_os_hole(void *addr, uint64_t len);
 /* Physical address of a virtual address through pagemap: 0 if no page is present.
  * -EPERM if pagemap hides frame numbers (no CAP_SYS_ADMIN). */
 MMC_INTERNAL int _mmc_os_virt_to_phys(const void *va, uint64_t *phys);
+/* PFNs of the n frames from the one holding va, through pagemap (the shared descriptor):
+ * pfn[i] = 0 where no page is present. 0, -EPERM if pagemap hides frame numbers, or -errno. */
+MMC_INTERNAL int _mmc_os_pagemap_pfns(const void *va, uint64_t n, uint64_t *pfn);
 /* Close what os.c keeps open between calls (the pagemap fd). */
 MMC_INTERNAL void _mmc_os_fini(void);
 

@@ -338,10 +338,10 @@ int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, u
 
 /* ---- the public load API ---- */
 
-MMC_API int mmc_partition_set_placement(mmc_partition_t *handle, int placement)
+MMC_API int mmc_partition_set_placement(mmc_partition_t *handle, enum mmc_placement placement)
 {
     if (placement != MMC_PLACE_PLAIN && placement != MMC_PLACE_CLUSTERED) {
-        _mmc_set_error("placement %d: give MMC_PLACE_PLAIN or MMC_PLACE_CLUSTERED", placement);
+        _mmc_set_error("placement %d: give MMC_PLACE_PLAIN or MMC_PLACE_CLUSTERED", (int)placement);
         return -EINVAL;
     }
     struct mmc_partition *p = _mmc_partition_resolve(handle);
@@ -354,7 +354,8 @@ MMC_API int mmc_partition_set_placement(mmc_partition_t *handle, int placement)
     return 0;
 }
 
-MMC_API long mmc_load_alloc(mmc_partition_t *handle, int kind, int node, size_t count, mmc_load_t *out)
+MMC_API long mmc_load_alloc(mmc_partition_t *handle, enum mmc_load_kind kind, int node, size_t count,
+                           mmc_load_t *out)
 {
     if ((kind != MMC_LOAD_MOVABLE && kind != MMC_LOAD_STANDBY) || node < -1 || node >= MMC_MAX_NODES ||
         (count && !out)) {
@@ -362,6 +363,8 @@ MMC_API long mmc_load_alloc(mmc_partition_t *handle, int kind, int node, size_t 
                        "or a node number, out non-NULL");
         return -EINVAL;
     }
+    /* the frame state a load kind has in the frame database (engine.h's values, not the API's) */
+    const uint8_t state = kind == MMC_LOAD_MOVABLE ? MMC_FRAME_MOVABLE : MMC_FRAME_STANDBY;
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
@@ -389,7 +392,7 @@ MMC_API long mmc_load_alloc(mmc_partition_t *handle, int kind, int node, size_t 
     uint64_t got = 0;
     for (unsigned k = 0; k < nn && got < count; k++)
         got += _mmc_place_frames(p, order[k], 0, UINT64_MAX, count - got,
-                                 p->placement == MMC_PLACE_CLUSTERED, 0, 0, (uint8_t)kind, frames + got);
+                                 p->placement == MMC_PLACE_CLUSTERED, 0, 0, state, frames + got);
     struct mmc_load *l = &p->load;
     for (uint64_t k = 0; k < got; k++) {
         int64_t s = slot_new(l);
@@ -403,7 +406,7 @@ MMC_API long mmc_load_alloc(mmc_partition_t *handle, int kind, int node, size_t 
         }
         struct mmc_load_slot *slot = &l->slots[s];
         slot->frame = frames[k];
-        slot->kind = (uint8_t)kind;
+        slot->kind = state;
         slot->live = true;
         slot->dropped = false;
         *_mmc_load_slot_of(p, frames[k]) = (uint32_t)s + 1;

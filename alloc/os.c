@@ -987,7 +987,8 @@ void _mmc_os_fini(void)
         close(fd);
 }
 
-int _mmc_os_virt_to_phys(const void *va, uint64_t *phys)
+/* The shared pagemap descriptor, opened by the first caller: >= 0, or -errno. */
+static int pagemap_shared(void)
 {
     int cur = __atomic_load_n(&pagemap_fd, __ATOMIC_ACQUIRE);
     if (cur < 0) {
@@ -1000,6 +1001,36 @@ int _mmc_os_virt_to_phys(const void *va, uint64_t *phys)
             close(nfd);
         cur = __atomic_load_n(&pagemap_fd, __ATOMIC_ACQUIRE);
     }
+    return cur;
+}
+
+int _mmc_os_pagemap_pfns(const void *va, uint64_t n, uint64_t *pfn)
+{
+    const int fd = pagemap_shared();
+    if (fd < 0)
+        return fd;
+    int rc = pagemap_read(fd, (uintptr_t)va, n, pfn);
+    if (rc < 0)
+        return rc;
+    const bool hide = fault(F_NOPFN);
+    for (uint64_t i = 0; i < n; i++) {
+        const uint64_t e = pfn[i];
+        if (!(e & PAGEMAP_PRESENT)) {
+            pfn[i] = 0;
+            continue;
+        }
+        if (hide || !(e & PAGEMAP_PFN_MASK))
+            return -EPERM;
+        pfn[i] = e & PAGEMAP_PFN_MASK;
+    }
+    return 0;
+}
+
+int _mmc_os_virt_to_phys(const void *va, uint64_t *phys)
+{
+    const int cur = pagemap_shared();
+    if (cur < 0)
+        return cur;
     uint64_t e = 0;
     int rc = pagemap_read(cur, (uintptr_t)va, 1, &e);
     if (rc < 0)

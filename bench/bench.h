@@ -21,7 +21,9 @@
 #include "csv.h"
 #include "gbench.h"
 #include "hist.h"
+#include "config.h"
 #include "mmcontig/mmcontig.h"
+#include "mmcontig/testing.h"
 #include "mmcontig/wdm.h"
 #include "bench_cli.h"
 

@@ -8,7 +8,9 @@
 
 #include <stdio.h>
 
-#ifndef MMC_BENCH_DISABLED
+#include "config.h" /* MMC_HAVE_BENCH */
+
+#if MMC_HAVE_BENCH
 /* `mmcontig bench ...`: argv[0] is "bench". Returns the exit code (see `mmcontig bench --help`). */
 int mmc_bench_main(int argc, char **argv);
 #else

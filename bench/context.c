@@ -2,7 +2,7 @@
  *
  * Owns the reading of the machine's description (uname, /proc/cpuinfo, the clock source, hwloc
  * through mmc_print_topology, every /sys/kernel/mm/hugepages setting, /proc/buddyinfo, the git
- * commit of the source tree) and the JSON writer. The file is written at the start (end fields
+ * commit the program was built from, bench/commit.h) and the JSON writer. The file is written at the start (end fields
  * null) and again at the end, each time to a temporary file renamed over the old one, so it
  * always parses, also after Ctrl-C.
  */
@@ -15,14 +15,8 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "commit.h"
 #include "peer_dpdk.h"
-
-#ifndef MMC_BENCH_VERSION
-#define MMC_BENCH_VERSION "unknown"
-#endif
-#ifndef MMC_BENCH_SOURCE_ROOT
-#define MMC_BENCH_SOURCE_ROOT "."
-#endif
 
 static char *buddyinfo_before;
 static char *hugepages_before; /* a JSON object */
@@ -141,17 +135,6 @@ void context_utc_now(char *buf, size_t len, bool compact)
     strftime(buf, len, compact ? "%Y%m%dT%H%M%SZ" : "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static char *run_cmd(const char *cmd)
-{
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return NULL;
-    char line[256] = "";
-    char *ok = fgets(line, sizeof(line), p);
-    pclose(p);
-    return ok ? trim(strdup(line)) : NULL;
-}
-
 static char *cpu_model(void)
 {
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -191,10 +174,10 @@ int context_write(bool final, int exit_code)
     uname(&u);
     char *model = cpu_model();
     char *clocksource = trim(slurp("/sys/devices/system/clocksource/clocksource0/current_clocksource"));
-    char *commit = run_cmd("git -C '" MMC_BENCH_SOURCE_ROOT "' rev-parse HEAD 2>/dev/null");
-    char *dirty = commit ? run_cmd("git -C '" MMC_BENCH_SOURCE_ROOT "' status --porcelain "
-                                   "--untracked-files=no 2>/dev/null | head -c 1")
-                         : NULL;
+    /* the commit recorded at build time (commit.h): HASH or HASH-dirty, "" outside git */
+    const size_t commit_len = strcspn(MMC_BUILD_COMMIT, "-");
+    const char *commit = commit_len ? MMC_BUILD_COMMIT : NULL;
+    const bool dirty = commit && MMC_BUILD_COMMIT[commit_len] == '-';
     char *topo = NULL;
     size_t topo_len = 0;
     FILE *tf = open_memstream(&topo, &topo_len);
@@ -225,10 +208,13 @@ int context_write(bool final, int exit_code)
     fprintf(f, ", \"cores\": %ld, \"cores_configured\": %ld},\n",
             sysconf(_SC_NPROCESSORS_ONLN), sysconf(_SC_NPROCESSORS_CONF));
     fputs("  \"git_commit\": ", f);
-    json_str(f, commit);
-    fprintf(f, ",\n  \"git_dirty\": %s,\n", !commit ? "null" : dirty && *dirty ? "true" : "false");
+    if (commit)
+        fprintf(f, "\"%.*s\"", (int)commit_len, commit); /* hex digits: nothing to escape */
+    else
+        fputs("null", f);
+    fprintf(f, ",\n  \"git_dirty\": %s,\n", !commit ? "null" : dirty ? "true" : "false");
     fputs("  \"mmcontig_version\": ", f);
-    json_str(f, MMC_BENCH_VERSION);
+    json_str(f, mmc_version());
     fprintf(f, ",\n  \"topology\": {\"nodes_with_memory\": %u, \"text\": ", hugetlb_node_count());
     json_str(f, topo);
     fprintf(f, "},\n  \"hugepages\": %s,\n", hugepages_before ? hugepages_before : "null");
@@ -311,8 +297,6 @@ int context_write(bool final, int exit_code)
         rc = -errno;
     free(model);
     free(clocksource);
-    free(commit);
-    free(dirty);
     free(topo);
     free(buddy_after);
     return rc;

@@ -2,8 +2,8 @@
  *
  * Subcommands: `layout` (the pool's physical layout per node, optionally recorded to a file),
  * `topology` (what hwloc sees, live or from an XML file), `demo` (every NT routine called
- * once, each result checked against /proc/self/pagemap read here, independently of the
- * library), `reclaim` (give back the hugepage raises of processes that died owing them),
+ * once, each result checked against /proc/self/pagemap read at that moment through
+ * mmc_pagemap_read: the kernel's answer, not the frame database's), `reclaim` (give back the hugepage raises of processes that died owing them),
  * `bench` (the benchmark suites: bench/bench.c), `check-engine` (an engine against the oracle:
  * bench/check_engine.c, the one white-box part), and `plot`, `report`, `merge`, `compare`,
  * which run the Python scripts installed beside the program (PREFIX/share/mmcontig/scripts;
@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "mmcontig/mmcontig.h"
+#include "mmcontig/testing.h"
 #include "mmcontig/wdm.h"
 
 #include "bench_cli.h"
@@ -185,17 +186,14 @@ static int cmd_topology(int argc, char **argv)
     return 0;
 }
 
-/* ---- demo: every routine once, checked against pagemap read here ---- */
+/* ---- demo: every routine once, checked against pagemap read now ---- */
 
-static int pagemap_fd = -1;
-
-/* PFN of va from pagemap, 0 if absent. */
+/* PFN of va from the kernel's pagemap now (mmc_pagemap_read, not the frame database), 0 if
+ * absent or unreadable. */
 static uint64_t pfn_of(const void *va)
 {
-    uint64_t e = 0;
-    if (pread(pagemap_fd, &e, sizeof(e), (off_t)((uintptr_t)va / 4096 * 8)) != sizeof(e))
-        return 0;
-    return (e >> 63) ? (e & ((1ull << 55) - 1)) : 0;
+    uint64_t pfn = 0;
+    return mmc_pagemap_read(va, 1, &pfn) == 0 ? pfn : 0;
 }
 
 /* Touch every frame, then check contiguity, range and boundary in pagemap. */
@@ -242,8 +240,7 @@ static int report(const char *routine, const char *args, void *p, uint64_t bytes
 static int cmd_demo(void)
 {
     int failed = 0;
-    pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (pagemap_fd < 0 || init_or_die())
+    if (init_or_die())
         return 1;
     struct mmc_stats st;
     mmc_partition_stats(NULL, &st);
@@ -313,19 +310,11 @@ static int cmd_demo(void)
         ExFreePool(mdl);
     }
     mmc_fini();
-    close(pagemap_fd);
     printf("%s\n", failed ? "demo: some routines FAILED" : "demo: every routine ok");
     return failed ? 1 : 0;
 }
 
 /* ---- plot, report, merge, compare: the Python scripts ---- */
-
-#ifndef MMC_BINDIR
-#define MMC_BINDIR "bin"
-#endif
-#ifndef MMC_DATADIR
-#define MMC_DATADIR "share"
-#endif
 
 static bool is_dir(const char *path)
 {
@@ -349,7 +338,6 @@ static int scripts_dir(char *dir, size_t len, char *err, size_t errlen)
     char *slash = strrchr(exe, '/');
     if (slash)
         *slash = 0; /* the program's directory */
-#ifdef MMC_BUILD_ROOT
     const size_t bl = strlen(MMC_BUILD_ROOT);
     if (!strncmp(exe, MMC_BUILD_ROOT, bl) && (exe[bl] == '/' || !exe[bl])) {
         snprintf(dir, len, "%s/scripts", MMC_SOURCE_ROOT);
@@ -359,7 +347,6 @@ static int scripts_dir(char *dir, size_t len, char *err, size_t errlen)
                  "(%s) is gone: run an installed copy (meson install)", dir);
         return -1;
     }
-#endif
     /* PREFIX = the program's directory less as many components as BINDIR has */
     unsigned up = 1;
     for (const char *p = MMC_BINDIR; *p; p++)

@@ -12,9 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#ifndef MMC_BENCH_HAVE_DPDK
-#define MMC_BENCH_HAVE_DPDK 0
-#endif
+#include "config.h" /* MMC_BENCH_HAVE_DPDK */
 
 struct dpdk_block {
     void *addr;                 /* the memzone's virtual address */

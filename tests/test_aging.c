@@ -6,6 +6,7 @@
  * a damaged trace is refused with the line that is wrong.
  */
 #include "common.h"
+#include "mmcontig/testing.h"
 
 static mmc_partition_t *fresh(void)
 {

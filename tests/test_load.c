@@ -6,6 +6,7 @@
  * simulated partition: clustered placement keeps more pageblocks whole than plain.
  */
 #include "common.h"
+#include "mmcontig/testing.h"
 #include "mmcontig/wdm.h"
 
 static PHYSICAL_ADDRESS A(uint64_t v) { return (PHYSICAL_ADDRESS){.QuadPart = (LONGLONG)v}; }

@@ -15,6 +15,7 @@
  * -EALREADY), the same fields given to mmc_partition_create() after it.
  */
 #include "common.h"
+#include "mmcontig/testing.h"
 #include "mmcontig/wdm.h"
 #include "reliability.h"
 
@@ -426,7 +427,8 @@ static const struct row rows[] = {
 
     /* mmc_load_alloc (b: node; -3: the partition's node count) */
     {"kind 0", OP_LOAD_ALLOC, T_EACH, 0, -1, 1, 0, 0, NULL, -EINVAL, "kind", 0},
-    {"kind 2", OP_LOAD_ALLOC, T_EACH, 2, -1, 1, 0, 0, NULL, -EINVAL, "kind", 0},
+    {"kind 3 (frame state MMC_FRAME_MOVABLE, not a load kind)", OP_LOAD_ALLOC, T_EACH, 3, -1, 1, 0, 0, NULL, -EINVAL, "kind", 0},
+    {"kind 4 (frame state MMC_FRAME_STANDBY)", OP_LOAD_ALLOC, T_EACH, 4, -1, 1, 0, 0, NULL, -EINVAL, "kind", 0},
     {"kind 5", OP_LOAD_ALLOC, T_EACH, 5, -1, 1, 0, 0, NULL, -EINVAL, "kind", 0},
     {"kind -1", OP_LOAD_ALLOC, T_EACH, -1, -1, 1, 0, 0, NULL, -EINVAL, "kind", 0},
     {"node -2", OP_LOAD_ALLOC, T_EACH, MMC_LOAD_MOVABLE, -2, 1, 0, 0, NULL, -EINVAL, "node", 0},

@@ -50,7 +50,7 @@ int not_an_engine(void) { return 0; }
 C
 sed 's/\.name = "bottomup"/.name = "linear"/' "$src/examples/bottomup/bottomup.c" >"$work/taken.c"
 for p in nover nosym taken; do
-    cc -std=c11 -shared -fPIC -I"$src/include" -o "$work/$p.so" "$work/$p.c" || echo "# cc $p failed"
+    cc -std=c11 -shared -fPIC -I"$src/include" -I"$build/include" -o "$work/$p.so" "$work/$p.c" || echo "# cc $p failed"
 done
 echo "not a shared object" >"$work/junk.so"
 check_refusal() { # what file reason

@@ -15,6 +15,7 @@
  * largest free stretch, and the hash of every frame's state).
  */
 #include "common.h"
+#include "mmcontig/testing.h"
 #include "mmcontig/wdm.h"
 #include "reliability.h"
 

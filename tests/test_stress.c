@@ -20,6 +20,7 @@
  * MMC_STRESS_OPS overrides the total number of operations (default 300000).
  */
 #include "common.h"
+#include "mmcontig/testing.h"
 #include "mmcontig/wdm.h"
 #include "reliability.h"
 

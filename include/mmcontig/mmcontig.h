@@ -1,8 +1,10 @@
 /* mmcontig/mmcontig.h: the native API of mmcontig.
  *
  * Set-up (mmc_init / mmc_fini), partitions (independent pools, each with its own frame database
- * and search engine), their statistics and physical layout, and queries on allocations. The NT
- * routines themselves are in mmcontig/wdm.h.
+ * and search engine), their statistics and physical layout, queries on allocations, node
+ * numbers, and the version. The NT routines themselves are in mmcontig/wdm.h; the calls that
+ * serve benchmarks and tests (load frames, the aging trace, clearing a partition, switching its
+ * engine, reading pagemap) in mmcontig/testing.h.
  *
  * Vocabulary: a frame is one 4 KiB physical page, named by its PFN (physical address >> 12); a
  * hugepage is the kernel's 2 MiB or 1 GiB page the pool is built from; a run is a maximal set of
@@ -18,6 +20,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mmcontig/version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -29,6 +33,11 @@ extern "C" {
 #define MMC_MAX_NODES 64        /* node numbers 0..63 */
 #define MMC_NAME_MAX 32         /* bytes of an engine name, NUL included */
 #define MMC_FRAME_BYTES 4096u   /* one frame */
+
+/* The version of the library the program runs with (the headers' is MMC_VERSION, version.h):
+ * MMC_VERSION_CHECK(major, minor, patch) of it, and "MAJOR.MINOR.PATCH". */
+MMC_API unsigned mmc_version_number(void);
+MMC_API const char *mmc_version(void);
 
 /* What a detected misuse (bad free, double free, foreign pointer) does. */
 enum mmc_misuse_mode {
@@ -48,8 +57,8 @@ struct mmc_config {
                                    MMC_PAGE=2M | 1G */
     char algo[MMC_NAME_MAX];    /* search engine by name (mmc_engine_name()), default "tree".
                                    Environment: MMC_ALGO */
-    int on_misuse;              /* enum mmc_misuse_mode, process-wide (read by mmc_init only).
-                                   Environment: MMC_ON_MISUSE=abort | warn */
+    enum mmc_misuse_mode on_misuse; /* process-wide (read by mmc_init only). Default
+                                   MMC_MISUSE_ABORT. Environment: MMC_ON_MISUSE=abort | warn */
     int allow_topup;            /* 1: when a node's free hugepages are short and the process may
                                    write sysfs, raise its nr_hugepages and give exactly that back
                                    at destroy / mmc_fini; 0: fail instead. Default 1.
@@ -95,17 +104,6 @@ MMC_API int mmc_partition_create(const struct mmc_config *cfg, mmc_partition_t *
  * and released, the hugepages given back. The system partition cannot be destroyed (misuse). */
 MMC_API void mmc_partition_destroy(mmc_partition_t *part);
 
-/* Release every allocation of a partition at once (contiguous blocks, MDL pages, load frames),
- * silently: for benchmarks that age a partition and start again. Blocks, MDLs and load handles
- * of it are invalid afterwards (using them is misuse). Returns the frames released, or -errno. */
-MMC_API long mmc_partition_clear(mmc_partition_t *part);
-
-/* Search the partition with another engine from now on: its index is built over the frame
- * database as it is (O(frames / 64)), every allocation stays valid. For benchmarks that compare
- * engines on the very same pool and state. 0, or -EINVAL (no such engine) / -ENOMEM with the
- * old engine kept. */
-MMC_API int mmc_partition_set_engine(mmc_partition_t *part, const char *algo);
-
 /* The system partition (PartitionObject NULL), initialising if needed; NULL if that fails. */
 MMC_API mmc_partition_t *mmc_system_partition(void);
 
@@ -136,7 +134,10 @@ struct mmc_stats {
     uint64_t frames_moved;          /* movable frames copied elsewhere by trades */
     uint64_t frames_dropped;        /* standby frames dropped by trades */
     uint64_t trade_ns;              /* time spent trading, nanoseconds */
-    uint64_t hugepages_added;       /* hugepages the pool grew by while running (the slow path) */
+    uint64_t hugepages_added;       /* hugepages (of page_bytes) the slow path added to the pool
+                                       since the partition was made, by `grows` growths (a 1 GiB
+                                       page taken for a 2 MiB pool counts 512); 0 while the pool
+                                       has not grown, always 0 with mmc_config.grow 0 */
     uint64_t grows;                 /* allocations that grew the pool */
     uint64_t grow_failed;           /* growths that could not help (cap, kernel, no adjacent
                                        hugepages within the bound): mmc_last_error() says which */
@@ -234,6 +235,19 @@ MMC_API uint64_t mmc_last_search_work(void);
 
 /* Node count of the machine (1 before init). */
 MMC_API unsigned mmc_node_count(void);
+
+/* Node numbers: mmcontig numbers the machine's nodes with memory 0..n-1 in ascending order of
+ * the kernel's node index (N of /sys/devices/system/node/nodeN); a node without memory has no
+ * number. On a dense machine the two are equal; on a sparse one (kernel nodes 0 and 2) they are
+ * not, and every call of this header and wdm.h that takes a node means mmcontig's number, while
+ * mmc_hugepages_* (below) and the kernel's interfaces (numactl, move_pages, sysfs) take the
+ * kernel's index.
+ * Store the kernel's index of node number i into os_node[i] for i < min(max, n) and return n,
+ * the number of nodes (call with max 0 to size the array), or a negative errno with
+ * mmc_last_error() naming the cause (-EINVAL: os_node NULL with max > 0). After mmc_init() the
+ * topology it discovered is used; before, the one mmc_init() would discover (the live machine,
+ * or MMC_TOPOLOGY_XML) is loaded for the call. */
+MMC_API int mmc_node_map(int *os_node, size_t max);
 
 /* Print the NUMA topology (nodes, CPUs, memory, hugepages per size, distances, fallback order)
  * of the live machine, or of an hwloc XML file if xml_path is not NULL. 0 or -errno. */
@@ -349,7 +363,7 @@ struct mmc_sim_config {
                                    (all contiguous). Default 0 */
     unsigned nnodes;            /* synthetic: node numbers 0..nnodes-1, 1..64, at most one per
                                    hugepage. Default 1 */
-    int node_split;             /* synthetic: enum mmc_sim_node_split. Default
+    enum mmc_sim_node_split node_split; /* synthetic: how nodes are dealt. Default
                                    MMC_SIM_NODES_BLOCKS */
     uint64_t seed;              /* synthetic: PRNG seed; the same seed gives the same layout
                                    (run lengths, gaps between runs: 1 to 8 hugepages, 0 to 8 if
@@ -397,8 +411,8 @@ MMC_API int mmc_partition_frag(mmc_partition_t *part, int node, struct mmc_frag 
  * above 10 counted as order-10 blocks, so other tools' scripts can read it. 0 or -errno. */
 MMC_API int mmc_partition_print_buddyinfo(mmc_partition_t *part, FILE *f);
 
-/* ---- load: frames in use by something other than the allocations under test ---- */
-/* Where scattered frames (MDL pages, load frames) go. */
+/* ---- placement ----
+ * Where scattered frames (MDL pages, load frames) go. */
 enum mmc_placement {
     MMC_PLACE_PLAIN = 0,        /* the lowest free frames first (default) */
     MMC_PLACE_CLUSTERED = 1,    /* packed into the 2 MiB pageblocks that already hold the most
@@ -407,54 +421,7 @@ enum mmc_placement {
                                    MM_ALLOCATE_PREFER_CONTIGUOUS asks for it */
 };
 /* Set a partition's placement policy (NULL: system). 0 or -EINVAL. */
-MMC_API int mmc_partition_set_placement(mmc_partition_t *part, int placement);
-
-/* A load frame's handle: its owner never holds an address, because a trade may move it. */
-typedef uint64_t mmc_load_t;
-enum mmc_load_kind {
-    MMC_LOAD_MOVABLE = 3,       /* in use, contents kept, may be moved (a working-set page) */
-    MMC_LOAD_STANDBY = 4,       /* cached contents that may be dropped (the standby list) */
-};
-/* Take `count` frames of `kind` (on node `node`, -1: any, nearest first) by the partition's
- * placement, one handle each into out[]. Returns how many were taken (may be fewer when the
- * pool is short), or a negative errno. The frames are not zeroed. */
-MMC_API long mmc_load_alloc(mmc_partition_t *part, int kind, int node, size_t count, mmc_load_t *out);
-/* Free load frames. A stale handle (freed already) is misuse. 0 or -errno. */
-MMC_API int mmc_load_free(mmc_partition_t *part, const mmc_load_t *handles, size_t count);
-/* Copy len bytes at off (off + len <= 4096) out of / into a load frame, wherever it is now.
- * 0; -ENODATA for a standby frame a trade dropped; -EOPNOTSUPP on a simulated partition;
- * misuse for a stale handle. */
-MMC_API int mmc_load_read(mmc_partition_t *part, mmc_load_t h, size_t off, void *buf, size_t len);
-MMC_API int mmc_load_write(mmc_partition_t *part, mmc_load_t h, size_t off, const void *buf, size_t len);
-/* The PFN a load frame occupies now; 0 if dropped or stale. */
-MMC_API uint64_t mmc_load_pfn(mmc_partition_t *part, mmc_load_t h);
-
-/* ---- the aging trace: a seeded, replayable workload that fragments a partition ---- */
-/* The recipe (documented in full in results/README.md, "Aging recipe"). */
-struct mmc_aging {
-    uint64_t seed;              /* seed of every thread's stream. Default 1 */
-    double target_utilisation;  /* share of the pool's frames kept in use, 0..1. Default 0.7 */
-    uint64_t ops;               /* operations (allocations and frees) in all. Default 20000 */
-    unsigned threads;           /* K threads issuing them, 1..256. Default 1 */
-    double mix_mdl;             /* weight of MDL allocations (log-normal pages). Default 0.25 */
-    double mix_contig;          /* weight of contiguous blocks (4 KiB..8 MiB, constraints). 0.25 */
-    double mix_movable;         /* weight of movable load (log-normal counts). Default 0.30 */
-    double mix_standby;         /* weight of standby load (with churn). Default 0.20 */
-    void (*progress)(void *arg, uint64_t done, uint64_t total); /* called after each operation
-                                   (under the trace's lock), or NULL. Default NULL */
-    void *progress_arg;         /* passed to progress */
-};
-/* Fill *cfg with the defaults above. */
-MMC_API void mmc_aging_init(struct mmc_aging *cfg);
-/* Run the recipe on a partition (NULL: system), recording every operation in order to
- * record_path if not NULL (a text file; its last line holds the frame database's state hash).
- * The objects it leaves allocated stay: the partition is left aged. 0 or -errno. */
-MMC_API int mmc_aging_run(mmc_partition_t *part, const struct mmc_aging *cfg, const char *record_path);
-/* Replay a recorded trace on a partition in the state the recording started from (same layout
- * and engine; for a real pool, the same node of the calling CPU). *recorded_hash gets the
- * recorded final state hash, to compare with mmc_partition_stats().state_hash. 0, -EILSEQ if an
- * operation's outcome differs from the recording (mmc_last_error() says where), or -errno. */
-MMC_API int mmc_aging_replay(mmc_partition_t *part, const char *path, uint64_t *recorded_hash);
+MMC_API int mmc_partition_set_placement(mmc_partition_t *part, enum mmc_placement placement);
 
 #ifdef __cplusplus
 }

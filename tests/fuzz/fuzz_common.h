@@ -34,6 +34,7 @@
 
 #include "internal.h" /* _mmc_settings.on_misuse: warn mode without mmc_init (no hugepages here) */
 #include "mmcontig/mmcontig.h"
+#include "mmcontig/testing.h"
 #include "mmcontig/wdm.h"
 #include "oracle.h"
 

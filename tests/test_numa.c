@@ -138,6 +138,12 @@ int main(void)
     for (unsigned i = 0; i < nnodes; i++)
         snprintf(pool + strlen(pool), sizeof(pool) - strlen(pool), "%s%u:16M", i ? "," : "", i);
     t_init_pool(pool);
+    int os_map[MMC_MAX_NODES]; /* the public mapping is the initialised topology's, the kernel's */
+    const int nmap = mmc_node_map(os_map, MMC_MAX_NODES);
+    bool map_ok = topo && nmap == (int)mmc_node_count() && nmap == (int)topo->nnodes;
+    for (int i = 0; map_ok && i < nmap; i++)
+        map_ok = os_map[i] == (int)topo->nodes[i].os_index && os_map[i] == i; /* dense here */
+    t_ok(map_ok, "after mmc_init, mmc_node_map gives each node's kernel index (%d nodes)", nmap);
     bool topped = true;
     for (unsigned i = 0; i < nnodes; i++)
         topped &= node_nr(i) >= 8 && node_nr(i) - nr_before[i] <= 8;

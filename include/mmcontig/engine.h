@@ -253,8 +253,8 @@ static inline const struct mmc_run *mmc_frame_run(const struct mmc_frames *f, ui
     const struct mmc_run *run = &f->runs[r - 1];
     return i - run->first_frame < run->frames ? run : NULL;
 }
-/* enum mmc_frame_state of frame i. */
-static inline unsigned mmc_frame_state(const struct mmc_frames *f, uint64_t i)
+/* The state of frame i. */
+static inline enum mmc_frame_state mmc_frame_state(const struct mmc_frames *f, uint64_t i)
 {
     const uint32_t o = mmc_frame_ord(f, i);
     if (o == MMC_ORD_NONE)

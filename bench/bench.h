@@ -348,13 +348,14 @@ int shadow_check(const struct shadow *s, char *err, size_t errlen);
 uint64_t bench_rand(uint64_t *state);
 uint64_t bench_seed_mix(uint64_t a, uint64_t b);
 
-/* ---- hugetlb.c: node indexes and pagemap, for the peers ----
+/* ---- hugetlb.c: node indexes and pagemap, for the peers, over the library's public calls ----
  * (The kernel's hugepage counts: mmc_hugepages_* of mmcontig.h.) */
-/* Kernel node index of mmcontig node number n (nodes with memory by ascending index). */
+/* Kernel node index of mmcontig node number n (mmc_node_map); n itself past the last node. */
 int hugetlb_os_node(unsigned n);
-/* Nodes with memory. */
+/* Nodes with memory (mmc_node_map), at least 1. */
 unsigned hugetlb_node_count(void);
-/* Check [va, va + bytes) against /proc/self/pagemap: present, physically contiguous, first
+/* Check [va, va + bytes) against /proc/self/pagemap (mmc_pagemap_read: the kernel's PFNs now,
+ * not the frame database's): present, physically contiguous, first
  * frame aligned to align_bytes, not crossing a multiple of boundary_bytes (0: none). Returns
  * 0 if all hold, 1 if one fails (why set), -errno if pagemap cannot be read. *phys: the first
  * physical address. */

@@ -6,17 +6,47 @@
 # scripts; no PYTHONPATH, the working directory outside the source tree), draws a fixture run's
 # report and charts and compares two fixture runs. The build tree's mmcontig runs the source
 # tree's scripts; an installed one (not under the build root) only ever its own, so this checks
-# what a server without the source tree gets.
+# what a server without the source tree gets. The public headers (testing.h and the generated
+# version.h among them) and the library under its soversion are checked in the same staging.
 #
 #   tests/test_install.py BUILD_ROOT SOURCE_ROOT PREFIX BINDIR LIBDIR DATADIR
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 
 from tap import Tap
+
+
+def check_headers_and_library(check, build, root, libdir):
+    """The public headers (the driver's, the testing one, the generated version.h with the
+    project's version) and the library under its soversion, libmmcontig.so.N -> .so.N.x.y."""
+    inc = os.path.join(root, "include", "mmcontig")
+    names = ("mmcontig.h", "wdm.h", "engine.h", "testing.h", "version.h")
+    missing = [h for h in names if not os.path.exists(os.path.join(inc, h))]
+    check(not missing, f"headers installed in {inc}: {', '.join(names)}", f"missing: {missing}")
+    p = subprocess.run(["meson", "introspect", build, "--projectinfo"], capture_output=True,
+                       text=True, timeout=60)
+    version = json.loads(p.stdout)["version"] if p.returncode == 0 else "?"
+    text = open(os.path.join(inc, "version.h")).read() if not missing else ""
+    found = [re.search(rf"#define MMC_VERSION_{k} (\d+)", text) for k in ("MAJOR", "MINOR", "PATCH")]
+    numbers = ".".join(m.group(1) if m else "?" for m in found)
+    check(numbers == version, f"the installed version.h says {numbers}, the project {version}")
+    lib = os.path.join(root, libdir)
+    so = os.path.join(lib, "libmmcontig.so")
+    chain = []
+    while os.path.islink(so) and len(chain) < 4:
+        so = os.path.join(lib, os.readlink(so))
+        chain.append(os.path.basename(so))
+    check(len(chain) == 2 and re.fullmatch(r"libmmcontig\.so\.\d+", chain[0])
+          and re.fullmatch(r"libmmcontig\.so\.\d+\.\d+\.\d+", chain[1])
+          and os.path.isfile(so),
+          f"the library is installed under its soversion: libmmcontig.so -> {' -> '.join(chain)}"
+          f" (mmc_abi_version, not the project version {version})")
 
 
 def main():
@@ -38,6 +68,7 @@ def main():
         exe = os.path.join(root, bindir, "mmcontig")
         scripts = os.path.join(root, datadir, "mmcontig", "scripts")
         check(os.access(exe, os.X_OK), f"the program is installed ({exe})")
+        check_headers_and_library(check, build, root, libdir)
         for f in ("plot", "report", "merge", "compare", "mmcplot/charts.py", "mmcplot/compare.py",
                   "mmcplot/need.py"):
             path = os.path.join(scripts, f)

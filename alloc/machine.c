@@ -9,6 +9,14 @@
 #include "internal.h"
 #include "mmcontig/testing.h"
 
+/* os_node[i] = the kernel's index of node i, i < min(max, nodes); returns the node count. */
+static int fill_map(const struct mmc_topology *t, int *os_node, size_t max)
+{
+    for (size_t i = 0; i < max && i < t->nnodes; i++)
+        os_node[i] = (int)t->nodes[i].os_index;
+    return (int)t->nnodes;
+}
+
 MMC_API int mmc_node_map(int *os_node, size_t max)
 {
     if (max && !os_node) {
@@ -17,25 +25,22 @@ MMC_API int mmc_node_map(int *os_node, size_t max)
         return -EINVAL;
     }
     pthread_rwlock_rdlock(&_mmc_g.lock);
-    struct mmc_topology *own = NULL;
-    const struct mmc_topology *t = _mmc_g.topo;
-    int rc = 0;
-    if (!t) { /* not initialised: the topology mmc_init() would discover, for this call */
-        char err[512] = "";
-        rc = mmc_topology_load(NULL, &own, err, sizeof(err));
-        if (rc < 0)
-            _mmc_set_error("mmc_node_map: %s", err);
-        t = own;
-    }
-    if (rc == 0) {
-        for (size_t i = 0; i < max && i < t->nnodes; i++)
-            os_node[i] = (int)t->nodes[i].os_index;
-        rc = (int)t->nnodes;
-    }
+    int n = _mmc_g.topo ? fill_map(_mmc_g.topo, os_node, max) : -1;
     pthread_rwlock_unlock(&_mmc_g.lock);
-    if (own)
-        mmc_topology_free(own);
-    return rc;
+    if (n >= 0)
+        return n;
+    /* not initialised: the topology mmc_init() would discover, for this call (without the
+     * global lock: loading it takes hwloc milliseconds) */
+    struct mmc_topology *t = NULL;
+    char err[512] = "";
+    int rc = mmc_topology_load(NULL, &t, err, sizeof(err));
+    if (rc < 0) {
+        _mmc_set_error("mmc_node_map: %s", err);
+        return rc;
+    }
+    n = fill_map(t, os_node, max);
+    mmc_topology_free(t);
+    return n;
 }
 
 MMC_API int mmc_pagemap_read(const void *va, size_t frames, uint64_t *pfns)

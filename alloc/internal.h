@@ -143,6 +143,17 @@ MMC_INTERNAL void _mmc_os_chunk_release(struct mmc_os_chunk *c);
  * wide) or nr_hugepages (os_node: the kernel's number; -1: machine-wide). */
 MMC_INTERNAL void _mmc_os_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added,
                                              bool surplus);
+/* The counts behind the public mmc_hugepages_* calls (hugepages.c), as those calls document
+ * them; arguments already checked; on failure err names the cause and the remedy. */
+MMC_INTERNAL int _mmc_os_hugepages_count(int os_node, uint64_t page_bytes, uint64_t *total,
+                                         uint64_t *free_pages, char *err, size_t errlen);
+MMC_INTERNAL long _mmc_os_hugepages_reserve(int os_node, uint64_t page_bytes, uint64_t need,
+                                            char *err, size_t errlen);
+MMC_INTERNAL int _mmc_os_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta,
+                                          uint64_t *write_ns, char *err, size_t errlen);
+MMC_INTERNAL int _mmc_os_hugepages_lock(char *err, size_t errlen);
+MMC_INTERNAL void _mmc_os_hugepages_unlock(void);
+MMC_INTERNAL long _mmc_os_hugepages_reclaim(FILE *report, char *err, size_t errlen);
 
 /* Bytes of memory the kernel could still turn into hugepages on the node (os_node: the
  * kernel's number; -1: the machine). *one_node: the machine has one node. UINT64_MAX if
@@ -351,8 +362,19 @@ MMC_INTERNAL int _mmc_partition_create_locked(const struct mmc_config *cfg, bool
                                               const struct mmc_layout *sim,
                                               struct mmc_partition **out);
 
-/* nt.c: the node of the calling thread's CPU (0 if unknown); _mmc_g.lock held. */
-MMC_INTERNAL unsigned _mmc_current_node_locked(void);
+/* nodes.c: the nodes of a partition, whatever its kind (a real partition has the machine's,
+ * a simulated one its own numbers, no CPUs, no distances); _mmc_g.lock held.
+ *   _mmc_partition_nnodes      how many (node numbers 0..n-1)
+ *   _mmc_partition_here        the calling thread's node: its CPU's (0 if unknown; 0 if simulated)
+ *   _mmc_partition_node_order  the nodes to try from `from`, filled into order[]: strict, only
+ *                              `from`; else `from`, then the others nearest first by the distance
+ *                              matrix (simulated: by ascending number). Returns how many.
+ *   _mmc_partition_os_node     the kernel's number of a node (-1: simulated, or no such node) */
+MMC_INTERNAL unsigned _mmc_partition_nnodes(const struct mmc_partition *part);
+MMC_INTERNAL unsigned _mmc_partition_here(const struct mmc_partition *part);
+MMC_INTERNAL unsigned _mmc_partition_node_order(const struct mmc_partition *part, unsigned from,
+                                                bool strict, unsigned *order);
+MMC_INTERNAL int _mmc_partition_os_node(const struct mmc_partition *part, unsigned node);
 
 /* Initialise from the environment if not done yet. 0 or -errno. */
 MMC_INTERNAL int _mmc_ensure_init(void);
@@ -391,6 +413,9 @@ MMC_INTERNAL int _mmc_partition_add_hugepages_locked(struct mmc_partition *part,
 MMC_INTERNAL int _mmc_partition_slow_path_locked(struct mmc_partition *part, struct mmc_search *rq,
                                                  const unsigned *order, unsigned nnodes,
                                                  uint64_t *first);
+/* grow.c: why the partition's pool may never grow (a simulated partition, MMC_GROW=0), or
+ * NULL if it may. */
+MMC_INTERNAL const char *_mmc_partition_no_growth(const struct mmc_partition *part);
 /* Grow the pool by npages hugepages on node number `node` (none of it for a simulated pool or
  * with cfg.grow 0, or past the cap). Partition lock held (released while the kernel works:
  * the frame database may change meanwhile). 0, -EDQUOT (the cap or the reserve), -EOPNOTSUPP,
@@ -419,9 +444,5 @@ MMC_TOOL int _mmc_sim_synthetic(const struct mmc_sim_spec *spec, uint64_t **hp_p
  * "file:line: what is wrong". */
 MMC_INTERNAL int _mmc_sim_replay(const char *path, uint64_t *page_bytes, uint64_t **hp_pfn,
                                  uint8_t **hp_node, uint64_t *nhugepages);
-/* The nodes a search on a simulated partition tries, in order (its node numbers are not the
- * machine's: no distances). Returns how many entries of order[] were filled. */
-MMC_INTERNAL unsigned _mmc_sim_node_order(const struct mmc_partition *part, unsigned node,
-                                          bool any_node, bool strict, unsigned *order);
 
 #endif /* MMC_INTERNAL_H */

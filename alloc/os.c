@@ -3,10 +3,12 @@
  * Owns: hugetlb memfds, their NUMA binding (libnuma's mbind), population, the check of each
  * hugepage's node (move_pages), pagemap reads, address-space reservation and fixed mappings,
  * and the sysfs hugepage counts (nr_hugepages top-up and give-back, under a file lock so that
- * concurrent mmcontig processes never give back each other's pages), which mmc_hugepages_*
- * (mmcontig.h) offer to programs beside the pools, such as the benchmark's peers.
+ * concurrent mmcontig processes never give back each other's pages), which the public
+ * mmc_hugepages_* (hugepages.c) offer to programs beside the pools.
  *
- * Everything returns a negative errno and fills a message naming the cause and the remedy.
+ * The bottom layer: it calls nothing of the library above it (only the leaf's assertions).
+ * Everything returns a negative errno and fills a message naming the cause and the remedy;
+ * the callers above decide what becomes the thread's last error.
  *
  * Fault injection: MMC_FAULT=NAME[,NAME...] (see fault_names[] below) makes the named
  * interaction fail as it fails on a machine that lacks what it needs, through the same code
@@ -779,45 +781,26 @@ void _mmc_os_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added
     sysfs_unlock();
 }
 
-/* ---- the public hugepage-count API (mmcontig.h, "the kernel's hugepage counts") ---- */
+/* ---- the hugepage counts behind mmc_hugepages_* (hugepages.c checks the arguments and sets
+ * the last error; these fill err) ---- */
 
-/* The arguments every mmc_hugepages_* call takes. 0 or -EINVAL with the error set. */
-static int hp_args(const char *fn, int os_node, uint64_t page_bytes)
+int _mmc_os_hugepages_count(int os_node, uint64_t page_bytes, uint64_t *total,
+                            uint64_t *free_pages, char *err, size_t errlen)
 {
-    if (page_bytes != 2 * MMC_MIB && page_bytes != MMC_GIB) {
-        _mmc_set_error("%s: page_bytes %llu is no hugepage size: give 2097152 (2 MiB) or "
-                       "1073741824 (1 GiB)", fn, (unsigned long long)page_bytes);
-        return -EINVAL;
-    }
-    if (os_node < -1) {
-        _mmc_set_error("%s: os_node %d is no node: give the kernel's node index (0, 1...: "
-                       "/sys/devices/system/node/nodeN) or -1 for the whole machine", fn, os_node);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-MMC_API int mmc_hugepages_count(int os_node, uint64_t page_bytes, uint64_t *total,
-                                uint64_t *free_pages)
-{
-    int rc = hp_args("mmc_hugepages_count", os_node, page_bytes);
-    if (rc < 0)
-        return rc;
     faults_load(false);
     uint64_t nr = 0, fr = 0;
-    rc = sysfs_read(os_node, page_bytes, "nr_hugepages", &nr);
+    int rc = sysfs_read(os_node, page_bytes, "nr_hugepages", &nr);
     if (rc == 0)
         rc = sysfs_read(os_node, page_bytes, "free_hugepages", &fr);
     if (rc < 0) {
-        char path[160], at[32], msg[400];
+        char path[160], at[32];
         sysfs_path(path, sizeof(path), os_node, page_bytes, "nr_hugepages");
-        fail(msg, sizeof(msg),
+        fail(err, errlen,
              "%s: cannot read %s (%s): %s", where(at, sizeof(at), os_node), path, strerror(-rc),
              rc == -ENOENT ? "no such node, or no hugepages of that size on this kernel (see "
                              "/sys/kernel/mm/hugepages and /sys/devices/system/node)"
                            : "check that sysfs is mounted and readable");
-        fault_note(msg, sizeof(msg));
-        _mmc_set_error("%s", msg);
+        fault_note(err, errlen);
         return rc;
     }
     if (total)
@@ -827,50 +810,40 @@ MMC_API int mmc_hugepages_count(int os_node, uint64_t page_bytes, uint64_t *tota
     return 0;
 }
 
-MMC_API long mmc_hugepages_reserve(int os_node, uint64_t page_bytes, uint64_t need)
+long _mmc_os_hugepages_reserve(int os_node, uint64_t page_bytes, uint64_t need, char *err,
+                               size_t errlen)
 {
-    int rc = hp_args("mmc_hugepages_reserve", os_node, page_bytes);
-    if (rc < 0)
-        return rc;
-    char err[768];
-    long added = topup(os_node, page_bytes, need, true, false, false, NULL, err, sizeof(err));
-    if (added < 0)
-        _mmc_set_error("%s", err);
-    return added;
+    return topup(os_node, page_bytes, need, true, false, false, NULL, err, errlen);
 }
 
-MMC_API int mmc_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta,
-                                 uint64_t *write_ns)
+int _mmc_os_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta, uint64_t *write_ns,
+                             char *msg, size_t msglen)
 {
-    if (write_ns)
-        *write_ns = 0;
-    int rc = hp_args("mmc_hugepages_adjust", os_node, page_bytes);
-    if (rc < 0)
-        return rc;
-    char path[160], at[32], msg[768];
+    int rc;
+    char path[160], at[32];
     sysfs_path(path, sizeof(path), os_node, page_bytes, "nr_hugepages");
     where(at, sizeof(at), os_node);
     faults_load(false);
-    if ((rc = sysfs_lock(msg, sizeof(msg))) < 0) {
-        _mmc_set_error("mmc_hugepages_adjust: %s", msg);
+    char why[512];
+    if ((rc = sysfs_lock(why, sizeof(why))) < 0) {
+        snprintf(msg, msglen, "mmc_hugepages_adjust: %s", why);
         return rc;
     }
     uint64_t nr = 0, nr_after = 0;
     rc = count_read(COUNT_NR, os_node, page_bytes, &nr);
     if (rc < 0) {
         sysfs_unlock();
-        fail(msg, sizeof(msg), "%s: cannot read %s (%s): no such node, or no %s hugepages on "
+        fail(msg, msglen, "%s: cannot read %s (%s): no such node, or no %s hugepages on "
              "this kernel (see /sys/kernel/mm/hugepages)", at, path, strerror(-rc),
              size_name(page_bytes));
-        fault_note(msg, sizeof(msg));
-        _mmc_set_error("%s", msg);
+        fault_note(msg, msglen);
         return rc;
     }
     const uint64_t mag = delta < 0 ? (uint64_t)-(delta + 1) + 1 : (uint64_t)delta;
     if (delta > 0 && nr + mag < nr) {
         sysfs_unlock();
-        _mmc_set_error("mmc_hugepages_adjust: nr_hugepages %llu + %lld overflows",
-                       (unsigned long long)nr, (long long)delta);
+        snprintf(msg, msglen, "mmc_hugepages_adjust: nr_hugepages %llu + %lld overflows",
+                 (unsigned long long)nr, (long long)delta);
         return -EINVAL;
     }
     const uint64_t target = delta >= 0 ? nr + mag : (nr > mag ? nr - mag : 0);
@@ -895,13 +868,13 @@ MMC_API int mmc_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta
         count_set(COUNT_NR, os_node, page_bytes, nr_after, nr, &nr_after, NULL);
     sysfs_unlock();
     if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
-        fail(msg, sizeof(msg), "%s: this process may not change nr_hugepages (%s): run as root "
+        fail(msg, msglen, "%s: this process may not change nr_hugepages (%s): run as root "
              "(echo %llu > %s)", at, strerror(-rc), (unsigned long long)target, path);
     else if (rc < 0)
-        fail(msg, sizeof(msg), "%s: writing %llu to %s failed (%s)", at,
+        fail(msg, msglen, "%s: writing %llu to %s failed (%s)", at,
              (unsigned long long)target, path, strerror(-rc));
     else if (delta > 0)
-        fail(msg, sizeof(msg),
+        fail(msg, msglen,
              "%s: the kernel found only %llu of %llu more %s hugepages when asked (memory too "
              "fragmented or too small; nr_hugepages left at %llu); drop caches and compact "
              "first: echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory, "
@@ -909,42 +882,25 @@ MMC_API int mmc_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta
              at, (unsigned long long)found, (unsigned long long)mag, size_name(page_bytes),
              (unsigned long long)nr);
     else
-        fail(msg, sizeof(msg), "%s: nr_hugepages is %llu after writing %llu to %s",
+        fail(msg, msglen, "%s: nr_hugepages is %llu after writing %llu to %s",
              at, (unsigned long long)nr_after, (unsigned long long)target, path);
-    fault_note(msg, sizeof(msg));
-    _mmc_set_error("%s", msg);
+    fault_note(msg, msglen);
     return rc < 0 ? rc : delta > 0 ? -ENOMEM : -EIO;
 }
 
-MMC_API void mmc_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added)
-{
-    if (added && hp_args("mmc_hugepages_giveback", os_node, page_bytes) == 0)
-        _mmc_os_hugepages_giveback(os_node, page_bytes, added, false);
-}
+int _mmc_os_hugepages_lock(char *err, size_t errlen) { return sysfs_lock(err, errlen); }
 
-MMC_API int mmc_hugepages_lock(void)
+long _mmc_os_hugepages_reclaim(FILE *report, char *err, size_t errlen)
 {
-    char err[512];
-    int rc = sysfs_lock(err, sizeof(err));
+    int rc = lock_take(false, err, errlen);
     if (rc < 0)
-        _mmc_set_error("mmc_hugepages_lock: %s", err);
-    return rc;
-}
-
-MMC_API long mmc_hugepages_reclaim(FILE *report)
-{
-    char err[512];
-    int rc = lock_take(false, err, sizeof(err));
-    if (rc < 0) {
-        _mmc_set_error("mmc_hugepages_reclaim: %s", err);
         return rc;
-    }
     long n = ledger_settle(report);
     sysfs_unlock();
     return n;
 }
 
-MMC_API void mmc_hugepages_unlock(void)
+void _mmc_os_hugepages_unlock(void)
 {
     pthread_once(&lock_once, lock_init);
     if (pthread_mutex_trylock(&lock_mutex) != 0)

@@ -716,9 +716,9 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
     st->state_hash = h;
     st->engine_metadata_bytes = p->engine->metadata_bytes(p->engine_state);
     st->frames_bytes = _mmc_frames_bytes(f);
-    st->nnodes = p->pool.simulated ? f->nnodes : _mmc_g.topo->nnodes; /* simulated: its own */
+    st->nnodes = _mmc_partition_nnodes(p);
     st->span_frames = p->pool.span_frames;
-    st->pool_max_frames = p->pool.simulated || !p->cfg.grow ? f->present_frames
+    st->pool_max_frames = _mmc_partition_no_growth(p) ? f->present_frames
                           : p->cfg.pool_max_bytes ? p->cfg.pool_max_bytes >> MMC_FRAME_SHIFT
                                                   : UINT64_MAX; /* what the kernel gives, less the reserve */
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)

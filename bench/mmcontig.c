@@ -322,10 +322,48 @@ static bool is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The value of "key": "..." in a JSON text, into out; false if absent, or escaped (a path with
+ * a quote or backslash: then the program is not taken for the build tree's). */
+static bool json_string_field(const char *text, const char *key, char *out, size_t outlen)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\": \"", key);
+    const char *p = strstr(text, pat);
+    if (!p)
+        return false;
+    p += strlen(pat);
+    const size_t n = strcspn(p, "\"\\");
+    if (p[n] != '"' || n >= outlen)
+        return false;
+    memcpy(out, p, n);
+    out[n] = 0;
+    return true;
+}
+
+/* If the program in directory exe_dir is a meson build tree's (BUILD/bench/mmcontig: meson
+ * writes BUILD/meson-info/meson-info.json naming that build directory and its source), the
+ * source directory into src. Read at run time, so no path of the build machine is compiled
+ * into the program that is installed. */
+static bool build_tree_source(const char *exe_dir, char *src, size_t srclen)
+{
+    char path[PATH_MAX], text[4096], build[PATH_MAX], here[PATH_MAX], there[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/../meson-info/meson-info.json", exe_dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    const size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = 0;
+    snprintf(path, sizeof(path), "%s/..", exe_dir);
+    return json_string_field(text, "build", build, sizeof(build)) && realpath(path, here) &&
+           realpath(build, there) && !strcmp(here, there) &&
+           json_string_field(text, "source", src, srclen);
+}
+
 /* The directory of the scripts: PREFIX/DATADIR/mmcontig/scripts, PREFIX found from this
  * program's own path (/proc/self/exe, less BINDIR's components), so that a copy installed
- * anywhere (or staged with DESTDIR) finds its own; for the build tree's program (it lives under
- * MMC_BUILD_ROOT), the source tree's scripts/. 0, or -1 with why in err. */
+ * anywhere (or staged with DESTDIR) finds its own; for the build tree's program
+ * (build_tree_source), the source tree's scripts/. 0, or -1 with why in err. */
 static int scripts_dir(char *dir, size_t len, char *err, size_t errlen)
 {
     char exe[PATH_MAX - 64];
@@ -338,9 +376,9 @@ static int scripts_dir(char *dir, size_t len, char *err, size_t errlen)
     char *slash = strrchr(exe, '/');
     if (slash)
         *slash = 0; /* the program's directory */
-    const size_t bl = strlen(MMC_BUILD_ROOT);
-    if (!strncmp(exe, MMC_BUILD_ROOT, bl) && (exe[bl] == '/' || !exe[bl])) {
-        snprintf(dir, len, "%s/scripts", MMC_SOURCE_ROOT);
+    char src[PATH_MAX - 64];
+    if (build_tree_source(exe, src, sizeof(src))) {
+        snprintf(dir, len, "%s/scripts", src);
         if (is_dir(dir))
             return 0;
         snprintf(err, errlen, "this is the build tree's mmcontig, but its source tree's scripts/ "

@@ -74,8 +74,13 @@ MMC_INTERNAL int64_t _mmc_frames_index_of_pfn(const struct mmc_frames *f, uint64
  * counter: O(n / 64 + n / 512 + 1) word operations whatever the frames' states were.
  * CONTIG | HEAD [| EXEC]: the range becomes one block (its frames were free); FREE | HEAD:
  * the block at first is freed whole. Those two read no plane (the caller vouches for the old
- * state; -Dexpensive_checks verifies it). */
+ * state; -Ddebug_checks=expensive verifies it). */
 MMC_TOOL void _mmc_frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t state);
+/* Recount every invariant of the database (frames.c's header) from its planes: the directory,
+ * the plane invariants, every counter, the runs. true, or false after naming the first
+ * difference on stderr. O(present frames / 64 + runs). The expensive checks call it after
+ * every change (-Ddebug_checks=expensive). */
+MMC_TOOL bool _mmc_frames_verify(const struct mmc_frames *f);
 /* The head of the contiguous block holding frame i (i must be CONTIG): O(block frames / 64). */
 MMC_INTERNAL uint64_t _mmc_frames_block_head(const struct mmc_frames *f, uint64_t i);
 /* Free frames in [a, e) (absent frames count as not free): O((e - a) / 64). */
@@ -97,6 +102,10 @@ MMC_INTERNAL size_t _mmc_frames_bytes(const struct mmc_frames *f);
 /* engines.c */
 MMC_TOOL const struct mmc_engine_ops *_mmc_engine_lookup(const char *name);
 MMC_INTERNAL extern const struct mmc_engine_ops *const _mmc_engines[];
+/* checked.c: create engine e over f; *ops and *state are what the partition calls: e itself
+ * when the checks are off, else a shim that checks the interface's contract around e. */
+MMC_INTERNAL int _mmc_engine_open(const struct mmc_engine_ops *e, const struct mmc_frames *f,
+                                  const struct mmc_engine_ops **ops, void **state);
 /* A built-in engine by name (no plugin), or NULL. */
 MMC_INTERNAL const struct mmc_engine_ops *_mmc_engine_lookup_builtin(const char *name);
 /* Load the engines MMC_ENGINE_PLUGIN names, once per process (every lookup calls it). 0, or

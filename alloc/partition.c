@@ -158,7 +158,7 @@ int _mmc_partition_create_locked(const struct mmc_config *cfg, bool is_system,
                           page_bytes >> MMC_FRAME_SHIFT, part->pool.nhugepages, part->pool.hp_pfn,
                           part->pool.hp_node);
     if (rc == 0)
-        rc = engine->create(&part->frames, &part->engine_state);
+        rc = _mmc_engine_open(engine, &part->frames, &part->engine, &part->engine_state);
     if (rc < 0) {
         _mmc_set_error("building the frame database or the '%s' engine failed: %s", engine->name,
                        strerror(-rc));
@@ -493,16 +493,6 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
         pthread_mutex_unlock(&part->lock);
         return NULL;
     }
-#if MMC_DEBUG_CHECKS >= 2 /* O(frames): off by default, so benchmarks time the search alone */
-    if (!mmc_search_fits(&part->frames, rq, first)) {
-        fprintf(stderr, "mmcontig: engine '%s' returned frame %llu, which does not satisfy the "
-                "request (%llu frames, PFN %#llx-%#llx, boundary %llu, nodes %#llx)\n",
-                part->engine->name, (unsigned long long)first, (unsigned long long)rq->frames,
-                (unsigned long long)rq->lowest_pfn, (unsigned long long)rq->highest_pfn,
-                (unsigned long long)rq->boundary_frames, (unsigned long long)rq->node_mask);
-        abort();
-    }
-#endif
     struct mmc_block b = {.first_frame = first, .frames = rq->frames, .cache_type = cache_type,
                           .protect = protect, .tag = tag};
     if (block_insert(part, &b) < 0) {
@@ -601,10 +591,11 @@ MMC_API int mmc_partition_set_engine(mmc_partition_t *handle, const char *algo)
         return -EINVAL;
     pthread_mutex_lock(&p->lock);
     void *state = NULL;
-    int rc = e->create(&p->frames, &state);
+    const struct mmc_engine_ops *ops = NULL;
+    int rc = _mmc_engine_open(e, &p->frames, &ops, &state);
     if (rc == 0) {
         p->engine->destroy(p->engine_state);
-        p->engine = e;
+        p->engine = ops;
         p->engine_state = state;
         snprintf(p->cfg.algo, sizeof(p->cfg.algo), "%s", e->name);
         snprintf(p->st.algo, sizeof(p->st.algo), "%s", e->name);

@@ -114,10 +114,10 @@ static double utilisation(struct tracer *t)
     struct mmc_partition *p = _mmc_partition_resolve(t->part);
     if (!p)
         return 1.0;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     double u = 1.0 - (double)p->frames.free_frames / (double)p->frames.present_frames;
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return u;
 }
 
@@ -339,7 +339,7 @@ MMC_API int mmc_aging_replay(mmc_partition_t *part, const char *path, uint64_t *
     struct mmc_partition *p = _mmc_partition_resolve(part); /* before any operation runs */
     if (!p)
         return -EINVAL;
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_read_exit();
     FILE *in = fopen(path, "r");
     if (!in) {
         int e = errno;

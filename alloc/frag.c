@@ -122,10 +122,10 @@ MMC_API int mmc_partition_frag(mmc_partition_t *handle, int node, struct mmc_fra
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     int rc = measure(&p->frames, node, out);
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return rc;
 }
 
@@ -139,7 +139,7 @@ MMC_API int mmc_partition_print_buddyinfo(mmc_partition_t *handle, FILE *f)
     if (!p)
         return -EINVAL;
     int rc = 0;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     for (unsigned node = 0; node < p->frames.nnodes && rc == 0; node++) {
         if (!p->frames.node_frames[node])
             continue;
@@ -157,7 +157,7 @@ MMC_API int mmc_partition_print_buddyinfo(mmc_partition_t *handle, FILE *f)
         }
         fputc('\n', f);
     }
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return rc;
 }

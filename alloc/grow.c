@@ -16,6 +16,7 @@
 int _mmc_partition_add_hugepages_locked(struct mmc_partition *part, uint64_t nadd,
                                         const uint64_t *add_pfn, const uint8_t *add_node)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     struct mmc_frames *f = &part->frames;
     int rc = _mmc_frames_reserve(f, nadd, add_pfn, add_node);
     if (rc == 0)
@@ -53,6 +54,8 @@ static uint64_t reserve_bytes(void)
 int _mmc_partition_grow_locked(struct mmc_partition *part, unsigned node, uint64_t page_bytes,
                                uint64_t npages)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
+    _mmc_check(!_mmc_mutex_held(&part->grow_lock));
     struct mmc_pool *p = &part->pool;
     const uint64_t hpf = page_bytes >> MMC_FRAME_SHIFT;
     if (p->simulated || !part->cfg.grow) {
@@ -81,15 +84,15 @@ int _mmc_partition_grow_locked(struct mmc_partition *part, unsigned node, uint64
     }
     /* The kernel's part (faulting, zeroing, pagemap) without the partition lock: other
      * threads, FAST_ONLY ones above all, go on searching what the pool has. */
-    pthread_mutex_unlock(&part->lock);
-    pthread_mutex_lock(&part->grow_lock);
+    _mmc_partition_unlock(part);
+    _mmc_mutex_lock(&part->grow_lock);
     const uint64_t t0 = now_ns();
     char err[640] = "";
     uint64_t *pfn = NULL;
     uint8_t *nodes = NULL;
     int rc = _mmc_pool_grow(p, node, os, page_bytes, npages, part->cfg.allow_topup, &pfn, &nodes,
                             err, sizeof(err));
-    pthread_mutex_lock(&part->lock);
+    _mmc_partition_lock(part);
     const uint64_t entries = npages * (page_bytes / p->page_bytes); /* in the pool's hugepages */
     if (rc == 0) {
         rc = _mmc_partition_add_hugepages_locked(part, entries, pfn, nodes);
@@ -107,7 +110,7 @@ int _mmc_partition_grow_locked(struct mmc_partition *part, unsigned node, uint64
         _mmc_set_error("growing the pool by %llu hugepages of %llu MiB on node %u failed: %s",
                        (unsigned long long)npages, (unsigned long long)(page_bytes >> 20), node, err);
     }
-    pthread_mutex_unlock(&part->grow_lock);
+    _mmc_mutex_unlock(&part->grow_lock);
     free(pfn);
     free(nodes);
     return rc;
@@ -132,6 +135,7 @@ static uint64_t move_budget(const struct mmc_partition *part, uint64_t frames)
 static int grow_pages_for(struct mmc_partition *part, struct mmc_search *rq, unsigned node,
                           uint64_t page_bytes, uint64_t *first)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     const uint64_t hpf = page_bytes >> MMC_FRAME_SHIFT;
     const uint64_t need = (rq->frames + hpf - 1) / hpf, bound = 2 * need + 8;
     const uint64_t t0 = now_ns();
@@ -162,6 +166,7 @@ static int grow_pages_for(struct mmc_partition *part, struct mmc_search *rq, uns
  * smaller blocks, hugepages of the pool's size. */
 static int grow_for(struct mmc_partition *part, struct mmc_search *rq, unsigned node, uint64_t *first)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     const uint64_t pool_page = part->pool.page_bytes;
     bool has_1g = false; /* the node has a 1 GiB hstate (sysfs, as hwloc saw it) */
     for (unsigned k = 0; k < _mmc_g.topo->nodes[node].npagesizes; k++)
@@ -183,6 +188,7 @@ static int grow_for(struct mmc_partition *part, struct mmc_search *rq, unsigned 
 int _mmc_partition_slow_path_locked(struct mmc_partition *part, struct mmc_search *rq,
                                     const unsigned *order, unsigned nnodes, uint64_t *first)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     const struct mmc_pool *pool = &part->pool;
     const bool can_grow = part->cfg.grow && !pool->simulated && rq->highest_pfn >= pool->span_pfn &&
                           rq->lowest_pfn < pool->span_pfn + pool->span_frames; /* memory in range */
@@ -218,10 +224,10 @@ int _mmc_partition_slow_path_locked(struct mmc_partition *part, struct mmc_searc
             char why[768];
             snprintf(why, sizeof(why), "%s", mmc_last_error());
             for (unsigned k = 0; k < nnodes; k++) {
-                pthread_mutex_unlock(&part->lock);
+                _mmc_partition_unlock(part);
                 const uint64_t t0 = now_ns();
                 int c = _mmc_os_compact_node(_mmc_g.topo->nodes[order[k]].os_index);
-                pthread_mutex_lock(&part->lock);
+                _mmc_partition_lock(part);
                 part->st.grow_ns += now_ns() - t0;
                 part->st.compactions += c == 0;
             }

@@ -34,6 +34,7 @@
 /* Set [first, first + n) to state and tell the engine: they were free. */
 static void take_extent(struct mmc_partition *part, uint64_t first, uint64_t n, uint8_t state)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     _mmc_frames_set(&part->frames, first, n, state);
     part->engine->take(part->engine_state, first, n);
 }
@@ -61,6 +62,7 @@ uint64_t _mmc_place_frames(struct mmc_partition *part, unsigned node, uint64_t l
                            uint64_t want, bool clustered, uint64_t ex_first, uint64_t ex_end,
                            uint8_t state, uint64_t *out)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     const struct mmc_frames *f = &part->frames;
     uint64_t got = 0;
     if (!want || !f->node_free[node])
@@ -140,6 +142,7 @@ static unsigned dest_order(const struct mmc_partition *part, unsigned node, unsi
 
 int _mmc_load_reserve(struct mmc_partition *part)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     struct mmc_load *l = &part->load;
     const struct mmc_frames *f = &part->frames;
     if (f->hp_cap <= l->frame_slot_cap)
@@ -156,6 +159,7 @@ int _mmc_load_reserve(struct mmc_partition *part)
 
 static int load_ready(struct mmc_partition *part)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     return _mmc_load_reserve(part);
 }
 
@@ -190,6 +194,7 @@ static mmc_load_t handle_of(const struct mmc_load *l, uint32_t slot)
 /* The live slot of handle h, or NULL. Lock held. */
 static struct mmc_load_slot *slot_find(struct mmc_partition *part, mmc_load_t h)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     struct mmc_load *l = &part->load;
     uint32_t idx = (uint32_t)h;
     if (idx == 0 || idx > l->nslots || l->slots[idx - 1].gen != (uint32_t)(h >> 32) ||
@@ -209,9 +214,9 @@ static struct mmc_load_slot *slot_of(struct mmc_partition *part, mmc_load_t h, c
 {
     struct mmc_load_slot *slot = slot_find(part, h);
     if (!slot) {
-        pthread_mutex_unlock(&part->lock);
+        _mmc_partition_unlock(part);
         bad_handle(part, h, routine);
-        pthread_mutex_lock(&part->lock);
+        _mmc_partition_lock(part);
     }
     return slot;
 }
@@ -236,6 +241,7 @@ static uint64_t now_ns(void)
 int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, unsigned node,
                       uint64_t max_moves, uint64_t *first)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     struct mmc_frames *f = &part->frames;
     const uint64_t n = rq->frames, b = rq->boundary_frames;
     uint64_t best = NO_FRAME, best_mov = UINT64_MAX, best_sb = UINT64_MAX;
@@ -347,10 +353,10 @@ MMC_API int mmc_partition_set_placement(mmc_partition_t *handle, int placement)
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     p->placement = placement;
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return 0;
 }
 
@@ -367,7 +373,7 @@ MMC_API long mmc_load_alloc(mmc_partition_t *handle, int kind, int node, size_t 
         return -EINVAL;
     const unsigned nodes = p->pool.simulated ? p->frames.nnodes : _mmc_g.topo->nnodes;
     if (node >= 0 && (unsigned)node >= nodes) {
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_read_exit();
         _mmc_set_error("mmc_load_alloc: node %d is not a node of this partition (0..%u), give one "
                        "of them or -1 for any", node, nodes - 1);
         return -EINVAL;
@@ -376,7 +382,7 @@ MMC_API long mmc_load_alloc(mmc_partition_t *handle, int kind, int node, size_t 
         count = p->frames.present_frames;
     long rc = 0;
     uint64_t *frames = malloc((count ? count : 1) * sizeof(*frames));
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     if (!frames || load_ready(p) < 0) {
         rc = -ENOMEM;
         goto out;
@@ -411,8 +417,8 @@ MMC_API long mmc_load_alloc(mmc_partition_t *handle, int kind, int node, size_t 
     }
     rc = (long)got;
 out:
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     free(frames);
     return rc;
 }
@@ -427,7 +433,7 @@ MMC_API int mmc_load_free(mmc_partition_t *handle, const mmc_load_t *handles, si
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     struct mmc_load *l = &p->load;
     /* Validate all before freeing any (a misuse changes nothing): each slot is marked not live
      * as it is checked, so a handle given twice is caught too; the marks are undone on failure,
@@ -440,8 +446,8 @@ MMC_API int mmc_load_free(mmc_partition_t *handle, const mmc_load_t *handles, si
         }
         for (size_t j = 0; j < k; j++)
             l->slots[(uint32_t)handles[j] - 1].live = true;
-        pthread_mutex_unlock(&p->lock);
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_partition_unlock(p);
+        _mmc_read_exit();
         bad_handle(p, handles[k], "mmc_load_free");
         return -EINVAL;
     }
@@ -455,8 +461,8 @@ MMC_API int mmc_load_free(mmc_partition_t *handle, const mmc_load_t *handles, si
         slot->gen++;
         l->free_slots[l->nfree++] = (uint32_t)(slot - l->slots);
     }
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return 0;
 }
 
@@ -472,7 +478,7 @@ static int load_copy(mmc_partition_t *handle, mmc_load_t h, size_t off, void *bu
     if (!p)
         return -EINVAL;
     int rc = 0;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     struct mmc_load_slot *slot = slot_of(p, h, routine);
     if (!slot)
         rc = -EINVAL;
@@ -487,8 +493,8 @@ static int load_copy(mmc_partition_t *handle, mmc_load_t h, size_t off, void *bu
         memcpy(_mmc_pool_va(&p->pool, mmc_frame_pfn(&p->frames, slot->frame), false) + off, buf, len);
     else
         memcpy(buf, _mmc_pool_va(&p->pool, mmc_frame_pfn(&p->frames, slot->frame), false) + off, len);
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return rc;
 }
 
@@ -508,13 +514,13 @@ MMC_API uint64_t mmc_load_pfn(mmc_partition_t *handle, mmc_load_t h)
     if (!p)
         return 0;
     uint64_t pfn = 0;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     struct mmc_load *l = &p->load;
     uint32_t idx = (uint32_t)h;
     if (idx && idx <= l->nslots && l->slots[idx - 1].gen == (uint32_t)(h >> 32) && l->slots[idx - 1].live &&
         !l->slots[idx - 1].dropped)
         pfn = mmc_frame_pfn(&p->frames, l->slots[idx - 1].frame);
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return pfn;
 }

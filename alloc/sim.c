@@ -398,9 +398,9 @@ MMC_API int mmc_partition_create_simulated(const struct mmc_sim_config *cfg, mmc
     const struct mmc_layout layout = {.page_bytes = pb, .nhugepages = nh, .hp_pfn = pfn,
                                       .hp_node = node};
     /* No mmc_init() needed: only the list and its lock, which are static. */
-    pthread_rwlock_wrlock(&_mmc_g.lock);
+    _mmc_write_lock();
     rc = _mmc_partition_create_locked(&pc, false, &layout, out);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_write_unlock();
     free(pfn);
     free(node);
     return rc;

@@ -115,12 +115,13 @@ void _mmc_partition_unlock(struct mmc_partition *part)
 
 /* Engines whose index of one node is apart from every other node's (find, take and give on
  * node n write nothing another node's calls read or write): linear (no state), bitmap (a run
- * per node, the run hint per node), buddy (free counts per node), tree (a trie per node).
- * tlsf shares its record pool and hash table between the nodes; a plugin promises nothing. */
+ * per node, the run hint per node), tree (a trie per node). Not buddy: its sparse bitmaps'
+ * summary words (a bit per hugepage slot of a section, a bit per section) mix the nodes, and
+ * clearing a summary bit reads its neighbours (ThreadSanitizer found it); not tlsf: one record
+ * pool and hash table for all nodes; not a plugin, which promises nothing. */
 static bool engine_node_parallel(const struct mmc_engine_ops *e)
 {
-    return e == &_mmc_engine_linear || e == &_mmc_engine_bitmap || e == &_mmc_engine_buddy ||
-           e == &_mmc_engine_tree;
+    return e == &_mmc_engine_linear || e == &_mmc_engine_bitmap || e == &_mmc_engine_tree;
 }
 
 /* ---- partitions ---- */

@@ -194,9 +194,7 @@ struct buddy {
     uint64_t *added;            /* bit per ordinal: add() has taken the hugepage in */
     uint64_t added_words;       /* words of added */
     struct mmc_tab added_tab;   /* what added points into */
-    uint64_t nfree[MMC_MAX_NODES][MAX_ORDERS]; /* free blocks per node and order (per node, so
-                                   that calls on two nodes write no common counter: the engine
-                                   is node-parallel, partition.c) */
+    uint64_t nfree[MAX_ORDERS]; /* free blocks per order, all nodes */
     uint64_t node_lo[MMC_MAX_NODES], node_hi[MMC_MAX_NODES]; /* per node: frames [lo, hi) hold
                                    all its hugepages taken in (lo == hi: none) */
     uint64_t node_longest[MMC_MAX_NODES]; /* >= the frames of the node's longest run */
@@ -215,7 +213,7 @@ static inline void head_set(struct buddy *bd, unsigned k, uint64_t x)
         sbm_set(&bd->low[k], x >> k);
     else
         hs_set(&bd->high[k - bd->shift - 1], bd->f, x >> bd->shift);
-    bd->nfree[mmc_frame_node(bd->f, x)][k]++;
+    bd->nfree[k]++;
 }
 
 static inline void head_clear(struct buddy *bd, unsigned k, uint64_t x)
@@ -224,7 +222,7 @@ static inline void head_clear(struct buddy *bd, unsigned k, uint64_t x)
         sbm_clear(&bd->low[k], x >> k);
     else
         hs_clear(&bd->high[k - bd->shift - 1], bd->f, x >> bd->shift);
-    bd->nfree[mmc_frame_node(bd->f, x)][k]--;
+    bd->nfree[k]--;
 }
 
 /* First frame of the highest free block of order k starting at or below frame x, or NONE. */
@@ -268,12 +266,11 @@ static void insert_plain(struct buddy *bd, uint64_t a, uint64_t e)
 static int containing(const struct buddy *bd, uint64_t x, uint64_t rlo, unsigned *k, uint64_t *hx)
 {
     const uint64_t P = bd->f->base_pfn + x;
-    const unsigned nd = mmc_frame_node(bd->f, x);
     for (unsigned o = 0; o <= bd->kmax; o++) {
         uint64_t d = P & ((1ull << o) - 1); /* x's offset in the aligned 2^o frames */
         if (d > x - rlo)
             break;
-        if (bd->nfree[nd][o] && head_test(bd, o, x - d)) {
+        if (bd->nfree[o] && head_test(bd, o, x - d)) {
             *k = o;
             *hx = x - d;
             return 1;
@@ -446,7 +443,7 @@ static int find_steps(const struct buddy *bd, const struct mmc_search *rq, uint6
         struct query *q = &qs[i];
         q->steps = steps;
         for (unsigned k = k0; k <= kn[i] && k <= best_k; k++) {
-            if (!bd->nfree[q->node][k])
+            if (!bd->nfree[k])
                 continue;
             uint64_t p;
             int r = walk_order(q, k, false, &p);
@@ -473,7 +470,7 @@ static int find_steps(const struct buddy *bd, const struct mmc_search *rq, uint6
         struct query *q = &qs[i];
         q->steps = steps;
         for (unsigned k = j0; k <= kn[i]; k++) {
-            if (!bd->nfree[q->node][k])
+            if (!bd->nfree[k])
                 continue;
             uint64_t p;
             int r = walk_order(q, k, true, &p);
@@ -531,7 +528,6 @@ static void buddy_take(void *engine, uint64_t first, uint64_t n)
  * __free_one_page). [rlo, rhi): the run. */
 static void merge_insert(struct buddy *bd, uint64_t a, unsigned k, uint64_t rlo, uint64_t rhi)
 {
-    const unsigned nd = mmc_frame_node(bd->f, a); /* the buddies lie in a's run */
     while (k < bd->kmax) {
         const uint64_t sz = 1ull << k;
         uint64_t bud;
@@ -544,7 +540,7 @@ static void merge_insert(struct buddy *bd, uint64_t a, unsigned k, uint64_t rlo,
                 break;
             bud = a + sz;
         }
-        if (!bd->nfree[nd][k] || !head_test(bd, k, bud))
+        if (!bd->nfree[k] || !head_test(bd, k, bud))
             break;
         head_clear(bd, k, bud);
         if (bud < a)

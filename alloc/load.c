@@ -378,11 +378,11 @@ MMC_API long mmc_load_alloc(mmc_partition_t *handle, int kind, int node, size_t 
                        "of them or -1 for any", node, nodes - 1);
         return -EINVAL;
     }
+    long rc = 0;
+    _mmc_partition_lock(p); /* before reading the pool's size, which a growth changes */
     if (count > p->frames.present_frames) /* more than the pool: as many as it has, at most */
         count = p->frames.present_frames;
-    long rc = 0;
     uint64_t *frames = malloc((count ? count : 1) * sizeof(*frames));
-    _mmc_partition_lock(p);
     if (!frames || load_ready(p) < 0) {
         rc = -ENOMEM;
         goto out;

@@ -55,6 +55,8 @@ static const struct bench_preset preset_quick = {
     .repetitions = 3,
     .case_budget_s = 5,
     .warmup_calls = 4,
+    .scale_point_s = 0.15,
+    .scale_sim_bytes = 8 * GIB,
 };
 
 /* full: for lab servers: more sizes, pools to 1 TiB, nine repetitions (the fewest with which a
@@ -81,6 +83,8 @@ static const struct bench_preset preset_full = {
     .repetitions = 9,
     .case_budget_s = 60,
     .warmup_calls = 16,
+    .scale_point_s = 2,
+    .scale_sim_bytes = 64 * GIB,
 };
 
 static const char usage[] =
@@ -91,7 +95,7 @@ static const char usage[] =
     "(schema: results/README.md). Needs root for the real pool, DPDK and the kernel peer\n"
     "(pagemap frame numbers, nr_hugepages); simulated pools run anywhere.\n"
     "\n"
-    "suites (--suite, comma separated; default search,fastonly,peers,frag):\n"
+    "suites (--suite, comma separated; default search,fastonly,peers,frag,scale):\n"
     "  search    every engine x request size x constraint (none, range, boundary,\n"
     "            range+boundary, node) x fill level (aged by the seeded recipe of\n"
     "            results/README.md; on the real pool half of the aged blocks are movable\n"
@@ -116,6 +120,11 @@ static const char usage[] =
     "            clustered), a real pool aged by the load model's aging trace (MDLs, blocks,\n"
     "            movable and standby load); at each sample U(9), U(18), FI(9), the largest\n"
     "            free stretch, and 2 MiB / 8 MiB probes with and without FAST_ONLY (frag.csv)\n"
+    "  scale     throughput and latency against threads (--threads), each pinned to a CPU:\n"
+    "            a simulated 2-node pool (quick 8G, full 64G) and the real pool, per engine;\n"
+    "            mixes small (4K-64K), medium (1M-8M under a range and a 16M boundary), mdl\n"
+    "            (64K-1M MDLs, real pool); placements own (thread i on node i mod nodes) and\n"
+    "            one (all on node 0); each point runs quick 0.15 s, full 2 s (scale.csv)\n"
     "\n"
     "options:\n"
     "  --suite LIST        suites to run (see above)\n"
@@ -138,6 +147,8 @@ static const char usage[] =
     "                      repetition 2, ... (names end in /rep:K); a case's row merges its\n"
     "                      repetitions and carries 95 %% intervals of p50 and p99\n"
     "  --calls N           measured calls per case and repetition (overrides the preset)\n"
+    "  --threads LIST      thread counts of the scale suite, e.g. 1,2,4,8 (default 1, 2, 4 ...\n"
+    "                      below the CPUs this process may use, then their count)\n"
     "  --sim-pools LIST    simulated pool sizes of the sweep, e.g. 1G,16G,256G (0: none)\n"
     "  --plugin PATH.so    load a search engine from a shared object (docs/engines.md; may be\n"
     "                      given again): it joins the engines above, in every suite and CSV\n"
@@ -158,7 +169,8 @@ static const char usage[] =
     "--benchmark_min_time has no effect: each case makes a fixed number of calls.\n"
     "\n"
     "output (OUT/): search.csv fastonly.csv peers.csv (a row per case, written as it\n"
-    "completes), frag.csv (a row per sample and probe), pool_sweep_fit.csv, peers_ratio.csv,\n"
+    "completes), frag.csv (a row per sample and probe), scale.csv (a row per thread count),\n"
+    "pool_sweep_fit.csv, peers_ratio.csv,\n"
     "context.json, gbench.json. A progress\n"
     "line with ETA goes to stderr (a line per case when stderr is not a terminal). Ctrl-C or\n"
     "SIGTERM stops at the next call, keeps every completed row and closes every file; a\n"
@@ -301,6 +313,7 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
         {"out", required_argument, 0, 'o'},   {"preset", required_argument, 0, 'P'},
         {"calls", required_argument, 0, 'c'}, {"sim-pools", required_argument, 0, 'm'},
         {"plugin", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
+        {"threads", required_argument, 0, 'T'},
         {0, 0, 0, 0}};
     /* Google Benchmark's flags are set aside first */
     char **ours = calloc((size_t)argc + 1, sizeof(char *));
@@ -319,8 +332,8 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
             ours[nours++] = argv[i];
         }
     }
-    const char *suites = "search,fastonly,peers,frag", *algo = NULL, *pool = NULL, *page = "2M";
-    const char *nodes = NULL, *preset = "quick", *sims = NULL;
+    const char *suites = "search,fastonly,peers,frag,scale", *algo = NULL, *pool = NULL, *page = "2M";
+    const char *nodes = NULL, *preset = "quick", *sims = NULL, *threads = NULL;
     int c, rc = -1;
     optind = 1;
     while (rc < 0 && (c = getopt_long(nours, ours, "h", opts, NULL)) != -1) {
@@ -345,6 +358,7 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
                 rc = usage_error("--calls '%s': give a positive count", optarg);
             break;
         case 'm': sims = optarg; break;
+        case 'T': threads = optarg; break;
         case 'L': {
             /* loaded at once, so that --algo and --help see the engine whatever the order */
             const char *name = NULL;
@@ -393,17 +407,38 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
             for (s = 0; s < SUITE_COUNT; s++)
                 o->suite[s] = true;
             o->frag = true;
+            o->scale = true;
             continue;
         }
         if (!strcmp(items[i], "frag")) {
             o->frag = true;
             continue;
         }
+        if (!strcmp(items[i], "scale")) {
+            o->scale = true;
+            continue;
+        }
         for (s = 0; s < SUITE_COUNT && strcmp(items[i], bench_suite_name[s]); s++)
             ;
         if (s == SUITE_COUNT)
-            return usage_error("unknown suite '%s' (search, fastonly, peers, frag)", items[i]);
+            return usage_error("unknown suite '%s' (search, fastonly, peers, frag, scale)", items[i]);
         o->suite[s] = true;
+    }
+
+    /* the scale suite's thread counts */
+    if (threads) {
+        char titems[BENCH_MAX_LIST][MMC_NAME_MAX];
+        if (parse_list(threads, titems, BENCH_MAX_LIST, &o->nthreads) < 0)
+            return usage_error("--threads '%s': give a comma separated list of counts", threads);
+        for (unsigned i = 0; i < o->nthreads; i++) {
+            char *end;
+            unsigned long v = strtoul(titems[i], &end, 10);
+            if (*end || end == titems[i] || v == 0 || v > 4096)
+                return usage_error("--threads: '%s' is not a thread count (1..4096)", titems[i]);
+            o->threads[i] = (unsigned)v;
+        }
+    } else {
+        o->nthreads = suite_scale_default_threads(o->threads, BENCH_MAX_LIST);
     }
 
     /* engines, by the registry: never a fixed list */
@@ -743,6 +778,8 @@ int mmc_bench_main(int argc, char **argv)
     if (suite_search_write_fit() < 0 || suite_peers_write_ratios() < 0)
         bench_g.write_errors++;
     if (bench_g.opt.frag && !bench_stop && suite_frag_run() < 0)
+        bench_g.write_errors++;
+    if (bench_g.opt.scale && !bench_stop && suite_scale_run() < 0)
         bench_g.write_errors++;
     bench_close_csvs();
     int code = bench_stop == SIGINT    ? BENCH_EXIT_SIGINT

@@ -110,12 +110,16 @@ struct bench_preset {
     int64_t grow_calls;             /* calls per grow case (each on a fresh small pool) */
     double case_budget_s;           /* a case stops (row kept, error noted) after this long */
     unsigned warmup_calls;          /* untimed calls before each case's measured calls */
+    double scale_point_s;           /* scale suite: seconds each thread count runs */
+    uint64_t scale_sim_bytes;       /* scale suite: the simulated pool */
 };
 
 /* The command line, resolved. */
 struct bench_opts {
     bool suite[SUITE_COUNT];        /* suites selected */
     bool frag;                      /* the frag suite (suite_frag.c: a time series, not cases) */
+    bool scale;                     /* the scale suite (suite_scale.c: runs of threads) */
+    unsigned threads[BENCH_MAX_LIST]; unsigned nthreads; /* --threads, or the default */
     char engines[BENCH_MAX_ENGINES][MMC_NAME_MAX]; unsigned nengines;
     const char *plugin_path[BENCH_MAX_ENGINES]; /* --plugin, loaded (mmc_engine_load) */
     const char *plugin_name[BENCH_MAX_ENGINES]; unsigned nplugins; /* their engines' names */
@@ -199,6 +203,12 @@ extern volatile sig_atomic_t bench_stop; /* the signal that asked to stop, 0 if 
 /* ---- suite_frag.c ---- */
 /* Run the frag suite (frag.csv in out_dir): 0 or -errno. */
 int suite_frag_run(void);
+
+/* ---- suite_scale.c ---- */
+/* Run the scale suite (scale.csv in out_dir): 0 or -errno. */
+int suite_scale_run(void);
+/* The default thread counts (1, 2, 4 ... and the CPUs this process may use): how many. */
+unsigned suite_scale_default_threads(unsigned *out, unsigned max);
 
 /* ---- bench.c ---- */
 /* mmc_bench_main(): bench_cli.h. */

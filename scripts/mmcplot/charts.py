@@ -797,6 +797,77 @@ def frag_timeseries(runs):
     return Chart(name, title, fig, note)
 
 
+# --- (e2) scaling against threads (scale.csv) --------------------------------------------------
+
+SCALE_PANELS = [("sim", "small"), ("sim", "medium"), ("real", "small"), ("real", "medium"),
+                ("real", "mdl")]
+SCALE_MIX_TEXT = {"small": "4K-64K", "medium": "1M-8M, range + 16M boundary", "mdl": "MDL 64K-1M"}
+
+
+def scale_threads(runs):
+    """Per pool and mix: total throughput (alloc + free pairs per second) against threads per
+    engine, with ideal scaling (the 1-thread rate times the threads) as a dashed line of the
+    engine's colour, and the allocation p99 against threads. Placement own (thread i on node
+    i mod nodes) solid; one (every thread on node 0) dotted."""
+    name, title = "scale_threads", "Throughput and p99 latency against threads"
+    skip = check_needs(runs, name)
+    if skip:
+        return Chart(name, title, skipped=skip)
+    rows = [r for run in runs[:1] for r in run.rows("scale")]
+    panels = [p for p in SCALE_PANELS if any(r.get("pool") == p[0] and r.get("mix") == p[1] for r in rows)]
+    if not panels:
+        return Chart(name, title, skipped="scale.csv has no rows of a known pool and mix")
+    names = series_names(rows)
+    fig, axes = style.subplots(2, len(panels), panel_w=3.0, panel_h=2.4)
+    for col, (pool, mix) in enumerate(panels):
+        top, bot = axes[0][col], axes[1][col]
+        prow = [r for r in rows if r.get("pool") == pool and r.get("mix") == mix]
+        tmax = 1
+        for n in names:
+            for placement, ls in (("own", "-"), ("one", ":")):
+                pts = sorted((r["threads"], r["pairs_per_s"], r.get("alloc_p99_ns")) for r in prow
+                             if label(r) == n and r.get("placement") == placement
+                             and r.get("threads") and r.get("pairs_per_s") is not None)
+                if not pts:
+                    continue
+                tmax = max(tmax, pts[-1][0])
+                top.plot([p[0] for p in pts], [p[1] for p in pts], color=style.colour(n),
+                         marker=style.marker(n), linestyle=ls, linewidth=1.3, markersize=4)
+                bot.plot([p[0] for p in pts if p[2]], [p[2] for p in pts if p[2]], color=style.colour(n),
+                         marker=style.marker(n), linestyle=ls, linewidth=1.3, markersize=4)
+                one = [p[1] for p in pts if p[0] == 1]
+                if placement == "own" and one:
+                    top.plot([p[0] for p in pts], [one[0] * p[0] for p in pts], color=style.colour(n),
+                             linestyle="--", linewidth=0.8, alpha=0.45)
+        top.set_title(f"{pool} \u00b7 {SCALE_MIX_TEXT.get(mix, mix)}", fontsize=9)
+        top.set_ylim(bottom=0)
+        from matplotlib.ticker import EngFormatter
+        top.yaxis.set_major_formatter(EngFormatter())
+        if bot.lines:
+            style.log_ns_axis(bot, "y")
+        for ax in (top, bot):
+            ax.set_xlim(0.8, tmax * 1.1)
+            ax.set_xticks(sorted({r["threads"] for r in prow if r.get("threads")}))
+        bot.set_xlabel("threads")
+    axes[0][0].set_ylabel("pairs / s (alloc + free)")
+    axes[1][0].set_ylabel("allocation p99")
+    from matplotlib.lines import Line2D
+    items = [style.header_item("Engine")] + [(style.series_handle(n), n) for n in names]
+    items += [style.header_item("Line"),
+              (Line2D([], [], color="#444444", linestyle="-"), "own node per thread"),
+              (Line2D([], [], color="#444444", linestyle=":"), "all threads on node 0"),
+              (Line2D([], [], color="#444444", linestyle="--", alpha=0.45), "ideal (1 thread x T)")]
+    durations = sorted({r.get("duration_s") for r in rows if r.get("duration_s")})
+    note = ("Each thread pinned to a CPU, a closed loop of one free and one allocation per step "
+            "(16 blocks live per thread) for the point's duration; sim: a simulated pool of two "
+            "nodes (no memory touched), real: the system partition of real hugepages. An engine "
+            "that is not node-parallel (buddy, tlsf) takes the partition lock on every call.")
+    dur = f"{min(durations):.2f}-{max(durations):.2f} s per point" if durations else ""
+    sub = f"{where(runs, pools=False)} \u00b7 scale suite \u00b7 {dur}"
+    _finish(fig, runs, title, sub, note, items)
+    return Chart(name, title, fig, note)
+
+
 # --- (f) success heat map ----------------------------------------------------------------------
 
 def success_heatmap(runs):
@@ -1112,7 +1183,7 @@ def scenarios(runs):
 
 
 ALL = [latency_ecdf, latency_vs_fill, latency_vs_pool, fastonly_fn, fastonly_vs_ordinary, frag_timeseries,
-       success_heatmap, peers, scenarios]
+       success_heatmap, peers, scenarios, scale_threads]
 
 
 def draw_all(runs):

@@ -25,14 +25,24 @@ FRAG_COLUMNS = [
     "trades", "frames_moved", "frames_dropped", "utilisation", "seed",
 ]
 
+# scale.csv (bench/suite_scale.c): one row per pool, mix, placement, engine and thread count;
+# meanings in results/README.md ("scale.csv").
+SCALE_COLUMNS = [
+    "run_id", "host", "pool", "pool_bytes", "nodes", "engine", "mix", "placement", "threads",
+    "cpus", "duration_s", "pairs", "failed", "pairs_per_s", "pairs_per_s_per_thread", "speedup",
+    "alloc_p50_ns", "alloc_p99_ns", "alloc_p999_ns", "free_p50_ns", "free_p99_ns", "seed",
+]
+
 CASE_SUITES = ("search", "fastonly", "peers")
 SUITE_FILES = {"search": "search.csv", "fastonly": "fastonly.csv", "peers": "peers.csv",
-               "frag": "frag.csv"}
+               "frag": "frag.csv", "scale": "scale.csv"}
+# The columns each file must have (the case files share CASE_COLUMNS).
+SUITE_COLUMNS = {"frag": FRAG_COLUMNS, "scale": SCALE_COLUMNS}
 
 # Columns read as text; every other column is a number (int, or float when it has a point),
 # empty meaning "not measured" (None).
 TEXT_COLUMNS = {"run_id", "host", "suite", "engine", "peer", "constraint", "state", "node",
-                "policy"}
+                "policy", "pool", "mix", "placement", "cpus"}
 # Columns holding one number per repetition, joined by ';' (an empty entry: no success in that
 # repetition): read as a list of int or None.
 LIST_COLUMNS = {"rep_p50_ns", "rep_p99_ns"}
@@ -67,6 +77,7 @@ NEEDS = {
     "fastonly_vs_ordinary": ("fastonly", ["engine", "flags", "state", "calls", "successes",
                                           "fill_pct", "pool_bytes", "p50_ns", "fail_p50_ns"]),
     "frag_timeseries": ("frag", FRAG_COLUMNS),
+    "scale_threads": ("scale", SCALE_COLUMNS),
     "success_heatmap": ("search", ["engine", "request_bytes", "fill_pct", "constraint",
                                    "pool_bytes", "calls", "successes"]),
     "scenarios": ("search", ["engine", "state", "constraint", "request_bytes", "largest_free_bytes",

@@ -4,12 +4,16 @@
  * each partition: its pool, frame database, search engine, and the table of live contiguous
  * blocks (open addressing keyed by first frame, so a free checks its address in O(1)).
  *
- * Locking: _mmc_g.lock (rwlock) guards the list of partitions and the topology: readers are
- * every routine that resolves an address or a handle, writers are init, fini and partition
- * create / destroy. Each partition's mutex guards its frame database, engine and blocks; it is
- * always taken after _mmc_g.lock, never before. A partition's views never move while it is on
- * the list (addressed by physical address: address -> PFN under the rwlock alone); a frame's
- * state, which a growth extends (grow.c: grow_lock), is read under the partition's mutex.
+ * Locking (docs/ARCHITECTURE.md, "Locking"): the global lock (lock.h: a reader-writer lock with
+ * per-thread reader slots) guards the list of partitions and the topology: readers are every
+ * routine that resolves an address or a handle, writers are init, fini and partition create /
+ * destroy. Each partition has a lock per node and the partition lock; whoever holds the
+ * partition lock holds every node lock too (_mmc_partition_lock). A contiguous allocation or
+ * free with a node-parallel engine takes one node's lock at a time; everything else takes the
+ * partition lock. A partition's views never move while it is on the list (addressed by
+ * physical address: address -> PFN under the global lock alone, PFN -> node by the pool's
+ * lock-free slot map); a frame's state, which a growth extends (grow.c: grow_lock), is read
+ * under its node's lock or the partition lock.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -55,7 +55,7 @@ static const struct bench_preset preset_quick = {
     .repetitions = 3,
     .case_budget_s = 5,
     .warmup_calls = 4,
-    .scale_point_s = 0.15,
+    .scale_point_s = 0.25,
     .scale_sim_bytes = 8 * GIB,
 };
 
@@ -124,7 +124,7 @@ static const char usage[] =
     "            a simulated 2-node pool (quick 8G, full 64G) and the real pool, per engine;\n"
     "            mixes small (4K-64K), medium (1M-8M under a range and a 16M boundary), mdl\n"
     "            (64K-1M MDLs, real pool); placements own (thread i on node i mod nodes) and\n"
-    "            one (all on node 0); each point runs quick 0.15 s, full 2 s (scale.csv)\n"
+    "            one (all on node 0); each point runs quick 0.25 s, full 2 s (scale.csv)\n"
     "\n"
     "options:\n"
     "  --suite LIST        suites to run (see above)\n"

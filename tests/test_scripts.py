@@ -83,6 +83,9 @@ class SchemaTest(unittest.TestCase):
         frag = text.split("## Columns of frag.csv", 1)[1].split("\n## ", 1)[0]
         fcols = [m.group(1) for m in re.finditer(r"^\| *([a-z0-9_]+) *\|", frag, re.M) if m.group(1) != "column"]
         self.assertEqual(fcols, schema.FRAG_COLUMNS)
+        scale = text.split("## Columns of scale.csv", 1)[1].split("\n## ", 1)[0]
+        scols = [m.group(1) for m in re.finditer(r"^\| *([a-z0-9_]+) *\|", scale, re.M) if m.group(1) != "column"]
+        self.assertEqual(scols, schema.SCALE_COLUMNS)
 
 
 class PlotTest(Base):

@@ -149,6 +149,8 @@ static const char usage[] =
     "  --calls N           measured calls per case and repetition (overrides the preset)\n"
     "  --threads LIST      thread counts of the scale suite, e.g. 1,2,4,8 (default 1, 2, 4 ...\n"
     "                      below the CPUs this process may use, then their count)\n"
+    "  --scale-seconds S   how long each thread count of the scale suite runs (default: quick\n"
+    "                      0.25, full 2)\n"
     "  --sim-pools LIST    simulated pool sizes of the sweep, e.g. 1G,16G,256G (0: none)\n"
     "  --plugin PATH.so    load a search engine from a shared object (docs/engines.md; may be\n"
     "                      given again): it joins the engines above, in every suite and CSV\n"
@@ -313,7 +315,7 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
         {"out", required_argument, 0, 'o'},   {"preset", required_argument, 0, 'P'},
         {"calls", required_argument, 0, 'c'}, {"sim-pools", required_argument, 0, 'm'},
         {"plugin", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
-        {"threads", required_argument, 0, 'T'},
+        {"threads", required_argument, 0, 'T'}, {"scale-seconds", required_argument, 0, 'D'},
         {0, 0, 0, 0}};
     /* Google Benchmark's flags are set aside first */
     char **ours = calloc((size_t)argc + 1, sizeof(char *));
@@ -359,6 +361,13 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
             break;
         case 'm': sims = optarg; break;
         case 'T': threads = optarg; break;
+        case 'D': {
+            char *end;
+            o->scale_seconds = strtod(optarg, &end);
+            if (*end || end == optarg || !(o->scale_seconds > 0 && o->scale_seconds <= 3600))
+                rc = usage_error("--scale-seconds '%s': give seconds, above 0 and at most 3600", optarg);
+            break;
+        }
         case 'L': {
             /* loaded at once, so that --algo and --help see the engine whatever the order */
             const char *name = NULL;

@@ -120,6 +120,7 @@ struct bench_opts {
     bool frag;                      /* the frag suite (suite_frag.c: a time series, not cases) */
     bool scale;                     /* the scale suite (suite_scale.c: runs of threads) */
     unsigned threads[BENCH_MAX_LIST]; unsigned nthreads; /* --threads, or the default */
+    double scale_seconds;           /* --scale-seconds, 0 = the preset's point duration */
     char engines[BENCH_MAX_ENGINES][MMC_NAME_MAX]; unsigned nengines;
     const char *plugin_path[BENCH_MAX_ENGINES]; /* --plugin, loaded (mmc_engine_load) */
     const char *plugin_name[BENCH_MAX_ENGINES]; unsigned nplugins; /* their engines' names */

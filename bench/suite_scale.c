@@ -298,6 +298,11 @@ static void run_series(struct scale_ctx *x, struct point *pt, const char *pool, 
     }
 }
 
+static double point_s(void)
+{
+    return bench_g.opt.scale_seconds > 0 ? bench_g.opt.scale_seconds : bench_g.opt.preset->scale_point_s;
+}
+
 static void run_sim(struct scale_ctx *x)
 {
     const uint64_t bytes = bench_g.opt.preset->scale_sim_bytes;
@@ -310,8 +315,7 @@ static void run_sim(struct scale_ctx *x)
                 sc.nnodes = 2;
                 sc.seed = bench_g.opt.seed;
                 snprintf(sc.algo, sizeof(sc.algo), "%s", bench_g.opt.engines[e]);
-                struct point pt = {.mix = mix, .nodes = 2, .own = own,
-                                   .duration_s = bench_g.opt.preset->scale_point_s};
+                struct point pt = {.mix = mix, .nodes = 2, .own = own, .duration_s = point_s()};
                 if (mmc_partition_create_simulated(&sc, &pt.part) < 0) {
                     fprintf(stderr, "mmcontig bench: scale: simulated pool for %s: %s\n", sc.algo,
                             mmc_last_error());
@@ -363,8 +367,7 @@ static void run_real(struct scale_ctx *x)
         for (int mix = MIX_SMALL; mix < MIX_COUNT && !bench_stop; mix++)
             for (int own = 1; own >= (nodes > 1 ? 0 : 1) && !bench_stop; own--) {
                 struct point pt = {.part = NULL, .mix = mix, .nodes = nodes, .own = own,
-                                   .highest = highest,
-                                   .duration_s = bench_g.opt.preset->scale_point_s};
+                                   .highest = highest, .duration_s = point_s()};
                 run_series(x, &pt, "real", pool_bytes, bench_g.opt.engines[e]);
             }
     }

@@ -122,9 +122,14 @@ void _mmc_partition_unlock(struct mmc_partition *part)
  * per node, the run hint per node), tree (a trie per node). Not buddy: its sparse bitmaps'
  * summary words (a bit per hugepage slot of a section, a bit per section) mix the nodes, and
  * clearing a summary bit reads its neighbours (ThreadSanitizer found it); not tlsf: one record
- * pool and hash table for all nodes; not a plugin, which promises nothing. */
+ * pool and hash table for all nodes; not a plugin, which promises nothing. Read through
+ * part->node_parallel (tests/test_nodelocks.c checks it is set for the three). */
 static bool engine_node_parallel(const struct mmc_engine_ops *e)
 {
+    /* -Ddebug_checks=expensive recounts the whole frame database after changes
+     * (_mmc_frames_verify): that needs it quiet, so every call takes the partition lock */
+    if (MMC_DEBUG_CHECKS >= 2)
+        return false;
     return e == &_mmc_engine_linear || e == &_mmc_engine_bitmap || e == &_mmc_engine_tree;
 }
 
@@ -203,7 +208,7 @@ int _mmc_partition_create_locked(const struct mmc_config *cfg, bool is_system,
                           page_bytes >> MMC_FRAME_SHIFT, part->pool.nhugepages, part->pool.hp_pfn,
                           part->pool.hp_node);
     if (rc == 0)
-        rc = engine->create(&part->frames, &part->engine_state);
+        rc = _mmc_engine_open(engine, &part->frames, &part->engine, &part->engine_state);
     if (rc < 0) {
         _mmc_set_error("building the frame database or the '%s' engine failed: %s", engine->name,
                        strerror(-rc));
@@ -214,9 +219,7 @@ int _mmc_partition_create_locked(const struct mmc_config *cfg, bool is_system,
         part->st.topup_hugepages += part->pool.topup[n];
     /* every node the partition may ever hold: a simulated one never grows, a real one grows
      * on the machine's nodes only */
-    part->nlocks = sim ? part->frames.nnodes : _mmc_g.topo->nnodes;
-    if (part->nlocks > MMC_MAX_NODES)
-        part->nlocks = MMC_MAX_NODES;
+    part->nlocks = _mmc_partition_nnodes(part);
     if (part->nlocks == 0)
         part->nlocks = 1;
     part->node_parallel = engine_node_parallel(engine);
@@ -625,16 +628,6 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
         contig_unlock(part, held);
         return NULL;
     }
-#if MMC_DEBUG_CHECKS >= 2 /* O(frames): off by default, so benchmarks time the search alone */
-    if (!mmc_search_fits(&part->frames, rq, first)) {
-        fprintf(stderr, "mmcontig: engine '%s' returned frame %llu, which does not satisfy the "
-                "request (%llu frames, PFN %#llx-%#llx, boundary %llu, nodes %#llx)\n",
-                part->engine->name, (unsigned long long)first, (unsigned long long)rq->frames,
-                (unsigned long long)rq->lowest_pfn, (unsigned long long)rq->highest_pfn,
-                (unsigned long long)rq->boundary_frames, (unsigned long long)rq->node_mask);
-        abort();
-    }
-#endif
     const unsigned nd = mmc_frame_node(&part->frames, first);
     _mmc_check(held < 0 || (unsigned)held == nd);
     struct mmc_node_part *np = &part->node[nd];
@@ -761,10 +754,11 @@ MMC_API int mmc_partition_set_engine(mmc_partition_t *handle, const char *algo)
         return -EINVAL;
     _mmc_partition_lock(p);
     void *state = NULL;
-    int rc = e->create(&p->frames, &state);
+    const struct mmc_engine_ops *ops = NULL;
+    int rc = _mmc_engine_open(e, &p->frames, &ops, &state);
     if (rc == 0) {
         p->engine->destroy(p->engine_state);
-        p->engine = e;
+        p->engine = ops;
         p->engine_state = state;
         p->node_parallel = engine_node_parallel(e);
         snprintf(p->cfg.algo, sizeof(p->cfg.algo), "%s", e->name);
@@ -884,9 +878,9 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
     st->state_hash = h;
     st->engine_metadata_bytes = p->engine->metadata_bytes(p->engine_state);
     st->frames_bytes = _mmc_frames_bytes(f);
-    st->nnodes = p->pool.simulated ? f->nnodes : _mmc_g.topo->nnodes; /* simulated: its own */
+    st->nnodes = _mmc_partition_nnodes(p);
     st->span_frames = p->pool.span_frames;
-    st->pool_max_frames = p->pool.simulated || !p->cfg.grow ? f->present_frames
+    st->pool_max_frames = _mmc_partition_no_growth(p) ? f->present_frames
                           : p->cfg.pool_max_bytes ? p->cfg.pool_max_bytes >> MMC_FRAME_SHIFT
                                                   : UINT64_MAX; /* what the kernel gives, less the reserve */
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)

@@ -12,7 +12,7 @@
  * A simulated partition needs neither hugepages nor root nor mmc_init(): it takes _mmc_g.lock
  * for writing and goes on the global list like any other, so mmc_partition_destroy() and
  * mmc_fini() release it. Its node numbers are its own (up to 64, whatever the machine has), so
- * the NT routines order its nodes with _mmc_sim_node_order() instead of the machine's
+ * the NT routines order its nodes (nodes.c) by number instead of the machine's
  * distances.
  *
  * Memory: per hugepage 8 + 1 bytes here (freed once the partition has copied them); the
@@ -302,25 +302,6 @@ out:
     *nhugepages = nh;
     *page_bytes = pb;
     return 0;
-}
-
-/* ---- node order of a simulated partition ---- */
-
-unsigned _mmc_sim_node_order(const struct mmc_partition *part, unsigned node, bool any_node,
-                             bool strict, unsigned *order)
-{
-    const unsigned nn = part->frames.nnodes;
-    if (strict && !any_node) {
-        order[0] = node;
-        return 1;
-    }
-    /* No distances: the preferred node (0 for any), then the others by ascending number. */
-    unsigned from = any_node || node >= nn ? 0 : node, k = 0;
-    order[k++] = from;
-    for (unsigned n = 0; n < nn; n++)
-        if (n != from)
-            order[k++] = n;
-    return k;
 }
 
 /* ---- the public API ---- */

@@ -9,7 +9,7 @@
 # measurements: context.json carries "fixture": true and the charts say so in a red banner.
 # Never commit its output under results/.
 #
-#   tests/fixtures_bench.py OUT_DIR [--host H] [--seed N] [--frag] [--small]
+#   tests/fixtures_bench.py OUT_DIR [--host H] [--seed N] [--frag] [--scale] [--small]
 #   prints the run directory it wrote (OUT_DIR/<host>/<UTC time>/)
 
 import argparse
@@ -25,6 +25,7 @@ from mmcplot import schema  # noqa: E402  (plain data: no matplotlib needed)
 
 COLUMNS = schema.CASE_COLUMNS
 FRAG_COLUMNS = schema.FRAG_COLUMNS
+SCALE_COLUMNS = schema.SCALE_COLUMNS
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 NONE_HIGHEST = (1 << 64) - 1
 # context.json noise of a run on a busy shared host (for make_run's context_extra): 6 % steal
@@ -69,14 +70,14 @@ def write_run(out_dir, host, stamp, suites, context):
     path = os.path.join(out_dir, host, stamp)
     os.makedirs(path, exist_ok=True)
     for name, rows in suites.items():
-        cols = FRAG_COLUMNS if name == "frag" else COLUMNS
+        cols = {"frag": FRAG_COLUMNS, "scale": SCALE_COLUMNS}.get(name, COLUMNS)
         with open(os.path.join(path, f"{name}.csv"), "w", newline="") as f:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(cols)
             for r in rows:
                 r["run_id"] = r.get("run_id") or f"{host}-{stamp}"
                 r["host"] = r.get("host") or host
-                if name != "frag":
+                if name not in ("frag", "scale"):
                     r["suite"] = r.get("suite") or name
                 w.writerow([_text(r.get(c, "")) for c in cols])
     with open(os.path.join(path, "context.json"), "w") as f:
@@ -415,9 +416,36 @@ def add_reps(rows, reps, rng, sigma=0.04):
             r[f"{k}_ci_hi_ns"] = math.ceil(max(hi, v))
 
 
+def scale_rows(m, engines, real_pool, seed):
+    """Rows shaped as bench/suite_scale.c writes them: per pool, mix, placement and engine,
+    threads 1, 2, 4; the node-parallel engines scale on their own nodes, the others do not."""
+    rows = []
+    for pool, pool_bytes, mixes in (("sim", 8 * GiB, ("small", "medium")),
+                                    ("real", real_pool, ("small", "medium", "mdl"))):
+        for e in engines:
+            for mix in mixes:
+                for placement in (("own", "one") if pool == "sim" else ("own",)):
+                    base = {"small": 2e6, "medium": 8e5, "mdl": 1e5}[mix] * (0.7 + 0.6 * m.rng.random())
+                    parallel = e not in ("buddy", "tlsf") and placement == "own" and pool == "sim"
+                    for t in (1, 2, 4):
+                        eff = (min(t, 2) * 0.9 ** (t - 1)) if parallel else 1 / (1 + 0.3 * (t - 1))
+                        rate = base * (1 if t == 1 else eff)
+                        p99 = round(1e9 / base * (3 + t * (1 if parallel else 4)))
+                        rows.append(dict(pool=pool, pool_bytes=pool_bytes, nodes=2 if pool == "sim" else 1,
+                                         engine=e, mix=mix, placement=placement, threads=t,
+                                         cpus=" ".join(str(i % 2) for i in range(t)), duration_s=0.25,
+                                         pairs=int(rate * 0.25), failed=0, pairs_per_s=round(rate),
+                                         pairs_per_s_per_thread=round(rate / t),
+                                         speedup=round(rate / base, 3), alloc_p50_ns=round(p99 / 3),
+                                         alloc_p99_ns=p99, alloc_p999_ns=p99 * 2,
+                                         free_p50_ns=round(p99 / 4), free_p99_ns=round(p99 / 2),
+                                         seed=seed))
+    return rows
+
+
 def make_run(out_dir, host="fixture-a", seed=42, stamp="20240501T120000Z", frag=False,
              small=False, real_pool=2 * GiB, speed=1.0, reps=3, rep_seed=None, slower=None,
-             context_extra=None):
+             context_extra=None, scale=False):
     """A whole synthetic run; small=True makes a quicker one (fewer sizes and pools). reps:
     repetitions per case (the interval columns); rep_seed: the seed of the repetitions' noise
     (default: seed), so that two runs of one seed differ only by it; slower: {engine: factor}
@@ -472,6 +500,8 @@ def make_run(out_dir, host="fixture-a", seed=42, stamp="20240501T120000Z", frag=
         add_reps(suites[name], reps, rng)
     if frag:
         suites["frag"] = frag_rows(m, engines)
+    if scale:
+        suites["scale"] = scale_rows(m, engines, real_pool, seed)
     ctx = context(host, stamp, seed, real_pool)
     ctx.update(context_extra or {})
     return write_run(out_dir, host, stamp, suites, ctx)
@@ -485,6 +515,7 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--stamp", default="20240501T120000Z", help="the run's UTC time stamp")
     ap.add_argument("--frag", action="store_true", help="write frag.csv too")
+    ap.add_argument("--scale", action="store_true", help="write scale.csv too")
     ap.add_argument("--small", action="store_true", help="fewer sizes, pools and constraints")
     ap.add_argument("--speed", type=float, default=1.0, help="multiply search/fastonly latency")
     ap.add_argument("--reps", type=int, default=3, help="repetitions per case (default 3)")
@@ -494,7 +525,7 @@ def main():
     a = ap.parse_args()
     slower = {e: float(f) for e, f in (x.split(":", 1) for x in a.slower)}
     print(make_run(a.out_dir, a.host, a.seed, a.stamp, a.frag, a.small, speed=a.speed,
-                   reps=a.reps, rep_seed=a.rep_seed, slower=slower))
+                   reps=a.reps, rep_seed=a.rep_seed, slower=slower, scale=a.scale))
 
 
 if __name__ == "__main__":

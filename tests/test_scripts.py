@@ -33,7 +33,7 @@ from mmcplot import schema  # noqa: E402  (schema.py is plain data: no matplotli
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHARTS = ["latency_ecdf", "latency_vs_fill", "latency_vs_pool", "fastonly_decision_vs_fn",
           "fastonly_vs_ordinary",
-          "frag_timeseries", "success_heatmap", "peers", "scenarios"]
+          "frag_timeseries", "success_heatmap", "peers", "scenarios", "scale_threads"]
 
 
 def run(script, *args):
@@ -92,7 +92,7 @@ class PlotTest(Base):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.run_dir = fx.make_run(cls.tmp, "fixture-a", seed=42, frag=True, small=True)
+        cls.run_dir = fx.make_run(cls.tmp, "fixture-a", seed=42, frag=True, small=True, scale=True)
 
     def test_plot_every_chart_png_and_svg(self):
         out = os.path.join(self.tmp, "charts-all")
@@ -249,7 +249,7 @@ class ReportTest(Base):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.run_dir = fx.make_run(cls.tmp, "fixture-a", seed=42, frag=True, small=True)
+        cls.run_dir = fx.make_run(cls.tmp, "fixture-a", seed=42, frag=True, small=True, scale=True)
         cls.proc = run("report", cls.run_dir)
         with open(os.path.join(cls.run_dir, "report.html"), encoding="utf-8") as f:
             cls.html = f.read()

@@ -429,6 +429,9 @@ MMC_INTERNAL struct mmc_partition *_mmc_partition_resolve(mmc_partition_t *handl
 /* Validate a PartitionObject: NULL -> system partition. NULL if invalid. Read lock held. */
 MMC_INTERNAL struct mmc_partition *_mmc_partition_from_handle_locked(void *handle);
 
+/* rq->max_work of a FAST_ONLY call: the engine's own bound (fast_only_work), read by
+ * _mmc_partition_alloc_contig under the lock it searches under. */
+#define MMC_WORK_ENGINE_BOUND UINT64_MAX
 /* Allocate a contiguous block: try each node of node_order[0..nnodes) in turn (one node per
  * search), rq's node_mask ignored. Returns the base address or NULL. */
 MMC_INTERNAL void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search *rq,

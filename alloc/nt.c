@@ -95,7 +95,8 @@ static NTSTATUS contig(const struct contig_args *a, PVOID *base)
         .lowest_pfn = (a->lowest + PAGE_SIZE - 1) >> PAGE_SHIFT, /* rounded up to a page */
         .highest_pfn = a->highest >> PAGE_SHIFT,                 /* its page is usable in full */
         .boundary_frames = a->boundary >> PAGE_SHIFT,
-        .max_work = a->fast_only ? part->engine->fast_only_work : 0, /* the engine's bound */
+        .max_work = a->fast_only ? MMC_WORK_ENGINE_BOUND : 0, /* the engine's bound, read under
+                                                                   the partition's lock */
         .trade = !a->fast_only, /* FAST_ONLY never trades */
     };
     if (a->lowest > UINT64_MAX - (PAGE_SIZE - 1) || rq.lowest_pfn > rq.highest_pfn ||

@@ -557,8 +557,11 @@ static int find_all_locked(struct mmc_partition *part, struct mmc_search *rq, co
  * grow, the partition lock is taken, every node searched again (others may have freed
  * meanwhile) and then the slow path runs. */
 static int contig_search(struct mmc_partition *part, struct mmc_search *rq, const unsigned *order,
-                         unsigned nnodes, uint64_t bound, uint64_t *work, uint64_t *first, int *held)
+                         unsigned nnodes, uint64_t *bound, uint64_t *work, uint64_t *first, int *held)
 {
+    /* MMC_WORK_ENGINE_BOUND: the engine's own bound, read under the lock held (set_engine may
+     * swap the engine between calls, and frees the old one) */
+    const uint64_t asked = *bound;
     int rc = -ENOMEM;
     bool parallel = true;
     for (unsigned k = 0; k < nnodes; k++) {
@@ -569,13 +572,15 @@ static int contig_search(struct mmc_partition *part, struct mmc_search *rq, cons
             parallel = false;
             break;
         }
-        rc = node_find(part, rq, n, bound, work, first);
+        if (asked == MMC_WORK_ENGINE_BOUND)
+            *bound = part->engine->fast_only_work;
+        rc = node_find(part, rq, n, *bound, work, first);
         if (rc == 0) {
             *held = (int)n;
             return 0;
         }
         _mmc_mutex_unlock(&part->node[n].lock);
-        if (rc == -EAGAIN || (bound && *work >= bound))
+        if (rc == -EAGAIN || (*bound && *work >= *bound))
             break;
     }
     if (parallel && !(rc == -ENOMEM && rq->trade))
@@ -583,7 +588,9 @@ static int contig_search(struct mmc_partition *part, struct mmc_search *rq, cons
     _mmc_partition_lock(part);
     *held = -1;
     *work = 0;
-    rc = find_all_locked(part, rq, order, nnodes, bound, work, first);
+    if (asked == MMC_WORK_ENGINE_BOUND)
+        *bound = part->engine->fast_only_work;
+    rc = find_all_locked(part, rq, order, nnodes, *bound, work, first);
     /* The slow path (never under FAST_ONLY): trade load away or grow the pool, then search. */
     if (rc == -ENOMEM && rq->trade)
         rc = _mmc_partition_slow_path_locked(part, rq, order, nnodes, first);
@@ -603,11 +610,12 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
                                   int cache_type, uint32_t protect, uint32_t tag)
 {
     uint64_t first = 0, work = 0;
-    const uint64_t bound = rq->max_work;
+    const uint64_t asked = rq->max_work;
+    uint64_t bound = asked;
     int held = -2; /* no lock */
 
-    int rc = contig_search(part, rq, node_order, nnodes, bound, &work, &first, &held);
-    rq->max_work = bound;
+    int rc = contig_search(part, rq, node_order, nnodes, &bound, &work, &first, &held);
+    rq->max_work = asked;
     _mmc_set_search_work(work);
     if (rc < 0) {
         if (held == -2) { /* counted on the first node tried, under its lock */

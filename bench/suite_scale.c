@@ -170,6 +170,47 @@ struct scale_ctx {
     int error;
 };
 
+/* The row of a point: what its threads did (w[0..started)), their merged histograms (ah
+ * NULL: none could be had, the percentiles are 0). */
+static void write_row(struct scale_ctx *x, const struct point *pt, const char *pool,
+                      uint64_t pool_bytes, const char *engine, const struct worker *w,
+                      unsigned started, double secs, uint64_t pairs, uint64_t failed,
+                      const struct hist *ah, const struct hist *fh)
+{
+    const double rate = secs > 0 ? (double)pairs / secs : 0;
+    char cpus[256] = "";
+    for (unsigned i = 0; i < started && strlen(cpus) < sizeof(cpus) - 8; i++)
+        snprintf(cpus + strlen(cpus), sizeof(cpus) - strlen(cpus), "%s%d", i ? " " : "", w[i].cpu);
+    struct csv *c = &x->csv;
+    csv_str(c, bench_g.run_id);
+    csv_str(c, bench_g.host);
+    csv_str(c, pool);
+    csv_u64(c, pool_bytes);
+    csv_u64(c, pt->nodes);
+    csv_str(c, engine);
+    csv_str(c, mix_name[pt->mix]);
+    csv_str(c, pt->own ? "own" : "one");
+    csv_u64(c, started);
+    csv_str(c, cpus);
+    csv_f64(c, secs, 3);
+    csv_u64(c, pairs);
+    csv_u64(c, failed);
+    csv_f64(c, rate, 0);
+    csv_f64(c, started ? rate / started : 0, 0);
+    if (x->base_pairs_per_s > 0)
+        csv_f64(c, rate / x->base_pairs_per_s, 3);
+    else
+        csv_empty(c);
+    csv_u64(c, ah ? hist_percentile(ah, 0.50) : 0);
+    csv_u64(c, ah ? hist_percentile(ah, 0.99) : 0);
+    csv_u64(c, ah ? hist_percentile(ah, 0.999) : 0);
+    csv_u64(c, ah ? hist_percentile(fh, 0.50) : 0);
+    csv_u64(c, ah ? hist_percentile(fh, 0.99) : 0);
+    csv_u64(c, bench_g.opt.seed);
+    if (csv_row_end(c) < 0)
+        x->error = 1;
+}
+
 /* Run one point and write its row (none for a warm-up). 0, or -1 when the threads could not
  * be had. */
 static int run_point(struct scale_ctx *x, struct point *pt, const char *pool, uint64_t pool_bytes,
@@ -235,37 +276,8 @@ static int run_point(struct scale_ctx *x, struct point *pt, const char *pool, ui
     }
     if (pt->threads == 1)
         x->base_pairs_per_s = rate;
-    char cpus[256] = "";
-    for (unsigned i = 0; i < started && strlen(cpus) < sizeof(cpus) - 8; i++)
-        snprintf(cpus + strlen(cpus), sizeof(cpus) - strlen(cpus), "%s%d", i ? " " : "", w[i].cpu);
-    struct csv *c = &x->csv;
-    csv_str(c, bench_g.run_id);
-    csv_str(c, bench_g.host);
-    csv_str(c, pool);
-    csv_u64(c, pool_bytes);
-    csv_u64(c, pt->nodes);
-    csv_str(c, engine);
-    csv_str(c, mix_name[pt->mix]);
-    csv_str(c, pt->own ? "own" : "one");
-    csv_u64(c, started);
-    csv_str(c, cpus);
-    csv_f64(c, secs, 3);
-    csv_u64(c, pairs);
-    csv_u64(c, failed);
-    csv_f64(c, rate, 0);
-    csv_f64(c, started ? rate / started : 0, 0);
-    if (x->base_pairs_per_s > 0)
-        csv_f64(c, rate / x->base_pairs_per_s, 3);
-    else
-        csv_empty(c);
-    csv_u64(c, ah && fh ? hist_percentile(ah, 0.50) : 0);
-    csv_u64(c, ah && fh ? hist_percentile(ah, 0.99) : 0);
-    csv_u64(c, ah && fh ? hist_percentile(ah, 0.999) : 0);
-    csv_u64(c, ah && fh ? hist_percentile(fh, 0.50) : 0);
-    csv_u64(c, ah && fh ? hist_percentile(fh, 0.99) : 0);
-    csv_u64(c, bench_g.opt.seed);
-    if (csv_row_end(c) < 0)
-        x->error = 1;
+    write_row(x, pt, pool, pool_bytes, engine, w, started, secs, pairs, failed,
+              ah && fh ? ah : NULL, fh);
     fprintf(stderr, "mmcontig bench: scale: %s %s %s/%s %u thread%s: %.0f pairs/s%s\n", pool,
             engine, mix_name[pt->mix], pt->own ? "own" : "one", started, started == 1 ? "" : "s",
             rate, failed ? " (some calls failed)" : "");

@@ -335,7 +335,7 @@ class MergeTest(Base):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.a = fx.make_run(cls.tmp, "host-a", seed=1, stamp="20240501T000000Z", small=True, frag=True)
+        cls.a = fx.make_run(cls.tmp, "host-a", seed=1, stamp="20240501T000000Z", small=True, frag=True, scale=True)
         cls.b = fx.make_run(cls.tmp, "host-b", seed=2, stamp="20240502T000000Z", small=True, speed=0.5)
 
     def test_merge_two_hosts(self):

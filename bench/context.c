@@ -237,8 +237,8 @@ int context_write(bool final, int exit_code)
     fputs(",\n  \"buddyinfo_after\": ", f);
     json_str(f, buddy_after);
     fprintf(f, ",\n  \"seeds\": {\"seed\": %" PRIu64 ", \"aging\": \"splitmix64 seeded with "
-            "bench_seed_mix(seed, 0xa6e0000 + fill_pct) (bench/aging.c)\", \"churn\": \"per case "
-            "and repetition: bench_seed_mix over (seed, pool, fill_pct, request_bytes, constraint, "
+            "_mmc_rand_mix(seed, 0xa6e0000 + fill_pct) (bench/shadow.c)\", \"churn\": \"per case "
+            "and repetition: _mmc_rand_mix over (seed, pool, fill_pct, request_bytes, constraint, "
             "node, repetition), the same for every engine and for search and fastonly "
             "(bench/measure.c)\", \"simulated_layouts\": %" PRIu64 "},\n",
             bench_g.opt.seed, bench_g.opt.seed);

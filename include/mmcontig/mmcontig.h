@@ -443,6 +443,9 @@ struct mmc_aging {
     void (*progress)(void *arg, uint64_t done, uint64_t total); /* called after each operation
                                    (under the trace's lock), or NULL. Default NULL */
     void *progress_arg;         /* passed to progress */
+    const volatile int *stop;   /* when not NULL and *stop becomes non-zero (a signal handler's
+                                   flag), every thread ends after its current operation and the
+                                   trace returns -EINTR. Default NULL */
 };
 /* Fill *cfg with the defaults above. */
 MMC_API void mmc_aging_init(struct mmc_aging *cfg);

@@ -112,10 +112,12 @@ static const char usage[] =
     "            kernel allocating a fresh 2 MiB and 1 GiB hugepage, and every engine on the\n"
     "            same requests (fill 0, and growing a full 64 MiB pool: state grow); every\n"
     "            block checked against pagemap; peers_ratio.csv%s\n"
-    "  frag      the fragmentation time series: per engine and placement policy (plain,\n"
-    "            clustered), a real pool aged by the load model's aging trace (MDLs, blocks,\n"
-    "            movable and standby load); at each sample U(9), U(18), FI(9), the largest\n"
-    "            free stretch, and 2 MiB / 8 MiB probes with and without FAST_ONLY (frag.csv)\n"
+    "  frag      fragmentation under load to steady state: per engine and placement policy\n"
+    "            (plain, clustered), a real pool (one 1 GiB hugepage; full: four) aged by the\n"
+    "            load model's aging trace (MDLs, blocks, movable and standby load) for\n"
+    "            --frag-ops operations, sampled on a log scale of operations: U(j), FI(j), the\n"
+    "            largest free stretch, and 2, 8, 64 MiB probes with and without FAST_ONLY with\n"
+    "            the ordinary path's cost (frag.csv)\n"
     "\n"
     "options:\n"
     "  --suite LIST        suites to run (see above)\n"
@@ -124,6 +126,8 @@ static const char usage[] =
     "                      (default: quick 512M, full 4G)\n"
     "  --page 2M|1G        hugepage size of the real pool (default 2M)\n"
     "  --nodes LIST        nodes of the real pool and of the node constraint (default all)\n"
+    "  --frag-ops N        operations of the aging trace per engine and placement in the frag\n"
+    "                      suite (default: quick 1000000, full 100000000)\n"
     "  --seed N            seed of the aging, the churn and the simulated layouts (default 1)\n"
     "  --out DIR           output directory (default results/<host>/<UTC time>/)\n"
     "  --preset quick|full quick (default): every suite in a few minutes on a 2-core VM\n"
@@ -301,6 +305,7 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
         {"out", required_argument, 0, 'o'},   {"preset", required_argument, 0, 'P'},
         {"calls", required_argument, 0, 'c'}, {"sim-pools", required_argument, 0, 'm'},
         {"plugin", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
+        {"frag-ops", required_argument, 0, 'F'},
         {0, 0, 0, 0}};
     /* Google Benchmark's flags are set aside first */
     char **ours = calloc((size_t)argc + 1, sizeof(char *));
@@ -345,6 +350,13 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
                 rc = usage_error("--calls '%s': give a positive count", optarg);
             break;
         case 'm': sims = optarg; break;
+        case 'F': { /* the frag suite's length */
+            char *end;
+            o->frag_ops = strtoull(optarg, &end, 0);
+            if (*end || end == optarg || !o->frag_ops)
+                rc = usage_error("--frag-ops '%s': give a positive count of operations", optarg);
+            break;
+        }
         case 'L': {
             /* loaded at once, so that --algo and --help see the engine whatever the order */
             const char *name = NULL;

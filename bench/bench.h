@@ -118,6 +118,8 @@ struct bench_preset {
 struct bench_opts {
     bool suite[SUITE_COUNT];        /* suites selected */
     bool frag;                      /* the frag suite (suite_frag.c: a time series, not cases) */
+    uint64_t frag_ops;              /* --frag-ops: aging operations per engine and placement, 0 =
+                                       the preset's (suite_frag.c) */
     char engines[BENCH_MAX_ENGINES][MMC_NAME_MAX]; unsigned nengines;
     const char *plugin_path[BENCH_MAX_ENGINES]; /* --plugin, loaded (mmc_engine_load) */
     const char *plugin_name[BENCH_MAX_ENGINES]; unsigned nplugins; /* their engines' names */
@@ -309,7 +311,7 @@ uint64_t shadow_frames(const struct shadow *s);
 uint64_t shadow_pfn_of_rank(const struct shadow *s, uint64_t i);
 /* Free every live block (back to an empty pool). 0 or -1 with err. */
 int shadow_reset(struct shadow *s, char *err, size_t errlen);
-/* Age the empty pool to fill_pct by the recipe (results/README.md "Aging recipe"); append its
+/* Age the empty pool to fill_pct by the recipe (results/README.md "Aging recipes", B); append its
  * state (fill reached, free extents, unusable / fragmentation index) to bench_g's context. */
 int shadow_age(struct shadow *s, unsigned fill_pct, uint64_t seed, const char *pool_label,
                char *err, size_t errlen);

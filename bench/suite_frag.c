@@ -167,8 +167,9 @@ static void sample(struct frag_ctx *x, uint64_t ops)
             probe(x, &m, p, fast, t_s, ops, trace_trades, si);
     mmc_partition_stats(x->part, &st);
     x->trades_seen = st.trades;
-    fprintf(stderr, "\rmmcontig bench: frag: %s, %s: %" PRIu64 " of %" PRIu64 " operations, "
-            "U(9) %.3f  ", x->engine, x->policy, ops, x->ops_total, m.unusable[9]);
+    if (ops && ((si - 1) % PER_DECADE == 0 || ops == x->ops_total)) /* progress: once per decade */
+        fprintf(stderr, "mmcontig bench: frag: %s, %s: %" PRIu64 " of %" PRIu64 " operations, "
+                "U(9) %.3f, %.1f s\n", x->engine, x->policy, ops, x->ops_total, m.unusable[9], t_s);
 }
 
 static void on_progress(void *arg, uint64_t done, uint64_t total)
@@ -212,7 +213,6 @@ static int age_one(struct frag_ctx *x, const char *engine, int pol, uint64_t ops
             engine, x->policy, ops, st.pool_frames * MMC_FRAME_BYTES / MIB, st.page_bytes / MIB);
     sample(x, 0);
     const int rc = mmc_aging_run(x->part, &a, NULL);
-    fputc('\n', stderr);
     if (rc < 0 && rc != -EINTR) {
         fprintf(stderr, "mmcontig bench: frag: aging %s: %s\n", engine, mmc_last_error());
         bench_g.case_errors++;
@@ -255,7 +255,7 @@ static mmc_partition_t *create_pool(struct mmc_config *cfg, bool full, const cha
 int suite_frag_run(void)
 {
     const bool full = !strcmp(bench_g.opt.preset->name, "full");
-    const uint64_t ops = full ? 100000000ull : 1000000ull;
+    const uint64_t ops = bench_g.opt.frag_ops ? bench_g.opt.frag_ops : full ? 100000000ull : 1000000ull;
     char path[PATH_MAX + 16];
     struct frag_ctx x;
     memset(&x, 0, sizeof(x));

@@ -118,6 +118,7 @@ struct bench_preset {
 struct bench_opts {
     bool suite[SUITE_COUNT];        /* suites selected */
     bool frag;                      /* the frag suite (suite_frag.c: a time series, not cases) */
+    bool frag_kernel;               /* the frag-kernel suite (frag_kernel.c) */
     uint64_t frag_ops;              /* --frag-ops: aging operations per engine and placement, 0 =
                                        the preset's (suite_frag.c) */
     char engines[BENCH_MAX_ENGINES][MMC_NAME_MAX]; unsigned nengines;
@@ -203,6 +204,8 @@ extern volatile sig_atomic_t bench_stop; /* the signal that asked to stop, 0 if 
 /* ---- suite_frag.c ---- */
 /* Run the frag suite (frag.csv in out_dir): 0 or -errno. */
 int suite_frag_run(void);
+/* frag_kernel.c: the real kernel's fragmentation (called by suite_frag_run, mmc_init done). */
+int frag_kernel_run(void);
 
 /* ---- bench.c ---- */
 /* mmc_bench_main(): bench_cli.h. */

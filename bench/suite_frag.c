@@ -260,7 +260,7 @@ int suite_frag_run(void)
     struct frag_ctx x;
     memset(&x, 0, sizeof(x));
     snprintf(path, sizeof(path), "%s/frag.csv", bench_g.opt.out_dir);
-    int rc = csv_open(&x.csv, path, frag_columns, NCOLS);
+    int rc = bench_g.opt.frag ? csv_open(&x.csv, path, frag_columns, NCOLS) : 0;
     if (rc < 0) {
         fprintf(stderr, "mmcontig bench: frag: cannot write %s: %s\n", path, strerror(-rc));
         return rc;
@@ -275,12 +275,13 @@ int suite_frag_run(void)
     bool own_init = rc == 0;
     if (rc < 0 && rc != -EALREADY) {
         fprintf(stderr, "mmcontig bench: frag: %s\n", mmc_last_error());
-        csv_close(&x.csv);
+        if (bench_g.opt.frag)
+            csv_close(&x.csv);
         return rc;
     }
     rc = 0;
     cfg.grow = 1;
-    for (unsigned e = 0; e < bench_g.opt.nengines && !bench_stop && !rc; e++)
+    for (unsigned e = 0; bench_g.opt.frag && e < bench_g.opt.nengines && !bench_stop && !rc; e++)
         for (int pol = 0; pol < 2 && !bench_stop && !rc; pol++) {
             x.part = create_pool(&cfg, full, bench_g.opt.engines[e]);
             if (!x.part) {
@@ -289,7 +290,10 @@ int suite_frag_run(void)
             }
             rc = age_one(&x, bench_g.opt.engines[e], pol, ops);
         }
-    csv_close(&x.csv);
+    if (bench_g.opt.frag)
+        csv_close(&x.csv);
+    if (!rc && bench_g.opt.frag_kernel && !bench_stop)
+        rc = frag_kernel_run();
     if (own_init)
         mmc_fini();
     return rc;

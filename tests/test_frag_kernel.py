@@ -9,16 +9,12 @@ life: interrupted by SIGTERM, and killed by SIGKILL, the benchmark leaves no hel
 """
 import csv, json, os, signal, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import Tap  # noqa: E402
+
 exe = sys.argv[1]
-fails = 0
-n = 0
-
-
-def ok(cond, what):
-    global fails, n
-    n += 1
-    print(("ok" if cond else "not ok") + f" {n} - {what}")
-    fails += 0 if cond else 1
+t = Tap()
+ok = t.check
 
 
 def children(pid):
@@ -90,5 +86,4 @@ for sig in (signal.SIGTERM, signal.SIGKILL):
             time.sleep(0.05)
         ok(helper is not None and not alive(helper),
            f"{signal.Signals(sig).name} of the benchmark: its helper (pid {helper}) is gone and its memory given back")
-print(f"1..{n}")
-sys.exit(1 if fails else 0)
+sys.exit(t.done())

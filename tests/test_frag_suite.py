@@ -12,18 +12,13 @@ seconds (the trace's stop flag), its rows parse, and the hugepage counts are res
 import csv, os, signal, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mmcplot import schema  # noqa: E402
+from tap import Tap  # noqa: E402
 
 exe = sys.argv[1]
-fails = 0
-n = 0
-
-
-def ok(cond, what):
-    global fails, n
-    n += 1
-    print(("ok" if cond else "not ok") + f" {n} - {what}")
-    fails += 0 if cond else 1
+t = Tap()
+ok = t.check
 
 
 def counts():
@@ -101,5 +96,4 @@ with tempfile.TemporaryDirectory() as out:
     ok(rows and all(len(r) == len(schema.FRAG_COLUMNS) and None not in r.values() for r in rows),
        f"the interrupted run's frag.csv parses, every row whole ({len(rows)} rows)")
     ok(counts() == before, f"hugepage counts restored after the interrupt ({counts()} vs {before})")
-print(f"1..{n}")
-sys.exit(1 if fails else 0)
+sys.exit(t.done())

@@ -268,6 +268,7 @@ void _mmc_frames_add(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pf
         if (add_node[a] + 1u > f->nnodes)
             f->nnodes = add_node[a] + 1u;
     }
+    _mmc_check_expensive(_mmc_frames_verify(f));
 }
 
 int64_t _mmc_frames_index_of_pfn(const struct mmc_frames *f, uint64_t pfn)
@@ -443,10 +444,29 @@ static void block_set(struct mmc_frames *f, uint64_t first, uint64_t n, bool tak
     }
 }
 
-void _mmc_frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t state)
+/* The expensive checks recount the hugepages a change touched after every change, and the
+ * whole database after every change of a pool of up to 2 MiB and every (pool / 2 MiB)-th
+ * change of a larger one: about 50 word operations per change for the whole recount whatever
+ * the pool (the sanitizer build runs 64 GiB simulated pools through 10^5 or 10^6 changes). */
+static bool verify_due(const struct mmc_frames *f)
 {
-    if (!n)
-        return;
+    static uint64_t changes;
+    const uint64_t every = f->present_frames >> 9 ? f->present_frames >> 9 : 1;
+    return __atomic_add_fetch(&changes, 1, __ATOMIC_RELAXED) % every == 0;
+}
+static bool verify_hugepage(const struct mmc_frames *f, uint32_t o, uint64_t *free_n, uint64_t *scat_n);
+static bool verify_range(const struct mmc_frames *f, uint64_t first, uint64_t n)
+{
+    for (uint64_t i = first & ~(f->hp_frames - 1); i < first + n; i += f->hp_frames) {
+        uint64_t fr = 0, sc = 0;
+        if (!verify_hugepage(f, mmc_frame_ord(f, i), &fr, &sc))
+            return false;
+    }
+    return true;
+}
+
+static void frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t state)
+{
     const unsigned kind = state & MMC_FRAME_STATE_MASK;
     if ((state & MMC_FRAME_HEAD) && (kind == MMC_FRAME_CONTIG || kind == MMC_FRAME_FREE)) {
         block_set(f, first, n, kind == MMC_FRAME_CONTIG, state & MMC_FRAME_EXEC);
@@ -495,6 +515,101 @@ void _mmc_frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t s
         }
         a = next;
     }
+}
+
+void _mmc_frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t state)
+{
+    if (!n)
+        return;
+    _mmc_check(first < f->nframes && n <= f->nframes - first);
+    _mmc_check(mmc_frame_present(f, first) && mmc_frame_present(f, first + n - 1));
+    frames_set(f, first, n, state);
+    _mmc_check(f->free_frames <= f->present_frames && f->scattered_frames <= f->present_frames);
+    _mmc_check(_mmc_frames_count_free(f, first, first + n) ==
+               ((state & MMC_FRAME_STATE_MASK) == MMC_FRAME_FREE ? n : 0));
+    _mmc_check_expensive(verify_range(f, first, n));
+    _mmc_check_expensive(!verify_due(f) || _mmc_frames_verify(f));
+}
+
+/* ---- the invariants, recounted ---- */
+
+static bool verify_fail(const char *what, uint64_t a, uint64_t b)
+{
+    fprintf(stderr, "mmcontig: frame database: %s (%llu, %llu)\n", what, (unsigned long long)a,
+            (unsigned long long)b);
+    return false;
+}
+
+/* One hugepage's planes against its counters and the plane invariants; adds its free and
+ * scattered frames to the totals. */
+static bool verify_hugepage(const struct mmc_frames *f, uint32_t o, uint64_t *free_n,
+                            uint64_t *scat_n)
+{
+    const uint64_t *fw = mmc_frames_words(f, MMC_PLANE_FREE, o), *sw = mmc_frames_words(f, MMC_PLANE_SCAT, o);
+    const uint64_t *mw = mmc_frames_words(f, MMC_PLANE_MDL, o), *tw = mmc_frames_words(f, MMC_PLANE_STANDBY, o);
+    const uint64_t *hw = mmc_frames_words(f, MMC_PLANE_HEAD, o), *xw = mmc_frames_words(f, MMC_PLANE_EXEC, o);
+    const uint64_t wpb = MMC_PAGEBLOCK_FRAMES / 64;
+    for (uint64_t k = 0; k < f->pbph; k++) {
+        uint64_t fr = 0, sc = 0;
+        for (uint64_t w = k * wpb; w < (k + 1) * wpb; w++) {
+            if ((fw[w] & (sw[w] | mw[w] | tw[w] | hw[w] | xw[w])) || ((mw[w] | tw[w]) & ~sw[w]) ||
+                (hw[w] & sw[w]) || (xw[w] & ~hw[w]))
+                return verify_fail("plane invariant broken at hugepage, word", o, w);
+            fr += (uint64_t)__builtin_popcountll(fw[w]);
+            sc += (uint64_t)__builtin_popcountll(sw[w]);
+        }
+        const uint64_t pb = (uint64_t)o * f->pbph + k;
+        if (f->pb_used[pb] != MMC_PAGEBLOCK_FRAMES - fr || f->pb_scattered[pb] != sc)
+            return verify_fail("pageblock counters differ from a recount (pageblock, free)", pb, fr);
+        *free_n += fr;
+        *scat_n += sc;
+    }
+    return true;
+}
+
+bool _mmc_frames_verify(const struct mmc_frames *f)
+{
+    uint64_t free_n = 0, scat_n = 0, node_free[MMC_MAX_NODES] = {0}, node_frames[MMC_MAX_NODES] = {0};
+    for (uint32_t o = 0; o < f->nhugepages; o++) {
+        const uint64_t i = f->hp_pfn[o] - f->base_pfn;
+        if (f->hp_pfn[o] < f->base_pfn || (i & (f->hp_frames - 1)) || i >= f->nframes ||
+            mmc_frame_ord(f, i) != o)
+            return verify_fail("hugepage (ordinal, PFN) not at its slot of the directory", o, f->hp_pfn[o]);
+        uint64_t fr = 0, sc = 0;
+        if (!verify_hugepage(f, o, &fr, &sc))
+            return false;
+        free_n += fr;
+        scat_n += sc;
+        node_free[f->hp_node[o]] += fr;
+        node_frames[f->hp_node[o]] += f->hp_frames;
+    }
+    if (f->free_frames != free_n || f->scattered_frames != scat_n)
+        return verify_fail("free or scattered frames differ from a recount (free, recount)",
+                           f->free_frames, free_n);
+    for (unsigned n = 0; n < MMC_MAX_NODES; n++)
+        if (f->node_free[n] != node_free[n] || f->node_frames[n] != node_frames[n])
+            return verify_fail("a node's counters differ from a recount (node, free)", n, node_free[n]);
+    /* The runs: ascending, maximal, present, one node each, covering the pool. */
+    uint64_t covered = 0;
+    for (uint64_t r = 0; r < f->nruns; r++) {
+        const struct mmc_run *u = &f->runs[r];
+        if (u->first_frame != u->base_pfn - f->base_pfn || !u->frames || (u->frames & (f->hp_frames - 1)))
+            return verify_fail("run malformed (run, frames)", r, u->frames);
+        if (r && (u->first_frame < f->runs[r - 1].first_frame + f->runs[r - 1].frames ||
+                  (u->first_frame == f->runs[r - 1].first_frame + f->runs[r - 1].frames &&
+                   u->node == f->runs[r - 1].node)))
+            return verify_fail("runs not ascending or not maximal (run, frame)", r, u->first_frame);
+        for (uint64_t i = u->first_frame; i < u->first_frame + u->frames; i += f->hp_frames) {
+            const uint32_t o = mmc_frame_ord(f, i);
+            if (o == MMC_ORD_NONE || f->hp_node[o] != u->node)
+                return verify_fail("run holds an absent hugepage or one of another node (run, frame)", r, i);
+        }
+        covered += u->frames;
+    }
+    if (covered != f->present_frames || f->present_frames != f->nhugepages * f->hp_frames)
+        return verify_fail("runs do not cover the pool (run frames, present frames)", covered,
+                           f->present_frames);
+    return true;
 }
 
 uint64_t _mmc_frames_block_head(const struct mmc_frames *f, uint64_t i)

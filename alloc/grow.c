@@ -50,14 +50,23 @@ static uint64_t reserve_bytes(void)
     return r < MMC_GIB ? MMC_GIB : r;
 }
 
+const char *_mmc_partition_no_growth(const struct mmc_partition *part)
+{
+    if (part->pool.simulated)
+        return "a simulated partition has no kernel to take hugepages from";
+    if (!part->cfg.grow)
+        return "MMC_GROW=0 / mmc_config.grow 0";
+    return NULL;
+}
+
 int _mmc_partition_grow_locked(struct mmc_partition *part, unsigned node, uint64_t page_bytes,
                                uint64_t npages)
 {
     struct mmc_pool *p = &part->pool;
     const uint64_t hpf = page_bytes >> MMC_FRAME_SHIFT;
-    if (p->simulated || !part->cfg.grow) {
-        _mmc_set_error("the pool may not grow (%s)", p->simulated ? "a simulated partition has no "
-                       "kernel to take hugepages from" : "MMC_GROW=0 / mmc_config.grow 0");
+    const char *why = _mmc_partition_no_growth(part);
+    if (why) {
+        _mmc_set_error("the pool may not grow (%s)", why);
         return -EOPNOTSUPP;
     }
     const uint64_t frames = part->frames.present_frames, add = npages * hpf;
@@ -68,7 +77,7 @@ int _mmc_partition_grow_locked(struct mmc_partition *part, unsigned node, uint64
                        (unsigned long long)(part->cfg.pool_max_bytes >> 20));
         return -EDQUOT;
     }
-    const unsigned os = _mmc_g.topo->nodes[node].os_index;
+    const unsigned os = (unsigned)_mmc_partition_os_node(part, node);
     bool one_node;
     const uint64_t avail = _mmc_os_available_bytes((int)os, &one_node), reserve = reserve_bytes();
     if (!part->cfg.pool_max_bytes && avail != UINT64_MAX && avail < add * 4096 + reserve) {
@@ -184,7 +193,8 @@ int _mmc_partition_slow_path_locked(struct mmc_partition *part, struct mmc_searc
                                     const unsigned *order, unsigned nnodes, uint64_t *first)
 {
     const struct mmc_pool *pool = &part->pool;
-    const bool can_grow = part->cfg.grow && !pool->simulated && rq->highest_pfn >= pool->span_pfn &&
+    const char *no_growth = _mmc_partition_no_growth(part);
+    const bool can_grow = !no_growth && rq->highest_pfn >= pool->span_pfn &&
                           rq->lowest_pfn < pool->span_pfn + pool->span_frames; /* memory in range */
     const uint64_t budget = can_grow ? move_budget(part, rq->frames) : UINT64_MAX;
     bool dear = false; /* a trade was possible but dearer than growing */
@@ -198,9 +208,7 @@ int _mmc_partition_slow_path_locked(struct mmc_partition *part, struct mmc_searc
     if (!can_grow) {
         _mmc_set_error("no free run of %llu frames in the pool, none to trade for, and the pool may "
                        "not grow (%s)", (unsigned long long)rq->frames,
-                       pool->simulated ? "a simulated partition"
-                       : !part->cfg.grow ? "MMC_GROW=0"
-                                         : "the range holds none of the machine's memory");
+                       no_growth ? no_growth : "the range holds none of the machine's memory");
         return -ENOMEM;
     }
     int rc = -ENOMEM;
@@ -220,7 +228,7 @@ int _mmc_partition_slow_path_locked(struct mmc_partition *part, struct mmc_searc
             for (unsigned k = 0; k < nnodes; k++) {
                 pthread_mutex_unlock(&part->lock);
                 const uint64_t t0 = now_ns();
-                int c = _mmc_os_compact_node(_mmc_g.topo->nodes[order[k]].os_index);
+                int c = _mmc_os_compact_node((unsigned)_mmc_partition_os_node(part, order[k]));
                 pthread_mutex_lock(&part->lock);
                 part->st.grow_ns += now_ns() - t0;
                 part->st.compactions += c == 0;

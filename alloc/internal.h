@@ -73,8 +73,13 @@ MMC_INTERNAL int64_t _mmc_frames_index_of_pfn(const struct mmc_frames *f, uint64
  * counter: O(n / 64 + n / 512 + 1) word operations whatever the frames' states were.
  * CONTIG | HEAD [| EXEC]: the range becomes one block (its frames were free); FREE | HEAD:
  * the block at first is freed whole. Those two read no plane (the caller vouches for the old
- * state; -Dexpensive_checks verifies it). */
+ * state; -Ddebug_checks=expensive verifies it). */
 MMC_TOOL void _mmc_frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t state);
+/* Recount every invariant of the database (frames.c's header) from its planes: the directory,
+ * the plane invariants, every counter, the runs. true, or false after naming the first
+ * difference on stderr. O(present frames / 64 + runs). The expensive checks call it after
+ * every change (-Ddebug_checks=expensive). */
+MMC_TOOL bool _mmc_frames_verify(const struct mmc_frames *f);
 /* The head of the contiguous block holding frame i (i must be CONTIG): O(block frames / 64). */
 MMC_INTERNAL uint64_t _mmc_frames_block_head(const struct mmc_frames *f, uint64_t i);
 /* Free frames in [a, e) (absent frames count as not free): O((e - a) / 64). */
@@ -96,6 +101,10 @@ MMC_INTERNAL size_t _mmc_frames_bytes(const struct mmc_frames *f);
 /* engines.c */
 MMC_TOOL const struct mmc_engine_ops *_mmc_engine_lookup(const char *name);
 MMC_INTERNAL extern const struct mmc_engine_ops *const _mmc_engines[];
+/* checked.c: create engine e over f; *ops and *state are what the partition calls: e itself
+ * when the checks are off, else a shim that checks the interface's contract around e. */
+MMC_INTERNAL int _mmc_engine_open(const struct mmc_engine_ops *e, const struct mmc_frames *f,
+                                  const struct mmc_engine_ops **ops, void **state);
 /* A built-in engine by name (no plugin), or NULL. */
 MMC_INTERNAL const struct mmc_engine_ops *_mmc_engine_lookup_builtin(const char *name);
 /* Load the engines MMC_ENGINE_PLUGIN names, once per process (every lookup calls it). 0, or
@@ -142,6 +151,17 @@ MMC_INTERNAL void _mmc_os_chunk_release(struct mmc_os_chunk *c);
  * wide) or nr_hugepages (os_node: the kernel's number; -1: machine-wide). */
 MMC_INTERNAL void _mmc_os_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added,
                                              bool surplus);
+/* The counts behind the public mmc_hugepages_* calls (hugepages.c), as those calls document
+ * them; arguments already checked; on failure err names the cause and the remedy. */
+MMC_INTERNAL int _mmc_os_hugepages_count(int os_node, uint64_t page_bytes, uint64_t *total,
+                                         uint64_t *free_pages, char *err, size_t errlen);
+MMC_INTERNAL long _mmc_os_hugepages_reserve(int os_node, uint64_t page_bytes, uint64_t need,
+                                            char *err, size_t errlen);
+MMC_INTERNAL int _mmc_os_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta,
+                                          uint64_t *write_ns, char *err, size_t errlen);
+MMC_INTERNAL int _mmc_os_hugepages_lock(char *err, size_t errlen);
+MMC_INTERNAL void _mmc_os_hugepages_unlock(void);
+MMC_INTERNAL long _mmc_os_hugepages_reclaim(FILE *report, char *err, size_t errlen);
 
 /* Bytes of memory the kernel could still turn into hugepages on the node (os_node: the
  * kernel's number; -1: the machine). *one_node: the machine has one node. UINT64_MAX if
@@ -347,8 +367,19 @@ MMC_INTERNAL int _mmc_partition_create_locked(const struct mmc_config *cfg, bool
                                               const struct mmc_layout *sim,
                                               struct mmc_partition **out);
 
-/* nt.c: the node of the calling thread's CPU (0 if unknown); _mmc_g.lock held. */
-MMC_INTERNAL unsigned _mmc_current_node_locked(void);
+/* nodes.c: the nodes of a partition, whatever its kind (a real partition has the machine's,
+ * a simulated one its own numbers, no CPUs, no distances); _mmc_g.lock held.
+ *   _mmc_partition_nnodes      how many (node numbers 0..n-1)
+ *   _mmc_partition_here        the calling thread's node: its CPU's (0 if unknown; 0 if simulated)
+ *   _mmc_partition_node_order  the nodes to try from `from`, filled into order[]: strict, only
+ *                              `from`; else `from`, then the others nearest first by the distance
+ *                              matrix (simulated: by ascending number). Returns how many.
+ *   _mmc_partition_os_node     the kernel's number of a node (-1: simulated, or no such node) */
+MMC_INTERNAL unsigned _mmc_partition_nnodes(const struct mmc_partition *part);
+MMC_INTERNAL unsigned _mmc_partition_here(const struct mmc_partition *part);
+MMC_INTERNAL unsigned _mmc_partition_node_order(const struct mmc_partition *part, unsigned from,
+                                                bool strict, unsigned *order);
+MMC_INTERNAL int _mmc_partition_os_node(const struct mmc_partition *part, unsigned node);
 
 /* Initialise from the environment if not done yet. 0 or -errno. */
 MMC_INTERNAL int _mmc_ensure_init(void);
@@ -387,6 +418,9 @@ MMC_INTERNAL int _mmc_partition_add_hugepages_locked(struct mmc_partition *part,
 MMC_INTERNAL int _mmc_partition_slow_path_locked(struct mmc_partition *part, struct mmc_search *rq,
                                                  const unsigned *order, unsigned nnodes,
                                                  uint64_t *first);
+/* grow.c: why the partition's pool may never grow (a simulated partition, MMC_GROW=0), or
+ * NULL if it may. */
+MMC_INTERNAL const char *_mmc_partition_no_growth(const struct mmc_partition *part);
 /* Grow the pool by npages hugepages on node number `node` (none of it for a simulated pool or
  * with cfg.grow 0, or past the cap). Partition lock held (released while the kernel works:
  * the frame database may change meanwhile). 0, -EDQUOT (the cap or the reserve), -EOPNOTSUPP,
@@ -415,9 +449,5 @@ MMC_TOOL int _mmc_sim_synthetic(const struct mmc_sim_spec *spec, uint64_t **hp_p
  * "file:line: what is wrong". */
 MMC_INTERNAL int _mmc_sim_replay(const char *path, uint64_t *page_bytes, uint64_t **hp_pfn,
                                  uint8_t **hp_node, uint64_t *nhugepages);
-/* The nodes a search on a simulated partition tries, in order (its node numbers are not the
- * machine's: no distances). Returns how many entries of order[] were filled. */
-MMC_INTERNAL unsigned _mmc_sim_node_order(const struct mmc_partition *part, unsigned node,
-                                          bool any_node, bool strict, unsigned *order);
 
 #endif /* MMC_INTERNAL_H */

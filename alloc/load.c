@@ -130,23 +130,6 @@ uint64_t _mmc_place_frames(struct mmc_partition *part, unsigned node, uint64_t l
     return got;
 }
 
-/* Nodes to move frames to, from `node`: itself, then the others nearest first (a simulated
- * partition, having no distances: by number). */
-static unsigned dest_order(const struct mmc_partition *part, unsigned node, unsigned *order)
-{
-    unsigned n = 0;
-    if (!part->pool.simulated && _mmc_g.topo && node < _mmc_g.topo->nnodes) {
-        for (unsigned k = 0; k < _mmc_g.topo->nnodes && k < MMC_MAX_NODES; k++)
-            order[n++] = _mmc_g.topo->nodes[node].fallback[k];
-        return n;
-    }
-    order[n++] = node;
-    for (unsigned k = 0; k < part->frames.nnodes; k++)
-        if (k != node)
-            order[n++] = k;
-    return n;
-}
-
 /* ---- load slots ---- */
 
 int _mmc_load_reserve(struct mmc_partition *part)
@@ -300,7 +283,7 @@ int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, u
     if (best_mov && !dest)
         return -ENOMEM;
     unsigned order[MMC_MAX_NODES];
-    unsigned nn = dest_order(part, node, order);
+    unsigned nn = _mmc_partition_node_order(part, node, false, order);
     bool clustered = part->placement == MMC_PLACE_CLUSTERED;
     uint64_t got = 0;
     for (unsigned k = 0; k < nn && got < best_mov; k++)
@@ -376,7 +359,7 @@ MMC_API long mmc_load_alloc(mmc_partition_t *handle, int kind, int node, size_t 
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
-    const unsigned nodes = p->pool.simulated ? p->frames.nnodes : _mmc_g.topo->nnodes;
+    const unsigned nodes = _mmc_partition_nnodes(p);
     if (node >= 0 && (unsigned)node >= nodes) {
         pthread_rwlock_unlock(&_mmc_g.lock);
         _mmc_set_error("mmc_load_alloc: node %d is not a node of this partition (0..%u), give one "
@@ -396,7 +379,7 @@ MMC_API long mmc_load_alloc(mmc_partition_t *handle, int kind, int node, size_t 
     if (node >= 0)
         order[nn++] = (unsigned)node;
     else
-        nn = dest_order(p, p->pool.simulated || !_mmc_g.topo ? 0 : _mmc_current_node_locked(), order);
+        nn = _mmc_partition_node_order(p, _mmc_partition_here(p), false, order);
     uint64_t got = 0;
     for (unsigned k = 0; k < nn && got < count; k++)
         got += _mmc_place_frames(p, order[k], 0, UINT64_MAX, count - got,

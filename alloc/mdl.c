@@ -242,26 +242,15 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
         _mmc_set_error("mmc_allocate_pages_for_mdl: %p is not a live partition", (void *)handle);
         return NULL;
     }
-    unsigned order[MMC_MAX_NODES], nnodes;
-    if (part->pool.simulated) {
-        /* its own node numbers, no CPUs: "local" is node 0; no machine topology needed */
-        bool local = flags & MM_ALLOCATE_FROM_LOCAL_NODE_ONLY;
-        nnodes = _mmc_sim_node_order(part, 0, !local, local, order);
-    } else if (flags & MM_ALLOCATE_FROM_LOCAL_NODE_ONLY) {
-        unsigned here = _mmc_current_node_locked();
-        order[0] = here;
-        nnodes = 1;
-    } else {
-        unsigned here = _mmc_current_node_locked();
-        nnodes = _mmc_g.topo->nnodes < MMC_MAX_NODES ? _mmc_g.topo->nnodes : MMC_MAX_NODES;
-        memcpy(order, _mmc_g.topo->nodes[here].fallback, nnodes * sizeof(*order));
-    }
+    unsigned order[MMC_MAX_NODES];
+    const unsigned nnodes = _mmc_partition_node_order(part, _mmc_partition_here(part),
+                                                      flags & MM_ALLOCATE_FROM_LOCAL_NODE_ONLY, order);
     pthread_mutex_lock(&part->lock);
     part->st.mdl_calls++;
     clustered |= part->placement == MMC_PLACE_CLUSTERED;
     const struct mmc_frames *f = &part->frames;
     /* Short: grow the pool once (MM_ALLOCATE_NO_WAIT must not block: never) and take again. */
-    const bool may_grow = !(flags & MM_ALLOCATE_NO_WAIT) && part->cfg.grow && !part->pool.simulated;
+    const bool may_grow = !(flags & MM_ALLOCATE_NO_WAIT) && !_mmc_partition_no_growth(part);
     for (unsigned attempt = 0;; attempt++) {
         const uint64_t top_pfn = f->runs[f->nruns - 1].base_pfn + f->runs[f->nruns - 1].frames - 1;
         if (chunks) {

@@ -6,34 +6,12 @@
  * failure to NULL. Argument errors are decided before any lock is taken and never touch the
  * frame database.
  */
-#include <sched.h>
 #include <string.h>
 
 #include "internal.h"
 #include "mmcontig/wdm.h"
 
 #define PROTECT_MODIFIERS (PAGE_NOCACHE | PAGE_WRITECOMBINE)
-
-unsigned _mmc_current_node_locked(void)
-{
-    int cpu = sched_getcpu();
-    int n = cpu >= 0 ? mmc_topology_node_of_cpu(_mmc_g.topo, (unsigned)cpu) : -1;
-    return n >= 0 ? (unsigned)n : 0;
-}
-
-/* Nodes to try, in order. strict: only the preferred node (unless MM_ANY_NODE_OK). */
-static unsigned node_order(ULONG node, bool strict, unsigned *order)
-{
-    const struct mmc_topology *t = _mmc_g.topo;
-    unsigned from = node == MM_ANY_NODE_OK ? _mmc_current_node_locked() : node;
-    if (strict && node != MM_ANY_NODE_OK) {
-        order[0] = node;
-        return 1;
-    }
-    unsigned n = t->nnodes < MMC_MAX_NODES ? t->nnodes : MMC_MAX_NODES;
-    memcpy(order, t->nodes[from].fallback, n * sizeof(*order));
-    return n;
-}
 
 /* Protect accepted by NodeMemory and Ex: exactly one of PAGE_READWRITE / PAGE_EXECUTE_READWRITE,
  * with at most one of PAGE_NOCACHE / PAGE_WRITECOMBINE, and no modifier with EXECUTE. */
@@ -105,7 +83,7 @@ static NTSTATUS contig(const struct contig_args *a, PVOID *base)
     NTSTATUS st = STATUS_INSUFFICIENT_RESOURCES;
     struct mmc_partition *part = _mmc_partition_from_handle_locked(a->partition);
     if (!part || (a->node != MM_ANY_NODE_OK &&
-                  a->node >= (part->pool.simulated ? part->frames.nnodes : _mmc_g.topo->nnodes))) {
+                  a->node >= _mmc_partition_nnodes(part))) {
         st = STATUS_INVALID_PARAMETER;
         goto out;
     }
@@ -124,9 +102,9 @@ static NTSTATUS contig(const struct contig_args *a, PVOID *base)
         rq.highest_pfn - rq.lowest_pfn < frames - 1)
         goto out; /* empty range, or Lowest + size overflows past Highest */
     unsigned order[MMC_MAX_NODES];
-    unsigned n = part->pool.simulated /* its own node numbers: no machine distances */
-                     ? _mmc_sim_node_order(part, a->node, a->node == MM_ANY_NODE_OK, a->node_strict, order)
-                     : node_order(a->node, a->node_strict, order);
+    const bool any = a->node == MM_ANY_NODE_OK;
+    unsigned n = _mmc_partition_node_order(part, any ? _mmc_partition_here(part) : a->node,
+                                           a->node_strict && !any, order);
     bool exec = (a->protect & ~(ULONG)PROTECT_MODIFIERS) == PAGE_EXECUTE_READWRITE;
     *base = _mmc_partition_alloc_contig(part, &rq, order, n, exec, a->cache_type, a->protect, a->tag);
     st = *base ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;

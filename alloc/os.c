@@ -3,10 +3,12 @@
  * Owns: hugetlb memfds, their NUMA binding (libnuma's mbind), population, the check of each
  * hugepage's node (move_pages), pagemap reads, address-space reservation and fixed mappings,
  * and the sysfs hugepage counts (nr_hugepages top-up and give-back, under a file lock so that
- * concurrent mmcontig processes never give back each other's pages), which mmc_hugepages_*
- * (mmcontig.h) offer to programs beside the pools, such as the benchmark's peers.
+ * concurrent mmcontig processes never give back each other's pages), which the public
+ * mmc_hugepages_* (hugepages.c) offer to programs beside the pools.
  *
- * Everything returns a negative errno and fills a message naming the cause and the remedy.
+ * The bottom layer: it calls nothing of the library above it (only the leaf's assertions).
+ * Everything returns a negative errno and fills a message naming the cause and the remedy;
+ * the callers above decide what becomes the thread's last error.
  *
  * Fault injection: MMC_FAULT=NAME[,NAME...] (see fault_names[] below) makes the named
  * interaction fail as it fails on a machine that lacks what it needs, through the same code
@@ -779,45 +781,26 @@ void _mmc_os_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added
     sysfs_unlock();
 }
 
-/* ---- the public hugepage-count API (mmcontig.h, "the kernel's hugepage counts") ---- */
+/* ---- the hugepage counts behind mmc_hugepages_* (hugepages.c checks the arguments and sets
+ * the last error; these fill err) ---- */
 
-/* The arguments every mmc_hugepages_* call takes. 0 or -EINVAL with the error set. */
-static int hp_args(const char *fn, int os_node, uint64_t page_bytes)
+int _mmc_os_hugepages_count(int os_node, uint64_t page_bytes, uint64_t *total,
+                            uint64_t *free_pages, char *err, size_t errlen)
 {
-    if (page_bytes != 2 * MMC_MIB && page_bytes != MMC_GIB) {
-        _mmc_set_error("%s: page_bytes %llu is no hugepage size: give 2097152 (2 MiB) or "
-                       "1073741824 (1 GiB)", fn, (unsigned long long)page_bytes);
-        return -EINVAL;
-    }
-    if (os_node < -1) {
-        _mmc_set_error("%s: os_node %d is no node: give the kernel's node index (0, 1...: "
-                       "/sys/devices/system/node/nodeN) or -1 for the whole machine", fn, os_node);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-MMC_API int mmc_hugepages_count(int os_node, uint64_t page_bytes, uint64_t *total,
-                                uint64_t *free_pages)
-{
-    int rc = hp_args("mmc_hugepages_count", os_node, page_bytes);
-    if (rc < 0)
-        return rc;
     faults_load(false);
     uint64_t nr = 0, fr = 0;
-    rc = sysfs_read(os_node, page_bytes, "nr_hugepages", &nr);
+    int rc = sysfs_read(os_node, page_bytes, "nr_hugepages", &nr);
     if (rc == 0)
         rc = sysfs_read(os_node, page_bytes, "free_hugepages", &fr);
     if (rc < 0) {
-        char path[160], at[32], msg[400];
+        char path[160], at[32];
         sysfs_path(path, sizeof(path), os_node, page_bytes, "nr_hugepages");
-        fail(msg, sizeof(msg),
+        fail(err, errlen,
              "%s: cannot read %s (%s): %s", where(at, sizeof(at), os_node), path, strerror(-rc),
              rc == -ENOENT ? "no such node, or no hugepages of that size on this kernel (see "
                              "/sys/kernel/mm/hugepages and /sys/devices/system/node)"
                            : "check that sysfs is mounted and readable");
-        fault_note(msg, sizeof(msg));
-        _mmc_set_error("%s", msg);
+        fault_note(err, errlen);
         return rc;
     }
     if (total)
@@ -827,50 +810,40 @@ MMC_API int mmc_hugepages_count(int os_node, uint64_t page_bytes, uint64_t *tota
     return 0;
 }
 
-MMC_API long mmc_hugepages_reserve(int os_node, uint64_t page_bytes, uint64_t need)
+long _mmc_os_hugepages_reserve(int os_node, uint64_t page_bytes, uint64_t need, char *err,
+                               size_t errlen)
 {
-    int rc = hp_args("mmc_hugepages_reserve", os_node, page_bytes);
-    if (rc < 0)
-        return rc;
-    char err[768];
-    long added = topup(os_node, page_bytes, need, true, false, false, NULL, err, sizeof(err));
-    if (added < 0)
-        _mmc_set_error("%s", err);
-    return added;
+    return topup(os_node, page_bytes, need, true, false, false, NULL, err, errlen);
 }
 
-MMC_API int mmc_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta,
-                                 uint64_t *write_ns)
+int _mmc_os_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta, uint64_t *write_ns,
+                             char *msg, size_t msglen)
 {
-    if (write_ns)
-        *write_ns = 0;
-    int rc = hp_args("mmc_hugepages_adjust", os_node, page_bytes);
-    if (rc < 0)
-        return rc;
-    char path[160], at[32], msg[768];
+    int rc;
+    char path[160], at[32];
     sysfs_path(path, sizeof(path), os_node, page_bytes, "nr_hugepages");
     where(at, sizeof(at), os_node);
     faults_load(false);
-    if ((rc = sysfs_lock(msg, sizeof(msg))) < 0) {
-        _mmc_set_error("mmc_hugepages_adjust: %s", msg);
+    char why[512];
+    if ((rc = sysfs_lock(why, sizeof(why))) < 0) {
+        snprintf(msg, msglen, "mmc_hugepages_adjust: %s", why);
         return rc;
     }
     uint64_t nr = 0, nr_after = 0;
     rc = count_read(COUNT_NR, os_node, page_bytes, &nr);
     if (rc < 0) {
         sysfs_unlock();
-        fail(msg, sizeof(msg), "%s: cannot read %s (%s): no such node, or no %s hugepages on "
+        fail(msg, msglen, "%s: cannot read %s (%s): no such node, or no %s hugepages on "
              "this kernel (see /sys/kernel/mm/hugepages)", at, path, strerror(-rc),
              size_name(page_bytes));
-        fault_note(msg, sizeof(msg));
-        _mmc_set_error("%s", msg);
+        fault_note(msg, msglen);
         return rc;
     }
     const uint64_t mag = delta < 0 ? (uint64_t)-(delta + 1) + 1 : (uint64_t)delta;
     if (delta > 0 && nr + mag < nr) {
         sysfs_unlock();
-        _mmc_set_error("mmc_hugepages_adjust: nr_hugepages %llu + %lld overflows",
-                       (unsigned long long)nr, (long long)delta);
+        snprintf(msg, msglen, "mmc_hugepages_adjust: nr_hugepages %llu + %lld overflows",
+                 (unsigned long long)nr, (long long)delta);
         return -EINVAL;
     }
     const uint64_t target = delta >= 0 ? nr + mag : (nr > mag ? nr - mag : 0);
@@ -895,13 +868,13 @@ MMC_API int mmc_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta
         count_set(COUNT_NR, os_node, page_bytes, nr_after, nr, &nr_after, NULL);
     sysfs_unlock();
     if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
-        fail(msg, sizeof(msg), "%s: this process may not change nr_hugepages (%s): run as root "
+        fail(msg, msglen, "%s: this process may not change nr_hugepages (%s): run as root "
              "(echo %llu > %s)", at, strerror(-rc), (unsigned long long)target, path);
     else if (rc < 0)
-        fail(msg, sizeof(msg), "%s: writing %llu to %s failed (%s)", at,
+        fail(msg, msglen, "%s: writing %llu to %s failed (%s)", at,
              (unsigned long long)target, path, strerror(-rc));
     else if (delta > 0)
-        fail(msg, sizeof(msg),
+        fail(msg, msglen,
              "%s: the kernel found only %llu of %llu more %s hugepages when asked (memory too "
              "fragmented or too small; nr_hugepages left at %llu); drop caches and compact "
              "first: echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory, "
@@ -909,42 +882,25 @@ MMC_API int mmc_hugepages_adjust(int os_node, uint64_t page_bytes, int64_t delta
              at, (unsigned long long)found, (unsigned long long)mag, size_name(page_bytes),
              (unsigned long long)nr);
     else
-        fail(msg, sizeof(msg), "%s: nr_hugepages is %llu after writing %llu to %s",
+        fail(msg, msglen, "%s: nr_hugepages is %llu after writing %llu to %s",
              at, (unsigned long long)nr_after, (unsigned long long)target, path);
-    fault_note(msg, sizeof(msg));
-    _mmc_set_error("%s", msg);
+    fault_note(msg, msglen);
     return rc < 0 ? rc : delta > 0 ? -ENOMEM : -EIO;
 }
 
-MMC_API void mmc_hugepages_giveback(int os_node, uint64_t page_bytes, uint64_t added)
-{
-    if (added && hp_args("mmc_hugepages_giveback", os_node, page_bytes) == 0)
-        _mmc_os_hugepages_giveback(os_node, page_bytes, added, false);
-}
+int _mmc_os_hugepages_lock(char *err, size_t errlen) { return sysfs_lock(err, errlen); }
 
-MMC_API int mmc_hugepages_lock(void)
+long _mmc_os_hugepages_reclaim(FILE *report, char *err, size_t errlen)
 {
-    char err[512];
-    int rc = sysfs_lock(err, sizeof(err));
+    int rc = lock_take(false, err, errlen);
     if (rc < 0)
-        _mmc_set_error("mmc_hugepages_lock: %s", err);
-    return rc;
-}
-
-MMC_API long mmc_hugepages_reclaim(FILE *report)
-{
-    char err[512];
-    int rc = lock_take(false, err, sizeof(err));
-    if (rc < 0) {
-        _mmc_set_error("mmc_hugepages_reclaim: %s", err);
         return rc;
-    }
     long n = ledger_settle(report);
     sysfs_unlock();
     return n;
 }
 
-MMC_API void mmc_hugepages_unlock(void)
+void _mmc_os_hugepages_unlock(void)
 {
     pthread_once(&lock_once, lock_init);
     if (pthread_mutex_trylock(&lock_mutex) != 0)
@@ -1031,15 +987,244 @@ static bool bind_thread(unsigned os_index, int *old_mode, unsigned long *old_mas
     return set_mempolicy(MPOL_BIND, mask, 8 * sizeof(mask)) == 0;
 }
 
+/* The steps of _mmc_os_take_hugepages, each 0 or a negative errno with err filled. */
+
+/* A hugetlb memfd of len bytes of page_bytes pages, named for the node. */
+static int memfd_open(struct mmc_os_chunk *c, unsigned os_index, uint64_t page_bytes, uint64_t len,
+                      char *err, size_t errlen)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "mmcontig-node%u", os_index);
+    if (fault(F_MEMFD) || (page_bytes >= MMC_GIB && fault(F_NO1G)))
+        c->fd = -1, errno = EINVAL; /* as a kernel without hugetlb memfds (or that size) */
+    else
+        c->fd = memfd_create(name, MFD_CLOEXEC | MFD_HUGETLB |
+                                       ((unsigned)__builtin_ctzll(page_bytes) << MFD_HUGE_SHIFT));
+    if (c->fd < 0) {
+        fail(err, errlen,
+             "memfd_create(MFD_HUGETLB, %s) failed: %s; the kernel needs CONFIG_HUGETLBFS and "
+             "hugepages of that size (see /sys/kernel/mm/hugepages)",
+             size_name(page_bytes), strerror(errno));
+        return -errno;
+    }
+    if (ftruncate(c->fd, (off_t)len) < 0) {
+        int e = errno;
+        fail(err, errlen, "sizing the hugetlb memfd to %llu bytes failed: %s",
+             (unsigned long long)len, strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
+/* Map the memfd with the thread bound to the node (surplus pages are made on the node the
+ * mapping's task runs under); free_seen: the node's free hugepages the top-up saw. */
+static int map_on_node(const struct mmc_os_chunk *c, unsigned os_index, uint64_t free_seen,
+                       char **addr, char *err, size_t errlen)
+{
+    const uint64_t len = c->npages * c->page_bytes;
+    const bool mmap_fault = fault(F_MMAP);
+    *addr = MAP_FAILED;
+    if (mmap_fault) {
+        errno = ENOMEM;
+    } else {
+        int old_mode = 0;
+        unsigned long old_mask[MMC_MAX_NODES * 4 / (8 * sizeof(unsigned long)) + 1] = {0};
+        bool bound = bind_thread(os_index, &old_mode, old_mask, 8 * sizeof(old_mask));
+        *addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+        int e = errno;
+        if (bound)
+            set_mempolicy(old_mode, old_mode == MPOL_DEFAULT ? NULL : old_mask, 8 * sizeof(old_mask));
+        errno = e;
+    }
+    if (*addr != MAP_FAILED)
+        return 0;
+    const int rc = -errno;
+    char at[32];
+    if (c->surplus && free_seen < c->npages && rc == -ENOMEM && !mmap_fault) {
+        char path[160];
+        uint64_t nr = 0;
+        sysfs_path(path, sizeof(path), (int)os_index, c->page_bytes, "nr_hugepages");
+        count_read(COUNT_NR, (int)os_index, c->page_bytes, &nr);
+        short_msg(err, errlen, where(at, sizeof(at), (int)os_index), c->page_bytes, free_seen,
+                  c->npages, nr, (int64_t)c->topup, true, path, "ask for a smaller pool (MMC_POOL)");
+    } else {
+        fail(err, errlen,
+             "mapping %llu %s hugepages for node %u failed: %s; the kernel's free hugepage "
+             "pool is smaller than that (see HugePages_Free in /proc/meminfo)",
+             (unsigned long long)c->npages, size_name(c->page_bytes), os_index, strerror(-rc));
+    }
+    return rc;
+}
+
+/* Bind the mapping to the node (before the first touch: the node is decided at fault time),
+ * then fault every hugepage in. */
+static int bind_and_populate(char *addr, uint64_t npages, uint64_t page_bytes, unsigned os_index,
+                             char *err, size_t errlen)
+{
+    const uint64_t len = npages * page_bytes;
+    if (numa_available() >= 0) {
+        unsigned long mask[MMC_MAX_NODES * 4 / (8 * sizeof(unsigned long)) + 1];
+        memset(mask, 0, sizeof(mask));
+        if (os_index >= 8 * sizeof(mask)) {
+            fail(err, errlen, "node %u is beyond the %zu nodes mmcontig can bind", os_index, 8 * sizeof(mask));
+            return -EINVAL;
+        }
+        mask[os_index / (8 * sizeof(unsigned long))] |= 1ul << (os_index % (8 * sizeof(unsigned long)));
+        if ((fault(F_MBIND) && (errno = EINVAL)) ||
+            mbind(addr, len, MPOL_BIND, mask, 8 * sizeof(mask), MPOL_MF_STRICT) < 0) {
+            int e = errno;
+            fail(err, errlen, "binding the pool's memory to node %u (mbind) failed: %s; the node "
+                 "is not allowed to this process (check cpuset.mems of its cgroup, numactl "
+                 "--show) or the kernel lacks NUMA support",
+                 os_index, strerror(e));
+            return -e;
+        }
+    }
+    /* Fault the hugepages in from the last to the first: the kernel's free hugepage lists are
+     * LIFO, so this order tends to give ascending PFNs for ascending offsets, which keeps the
+     * pool's window in few mappings. MADV_POPULATE_WRITE reports a shortage as an error
+     * instead of a SIGBUS. */
+    for (uint64_t h = npages; h-- > 0;) {
+        if ((h == npages / 2 && fault(F_POPULATE) && (errno = ENOMEM)) ||
+            madvise(addr + h * page_bytes, page_bytes, MADV_POPULATE_WRITE) < 0) {
+            int e = errno;
+            fail(err, errlen,
+                 "node %u ran out of free %s hugepages after %llu of %llu (%s); another process "
+                 "took them, or they are on another node: check "
+                 "/sys/devices/system/node/node%u/hugepages/*/free_hugepages",
+                 os_index, size_name(page_bytes), (unsigned long long)(npages - 1 - h),
+                 (unsigned long long)npages, strerror(e), os_index);
+            return -e;
+        }
+    }
+    /* hugetlb memory cannot be swapped; the lock is for RLIMIT accounting tools and to say so. */
+    (void)mlock(addr, len);
+    return 0;
+}
+
+/* Each hugepage's node, one system call for all: every one must be on the bound node. */
+static int check_nodes(char *addr, uint64_t npages, uint64_t page_bytes, unsigned os_index,
+                       char *err, size_t errlen)
+{
+    if (numa_available() < 0)
+        return 0;
+    void **pages = calloc(npages, sizeof(*pages));
+    int *status = calloc(npages, sizeof(*status)), rc = 0;
+    if (!pages || !status) {
+        fail(err, errlen, "out of memory for the tables of %llu hugepages", (unsigned long long)npages);
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (uint64_t h = 0; h < npages; h++)
+        pages[h] = addr + h * page_bytes;
+    if (move_pages(0, npages, pages, NULL, status, 0) < 0) {
+        rc = -errno;
+        fail(err, errlen, "reading the node of the pool's hugepages (move_pages) failed: %s",
+             strerror(-rc));
+        goto out;
+    }
+    if (fault(F_WRONGNODE))
+        status[npages - 1] = (int)os_index + 1;
+    for (uint64_t h = 0; h < npages; h++) {
+        if (status[h] != (int)os_index) {
+            rc = -EXDEV;
+            fail(err, errlen,
+                 "hugepage %llu of node %u's pool landed on %s%d although bound to node %u; "
+                 "the kernel ignored the binding (check cpuset.mems of this process's cgroup "
+                 "and that node %u has free hugepages)",
+                 (unsigned long long)h, os_index, status[h] < 0 ? "error " : "node ",
+                 status[h], os_index, os_index);
+            break;
+        }
+    }
+out:
+    free(pages);
+    free(status);
+    return rc;
+}
+
+/* One pagemap entry per hugepage checked: present and with a frame number. */
+static int entry_pfn(uint64_t e, uint64_t h, unsigned os_index, uint64_t *pfn, char *err, size_t errlen)
+{
+    *pfn = e & PAGEMAP_PFN_MASK;
+    if (!(e & PAGEMAP_PRESENT)) {
+        fail(err, errlen, "hugepage %llu on node %u is not present after populating it",
+             (unsigned long long)h, os_index);
+        return -EFAULT;
+    }
+    if (*pfn == 0) {
+        fail(err, errlen,
+             "/proc/self/pagemap shows no frame numbers: reading them needs the "
+             "CAP_SYS_ADMIN capability; run as root (or grant it: setcap "
+             "cap_sys_admin,cap_ipc_lock+ep on the program)");
+        return -EPERM;
+    }
+    return 0;
+}
+
+/* PFNs from pagemap into c->pfn. 2 MiB pages: every entry, read in 64 KiB chunks, so that the
+ * physical contiguity inside each hugepage is checked too; 1 GiB pages: the first entry of
+ * each (a 1 GiB page is contiguous by construction). */
+static int read_pfns(struct mmc_os_chunk *c, char *addr, unsigned os_index, char *err, size_t errlen)
+{
+    const uint64_t npages = c->npages, page_bytes = c->page_bytes, hp_frames = page_bytes >> MMC_FRAME_SHIFT;
+    int pm = pagemap_open(), rc = 0;
+    if (pm < 0) {
+        rc = -errno;
+        fail(err, errlen, "cannot open /proc/self/pagemap: %s", strerror(-rc));
+        return rc;
+    }
+    const uint64_t per_read = hp_frames <= 512 ? hp_frames : 1;
+    uint64_t *entries = malloc((npages * per_read < PAGEMAP_CHUNK_ENTRIES ? npages * per_read : PAGEMAP_CHUNK_ENTRIES) * sizeof(uint64_t));
+    if (!entries) {
+        close(pm);
+        fail(err, errlen, "out of memory for reading pagemap");
+        return -ENOMEM;
+    }
+    const uint64_t pages_per_chunk = PAGEMAP_CHUNK_ENTRIES / per_read;
+    for (uint64_t h0 = 0; h0 < npages && rc == 0; h0 += pages_per_chunk) {
+        uint64_t k = npages - h0 < pages_per_chunk ? npages - h0 : pages_per_chunk;
+        if (per_read == hp_frames) {
+            rc = pagemap_read(pm, (uintptr_t)(addr + h0 * page_bytes), k * hp_frames, entries);
+        } else {
+            for (uint64_t j = 0; j < k && rc == 0; j++)
+                rc = pagemap_read(pm, (uintptr_t)(addr + (h0 + j) * page_bytes), 1, &entries[j]);
+        }
+        if (rc < 0) {
+            fail(err, errlen, "reading /proc/self/pagemap failed: %s", strerror(-rc));
+            break;
+        }
+        if (fault(F_NOPFN))
+            for (uint64_t j = 0; j < k * per_read; j++)
+                entries[j] &= ~PAGEMAP_PFN_MASK;
+        for (uint64_t j = 0; j < k && rc == 0; j++) {
+            const uint64_t *e = &entries[j * per_read];
+            uint64_t pfn;
+            if ((rc = entry_pfn(e[0], h0 + j, os_index, &pfn, err, errlen)) < 0)
+                break;
+            for (uint64_t i = 1; i < per_read; i++) {
+                if ((e[i] & PAGEMAP_PFN_MASK) != pfn + i) {
+                    rc = -EIO;
+                    fail(err, errlen, "hugepage at PFN %#llx is not physically contiguous in pagemap",
+                         (unsigned long long)pfn);
+                    break;
+                }
+            }
+            c->pfn[h0 + j] = pfn;
+        }
+    }
+    close(pm);
+    free(entries);
+    return rc;
+}
+
 int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_index,
                            uint64_t page_bytes, uint64_t npages, bool allow_topup, char *err,
                            size_t errlen)
 {
-    const uint64_t len = npages * page_bytes, hp_frames = page_bytes >> MMC_FRAME_SHIFT;
+    const uint64_t len = npages * page_bytes;
     char *addr = MAP_FAILED;
-    void **pages = NULL;
-    int *status = NULL, pm = -1, rc = 0;
-    uint64_t *entries = NULL;
+    int rc = 0;
 
     memset(c, 0, sizeof(*c));
     c->fd = -1;
@@ -1068,217 +1253,33 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
     c->page_bytes = page_bytes;
     c->npages = npages;
     c->pfn = calloc(npages, sizeof(*c->pfn));
-    pages = calloc(npages, sizeof(*pages));
-    status = calloc(npages, sizeof(*status));
-    if (!c->pfn || !pages || !status) {
+    if (!c->pfn) {
         rc = -ENOMEM;
         fail(err, errlen, "out of memory for the tables of %llu hugepages", (unsigned long long)npages);
-        goto error;
     }
-
-    char name[32];
-    snprintf(name, sizeof(name), "mmcontig-node%u", os_index);
-    if (fault(F_MEMFD) || (page_bytes >= MMC_GIB && fault(F_NO1G)))
-        c->fd = -1, errno = EINVAL; /* as a kernel without hugetlb memfds (or that size) */
-    else
-        c->fd = memfd_create(name, MFD_CLOEXEC | MFD_HUGETLB |
-                                       ((unsigned)__builtin_ctzll(page_bytes) << MFD_HUGE_SHIFT));
-    if (c->fd < 0) {
-        rc = -errno;
-        fail(err, errlen,
-             "memfd_create(MFD_HUGETLB, %s) failed: %s; the kernel needs CONFIG_HUGETLBFS and "
-             "hugepages of that size (see /sys/kernel/mm/hugepages)",
-             size_name(page_bytes), strerror(errno));
-        goto error;
-    }
-    if (ftruncate(c->fd, (off_t)len) < 0) {
-        rc = -errno;
-        fail(err, errlen, "sizing the hugetlb memfd to %llu bytes failed: %s",
-             (unsigned long long)len, strerror(errno));
-        goto error;
-    }
-    const bool mmap_fault = fault(F_MMAP);
-    if (mmap_fault) {
-        errno = ENOMEM;
-    } else {
-        int old_mode = 0;
-        unsigned long old_mask[MMC_MAX_NODES * 4 / (8 * sizeof(unsigned long)) + 1] = {0};
-        bool bound = bind_thread(os_index, &old_mode, old_mask, 8 * sizeof(old_mask));
-        addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
-        int e = errno;
-        if (bound)
-            set_mempolicy(old_mode, old_mode == MPOL_DEFAULT ? NULL : old_mask, 8 * sizeof(old_mask));
-        errno = e;
-    }
-    if (addr == MAP_FAILED) {
-        rc = -errno;
-        char at[32];
-        if (c->surplus && free_seen < npages && rc == -ENOMEM && !mmap_fault)
-        {
-            char path[160];
-            uint64_t nr = 0;
-            sysfs_path(path, sizeof(path), (int)os_index, page_bytes, "nr_hugepages");
-            count_read(COUNT_NR, (int)os_index, page_bytes, &nr);
-            short_msg(err, errlen, where(at, sizeof(at), (int)os_index), page_bytes, free_seen,
-                      npages, nr, (int64_t)c->topup, true, path, "ask for a smaller pool (MMC_POOL)");
-        }
-        else
-            fail(err, errlen,
-                 "mapping %llu %s hugepages for node %u failed: %s; the kernel's free hugepage "
-                 "pool is smaller than that (see HugePages_Free in /proc/meminfo)",
-                 (unsigned long long)npages, size_name(page_bytes), os_index, strerror(errno));
-        goto error;
-    }
-    /* Bind before the first touch: the node is decided at fault time. */
-    if (numa_available() >= 0) {
-        unsigned long mask[MMC_MAX_NODES * 4 / (8 * sizeof(unsigned long)) + 1];
-        memset(mask, 0, sizeof(mask));
-        if (os_index >= 8 * sizeof(mask)) {
-            rc = -EINVAL;
-            fail(err, errlen, "node %u is beyond the %zu nodes mmcontig can bind", os_index, 8 * sizeof(mask));
-            goto error;
-        }
-        mask[os_index / (8 * sizeof(unsigned long))] |= 1ul << (os_index % (8 * sizeof(unsigned long)));
-        if ((fault(F_MBIND) && (errno = EINVAL)) ||
-            mbind(addr, len, MPOL_BIND, mask, 8 * sizeof(mask), MPOL_MF_STRICT) < 0) {
-            rc = -errno;
-            fail(err, errlen, "binding the pool's memory to node %u (mbind) failed: %s; the node "
-                 "is not allowed to this process (check cpuset.mems of its cgroup, numactl "
-                 "--show) or the kernel lacks NUMA support",
-                 os_index, strerror(errno));
-            goto error;
-        }
-    }
-    /* Fault the hugepages in from the last to the first: the kernel's free hugepage lists are
-     * LIFO, so this order tends to give ascending PFNs for ascending offsets, which keeps the
-     * pool's window in few mappings. MADV_POPULATE_WRITE reports a shortage as an error
-     * instead of a SIGBUS. */
-    for (uint64_t h = npages; h-- > 0;) {
-        if ((h == npages / 2 && fault(F_POPULATE) && (errno = ENOMEM)) ||
-            madvise(addr + h * page_bytes, page_bytes, MADV_POPULATE_WRITE) < 0) {
-            rc = -errno;
-            fail(err, errlen,
-                 "node %u ran out of free %s hugepages after %llu of %llu (%s); another process "
-                 "took them, or they are on another node: check "
-                 "/sys/devices/system/node/node%u/hugepages/*/free_hugepages",
-                 os_index, size_name(page_bytes), (unsigned long long)(npages - 1 - h),
-                 (unsigned long long)npages, strerror(errno), os_index);
-            goto error;
-        }
-    }
-    /* hugetlb memory cannot be swapped; the lock is for RLIMIT accounting tools and to say so. */
-    (void)mlock(addr, len);
-
-    /* Each hugepage's node, one system call for all. */
-    for (uint64_t h = 0; h < npages; h++)
-        pages[h] = addr + h * page_bytes;
-    if (numa_available() >= 0) {
-        if (move_pages(0, npages, pages, NULL, status, 0) < 0) {
-            rc = -errno;
-            fail(err, errlen, "reading the node of the pool's hugepages (move_pages) failed: %s",
-                 strerror(errno));
-            goto error;
-        }
-        if (fault(F_WRONGNODE))
-            status[npages - 1] = (int)os_index + 1;
-        for (uint64_t h = 0; h < npages; h++) {
-            if (status[h] != (int)os_index) {
-                rc = -EXDEV;
-                fail(err, errlen,
-                     "hugepage %llu of node %u's pool landed on %s%d although bound to node %u; "
-                     "the kernel ignored the binding (check cpuset.mems of this process's cgroup "
-                     "and that node %u has free hugepages)",
-                     (unsigned long long)h, os_index, status[h] < 0 ? "error " : "node ",
-                     status[h], os_index, os_index);
-                goto error;
-            }
-        }
-    }
-
-    /* PFNs from pagemap. 2 MiB pages: every entry, read in 64 KiB chunks, so that the
-     * physical contiguity inside each hugepage is checked too; 1 GiB pages: the first entry
-     * of each (a 1 GiB page is contiguous by construction). */
-    pm = pagemap_open();
-    if (pm < 0) {
-        rc = -errno;
-        fail(err, errlen, "cannot open /proc/self/pagemap: %s", strerror(errno));
-        goto error;
-    }
-    uint64_t per_read = hp_frames <= 512 ? hp_frames : 1;
-    entries = malloc((npages * per_read < PAGEMAP_CHUNK_ENTRIES ? npages * per_read : PAGEMAP_CHUNK_ENTRIES) * sizeof(uint64_t));
-    if (!entries) {
-        rc = -ENOMEM;
-        fail(err, errlen, "out of memory for reading pagemap");
-        goto error;
-    }
-    uint64_t pages_per_chunk = PAGEMAP_CHUNK_ENTRIES / per_read;
-    for (uint64_t h0 = 0; h0 < npages; h0 += pages_per_chunk) {
-        uint64_t k = npages - h0 < pages_per_chunk ? npages - h0 : pages_per_chunk;
-        if (per_read == hp_frames) {
-            rc = pagemap_read(pm, (uintptr_t)(addr + h0 * page_bytes), k * hp_frames, entries);
-        } else {
-            for (uint64_t j = 0; j < k && rc == 0; j++)
-                rc = pagemap_read(pm, (uintptr_t)(addr + (h0 + j) * page_bytes), 1, &entries[j]);
-        }
-        if (rc < 0) {
-            fail(err, errlen, "reading /proc/self/pagemap failed: %s", strerror(-rc));
-            goto error;
-        }
-        if (fault(F_NOPFN))
-            for (uint64_t j = 0; j < k * per_read; j++)
-                entries[j] &= ~PAGEMAP_PFN_MASK;
-        for (uint64_t j = 0; j < k; j++) {
-            const uint64_t *e = &entries[j * per_read];
-            uint64_t pfn = e[0] & PAGEMAP_PFN_MASK;
-            if (!(e[0] & PAGEMAP_PRESENT)) {
-                rc = -EFAULT;
-                fail(err, errlen, "hugepage %llu on node %u is not present after populating it",
-                     (unsigned long long)(h0 + j), os_index);
-                goto error;
-            }
-            if (pfn == 0) {
-                rc = -EPERM;
-                fail(err, errlen,
-                     "/proc/self/pagemap shows no frame numbers: reading them needs the "
-                     "CAP_SYS_ADMIN capability; run as root (or grant it: setcap "
-                     "cap_sys_admin,cap_ipc_lock+ep on the program)");
-                goto error;
-            }
-            for (uint64_t i = 1; i < per_read; i++) {
-                if ((e[i] & PAGEMAP_PFN_MASK) != pfn + i) {
-                    rc = -EIO;
-                    fail(err, errlen, "hugepage at PFN %#llx is not physically contiguous in pagemap",
-                         (unsigned long long)pfn);
-                    goto error;
-                }
-            }
-            c->pfn[h0 + j] = pfn;
-        }
-    }
-    /* The memfd holds the pages; the pool maps its own views. */
-    sysfs_unlock();
-    munmap(addr, len);
-    close(pm);
-    free(entries);
-    free(pages);
-    free(status);
-    return 0;
-
-error:
-    fault_note(err, errlen);
+    if (rc == 0)
+        rc = memfd_open(c, os_index, page_bytes, len, err, errlen);
+    if (rc == 0)
+        rc = map_on_node(c, os_index, free_seen, &addr, err, errlen);
+    if (rc == 0)
+        rc = bind_and_populate(addr, npages, page_bytes, os_index, err, errlen);
+    if (rc == 0)
+        rc = check_nodes(addr, npages, page_bytes, os_index, err, errlen);
+    if (rc == 0)
+        rc = read_pfns(c, addr, os_index, err, errlen);
     if (addr != MAP_FAILED)
-        munmap(addr, len);
+        munmap(addr, len); /* the memfd holds the pages; the pool maps its own views */
+    if (rc == 0) {
+        sysfs_unlock();
+        return 0;
+    }
+    fault_note(err, errlen);
     if (c->fd >= 0)
         close(c->fd); /* the pages go back before the raise does */
     c->fd = -1;
     _mmc_os_hugepages_giveback((int)os_index, page_bytes, c->topup, c->surplus);
     c->topup = 0;
     sysfs_unlock();
-    if (pm >= 0)
-        close(pm);
-    free(entries);
-    free(pages);
-    free(status);
     _mmc_os_chunk_release(c);
     return rc;
 }

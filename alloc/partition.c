@@ -158,7 +158,7 @@ int _mmc_partition_create_locked(const struct mmc_config *cfg, bool is_system,
                           page_bytes >> MMC_FRAME_SHIFT, part->pool.nhugepages, part->pool.hp_pfn,
                           part->pool.hp_node);
     if (rc == 0)
-        rc = engine->create(&part->frames, &part->engine_state);
+        rc = _mmc_engine_open(engine, &part->frames, &part->engine, &part->engine_state);
     if (rc < 0) {
         _mmc_set_error("building the frame database or the '%s' engine failed: %s", engine->name,
                        strerror(-rc));
@@ -493,16 +493,6 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
         pthread_mutex_unlock(&part->lock);
         return NULL;
     }
-#if MMC_DEBUG_CHECKS >= 2 /* O(frames): off by default, so benchmarks time the search alone */
-    if (!mmc_search_fits(&part->frames, rq, first)) {
-        fprintf(stderr, "mmcontig: engine '%s' returned frame %llu, which does not satisfy the "
-                "request (%llu frames, PFN %#llx-%#llx, boundary %llu, nodes %#llx)\n",
-                part->engine->name, (unsigned long long)first, (unsigned long long)rq->frames,
-                (unsigned long long)rq->lowest_pfn, (unsigned long long)rq->highest_pfn,
-                (unsigned long long)rq->boundary_frames, (unsigned long long)rq->node_mask);
-        abort();
-    }
-#endif
     struct mmc_block b = {.first_frame = first, .frames = rq->frames, .cache_type = cache_type,
                           .protect = protect, .tag = tag};
     if (block_insert(part, &b) < 0) {
@@ -601,10 +591,11 @@ MMC_API int mmc_partition_set_engine(mmc_partition_t *handle, const char *algo)
         return -EINVAL;
     pthread_mutex_lock(&p->lock);
     void *state = NULL;
-    int rc = e->create(&p->frames, &state);
+    const struct mmc_engine_ops *ops = NULL;
+    int rc = _mmc_engine_open(e, &p->frames, &ops, &state);
     if (rc == 0) {
         p->engine->destroy(p->engine_state);
-        p->engine = e;
+        p->engine = ops;
         p->engine_state = state;
         snprintf(p->cfg.algo, sizeof(p->cfg.algo), "%s", e->name);
         snprintf(p->st.algo, sizeof(p->st.algo), "%s", e->name);
@@ -716,9 +707,9 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
     st->state_hash = h;
     st->engine_metadata_bytes = p->engine->metadata_bytes(p->engine_state);
     st->frames_bytes = _mmc_frames_bytes(f);
-    st->nnodes = p->pool.simulated ? f->nnodes : _mmc_g.topo->nnodes; /* simulated: its own */
+    st->nnodes = _mmc_partition_nnodes(p);
     st->span_frames = p->pool.span_frames;
-    st->pool_max_frames = p->pool.simulated || !p->cfg.grow ? f->present_frames
+    st->pool_max_frames = _mmc_partition_no_growth(p) ? f->present_frames
                           : p->cfg.pool_max_bytes ? p->cfg.pool_max_bytes >> MMC_FRAME_SHIFT
                                                   : UINT64_MAX; /* what the kernel gives, less the reserve */
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)

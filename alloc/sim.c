@@ -12,7 +12,7 @@
  * A simulated partition needs neither hugepages nor root nor mmc_init(): it takes _mmc_g.lock
  * for writing and goes on the global list like any other, so mmc_partition_destroy() and
  * mmc_fini() release it. Its node numbers are its own (up to 64, whatever the machine has), so
- * the NT routines order its nodes with _mmc_sim_node_order() instead of the machine's
+ * the NT routines order its nodes (nodes.c) by number instead of the machine's
  * distances.
  *
  * Memory: per hugepage 8 + 1 bytes here (freed once the partition has copied them); the
@@ -150,10 +150,121 @@ static const char *parse_field(char **s, uint64_t *v, bool last)
     return NULL;
 }
 
+/* What a layout file's lines have built so far. */
+struct replay {
+    const char *path;
+    unsigned long lineno;
+    uint64_t *pfn, cap, nh, pb, prev_end;
+    uint8_t *node;
+};
+
+/* One run's fields (base_pfn, frames, node, page_bytes) against the file's rules and the runs
+ * before it. 0, or -EINVAL with the error naming the line. */
+static int replay_check(struct replay *r, const uint64_t v[4])
+{
+    const uint64_t base = v[0], frames = v[1], nd = v[2], bytes = v[3];
+    const char *path = r->path;
+    const unsigned long lineno = r->lineno;
+    if (bytes != 2 * MMC_MIB && bytes != MMC_GIB) {
+        _mmc_set_error("%s:%lu: page_bytes %" PRIu64 " is not 2097152 (2 MiB) or "
+                       "1073741824 (1 GiB)", path, lineno, bytes);
+        return -EINVAL;
+    }
+    if (r->pb && bytes != r->pb) {
+        _mmc_set_error("%s:%lu: page_bytes %" PRIu64 " differs from the %" PRIu64 " of the "
+                       "lines before: a pool has one hugepage size", path, lineno, bytes, r->pb);
+        return -EINVAL;
+    }
+    r->pb = bytes;
+    const uint64_t hp_frames = bytes >> MMC_FRAME_SHIFT;
+    if (nd >= MMC_MAX_NODES) {
+        _mmc_set_error("%s:%lu: node %" PRIu64 " is out of range (0..%u)", path, lineno, nd,
+                       MMC_MAX_NODES - 1);
+        return -EINVAL;
+    }
+    if (frames == 0 || frames % hp_frames || base % hp_frames) {
+        _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " of %" PRIu64 " frames is not whole "
+                       "hugepages of %" PRIu64 " frames (base_pfn and frames must be "
+                       "non-zero multiples of it)", path, lineno, base, frames, hp_frames);
+        return -EINVAL;
+    }
+    if (base > SIM_MAX_PFN || frames > SIM_MAX_PFN - base + 1) {
+        _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " of %" PRIu64 " frames ends beyond "
+                       "the 64-bit physical address space", path, lineno, base, frames);
+        return -EINVAL;
+    }
+    if (r->nh && base < r->prev_end) {
+        _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " starts below the end (PFN %" PRIu64
+                       ") of the run before: runs must be ascending and disjoint", path,
+                       lineno, base, r->prev_end);
+        return -EINVAL;
+    }
+    r->prev_end = base + frames;
+    return 0;
+}
+
+/* Append a checked run's hugepages. 0 or -ENOMEM with the error set. */
+static int replay_append(struct replay *r, const uint64_t v[4])
+{
+    const uint64_t hp_frames = r->pb >> MMC_FRAME_SHIFT, add = v[1] / hp_frames;
+    if (r->nh + add > r->cap) {
+        uint64_t ncap = r->cap ? r->cap : 1024;
+        while (ncap < r->nh + add)
+            ncap *= 2;
+        uint64_t *np = realloc(r->pfn, ncap * sizeof(*r->pfn));
+        if (np)
+            r->pfn = np;
+        uint8_t *nn = realloc(r->node, ncap);
+        if (nn)
+            r->node = nn;
+        if (!np || !nn) {
+            _mmc_set_error("%s:%lu: no memory for %" PRIu64 " hugepages", r->path, r->lineno, ncap);
+            return -ENOMEM;
+        }
+        r->cap = ncap;
+    }
+    for (uint64_t k = 0; k < add; k++, r->nh++) {
+        r->pfn[r->nh] = v[0] + k * hp_frames;
+        r->node[r->nh] = (uint8_t)v[2];
+    }
+    return 0;
+}
+
+/* One line of the file, trimmed: blank, comment, header or run. 0 or -EINVAL / -ENOMEM. */
+static int replay_line(struct replay *r, char *line, bool *seen_header)
+{
+    static const char header[] = "base_pfn,frames,node,page_bytes";
+    static const char *const names[4] = {"base_pfn", "frames", "node", "page_bytes"};
+    char *s = line;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s == '\0' || *s == '#')
+        return 0; /* blank lines and comments */
+    if (!*seen_header && !isdigit((unsigned char)*s)) {
+        if (strcmp(s, header) != 0) {
+            _mmc_set_error("%s:%lu: header is '%s', expected '%s'", r->path, r->lineno, s, header);
+            return -EINVAL;
+        }
+        *seen_header = true;
+        return 0;
+    }
+    *seen_header = true; /* a file without the header is accepted */
+    uint64_t v[4];
+    for (int k = 0; k < 4; k++) {
+        const char *why = parse_field(&s, &v[k], k == 3);
+        if (why) {
+            _mmc_set_error("%s:%lu: field %d (%s) %s in '%s' (expected %s)", r->path, r->lineno,
+                           k + 1, names[k], why, line, header);
+            return -EINVAL;
+        }
+    }
+    int rc = replay_check(r, v);
+    return rc < 0 ? rc : replay_append(r, v);
+}
+
 int _mmc_sim_replay(const char *path, uint64_t *page_bytes, uint64_t **hp_pfn, uint8_t **hp_node,
                     uint64_t *nhugepages)
 {
-    static const char header[] = "base_pfn,frames,node,page_bytes";
     *hp_pfn = NULL;
     *hp_node = NULL;
     *nhugepages = 0;
@@ -165,150 +276,39 @@ int _mmc_sim_replay(const char *path, uint64_t *page_bytes, uint64_t **hp_pfn, u
                        "--record FILE`)", path, strerror(e));
         return -e;
     }
-    uint64_t *pfn = NULL, cap = 0, nh = 0, pb = 0, hp_frames = 0, prev_end = 0;
-    uint8_t *node = NULL;
+    struct replay r = {.path = path};
     char *line = NULL;
     size_t linecap = 0;
-    unsigned long lineno = 0;
     bool seen_header = false;
     int rc = 0;
     ssize_t len;
-
-    while ((len = getline(&line, &linecap, in)) >= 0) {
-        lineno++;
+    while (rc == 0 && (len = getline(&line, &linecap, in)) >= 0) {
+        r.lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' ||
                            line[len - 1] == ' ' || line[len - 1] == '\t'))
             line[--len] = '\0';
-        char *s = line;
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (*s == '\0' || *s == '#')
-            continue; /* blank lines and comments */
-        if (!seen_header && !isdigit((unsigned char)*s)) {
-            if (strcmp(s, header) != 0) {
-                _mmc_set_error("%s:%lu: header is '%s', expected '%s'", path, lineno, s, header);
-                rc = -EINVAL;
-                goto out;
-            }
-            seen_header = true;
-            continue;
-        }
-        seen_header = true; /* a file without the header is accepted */
-        static const char *const names[4] = {"base_pfn", "frames", "node", "page_bytes"};
-        uint64_t v[4];
-        for (int k = 0; k < 4; k++) {
-            const char *why = parse_field(&s, &v[k], k == 3);
-            if (why) {
-                _mmc_set_error("%s:%lu: field %d (%s) %s in '%s' (expected %s)", path, lineno,
-                               k + 1, names[k], why, line, header);
-                rc = -EINVAL;
-                goto out;
-            }
-        }
-        const uint64_t base = v[0], frames = v[1], nd = v[2], bytes = v[3];
-        if (bytes != 2 * MMC_MIB && bytes != MMC_GIB) {
-            _mmc_set_error("%s:%lu: page_bytes %" PRIu64 " is not 2097152 (2 MiB) or "
-                           "1073741824 (1 GiB)", path, lineno, bytes);
-            rc = -EINVAL;
-            goto out;
-        }
-        if (pb && bytes != pb) {
-            _mmc_set_error("%s:%lu: page_bytes %" PRIu64 " differs from the %" PRIu64 " of the "
-                           "lines before: a pool has one hugepage size", path, lineno, bytes, pb);
-            rc = -EINVAL;
-            goto out;
-        }
-        pb = bytes;
-        hp_frames = pb >> MMC_FRAME_SHIFT;
-        if (nd >= MMC_MAX_NODES) {
-            _mmc_set_error("%s:%lu: node %" PRIu64 " is out of range (0..%u)", path, lineno, nd,
-                           MMC_MAX_NODES - 1);
-            rc = -EINVAL;
-            goto out;
-        }
-        if (frames == 0 || frames % hp_frames || base % hp_frames) {
-            _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " of %" PRIu64 " frames is not whole "
-                           "hugepages of %" PRIu64 " frames (base_pfn and frames must be "
-                           "non-zero multiples of it)", path, lineno, base, frames, hp_frames);
-            rc = -EINVAL;
-            goto out;
-        }
-        if (base > SIM_MAX_PFN || frames > SIM_MAX_PFN - base + 1) {
-            _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " of %" PRIu64 " frames ends beyond "
-                           "the 64-bit physical address space", path, lineno, base, frames);
-            rc = -EINVAL;
-            goto out;
-        }
-        if (nh && base < prev_end) {
-            _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " starts below the end (PFN %" PRIu64
-                           ") of the run before: runs must be ascending and disjoint", path,
-                           lineno, base, prev_end);
-            rc = -EINVAL;
-            goto out;
-        }
-        prev_end = base + frames;
-        uint64_t add = frames / hp_frames;
-        if (nh + add > cap) {
-            uint64_t ncap = cap ? cap : 1024;
-            while (ncap < nh + add)
-                ncap *= 2;
-            uint64_t *np = realloc(pfn, ncap * sizeof(*pfn));
-            if (np)
-                pfn = np;
-            uint8_t *nn = realloc(node, ncap);
-            if (nn)
-                node = nn;
-            if (!np || !nn) {
-                _mmc_set_error("%s:%lu: no memory for %" PRIu64 " hugepages", path, lineno, ncap);
-                rc = -ENOMEM;
-                goto out;
-            }
-            cap = ncap;
-        }
-        for (uint64_t k = 0; k < add; k++, nh++) {
-            pfn[nh] = base + k * hp_frames;
-            node[nh] = (uint8_t)nd;
-        }
+        rc = replay_line(&r, line, &seen_header);
     }
-    if (ferror(in)) {
-        _mmc_set_error("%s:%lu: read error: %s", path, lineno + 1, strerror(errno));
+    if (rc == 0 && ferror(in)) {
+        _mmc_set_error("%s:%lu: read error: %s", path, r.lineno + 1, strerror(errno));
         rc = -EIO;
-    } else if (nh == 0) {
-        _mmc_set_error("%s: no runs (a header `%s`, then one run per line)", path, header);
+    } else if (rc == 0 && r.nh == 0) {
+        _mmc_set_error("%s: no runs (a header `base_pfn,frames,node,page_bytes`, then one run "
+                       "per line)", path);
         rc = -EINVAL;
     }
-out:
     free(line);
     fclose(in);
     if (rc < 0) {
-        free(pfn);
-        free(node);
+        free(r.pfn);
+        free(r.node);
         return rc;
     }
-    *hp_pfn = pfn;
-    *hp_node = node;
-    *nhugepages = nh;
-    *page_bytes = pb;
+    *hp_pfn = r.pfn;
+    *hp_node = r.node;
+    *nhugepages = r.nh;
+    *page_bytes = r.pb;
     return 0;
-}
-
-/* ---- node order of a simulated partition ---- */
-
-unsigned _mmc_sim_node_order(const struct mmc_partition *part, unsigned node, bool any_node,
-                             bool strict, unsigned *order)
-{
-    const unsigned nn = part->frames.nnodes;
-    if (strict && !any_node) {
-        order[0] = node;
-        return 1;
-    }
-    /* No distances: the preferred node (0 for any), then the others by ascending number. */
-    unsigned from = any_node || node >= nn ? 0 : node, k = 0;
-    order[k++] = from;
-    for (unsigned n = 0; n < nn; n++)
-        if (n != from)
-            order[k++] = n;
-    return k;
 }
 
 /* ---- the public API ---- */

@@ -12,10 +12,11 @@
  * /sys/kernel/debug/extfrag/unusable_index when present) before and after the suite go to
  * frag_kernel.json. One frag_kernel.csv row per request (columns in results/README.md).
  *
- * Safety: the share is bounded (quick: 1/8 of MemAvailable, at most 2 GiB; full: 1/2, at most
+ * Safety: the share is bounded (quick: 1/8 of MemAvailable, at most 2 GiB; full: 3/4, at most
  * 64 GiB; MMC_FRAG_KERNEL_MAX caps it further), the helper dies with the benchmark
  * (PR_SET_PDEATHSIG, and it exits when its pipe from the benchmark closes), and the benchmark
- * kills and reaps it at the end and on SIGINT / SIGTERM (bench_stop). Everything the
+ * kills and reaps it at the end and on SIGINT / SIGTERM (bench_stop). The share is held whole
+ * only while the helper writes it; once it has freed, it keeps 1/512 of it. Everything the
  * partitions took is given back at destroy.
  */
 #include <errno.h>
@@ -233,7 +234,7 @@ int frag_kernel_run(void)
 {
     const bool full = !strcmp(bench_g.opt.preset->name, "full");
     const uint64_t avail = mem_available_bytes();
-    uint64_t held = full ? avail / 2 : avail / 8, cap = full ? 64 * GIB : 2 * GIB;
+    uint64_t held = full ? avail / 4 * 3 : avail / 8, cap = full ? 64 * GIB : 2 * GIB;
     const char *env = getenv("MMC_FRAG_KERNEL_MAX");
     if (env && *env)
         cap = strtoull(env, NULL, 0) * MIB; /* MiB */

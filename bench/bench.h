@@ -204,6 +204,8 @@ extern volatile sig_atomic_t bench_stop; /* the signal that asked to stop, 0 if 
 /* ---- suite_frag.c ---- */
 /* Run the frag suite (frag.csv in out_dir): 0 or -errno. */
 int suite_frag_run(void);
+/* Operations of the aging trace per engine and placement: --frag-ops, else the preset's. */
+uint64_t suite_frag_ops(void);
 /* frag_kernel.c: the real kernel's fragmentation (called by suite_frag_run, mmc_init done). */
 int frag_kernel_run(void);
 

@@ -291,6 +291,7 @@ int context_write(bool final, int exit_code)
     json_str(f, bench_g.opt.preset->name);
     fputs(",\n  \"preset_values\": ", f);
     preset_json(f, bench_g.opt.preset);
+    fprintf(f, ",\n  \"frag_ops\": %" PRIu64, suite_frag_ops());
     fputs(",\n  \"command_line\": [", f);
     for (int i = 0; i < bench_g.opt.argc; i++) {
         if (i)

@@ -252,10 +252,16 @@ static mmc_partition_t *create_pool(struct mmc_config *cfg, bool full, const cha
     return part;
 }
 
+uint64_t suite_frag_ops(void)
+{
+    const bool full = !strcmp(bench_g.opt.preset->name, "full");
+    return bench_g.opt.frag_ops ? bench_g.opt.frag_ops : full ? 100000000ull : 1000000ull;
+}
+
 int suite_frag_run(void)
 {
     const bool full = !strcmp(bench_g.opt.preset->name, "full");
-    const uint64_t ops = bench_g.opt.frag_ops ? bench_g.opt.frag_ops : full ? 100000000ull : 1000000ull;
+    const uint64_t ops = suite_frag_ops();
     char path[PATH_MAX + 16];
     struct frag_ctx x;
     memset(&x, 0, sizeof(x));

@@ -11,8 +11,8 @@
  * 9, 11, 14, 18, the largest free stretch) and probe requests of 2, 8 and 64 MiB, each with
  * FAST_ONLY and without, a few calls each, allocated and freed at once; for each probe its
  * success, its latency, what the ordinary path paid (trades, frames moved and dropped,
- * hugepages added, time growing), U(j) of the probe's order and how much that U(j) changed over
- * the last decade of operations (the steady-state test the report reads). One frag.csv row per
+ * hugepages added, time growing), U(j) of the probe's order and how much that U(j) moved over
+ * the last decade of operations (u_decade_change: the steady-state test the report reads). One frag.csv row per
  * sample and probe (columns in results/README.md), written as it is taken.
  *
  * The numbers are the library's: nothing here recomputes a fragmentation formula.
@@ -66,17 +66,25 @@ static int cmp_u64(const void *a, const void *b)
 /* Ops of grid point k: 10^(k / PER_DECADE), rounded. */
 static uint64_t grid_ops(unsigned k) { return (uint64_t)llround(pow(10.0, (double)k / PER_DECADE)); }
 
-/* U(j) of probe p a decade of operations before sample `now` (the latest sample at or below
- * ops / 10), or NAN when the series does not reach back that far. */
-static double u_decade_ago(const struct frag_ctx *x, unsigned now, unsigned p)
+/* How much U(j) of probe p moved over the last decade of operations at sample `now`: the mean of
+ * U(j) over the samples in (ops / 10, ops] minus its mean over (ops / 100, ops / 10] (4 samples
+ * each on the grid: one sample's U(j) swings with each block freed), or NAN before two whole
+ * decades of samples (ops / 100 < FIRST_SAMPLE_OPS). */
+static double u_decade_change(const struct frag_ctx *x, unsigned now, unsigned p)
 {
-    const uint64_t want = x->sample_ops[now] / 10;
-    if (want < FIRST_SAMPLE_OPS)
+    const uint64_t ops = x->sample_ops[now], d1 = ops / 10, d2 = ops / 100;
+    if (d2 < FIRST_SAMPLE_OPS)
         return NAN;
-    for (unsigned i = now; i-- > 0;)
-        if (x->sample_ops[i] <= want)
-            return x->sample_u[i][p];
-    return NAN;
+    double s1 = 0, s2 = 0;
+    unsigned n1 = 0, n2 = 0;
+    for (unsigned i = 0; i <= now; i++) {
+        const uint64_t o = x->sample_ops[i];
+        if (o > d1)
+            s1 += x->sample_u[i][p], n1++;
+        else if (o > d2)
+            s2 += x->sample_u[i][p], n2++;
+    }
+    return n1 && n2 ? s1 / n1 - s2 / n2 : NAN;
 }
 
 /* One probe: calls of probe_bytes[p], FAST_ONLY or not, each freed at once; the row. */
@@ -102,7 +110,7 @@ static void probe(struct frag_ctx *x, const struct mmc_frag *m, unsigned p, bool
     }
     qsort(lat, ok, sizeof(*lat), cmp_u64);
     mmc_partition_stats(x->part, &a);
-    const double u = m->unusable[probe_order[p]], ago = u_decade_ago(x, si, p);
+    const double u = m->unusable[probe_order[p]], change = u_decade_change(x, si, p);
     struct csv *c = &x->csv;
     csv_str(c, bench_g.run_id);
     csv_str(c, bench_g.host);
@@ -123,10 +131,10 @@ static void probe(struct frag_ctx *x, const struct mmc_frag *m, unsigned p, bool
     csv_u64(c, fast);
     csv_u64(c, probe_order[p]);
     csv_f64(c, u, 4);
-    if (isnan(ago))
+    if (isnan(change))
         csv_empty(c);
     else
-        csv_f64(c, u - ago, 4);
+        csv_f64(c, change, 4);
     csv_u64(c, PROBE_CALLS);
     csv_u64(c, ok);
     csv_f64(c, (double)ok / PROBE_CALLS, 3);

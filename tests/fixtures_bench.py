@@ -337,8 +337,10 @@ def frag_rows(m, engines):
                 moved += 8 * trades
                 dropped += 4 * trades
                 for probe, j in ((2 * MiB, 9), (8 * MiB, 11), (64 * MiB, 14)):
-                    ago = [h for o, h in hist if o <= ops / 10]
-                    change = "" if ops < 1000 or not ago else round(u[j] - ago[-1][j], 4)
+                    last = [h[j] for o, h in hist if o > ops // 10]
+                    prev = [h[j] for o, h in hist if ops // 100 < o <= ops // 10]
+                    change = ("" if ops // 100 < 100 or not prev else
+                              round(sum(last) / len(last) - sum(prev) / len(prev), 4))
                     for fast in (1, 0):
                         succ = 3 if u[j] < 0.9 else (0 if fast else 2)
                         tr = 0 if fast or succ == 0 else int(m.rng.random() < 0.3)

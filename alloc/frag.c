@@ -62,6 +62,20 @@ void _mmc_frag_indices(const uint64_t *blocks, double *unusable, double *fragmen
     }
 }
 
+MMC_API void mmc_frag_from_blocks(const uint64_t blocks[MMC_FRAG_MAX_ORDER + 1], struct mmc_frag *out)
+{
+    if (!blocks || !out) {
+        _mmc_set_error("mmc_frag_from_blocks: blocks and out must not be NULL");
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    for (unsigned k = 0; k <= MMC_FRAG_MAX_ORDER; k++) {
+        out->blocks[k] = blocks[k];
+        out->free_frames += blocks[k] << k;
+    }
+    _mmc_frag_indices(out->blocks, out->unusable, out->fragmentation);
+}
+
 /* Measure the frames of node `node` (-1: all). Partition lock held. */
 static int measure(const struct mmc_frames *f, int node, struct mmc_frag *out)
 {

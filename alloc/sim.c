@@ -3,7 +3,7 @@
  * Owns the two sources of a layout (hugepage PFNs ascending, a node number per hugepage):
  *   synthetic  runs of geometrically distributed length (in hugepages) separated by random gaps,
  *              dealt to nodes in PFN blocks (node 0 lowest, as on real machines) or round-robin
- *              by run; deterministic for a seed (splitmix64, never rand()).
+ *              by run; deterministic for a seed (rand.h, never rand()).
  *   replay     a layout CSV as `mmcontig layout --record FILE` writes it: a header
  *              `base_pfn,frames,node,page_bytes`, then one run per line, ascending PFN.
  * and mmc_partition_create_simulated(), which hands either to _mmc_partition_create_locked():
@@ -25,25 +25,13 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rand.h"
 
 /* Lowest PFN of a synthetic layout: 4 GiB, above the ISA/PCI holes; a multiple of both
  * hugepage sizes' frames. Highest PFN we accept anywhere: PFN << 12 must fit 64 bits. */
 #define SIM_BASE_PFN (4 * MMC_GIB >> MMC_FRAME_SHIFT)
 #define SIM_MAX_PFN (UINT64_MAX >> MMC_FRAME_SHIFT)
 #define SIM_MAX_GAP_HUGEPAGES 8 /* gaps between runs: 1..8 hugepages (0..8 when interleaved) */
-
-/* ---- a small deterministic PRNG: splitmix64 (Steele, Lea, Flood 2014) ---- */
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1). */
-static double uniform01(uint64_t *state) { return (double)(splitmix64(state) >> 11) * 0x1p-53; }
 
 /* ---- synthetic layouts ---- */
 
@@ -97,7 +85,7 @@ int _mmc_sim_synthetic(const struct mmc_sim_spec *spec, uint64_t **hp_pfn, uint8
     const bool one_run_per_node = mean == 0;
     const bool interleaved = spec->node_split == MMC_SIM_NODES_INTERLEAVED && !one_run_per_node;
     const unsigned nn = spec->nnodes;
-    uint64_t cur = SIM_BASE_PFN + (splitmix64(&rng) % 64) * hp_frames;
+    uint64_t cur = SIM_BASE_PFN + (_mmc_rand(&rng) % 64) * hp_frames;
     uint64_t run_no = 0;
 
     for (uint64_t h = 0; h < nh; run_no++) {
@@ -116,7 +104,7 @@ int _mmc_sim_synthetic(const struct mmc_sim_spec *spec, uint64_t **hp_pfn, uint8
         if (one_run_per_node)
             len = end - h;
         else
-            while (h + len < end && uniform01(&rng) < p_continue)
+            while (h + len < end && _mmc_rand_unit(&rng) < p_continue)
                 len++;
         for (uint64_t k = 0; k < len; k++, h++) {
             pfn[h] = cur;
@@ -125,7 +113,7 @@ int _mmc_sim_synthetic(const struct mmc_sim_spec *spec, uint64_t **hp_pfn, uint8
         }
         /* a gap: interleaved layouts sometimes put the next node's run right after this one,
          * physically adjacent yet a different run (a block must not span it) */
-        uint64_t gap = splitmix64(&rng) % (SIM_MAX_GAP_HUGEPAGES + 1);
+        uint64_t gap = _mmc_rand(&rng) % (SIM_MAX_GAP_HUGEPAGES + 1);
         if (gap == 0 && !interleaved)
             gap = 1;
         cur += gap * hp_frames;

@@ -95,7 +95,7 @@ static const char usage[] =
     "(schema: results/README.md). Needs root for the real pool, DPDK and the kernel peer\n"
     "(pagemap frame numbers, nr_hugepages); simulated pools run anywhere.\n"
     "\n"
-    "suites (--suite, comma separated; default search,fastonly,peers,frag,scale):\n"
+    "suites (--suite, comma separated; default search,fastonly,peers,frag,frag-kernel,scale):\n"
     "  search    every engine x request size x constraint (none, range, boundary,\n"
     "            range+boundary, node) x fill level (aged by the seeded recipe of\n"
     "            results/README.md; on the real pool half of the aged blocks are movable\n"
@@ -116,10 +116,17 @@ static const char usage[] =
     "            kernel allocating a fresh 2 MiB and 1 GiB hugepage, and every engine on the\n"
     "            same requests (fill 0, and growing a full 64 MiB pool: state grow); every\n"
     "            block checked against pagemap; peers_ratio.csv%s\n"
-    "  frag      the fragmentation time series: per engine and placement policy (plain,\n"
-    "            clustered), a real pool aged by the load model's aging trace (MDLs, blocks,\n"
-    "            movable and standby load); at each sample U(9), U(18), FI(9), the largest\n"
-    "            free stretch, and 2 MiB / 8 MiB probes with and without FAST_ONLY (frag.csv)\n"
+    "  frag      fragmentation under load to steady state: per engine and placement policy\n"
+    "            (plain, clustered), a real pool (one 1 GiB hugepage; full: four) aged by the\n"
+    "            load model's aging trace (MDLs, blocks, movable and standby load) for\n"
+    "            --frag-ops operations, sampled on a log scale of operations: U(j), FI(j), the\n"
+    "            largest free stretch, and 2, 8, 64 MiB probes with and without FAST_ONLY with\n"
+    "            the ordinary path's cost (frag.csv)\n"
+    "  frag-kernel the real kernel's fragmentation (about 10 s in quick): a helper\n"
+    "            process holds a share of MemAvailable (quick 1/8, at most 2 GiB;\n"
+    "            MMC_FRAG_KERNEL_MAX=MiB caps it) keeping one 4 KiB page of every 2 MiB, then\n"
+    "            2 MiB..1 GiB blocks by growth, ordinary and FAST_ONLY, with the kernel's\n"
+    "            compaction counters (frag_kernel.csv, frag_kernel.json)\n"
     "  scale     throughput and latency against threads (--threads), each pinned to a CPU:\n"
     "            a simulated 2-node pool (quick 8G, full 64G) and the real pool, per engine;\n"
     "            mixes small (4K-64K), medium (1M-8M under a range and a 16M boundary), mdl\n"
@@ -133,6 +140,8 @@ static const char usage[] =
     "                      (default: quick 512M, full 4G)\n"
     "  --page 2M|1G        hugepage size of the real pool (default 2M)\n"
     "  --nodes LIST        nodes of the real pool and of the node constraint (default all)\n"
+    "  --frag-ops N        operations of the aging trace per engine and placement in the frag\n"
+    "                      suite (default: quick 1000000, full 100000000)\n"
     "  --seed N            seed of the aging, the churn and the simulated layouts (default 1)\n"
     "  --out DIR           output directory (default results/<host>/<UTC time>/)\n"
     "  --preset quick|full quick (default): every suite in a few minutes on a 2-core VM\n"
@@ -316,6 +325,7 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
         {"calls", required_argument, 0, 'c'}, {"sim-pools", required_argument, 0, 'm'},
         {"plugin", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
         {"threads", required_argument, 0, 'T'}, {"scale-seconds", required_argument, 0, 'D'},
+        {"frag-ops", required_argument, 0, 'F'},
         {0, 0, 0, 0}};
     /* Google Benchmark's flags are set aside first */
     char **ours = calloc((size_t)argc + 1, sizeof(char *));
@@ -334,7 +344,7 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
             ours[nours++] = argv[i];
         }
     }
-    const char *suites = "search,fastonly,peers,frag,scale", *algo = NULL, *pool = NULL, *page = "2M";
+    const char *suites = "search,fastonly,peers,frag,frag-kernel,scale", *algo = NULL, *pool = NULL, *page = "2M";
     const char *nodes = NULL, *preset = "quick", *sims = NULL, *threads = NULL;
     int c, rc = -1;
     optind = 1;
@@ -366,6 +376,13 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
             o->scale_seconds = strtod(optarg, &end);
             if (*end || end == optarg || !(o->scale_seconds > 0 && o->scale_seconds <= 3600))
                 rc = usage_error("--scale-seconds '%s': give seconds, above 0 and at most 3600", optarg);
+            break;
+        }
+        case 'F': { /* the frag suite's length */
+            char *end;
+            o->frag_ops = strtoull(optarg, &end, 0);
+            if (*end || end == optarg || !o->frag_ops)
+                rc = usage_error("--frag-ops '%s': give a positive count of operations", optarg);
             break;
         }
         case 'L': {
@@ -417,6 +434,11 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
                 o->suite[s] = true;
             o->frag = true;
             o->scale = true;
+            o->frag_kernel = true;
+            continue;
+        }
+        if (!strcmp(items[i], "frag-kernel")) {
+            o->frag_kernel = true;
             continue;
         }
         if (!strcmp(items[i], "frag")) {
@@ -430,7 +452,7 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
         for (s = 0; s < SUITE_COUNT && strcmp(items[i], bench_suite_name[s]); s++)
             ;
         if (s == SUITE_COUNT)
-            return usage_error("unknown suite '%s' (search, fastonly, peers, frag, scale)", items[i]);
+            return usage_error("unknown suite '%s' (search, fastonly, peers, frag, frag-kernel, scale)", items[i]);
         o->suite[s] = true;
     }
 
@@ -786,7 +808,7 @@ int mmc_bench_main(int argc, char **argv)
     }
     if (suite_search_write_fit() < 0 || suite_peers_write_ratios() < 0)
         bench_g.write_errors++;
-    if (bench_g.opt.frag && !bench_stop && suite_frag_run() < 0)
+    if ((bench_g.opt.frag || bench_g.opt.frag_kernel) && !bench_stop && suite_frag_run() < 0)
         bench_g.write_errors++;
     if (bench_g.opt.scale && !bench_stop && suite_scale_run() < 0)
         bench_g.write_errors++;

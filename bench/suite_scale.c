@@ -75,7 +75,7 @@ struct worker {
 
 static void *alloc_one(const struct point *pt, unsigned node, uint64_t *rng, bool *mdl)
 {
-    const uint64_t r = bench_rand(rng);
+    const uint64_t r = _mmc_rand(rng);
     PHYSICAL_ADDRESS zero = {.QuadPart = 0}, any = {.QuadPart = -1};
     *mdl = false;
     if (pt->mix == MIX_MDL) {
@@ -228,7 +228,7 @@ static int run_point(struct scale_ctx *x, struct point *pt, const char *pool, ui
     unsigned started = 0;
     for (unsigned i = 0; i < pt->threads; i++) {
         w[i] = (struct worker){.pt = pt, .index = i, .cpu = x->ncpus ? x->cpus[i % x->ncpus] : -1,
-                               .seed = bench_seed_mix(bench_g.opt.seed, i + 1)};
+                               .seed = _mmc_rand_mix(bench_g.opt.seed, i + 1)};
         if (pthread_create(&t[i], NULL, worker_main, &w[i]) != 0)
             break;
         started++;

@@ -114,6 +114,8 @@ def context(host, stamp, seed, pool_bytes, cores=2):
                                               "surplus_hugepages": 0}},
         "buddyinfo_before": bi.format(a=4012, b=2230, c=4870),
         "buddyinfo_after": bi.format(a=9120, b=5311, c=4310),
+        "buddyinfo_frag": {"before": buddyinfo_frag(bi.format(a=4012, b=2230, c=4870)),
+                           "after": buddyinfo_frag(bi.format(a=9120, b=5311, c=4310))},
         "seeds": {"fill": seed, "requests": seed + 1},
         "engines": ENGINES,
         "engine_work_units": {"linear": "frames and runs examined",
@@ -300,36 +302,62 @@ def peers_rows(m, pool, seed, engines):
     return rows
 
 
+def buddyinfo_frag(text):
+    """context.json buddyinfo_frag as bench/context.c writes it (the benchmark computes it with
+    the library's mmc_frag_from_blocks; the fixture, being a fixture, with the same formula)."""
+    out = []
+    for line in text.splitlines():
+        parts = line.replace(",", " ").split()
+        if len(parts) < 5 or parts[0] != "Node":
+            continue
+        counts = [int(x) for x in parts[4:]]
+        free = sum(c << k for k, c in enumerate(counts))
+        u = {j: 1.0 if not free else (free - sum(c << k for k, c in enumerate(counts) if k >= j)) / free
+             for j in (9, 11)}
+        out.append(dict(node=int(parts[1]), zone=parts[3], free_frames=free, u9=round(u[9], 6),
+                        u11=round(u[11], 6), fi9=-1.0, fi11=-1.0 if any(counts[11:]) else 0.5))
+    return out
+
+
 def frag_rows(m, engines):
-    """Rows shaped as bench/suite_frag.c writes them: per engine and policy a time series, one
-    row per sample and probe (2 MiB and 8 MiB, with and without FAST_ONLY)."""
+    """Rows shaped as bench/suite_frag.c writes them: per engine and policy a series on a log
+    scale of operations, one row per sample and probe (2, 8, 64 MiB, with and without FAST_ONLY)."""
     rows = []
+    grid = [0] + [round(10 ** (k / 4)) for k in range(8, 25)]
     for e in engines:
         for policy in ["plain", "clustered"]:
             moved = dropped = 0
-            for step, t in enumerate(range(0, 601, 15)):
-                age = t / 600
+            hist = []
+            for ops in grid:
+                age = min(1.0, math.log10(ops + 1) / 4)
                 k = 1.0 if policy == "plain" else 0.8
-                u9 = min(0.97, 0.9 * (1 - math.exp(-3 * age * k)) + 0.02 * m.rng.random())
-                u18 = min(1.0, u9 * 1.6 + 0.1)
-                largest = max(2 * MiB, 16 * GiB * math.exp(-9 * age * k))
+                u = {j: min(1.0, (0.6 + 0.1 * (j - 9)) * age * k + 0.02 * m.rng.random()) for j in (9, 11, 14)}
+                u[18] = 1.0
+                hist.append((ops, u))
                 trades = int(4 * age * m.rng.random())
                 moved += 8 * trades
                 dropped += 4 * trades
-                for probe in (2 * MiB, 8 * MiB):
+                for probe, j in ((2 * MiB, 9), (8 * MiB, 11), (64 * MiB, 14)):
+                    last = [h[j] for o, h in hist if o > ops // 10]
+                    prev = [h[j] for o, h in hist if ops // 100 < o <= ops // 10]
+                    change = ("" if ops // 100 < 100 or not prev else
+                              round(sum(last) / len(last) - sum(prev) / len(prev), 4))
                     for fast in (1, 0):
-                        succ = max(0.0, min(1.0, 1.1 - u9 * (1.2 if e == "buddy" else 1.0)
-                                            - (0.1 if probe == 8 * MiB else 0)))
-                        rows.append(dict(t_s=t, ops=step * 500, engine=e, policy=policy,
-                                         u9=round(u9, 4), u18=round(u18, 4),
-                                         fi9=-1 if u9 < 0.85 else round(0.6 + 0.3 * u9, 3),
-                                         largest_free_bytes=int(largest), probe_bytes=probe,
-                                         probe_fast_only=fast, probe_success_rate=round(succ, 3),
-                                         probe_p50_ns=round(m.p50(e, 16 * GiB, int(age * 90), probe, "none")),
-                                         probe_trades=0 if fast else int(m.rng.random() < 0.1),
-                                         trades=trades, frames_moved=moved, frames_dropped=dropped,
-                                         utilisation=round(0.8 * (1 - math.exp(-5 * age)), 4),
-                                         seed=m.seed))
+                        succ = 3 if u[j] < 0.9 else (0 if fast else 2)
+                        tr = 0 if fast or succ == 0 else int(m.rng.random() < 0.3)
+                        rows.append(dict(mode="pool", pool_bytes=GiB, page_bytes=GiB, t_s=round(ops * 3e-6, 3),
+                                         ops=ops, engine=e, policy=policy,
+                                         u9=round(u[9], 4), u11=round(u[11], 4), u14=round(u[14], 4), u18=1.0,
+                                         fi9=-1, fi11=-1 if u[11] < 1 else 0.9, fi14=0.95,
+                                         largest_free_bytes=int(GiB * (1 - age) + 2 * MiB), probe_bytes=probe,
+                                         probe_fast_only=fast, probe_order=j, probe_u=round(u[j], 4),
+                                         probe_u_decade_change=change, probe_calls=3, probe_successes=succ,
+                                         probe_success_rate=round(succ / 3, 3),
+                                         probe_p50_ns=round(m.p50(e, 16 * GiB, int(age * 90), probe, "none")) if succ else "",
+                                         probe_trades=tr, probe_frames_moved=8 * tr, probe_frames_dropped=4 * tr,
+                                         probe_hugepages_added=0, probe_grow_ns=0,
+                                         trades=trades, frames_moved=moved, frames_dropped=dropped, hugepages=1,
+                                         utilisation=round(0.8 * age, 4), seed=m.seed))
     return rows
 
 

@@ -33,7 +33,7 @@ from mmcplot import schema  # noqa: E402  (schema.py is plain data: no matplotli
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHARTS = ["latency_ecdf", "latency_vs_fill", "latency_vs_pool", "fastonly_decision_vs_fn",
           "fastonly_vs_ordinary",
-          "frag_timeseries", "success_heatmap", "peers", "scenarios", "scale_threads"]
+          "frag_steady", "frag_success_vs_u", "frag_cost", "success_heatmap", "peers", "scenarios", "scale_threads"]
 
 
 def run(script, *args):
@@ -122,7 +122,7 @@ class PlotTest(Base):
         self.assertRan(p)
         self.assertIn("frag.csv is absent", p.stderr)
         self.assertIn(", ".join(schema.FRAG_COLUMNS), p.stderr)  # the expected columns are named
-        self.assertFalse(os.path.exists(os.path.join(d, "c", "frag_timeseries.png")))
+        self.assertFalse(os.path.exists(os.path.join(d, "c", "frag_steady.png")))
         self.assertTrue(is_png(os.path.join(d, "c", "latency_ecdf.png")))
 
     def test_missing_column_skips_only_the_charts_that_need_it(self):

@@ -393,6 +393,11 @@ struct mmc_frag {
 };
 /* Measure node `node` (-1: all nodes) of a partition (NULL: system). O(frames). 0 or -errno. */
 MMC_API int mmc_partition_frag(mmc_partition_t *part, int node, struct mmc_frag *out);
+/* The same formulas over block counts from elsewhere (a /proc/buddyinfo line: blocks[k] = free
+ * blocks of order k, orders above the kernel's 10 left 0): fills out->free_frames, blocks,
+ * unusable and fragmentation; the stretch fields are left 0. The one home of the formulas, so
+ * that the benchmark and its report give the kernel's numbers as the library computes them. */
+MMC_API void mmc_frag_from_blocks(const uint64_t blocks[MMC_FRAG_MAX_ORDER + 1], struct mmc_frag *out);
 /* One /proc/buddyinfo-format line per node ("Node 0, zone mmcontig n_0 ... n_10"), orders
  * above 10 counted as order-10 blocks, so other tools' scripts can read it. 0 or -errno. */
 MMC_API int mmc_partition_print_buddyinfo(mmc_partition_t *part, FILE *f);
@@ -430,7 +435,7 @@ MMC_API int mmc_load_write(mmc_partition_t *part, mmc_load_t h, size_t off, cons
 MMC_API uint64_t mmc_load_pfn(mmc_partition_t *part, mmc_load_t h);
 
 /* ---- the aging trace: a seeded, replayable workload that fragments a partition ---- */
-/* The recipe (documented in full in results/README.md, "Aging recipe"). */
+/* The recipe (documented in full in results/README.md, "Aging recipes", A). */
 struct mmc_aging {
     uint64_t seed;              /* seed of every thread's stream. Default 1 */
     double target_utilisation;  /* share of the pool's frames kept in use, 0..1. Default 0.7 */
@@ -443,6 +448,9 @@ struct mmc_aging {
     void (*progress)(void *arg, uint64_t done, uint64_t total); /* called after each operation
                                    (under the trace's lock), or NULL. Default NULL */
     void *progress_arg;         /* passed to progress */
+    const volatile int *stop;   /* when not NULL and *stop becomes non-zero (a signal handler's
+                                   flag), every thread ends after its current operation and the
+                                   trace returns -EINTR. Default NULL */
 };
 /* Fill *cfg with the defaults above. */
 MMC_API void mmc_aging_init(struct mmc_aging *cfg);

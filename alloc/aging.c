@@ -3,7 +3,7 @@
  * No standard way to age physical memory exists (Mansi & Swift 2024 counted 11 methods in 13
  * papers), so the recipe is fixed here, documented in results/README.md, and every run can be
  * recorded to a file and replayed from it. The recipe (struct mmc_aging):
- *   K threads, each with its own xorshift stream seeded from (seed, thread), loop: when the
+ *   K threads, each with its own stream of the project's PRNG (rand.h) seeded from (seed, thread), loop: when the
  *   partition's use is below the target utilisation, allocate, else free one of the thread's
  *   live objects chosen uniformly. An allocation is, by the mix weights:
  *   - an MDL: pages log-normal (median 16 pages, sigma 1.0, at most 4096), no flags;
@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rand.h"
 #include "mmcontig/wdm.h"
 
 enum op_kind { OP_CONTIG = 'C', OP_MDL = 'M', OP_MOVABLE = 'V', OP_STANDBY = 'S' };
@@ -50,15 +51,9 @@ struct tracer {
     int error;
 };
 
-static uint64_t xs(uint64_t *s)
-{
-    *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
-    return *s;
-}
-static double unit(uint64_t *s) { return (double)(xs(s) >> 11) / 9007199254740992.0; }
 static double normal(uint64_t *s)
 {
-    double u1 = unit(s), u2 = unit(s);
+    double u1 = _mmc_rand_unit(s), u2 = _mmc_rand_unit(s);
     return sqrt(-2.0 * log(u1 > 1e-300 ? u1 : 1e-300)) * cos(6.283185307179586 * u2);
 }
 
@@ -114,10 +109,10 @@ static double utilisation(struct tracer *t)
     struct mmc_partition *p = _mmc_partition_resolve(t->part);
     if (!p)
         return 1.0;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     double u = 1.0 - (double)p->frames.free_frames / (double)p->frames.present_frames;
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return u;
 }
 
@@ -139,18 +134,20 @@ static void *work(void *arg)
 
     for (uint64_t op = 0; op < per_thread; op++) {
         pthread_mutex_lock(&t->lock);
+        if (!t->error && c->stop && *c->stop)
+            t->error = -EINTR;
         if (t->error) {
             pthread_mutex_unlock(&t->lock);
             break;
         }
         bool alloc = nlive == 0 || utilisation(t) < c->target_utilisation;
         if (!alloc) {
-            size_t k = (size_t)(xs(&s) % nlive);
+            size_t k = (size_t)(_mmc_rand(&s) % nlive);
             struct object o = live[k];
             live[k] = live[--nlive];
             if (t->out)
                 fprintf(t->out, "F %" PRIu64 "\n", o.id);
-            bool churn = o.kind == OP_STANDBY && xs(&s) % 4 == 0;
+            bool churn = o.kind == OP_STANDBY && _mmc_rand(&s) % 4 == 0;
             uint64_t count = o.count;
             do_free(t, &o);
             if (churn) { /* standby churn: the same count back at once */
@@ -171,7 +168,7 @@ static void *work(void *arg)
                 }
             }
         } else {
-            double r = unit(&s) * wsum;
+            double r = _mmc_rand_unit(&s) * wsum;
             char kind;
             uint64_t a1 = 0, a2 = 0, a3 = UINT64_MAX, a4 = 0;
             if ((r -= c->mix_mdl) < 0) {
@@ -179,8 +176,8 @@ static void *work(void *arg)
                 a1 = (uint64_t)fmin(4096.0, fmax(1.0, exp(log(16.0) + normal(&s))));
             } else if ((r -= c->mix_contig) < 0) {
                 kind = OP_CONTIG;
-                a1 = (uint64_t)exp(log(4096.0) + unit(&s) * (log(8.0 * 1048576) - log(4096.0)));
-                double cr = unit(&s);
+                a1 = (uint64_t)exp(log(4096.0) + _mmc_rand_unit(&s) * (log(8.0 * 1048576) - log(4096.0)));
+                double cr = _mmc_rand_unit(&s);
                 if (cr >= 0.5 && cr < 0.7) {
                     a2 = t->lo_pfn << MMC_FRAME_SHIFT;
                     a3 = (t->lo_pfn + (t->hi_pfn - t->lo_pfn) * 3 / 4) << MMC_FRAME_SHIFT;
@@ -188,7 +185,7 @@ static void *work(void *arg)
                     uint64_t b = 4096;
                     while (b < a1)
                         b <<= 1;
-                    a4 = b << (xs(&s) % 3);
+                    a4 = b << (_mmc_rand(&s) % 3);
                     if (cr >= 0.9) {
                         a2 = t->lo_pfn << MMC_FRAME_SHIFT;
                         a3 = (t->lo_pfn + (t->hi_pfn - t->lo_pfn) * 3 / 4) << MMC_FRAME_SHIFT;
@@ -327,6 +324,9 @@ MMC_API int mmc_aging_run(mmc_partition_t *part, const struct mmc_aging *cfg, co
             t.error = -errno;
         }
     }
+    if (t.error == -EINTR)
+        _mmc_set_error("mmc_aging_run: stopped by cfg->stop after %llu of %llu operations",
+                       (unsigned long long)t.ops_done, (unsigned long long)cfg->ops);
     return t.error;
 }
 
@@ -339,7 +339,7 @@ MMC_API int mmc_aging_replay(mmc_partition_t *part, const char *path, uint64_t *
     struct mmc_partition *p = _mmc_partition_resolve(part); /* before any operation runs */
     if (!p)
         return -EINVAL;
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_read_exit();
     FILE *in = fopen(path, "r");
     if (!in) {
         int e = errno;

@@ -62,6 +62,20 @@ void _mmc_frag_indices(const uint64_t *blocks, double *unusable, double *fragmen
     }
 }
 
+MMC_API void mmc_frag_from_blocks(const uint64_t blocks[MMC_FRAG_MAX_ORDER + 1], struct mmc_frag *out)
+{
+    if (!blocks || !out) {
+        _mmc_set_error("mmc_frag_from_blocks: blocks and out must not be NULL");
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    for (unsigned k = 0; k <= MMC_FRAG_MAX_ORDER; k++) {
+        out->blocks[k] = blocks[k];
+        out->free_frames += blocks[k] << k;
+    }
+    _mmc_frag_indices(out->blocks, out->unusable, out->fragmentation);
+}
+
 /* Measure the frames of node `node` (-1: all). Partition lock held. */
 static int measure(const struct mmc_frames *f, int node, struct mmc_frag *out)
 {
@@ -122,10 +136,10 @@ MMC_API int mmc_partition_frag(mmc_partition_t *handle, int node, struct mmc_fra
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     int rc = measure(&p->frames, node, out);
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return rc;
 }
 
@@ -139,7 +153,7 @@ MMC_API int mmc_partition_print_buddyinfo(mmc_partition_t *handle, FILE *f)
     if (!p)
         return -EINVAL;
     int rc = 0;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     for (unsigned node = 0; node < p->frames.nnodes && rc == 0; node++) {
         if (!p->frames.node_frames[node])
             continue;
@@ -157,7 +171,7 @@ MMC_API int mmc_partition_print_buddyinfo(mmc_partition_t *handle, FILE *f)
         }
         fputc('\n', f);
     }
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return rc;
 }

@@ -431,7 +431,9 @@ static void block_set(struct mmc_frames *f, uint64_t first, uint64_t n, bool tak
     const uint32_t o = mmc_frame_ord(f, first);
     const unsigned node = f->hp_node[o];
     f->node_free[node] = take ? f->node_free[node] - n : f->node_free[node] + n;
-    f->free_frames = take ? f->free_frames - n : f->free_frames + n;
+    /* the one counter that every node's blocks change: a contiguous call holds only its node's
+     * lock (partition.c), so it is added to atomically */
+    __atomic_fetch_add(&f->free_frames, take ? -n : n, __ATOMIC_RELAXED);
     const uint64_t w = (first & (f->hp_frames - 1)) >> 6, bit = 1ull << (first & 63);
     uint64_t *head = mmc_frames_words(f, MMC_PLANE_HEAD, o), *ex = mmc_frames_words(f, MMC_PLANE_EXEC, o);
     if (take) {

@@ -16,6 +16,7 @@
 int _mmc_partition_add_hugepages_locked(struct mmc_partition *part, uint64_t nadd,
                                         const uint64_t *add_pfn, const uint8_t *add_node)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     struct mmc_frames *f = &part->frames;
     int rc = _mmc_frames_reserve(f, nadd, add_pfn, add_node);
     if (rc == 0)
@@ -62,6 +63,8 @@ const char *_mmc_partition_no_growth(const struct mmc_partition *part)
 int _mmc_partition_grow_locked(struct mmc_partition *part, unsigned node, uint64_t page_bytes,
                                uint64_t npages)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
+    _mmc_check(!_mmc_mutex_held(&part->grow_lock));
     struct mmc_pool *p = &part->pool;
     const uint64_t hpf = page_bytes >> MMC_FRAME_SHIFT;
     const char *why = _mmc_partition_no_growth(part);
@@ -90,15 +93,15 @@ int _mmc_partition_grow_locked(struct mmc_partition *part, unsigned node, uint64
     }
     /* The kernel's part (faulting, zeroing, pagemap) without the partition lock: other
      * threads, FAST_ONLY ones above all, go on searching what the pool has. */
-    pthread_mutex_unlock(&part->lock);
-    pthread_mutex_lock(&part->grow_lock);
+    _mmc_partition_unlock(part);
+    _mmc_mutex_lock(&part->grow_lock);
     const uint64_t t0 = now_ns();
     char err[640] = "";
     uint64_t *pfn = NULL;
     uint8_t *nodes = NULL;
     int rc = _mmc_pool_grow(p, node, os, page_bytes, npages, part->cfg.allow_topup, &pfn, &nodes,
                             err, sizeof(err));
-    pthread_mutex_lock(&part->lock);
+    _mmc_partition_lock(part);
     const uint64_t entries = npages * (page_bytes / p->page_bytes); /* in the pool's hugepages */
     if (rc == 0) {
         rc = _mmc_partition_add_hugepages_locked(part, entries, pfn, nodes);
@@ -116,7 +119,7 @@ int _mmc_partition_grow_locked(struct mmc_partition *part, unsigned node, uint64
         _mmc_set_error("growing the pool by %llu hugepages of %llu MiB on node %u failed: %s",
                        (unsigned long long)npages, (unsigned long long)(page_bytes >> 20), node, err);
     }
-    pthread_mutex_unlock(&part->grow_lock);
+    _mmc_mutex_unlock(&part->grow_lock);
     free(pfn);
     free(nodes);
     return rc;
@@ -141,6 +144,7 @@ static uint64_t move_budget(const struct mmc_partition *part, uint64_t frames)
 static int grow_pages_for(struct mmc_partition *part, struct mmc_search *rq, unsigned node,
                           uint64_t page_bytes, uint64_t *first)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     const uint64_t hpf = page_bytes >> MMC_FRAME_SHIFT;
     const uint64_t need = (rq->frames + hpf - 1) / hpf, bound = 2 * need + 8;
     const uint64_t t0 = now_ns();
@@ -171,6 +175,7 @@ static int grow_pages_for(struct mmc_partition *part, struct mmc_search *rq, uns
  * smaller blocks, hugepages of the pool's size. */
 static int grow_for(struct mmc_partition *part, struct mmc_search *rq, unsigned node, uint64_t *first)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     const uint64_t pool_page = part->pool.page_bytes;
     bool has_1g = false; /* the node has a 1 GiB hstate (sysfs, as hwloc saw it) */
     for (unsigned k = 0; k < _mmc_g.topo->nodes[node].npagesizes; k++)
@@ -192,6 +197,7 @@ static int grow_for(struct mmc_partition *part, struct mmc_search *rq, unsigned 
 int _mmc_partition_slow_path_locked(struct mmc_partition *part, struct mmc_search *rq,
                                     const unsigned *order, unsigned nnodes, uint64_t *first)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     const struct mmc_pool *pool = &part->pool;
     const char *no_growth = _mmc_partition_no_growth(part);
     const bool can_grow = !no_growth && rq->highest_pfn >= pool->span_pfn &&
@@ -226,10 +232,10 @@ int _mmc_partition_slow_path_locked(struct mmc_partition *part, struct mmc_searc
             char why[768];
             snprintf(why, sizeof(why), "%s", mmc_last_error());
             for (unsigned k = 0; k < nnodes; k++) {
-                pthread_mutex_unlock(&part->lock);
+                _mmc_partition_unlock(part);
                 const uint64_t t0 = now_ns();
                 int c = _mmc_os_compact_node((unsigned)_mmc_partition_os_node(part, order[k]));
-                pthread_mutex_lock(&part->lock);
+                _mmc_partition_lock(part);
                 part->st.grow_ns += now_ns() - t0;
                 part->st.compactions += c == 0;
             }

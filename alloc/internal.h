@@ -19,6 +19,7 @@
 #include "mmcontig/testing.h"
 #include "topology.h"
 #include "error.h"
+#include "lock.h"
 
 #define MMC_INTERNAL __attribute__((visibility("hidden")))
 /* Exported from libmmcontig for the mmcontig program's check-engine (tests/engine_check.c,
@@ -216,6 +217,9 @@ struct mmc_pool {
     uint64_t *present;          /* bit k: the hugepage at span_pfn + k * (page_bytes >> 12) is
                                    mapped (set atomically, never cleared while the pool lives:
                                    translation reads it without the partition lock) */
+    uint8_t *slot_node;         /* per hugepage slot: its node number, written before its present
+                                   bit is set (so a free finds the node lock to take without any
+                                   lock: _mmc_pool_node) */
     uint64_t nhugepages;        /* hugepages taken when the pool was built */
     uint64_t *hp_pfn;           /* their PFNs, ascending (the frame database's initial table) */
     uint8_t *hp_node;           /* node number per hugepage */
@@ -238,6 +242,15 @@ static inline bool _mmc_pool_present(const struct mmc_pool *p, uint64_t pfn)
 {
     const uint64_t k = (pfn - p->span_pfn) / (p->page_bytes >> MMC_FRAME_SHIFT);
     return (__atomic_load_n(&p->present[k >> 6], __ATOMIC_ACQUIRE) >> (k & 63)) & 1;
+}
+
+/* The node number of the present hugepage holding PFN pfn (inside the span), or -1 if it is
+ * not present. Lock-free. */
+static inline int _mmc_pool_node(const struct mmc_pool *p, uint64_t pfn)
+{
+    if (!_mmc_pool_present(p, pfn))
+        return -1;
+    return p->slot_node[(pfn - p->span_pfn) / (p->page_bytes >> MMC_FRAME_SHIFT)];
 }
 
 /* Build a pool of node_pages[n] hugepages on each node n. 0 or -errno with err filled. */
@@ -327,30 +340,54 @@ struct mmc_block {
     uint32_t tag;               /* Ex routine's tag */
 };
 
+/* An open-addressing table of live contiguous blocks keyed by first frame (one per node). */
+struct mmc_block_table {
+    struct mmc_block *blocks;
+    uint64_t cap;               /* slots, power of two (0: none yet) */
+    uint64_t live;              /* used slots */
+};
+
+/* What a contiguous allocation or free on one node writes: its own lock, block table and
+ * counters, on cache lines of their own, so that threads on different nodes share none. */
+struct mmc_node_part {
+    struct mmc_mutex lock;      /* guards this node's frames in the frame database and the
+                                   engine's index of them, and the fields below */
+    struct mmc_block_table bt;  /* this node's live blocks */
+    uint64_t contiguous_ok, contiguous_failed, frees; /* added to mmc_stats */
+} __attribute__((aligned(64)));
+
+/* Locking (docs/ARCHITECTURE.md, "Locking"): `lock` is the partition lock, and whoever holds it
+ * holds every node lock too (_mmc_partition_lock: `lock`, then node[0 .. nlocks) ascending).
+ * A contiguous allocation or free of a node-parallel engine takes only node[n].lock for the
+ * node n it searches or frees on (never two at once, never `lock` after one); everything else
+ * takes the partition lock. */
 struct mmc_partition {
     uint32_t magic;             /* MMC_PARTITION_MAGIC while alive */
-    pthread_mutex_t grow_lock;  /* one growth at a time (grow.c); taken without `lock` held,
+    struct mmc_mutex grow_lock; /* one growth at a time (grow.c); taken without `lock` held,
                                    before it, so the kernel's work happens outside `lock` */
-    pthread_mutex_t lock;       /* guards everything below */
+    struct mmc_mutex lock;      /* the partition lock: with every node lock, guards everything
+                                   below (held: _mmc_mutex_held) */
+    unsigned nlocks;            /* node locks: the nodes this partition may ever have */
+    bool node_parallel;         /* the engine keeps each node's index apart (built-in engines
+                                   but tlsf): contiguous calls take node locks alone */
     bool is_system;             /* the system partition (PartitionObject NULL) */
     struct mmc_config cfg;      /* as created */
     struct mmc_pool pool;       /* memory */
     struct mmc_frames frames;   /* frame database */
     const struct mmc_engine_ops *engine;
     void *engine_state;
-    struct mmc_block *blocks;   /* open-addressing table of live contiguous blocks */
-    uint64_t blocks_cap;        /* slots, power of two */
-    uint64_t blocks_live;       /* used slots */
     struct mmc_stats st;        /* counters (the shape fields are filled on demand) */
     struct mmc_load load;       /* load frames and their handles (load.c) */
     int placement;              /* enum mmc_placement of scattered frames (MDL pages, load) */
     struct mmc_partition *next; /* global list */
+    struct mmc_node_part node[MMC_MAX_NODES];
 };
 #define MMC_PARTITION_MAGIC 0x6d6d6370u /* "mmcp" */
 
 /* The global state: the topology, the partitions, the misuse mode. */
 struct mmc_global {
-    pthread_rwlock_t lock;      /* writers: init, fini, partition create/destroy */
+    /* Guarded by the global lock (lock.h: _mmc_read_enter, _mmc_write_lock): writers are
+     * init, fini and partition create / destroy. */
     bool initialised;
     struct mmc_topology *topo;
     struct mmc_partition *system;
@@ -396,6 +433,9 @@ MMC_INTERNAL struct mmc_partition *_mmc_partition_resolve(mmc_partition_t *handl
 /* Validate a PartitionObject: NULL -> system partition. NULL if invalid. Read lock held. */
 MMC_INTERNAL struct mmc_partition *_mmc_partition_from_handle_locked(void *handle);
 
+/* rq->max_work of a FAST_ONLY call: the engine's own bound (fast_only_work), read by
+ * _mmc_partition_alloc_contig under the lock it searches under. */
+#define MMC_WORK_ENGINE_BOUND UINT64_MAX
 /* Allocate a contiguous block: try each node of node_order[0..nnodes) in turn (one node per
  * search), rq's node_mask ignored. Returns the base address or NULL. */
 MMC_INTERNAL void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search *rq,
@@ -404,7 +444,12 @@ MMC_INTERNAL void *_mmc_partition_alloc_contig(struct mmc_partition *part, struc
                                                uint32_t tag);
 /* Free a block by base address: misuse is reported. */
 MMC_INTERNAL void _mmc_partition_free_contig(const char *routine, void *base);
-MMC_INTERNAL int64_t _mmc_block_find(const struct mmc_partition *part, uint64_t first_frame);
+MMC_INTERNAL int64_t _mmc_block_find(const struct mmc_block_table *bt, uint64_t first_frame);
+/* Live contiguous blocks of the partition (partition lock held). */
+MMC_TOOL uint64_t _mmc_partition_live_blocks(const struct mmc_partition *part);
+/* The partition lock (every node lock with it) and its release. */
+MMC_INTERNAL void _mmc_partition_lock(struct mmc_partition *part);
+MMC_INTERNAL void _mmc_partition_unlock(struct mmc_partition *part);
 /* Home slot of a block's first frame in a table of cap (a power of two) slots. */
 MMC_INTERNAL uint64_t _mmc_block_slot(uint64_t key, uint64_t cap);
 

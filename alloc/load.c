@@ -34,6 +34,7 @@
 /* Set [first, first + n) to state and tell the engine: they were free. */
 static void take_extent(struct mmc_partition *part, uint64_t first, uint64_t n, uint8_t state)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     _mmc_frames_set(&part->frames, first, n, state);
     part->engine->take(part->engine_state, first, n);
 }
@@ -45,8 +46,19 @@ static uint64_t take_range(struct mmc_partition *part, uint64_t a, uint64_t b, u
     const struct mmc_frames *f = &part->frames;
     uint64_t got = 0;
     for (uint64_t i = a; i < b && got < want;) {
-        if (!mmc_frame_is_free(f, i) || (i >= ex_first && i < ex_end)) {
-            i++;
+        if (i >= ex_first && i < ex_end) {
+            i = ex_end;
+            continue;
+        }
+        /* the next free frame of i's word, or the next word: O(words), not O(frames), across
+         * the frames in use (at steady state most of a pool is in use) */
+        const uint64_t w = mmc_frame_word(f, MMC_PLANE_FREE, i) >> (i & 63);
+        if (!w) {
+            i = (i | 63) + 1;
+            continue;
+        }
+        if (!(w & 1)) {
+            i += (uint64_t)__builtin_ctzll(w);
             continue;
         }
         uint64_t start = i;
@@ -61,6 +73,7 @@ uint64_t _mmc_place_frames(struct mmc_partition *part, unsigned node, uint64_t l
                            uint64_t want, bool clustered, uint64_t ex_first, uint64_t ex_end,
                            uint8_t state, uint64_t *out)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     const struct mmc_frames *f = &part->frames;
     uint64_t got = 0;
     if (!want || !f->node_free[node])
@@ -123,6 +136,7 @@ uint64_t _mmc_place_frames(struct mmc_partition *part, unsigned node, uint64_t l
 
 int _mmc_load_reserve(struct mmc_partition *part)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     struct mmc_load *l = &part->load;
     const struct mmc_frames *f = &part->frames;
     if (f->hp_cap <= l->frame_slot_cap)
@@ -139,6 +153,7 @@ int _mmc_load_reserve(struct mmc_partition *part)
 
 static int load_ready(struct mmc_partition *part)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     return _mmc_load_reserve(part);
 }
 
@@ -173,6 +188,7 @@ static mmc_load_t handle_of(const struct mmc_load *l, uint32_t slot)
 /* The live slot of handle h, or NULL. Lock held. */
 static struct mmc_load_slot *slot_find(struct mmc_partition *part, mmc_load_t h)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     struct mmc_load *l = &part->load;
     uint32_t idx = (uint32_t)h;
     if (idx == 0 || idx > l->nslots || l->slots[idx - 1].gen != (uint32_t)(h >> 32) ||
@@ -192,9 +208,9 @@ static struct mmc_load_slot *slot_of(struct mmc_partition *part, mmc_load_t h, c
 {
     struct mmc_load_slot *slot = slot_find(part, h);
     if (!slot) {
-        pthread_mutex_unlock(&part->lock);
+        _mmc_partition_unlock(part);
         bad_handle(part, h, routine);
-        pthread_mutex_lock(&part->lock);
+        _mmc_partition_lock(part);
     }
     return slot;
 }
@@ -219,6 +235,7 @@ static uint64_t now_ns(void)
 int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, unsigned node,
                       uint64_t max_moves, uint64_t *first)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     struct mmc_frames *f = &part->frames;
     const uint64_t n = rq->frames, b = rq->boundary_frames;
     uint64_t best = NO_FRAME, best_mov = UINT64_MAX, best_sb = UINT64_MAX;
@@ -330,10 +347,10 @@ MMC_API int mmc_partition_set_placement(mmc_partition_t *handle, enum mmc_placem
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     p->placement = placement;
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return 0;
 }
 
@@ -353,16 +370,16 @@ MMC_API long mmc_load_alloc(mmc_partition_t *handle, enum mmc_load_kind kind, in
         return -EINVAL;
     const unsigned nodes = _mmc_partition_nnodes(p);
     if (node >= 0 && (unsigned)node >= nodes) {
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_read_exit();
         _mmc_set_error("mmc_load_alloc: node %d is not a node of this partition (0..%u), give one "
                        "of them or -1 for any", node, nodes - 1);
         return -EINVAL;
     }
+    long rc = 0;
+    _mmc_partition_lock(p); /* before reading the pool's size, which a growth changes */
     if (count > p->frames.present_frames) /* more than the pool: as many as it has, at most */
         count = p->frames.present_frames;
-    long rc = 0;
     uint64_t *frames = malloc((count ? count : 1) * sizeof(*frames));
-    pthread_mutex_lock(&p->lock);
     if (!frames || load_ready(p) < 0) {
         rc = -ENOMEM;
         goto out;
@@ -397,8 +414,8 @@ MMC_API long mmc_load_alloc(mmc_partition_t *handle, enum mmc_load_kind kind, in
     }
     rc = (long)got;
 out:
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     free(frames);
     return rc;
 }
@@ -413,7 +430,7 @@ MMC_API int mmc_load_free(mmc_partition_t *handle, const mmc_load_t *handles, si
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     struct mmc_load *l = &p->load;
     /* Validate all before freeing any (a misuse changes nothing): each slot is marked not live
      * as it is checked, so a handle given twice is caught too; the marks are undone on failure,
@@ -426,8 +443,8 @@ MMC_API int mmc_load_free(mmc_partition_t *handle, const mmc_load_t *handles, si
         }
         for (size_t j = 0; j < k; j++)
             l->slots[(uint32_t)handles[j] - 1].live = true;
-        pthread_mutex_unlock(&p->lock);
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_partition_unlock(p);
+        _mmc_read_exit();
         bad_handle(p, handles[k], "mmc_load_free");
         return -EINVAL;
     }
@@ -441,8 +458,8 @@ MMC_API int mmc_load_free(mmc_partition_t *handle, const mmc_load_t *handles, si
         slot->gen++;
         l->free_slots[l->nfree++] = (uint32_t)(slot - l->slots);
     }
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return 0;
 }
 
@@ -458,7 +475,7 @@ static int load_copy(mmc_partition_t *handle, mmc_load_t h, size_t off, void *bu
     if (!p)
         return -EINVAL;
     int rc = 0;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     struct mmc_load_slot *slot = slot_of(p, h, routine);
     if (!slot)
         rc = -EINVAL;
@@ -473,8 +490,8 @@ static int load_copy(mmc_partition_t *handle, mmc_load_t h, size_t off, void *bu
         memcpy(_mmc_pool_va(&p->pool, mmc_frame_pfn(&p->frames, slot->frame), false) + off, buf, len);
     else
         memcpy(buf, _mmc_pool_va(&p->pool, mmc_frame_pfn(&p->frames, slot->frame), false) + off, len);
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return rc;
 }
 
@@ -494,13 +511,13 @@ MMC_API uint64_t mmc_load_pfn(mmc_partition_t *handle, mmc_load_t h)
     if (!p)
         return 0;
     uint64_t pfn = 0;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     struct mmc_load *l = &p->load;
     uint32_t idx = (uint32_t)h;
     if (idx && idx <= l->nslots && l->slots[idx - 1].gen == (uint32_t)(h >> 32) && l->slots[idx - 1].live &&
         !l->slots[idx - 1].dropped)
         pfn = mmc_frame_pfn(&p->frames, l->slots[idx - 1].frame);
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return pfn;
 }

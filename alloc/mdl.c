@@ -41,7 +41,7 @@ static struct mdl_hdr *hdr_of(PMDL mdl) { return (struct mdl_hdr *)mdl - 1; }
  * is not ours (freed, or not even mapped). The last REG_DEAD freed ones are remembered to name
  * a double free as such. reg_lock is never held while taking another lock. */
 #define REG_DEAD 256
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mmc_mutex reg_lock = {.m = PTHREAD_MUTEX_INITIALIZER};
 static uintptr_t *reg;                  /* open addressing, 0 = empty */
 static size_t reg_cap, reg_n;
 static uintptr_t reg_dead[REG_DEAD];
@@ -59,6 +59,7 @@ static size_t reg_home(uintptr_t p, size_t cap)
 /* Slot of p, or -1. reg_lock held. */
 static long reg_find(uintptr_t p)
 {
+    _mmc_check(_mmc_mutex_held(&reg_lock));
     if (!reg_cap)
         return -1;
     for (size_t i = reg_home(p, reg_cap);; i = (i + 1) & (reg_cap - 1)) {
@@ -71,12 +72,12 @@ static long reg_find(uintptr_t p)
 
 static int reg_add(uintptr_t p)
 {
-    pthread_mutex_lock(&reg_lock);
+    _mmc_mutex_lock(&reg_lock);
     if ((reg_n + 1) * 2 > reg_cap) { /* load <= 50% */
         size_t ncap = reg_cap ? reg_cap * 2 : 256;
         uintptr_t *nr = calloc(ncap, sizeof(*nr));
         if (!nr) {
-            pthread_mutex_unlock(&reg_lock);
+            _mmc_mutex_unlock(&reg_lock);
             return -ENOMEM;
         }
         for (size_t i = 0; i < reg_cap; i++) {
@@ -99,13 +100,14 @@ static int reg_add(uintptr_t p)
     for (unsigned k = 0; k < REG_DEAD; k++) /* its address is live again */
         if (reg_dead[k] == p)
             reg_dead[k] = 0;
-    pthread_mutex_unlock(&reg_lock);
+    _mmc_mutex_unlock(&reg_lock);
     return 0;
 }
 
 /* Remove slot i (backward shift, no tombstones). reg_lock held. */
 static void reg_remove(size_t i, bool freed)
 {
+    _mmc_check(_mmc_mutex_held(&reg_lock));
     if (freed) {
         reg_dead[reg_dead_next] = reg[i];
         reg_dead_next = (reg_dead_next + 1) % REG_DEAD;
@@ -128,16 +130,17 @@ static void reg_remove(size_t i, bool freed)
 
 static void reg_del(uintptr_t p)
 {
-    pthread_mutex_lock(&reg_lock);
+    _mmc_mutex_lock(&reg_lock);
     long i = reg_find(p);
     if (i >= 0)
         reg_remove((size_t)i, false);
-    pthread_mutex_unlock(&reg_lock);
+    _mmc_mutex_unlock(&reg_lock);
 }
 
 /* Why p is not a live MDL. reg_lock held. */
 static const char *reg_why_not(uintptr_t p)
 {
+    _mmc_check(_mmc_mutex_held(&reg_lock));
     for (unsigned k = 0; k < REG_DEAD; k++)
         if (reg_dead[k] == p)
             return "this MDL was freed with ExFreePool already";
@@ -149,6 +152,7 @@ static const char *reg_why_not(uintptr_t p)
 static uint64_t take_scattered(struct mmc_partition *part, unsigned node, uint64_t lo, uint64_t hi,
                                uint64_t want, bool clustered, PPFN_NUMBER pfns)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     /* the frame indices are written into pfns[] first, then turned into PFNs in place */
     uint64_t got = _mmc_place_frames(part, node, lo, hi, want, clustered, 0, 0, MMC_FRAME_MDL,
                                      (uint64_t *)pfns);
@@ -160,6 +164,7 @@ static uint64_t take_scattered(struct mmc_partition *part, unsigned node, uint64
 /* Give back frames listed in pfns[0..n) (all MDL-held, validated). Partition lock held. */
 static void give_frames(struct mmc_partition *part, const PFN_NUMBER *pfns, uint64_t n)
 {
+    _mmc_check(_mmc_mutex_held(&part->lock));
     struct mmc_frames *f = &part->frames;
     for (uint64_t k = 0; k < n;) {
         int64_t i = _mmc_frames_index_of_pfn(f, pfns[k]);
@@ -233,10 +238,10 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
     PPFN_NUMBER pfns = MmGetMdlPfnArray(mdl);
     uint64_t got = 0;
 
-    pthread_rwlock_rdlock(&_mmc_g.lock);
+    _mmc_read_enter();
     struct mmc_partition *part = _mmc_partition_from_handle_locked(handle);
     if (!part) {
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_read_exit();
         reg_del((uintptr_t)mdl);
         free(h);
         _mmc_set_error("mmc_allocate_pages_for_mdl: %p is not a live partition", (void *)handle);
@@ -245,7 +250,7 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
     unsigned order[MMC_MAX_NODES];
     const unsigned nnodes = _mmc_partition_node_order(part, _mmc_partition_here(part),
                                                       flags & MM_ALLOCATE_FROM_LOCAL_NODE_ONLY, order);
-    pthread_mutex_lock(&part->lock);
+    _mmc_partition_lock(part);
     part->st.mdl_calls++;
     clustered |= part->placement == MMC_PLACE_CLUSTERED;
     const struct mmc_frames *f = &part->frames;
@@ -294,14 +299,14 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
     }
     if (got == 0 || (fully && got < want)) {
         give_frames(part, pfns, got);
-        pthread_mutex_unlock(&part->lock);
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_partition_unlock(part);
+        _mmc_read_exit();
         reg_del((uintptr_t)mdl);
         free(h);
         return NULL;
     }
     const bool zero = !(flags & MM_DONT_ZERO_ALLOCATION) && !part->pool.simulated; /* no memory */
-    pthread_mutex_unlock(&part->lock);
+    _mmc_partition_unlock(part);
 
     if (zero) { /* by physical address: the views never move, the frame database may grow */
         for (uint64_t k = 0; k < got;) {
@@ -312,7 +317,7 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
             k += len;
         }
     }
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_read_exit();
 
     pfns[got] = MM_EMPTY_LIST;
     h->magic = MDL_MAGIC;
@@ -349,10 +354,10 @@ static bool mdl_check(const char *routine, PMDL mdl)
         _mmc_misuse(NULL, routine, mdl, "NULL is not an MDL");
         return false;
     }
-    pthread_mutex_lock(&reg_lock);
+    _mmc_mutex_lock(&reg_lock);
     bool live = reg_find((uintptr_t)mdl) >= 0;
     const char *why = live ? NULL : reg_why_not((uintptr_t)mdl);
-    pthread_mutex_unlock(&reg_lock);
+    _mmc_mutex_unlock(&reg_lock);
     if (live && hdr_of(mdl)->magic != MDL_MAGIC)
         why = "its hidden header was overwritten (a write before the MDL)";
     if (!why)
@@ -379,14 +384,14 @@ MMC_API VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
     while (n < limit && pfns[n] != MM_EMPTY_LIST)
         n++;
 
-    pthread_rwlock_rdlock(&_mmc_g.lock);
+    _mmc_read_enter();
     struct mmc_partition *part = _mmc_partition_from_handle_locked(h->part);
     if (!part || part != h->part) {
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_read_exit();
         _mmc_misuse(NULL, routine, mdl, "the partition its pages came from was destroyed");
         return;
     }
-    pthread_mutex_lock(&part->lock);
+    _mmc_partition_lock(part);
     const PFN_NUMBER *given = pfns + h->capacity; /* the PFNs this MDL was given */
     for (uint64_t k = 0; k < n; k++) { /* validate all before freeing any */
         if (k < h->pages && pfns[k] == given[k])
@@ -406,8 +411,8 @@ MMC_API VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
         else
             snprintf(why, sizeof(why), "held by another MDL, not this one (the entry was %#llx)",
                      (unsigned long long)(k < h->pages ? given[k] : 0));
-        pthread_mutex_unlock(&part->lock);
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_partition_unlock(part);
+        _mmc_read_exit();
         _mmc_misuse(part, routine, mdl, "PFN %#llx (entry %llu) is %s",
                     (unsigned long long)pfns[k], (unsigned long long)k, why);
         return;
@@ -417,8 +422,8 @@ MMC_API VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
     for (uint64_t k = 0; k < n; k++)
         pfns[k] = MM_EMPTY_LIST;
     mdl->MdlFlags &= (CSHORT)~MDL_PAGES_LOCKED;
-    pthread_mutex_unlock(&part->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(part);
+    _mmc_read_exit();
 }
 
 MMC_API VOID ExFreePool(PVOID P)
@@ -429,19 +434,19 @@ MMC_API VOID ExFreePool(PVOID P)
     struct mdl_hdr *h = hdr_of(mdl);
     if (mdl->MdlFlags & MDL_PAGES_LOCKED) {
         /* still holding pages, unless its partition was destroyed (the pages went with it) */
-        pthread_rwlock_rdlock(&_mmc_g.lock);
+        _mmc_read_enter();
         bool alive = _mmc_partition_from_handle_locked(h->part) == h->part;
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_read_exit();
         if (alive) {
             _mmc_misuse(NULL, "ExFreePool", mdl, "the MDL still holds its pages: call MmFreePagesFromMdl first");
             return;
         }
     }
-    pthread_mutex_lock(&reg_lock);
+    _mmc_mutex_lock(&reg_lock);
     long i = reg_find((uintptr_t)mdl);
     if (i >= 0)
         reg_remove((size_t)i, true);
-    pthread_mutex_unlock(&reg_lock);
+    _mmc_mutex_unlock(&reg_lock);
     if (i < 0) { /* another thread freed it meanwhile */
         _mmc_misuse(NULL, "ExFreePool", mdl, "this MDL was freed with ExFreePool already");
         return;

@@ -79,7 +79,7 @@ static NTSTATUS contig(const struct contig_args *a, PVOID *base)
     if (!a->partition && _mmc_ensure_init() < 0) /* a PartitionObject exists without init */
         return STATUS_INSUFFICIENT_RESOURCES;
 
-    pthread_rwlock_rdlock(&_mmc_g.lock);
+    _mmc_read_enter();
     NTSTATUS st = STATUS_INSUFFICIENT_RESOURCES;
     struct mmc_partition *part = _mmc_partition_from_handle_locked(a->partition);
     if (!part || (a->node != MM_ANY_NODE_OK &&
@@ -95,7 +95,8 @@ static NTSTATUS contig(const struct contig_args *a, PVOID *base)
         .lowest_pfn = (a->lowest + PAGE_SIZE - 1) >> PAGE_SHIFT, /* rounded up to a page */
         .highest_pfn = a->highest >> PAGE_SHIFT,                 /* its page is usable in full */
         .boundary_frames = a->boundary >> PAGE_SHIFT,
-        .max_work = a->fast_only ? part->engine->fast_only_work : 0, /* the engine's bound */
+        .max_work = a->fast_only ? MMC_WORK_ENGINE_BOUND : 0, /* the engine's bound, read under
+                                                                   the partition's lock */
         .trade = !a->fast_only, /* FAST_ONLY never trades */
     };
     if (a->lowest > UINT64_MAX - (PAGE_SIZE - 1) || rq.lowest_pfn > rq.highest_pfn ||
@@ -109,7 +110,7 @@ static NTSTATUS contig(const struct contig_args *a, PVOID *base)
     *base = _mmc_partition_alloc_contig(part, &rq, order, n, exec, a->cache_type, a->protect, a->tag);
     st = *base ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
 out:
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_read_exit();
     return st;
 }
 
@@ -234,7 +235,7 @@ MMC_API PHYSICAL_ADDRESS MmGetPhysicalAddress(PVOID BaseAddress)
     PHYSICAL_ADDRESS pa = {.QuadPart = 0};
     bool exec;
     { /* not only after init: simulated partitions exist without it */
-        pthread_rwlock_rdlock(&_mmc_g.lock);
+        _mmc_read_enter();
         struct mmc_partition *p = _mmc_partition_of_va_locked(BaseAddress, &exec);
         if (p) { /* the views are addressed by physical address: arithmetic, if mapped there */
             uint64_t off = (uint64_t)((char *)BaseAddress - (exec ? p->pool.rwx : p->pool.rw));
@@ -242,7 +243,7 @@ MMC_API PHYSICAL_ADDRESS MmGetPhysicalAddress(PVOID BaseAddress)
             if (_mmc_pool_present(&p->pool, pfn))
                 pa.QuadPart = (LONGLONG)((pfn << PAGE_SHIFT) | (off & (PAGE_SIZE - 1)));
         }
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_read_exit();
         if (p)
             return pa;
     }
@@ -258,21 +259,21 @@ MMC_API PVOID MmGetVirtualForPhysical(PHYSICAL_ADDRESS PhysicalAddress)
     if (!__atomic_load_n(&_mmc_g.initialised, __ATOMIC_ACQUIRE))
         return NULL;
     uint64_t pa = (uint64_t)PhysicalAddress.QuadPart;
-    pthread_rwlock_rdlock(&_mmc_g.lock);
+    _mmc_read_enter();
     for (struct mmc_partition *p = _mmc_g.partitions; p && !va; p = p->next) {
         const uint64_t pfn = pa >> PAGE_SHIFT;
         if (p->pool.simulated || pfn - p->pool.span_pfn >= p->pool.span_frames) /* simulated PFNs
                                                                         are not the machine's */
             continue;
-        pthread_mutex_lock(&p->lock);
+        _mmc_partition_lock(p);
         int64_t i = _mmc_frames_index_of_pfn(&p->frames, pfn);
         /* the view its block was made in (frames of no block: the read-write view) */
         bool exec = i >= 0 && mmc_frame_state(&p->frames, (uint64_t)i) == MMC_FRAME_CONTIG &&
                     mmc_frame_bit(&p->frames, MMC_PLANE_EXEC, _mmc_frames_block_head(&p->frames, (uint64_t)i));
-        pthread_mutex_unlock(&p->lock);
+        _mmc_partition_unlock(p);
         if (i >= 0)
             va = _mmc_pool_va(&p->pool, pfn, exec) + (pa & (PAGE_SIZE - 1));
     }
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_read_exit();
     return va;
 }

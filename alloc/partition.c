@@ -4,12 +4,16 @@
  * each partition: its pool, frame database, search engine, and the table of live contiguous
  * blocks (open addressing keyed by first frame, so a free checks its address in O(1)).
  *
- * Locking: _mmc_g.lock (rwlock) guards the list of partitions and the topology: readers are
- * every routine that resolves an address or a handle, writers are init, fini and partition
- * create / destroy. Each partition's mutex guards its frame database, engine and blocks; it is
- * always taken after _mmc_g.lock, never before. A partition's views never move while it is on
- * the list (addressed by physical address: address -> PFN under the rwlock alone); a frame's
- * state, which a growth extends (grow.c: grow_lock), is read under the partition's mutex.
+ * Locking (docs/ARCHITECTURE.md, "Locking"): the global lock (lock.h: a reader-writer lock with
+ * per-thread reader slots) guards the list of partitions and the topology: readers are every
+ * routine that resolves an address or a handle, writers are init, fini and partition create /
+ * destroy. Each partition has a lock per node and the partition lock; whoever holds the
+ * partition lock holds every node lock too (_mmc_partition_lock). A contiguous allocation or
+ * free with a node-parallel engine takes one node's lock at a time; everything else takes the
+ * partition lock. A partition's views never move while it is on the list (addressed by
+ * physical address: address -> PFN under the global lock alone, PFN -> node by the pool's
+ * lock-free slot map); a frame's state, which a growth extends (grow.c: grow_lock), is read
+ * under its node's lock or the partition lock.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +21,7 @@
 
 #include "internal.h"
 
-struct mmc_global _mmc_g = {.lock = PTHREAD_RWLOCK_INITIALIZER};
+struct mmc_global _mmc_g;
 
 /* ---- the table of live blocks ---- */
 
@@ -29,64 +33,104 @@ uint64_t _mmc_block_slot(uint64_t key, uint64_t cap)
     return key & (cap - 1);
 }
 
-int64_t _mmc_block_find(const struct mmc_partition *part, uint64_t first_frame)
+int64_t _mmc_block_find(const struct mmc_block_table *bt, uint64_t first_frame)
 {
-    if (!part->blocks_cap)
+    if (!bt->cap)
         return -1;
-    for (uint64_t i = _mmc_block_slot(first_frame, part->blocks_cap);; i = (i + 1) & (part->blocks_cap - 1)) {
-        if (part->blocks[i].frames == 0)
+    for (uint64_t i = _mmc_block_slot(first_frame, bt->cap);; i = (i + 1) & (bt->cap - 1)) {
+        if (bt->blocks[i].frames == 0)
             return -1;
-        if (part->blocks[i].first_frame == first_frame)
+        if (bt->blocks[i].first_frame == first_frame)
             return (int64_t)i;
     }
 }
 
-static int block_insert(struct mmc_partition *part, const struct mmc_block *b)
+static int block_insert(struct mmc_block_table *bt, const struct mmc_block *b)
 {
-    if ((part->blocks_live + 1) * 4 > part->blocks_cap * 3) { /* keep load <= 75% */
-        uint64_t ncap = part->blocks_cap ? part->blocks_cap * 2 : 64;
+    if ((bt->live + 1) * 4 > bt->cap * 3) { /* keep load <= 75% */
+        uint64_t ncap = bt->cap ? bt->cap * 2 : 64;
         struct mmc_block *nb = calloc(ncap, sizeof(*nb));
         if (!nb)
             return -ENOMEM;
-        for (uint64_t i = 0; i < part->blocks_cap; i++) {
-            if (!part->blocks[i].frames)
+        for (uint64_t i = 0; i < bt->cap; i++) {
+            if (!bt->blocks[i].frames)
                 continue;
-            uint64_t j = _mmc_block_slot(part->blocks[i].first_frame, ncap);
+            uint64_t j = _mmc_block_slot(bt->blocks[i].first_frame, ncap);
             while (nb[j].frames)
                 j = (j + 1) & (ncap - 1);
-            nb[j] = part->blocks[i];
+            nb[j] = bt->blocks[i];
         }
-        free(part->blocks);
-        part->blocks = nb;
-        part->blocks_cap = ncap;
+        free(bt->blocks);
+        bt->blocks = nb;
+        bt->cap = ncap;
     }
-    uint64_t j = _mmc_block_slot(b->first_frame, part->blocks_cap);
-    while (part->blocks[j].frames)
-        j = (j + 1) & (part->blocks_cap - 1);
-    part->blocks[j] = *b;
-    part->blocks_live++;
+    uint64_t j = _mmc_block_slot(b->first_frame, bt->cap);
+    while (bt->blocks[j].frames)
+        j = (j + 1) & (bt->cap - 1);
+    bt->blocks[j] = *b;
+    bt->live++;
     return 0;
 }
 
 /* Linear probing deletion by backward shift: no tombstones. */
-static void block_remove(struct mmc_partition *part, uint64_t i)
+static void block_remove(struct mmc_block_table *bt, uint64_t i)
 {
-    const uint64_t mask = part->blocks_cap - 1;
+    const uint64_t mask = bt->cap - 1;
     uint64_t j = i;
-    part->blocks[i].frames = 0;
+    bt->blocks[i].frames = 0;
     for (;;) {
         j = (j + 1) & mask;
-        if (!part->blocks[j].frames)
+        if (!bt->blocks[j].frames)
             break;
-        uint64_t home = _mmc_block_slot(part->blocks[j].first_frame, part->blocks_cap);
+        uint64_t home = _mmc_block_slot(bt->blocks[j].first_frame, bt->cap);
         /* move j into the hole at i if its home is not in (i, j] cyclically */
         if (((j - home) & mask) >= ((j - i) & mask)) {
-            part->blocks[i] = part->blocks[j];
-            part->blocks[j].frames = 0;
+            bt->blocks[i] = bt->blocks[j];
+            bt->blocks[j].frames = 0;
             i = j;
         }
     }
-    part->blocks_live--;
+    bt->live--;
+}
+
+uint64_t _mmc_partition_live_blocks(const struct mmc_partition *part)
+{
+    uint64_t n = 0;
+    for (unsigned k = 0; k < part->nlocks; k++)
+        n += part->node[k].bt.live;
+    return n;
+}
+
+/* ---- locks ---- */
+
+void _mmc_partition_lock(struct mmc_partition *part)
+{
+    _mmc_mutex_lock(&part->lock);
+    for (unsigned k = 0; k < part->nlocks; k++)
+        _mmc_mutex_lock(&part->node[k].lock);
+}
+
+void _mmc_partition_unlock(struct mmc_partition *part)
+{
+    for (unsigned k = part->nlocks; k-- > 0;)
+        _mmc_mutex_unlock(&part->node[k].lock);
+    _mmc_mutex_unlock(&part->lock);
+}
+
+/* Engines whose index of one node is apart from every other node's (find, take and give on
+ * node n write nothing another node's calls read or write): linear (no state), bitmap (a run
+ * per node, the run hint per node), tree (a trie per node). Not buddy: its sparse bitmaps'
+ * summary words (a bit per hugepage slot of a section, a bit per section) mix the nodes, and
+ * clearing a summary bit reads its neighbours (ThreadSanitizer found it); not tlsf: one record
+ * pool and hash table for all nodes; not a plugin, which promises nothing. Read through
+ * part->node_parallel (tests/test_nodelocks.c checks it is set for the three). */
+static bool engine_node_parallel(const struct mmc_engine_ops *e)
+{
+    /* -Ddebug_checks=expensive recounts the whole frame database after changes
+     * (_mmc_frames_verify): that needs it quiet, so every call takes the partition lock */
+    if (MMC_DEBUG_CHECKS >= 2)
+        return false;
+    return e == &_mmc_engine_linear || e == &_mmc_engine_bitmap || e == &_mmc_engine_tree;
 }
 
 /* ---- partitions ---- */
@@ -98,9 +142,12 @@ static void partition_free(struct mmc_partition *part)
     _mmc_load_destroy(&part->load);
     _mmc_frames_destroy(&part->frames);
     _mmc_pool_destroy(&part->pool);
-    free(part->blocks);
-    pthread_mutex_destroy(&part->lock);
-    pthread_mutex_destroy(&part->grow_lock);
+    for (unsigned k = 0; k < MMC_MAX_NODES; k++) {
+        free(part->node[k].bt.blocks);
+        _mmc_mutex_destroy(&part->node[k].lock);
+    }
+    _mmc_mutex_destroy(&part->lock);
+    _mmc_mutex_destroy(&part->grow_lock);
     part->magic = 0;
     free(part);
 }
@@ -108,6 +155,7 @@ static void partition_free(struct mmc_partition *part)
 int _mmc_partition_create_locked(const struct mmc_config *cfg, bool is_system,
                                  const struct mmc_layout *sim, struct mmc_partition **out)
 {
+    _mmc_check(_mmc_write_held());
     char err[640] = "";
     uint64_t node_pages[MMC_MAX_NODES];
     int rc;
@@ -129,8 +177,10 @@ int _mmc_partition_create_locked(const struct mmc_config *cfg, bool is_system,
     struct mmc_partition *part = calloc(1, sizeof(*part));
     if (!part)
         return -ENOMEM;
-    pthread_mutex_init(&part->lock, NULL);
-    pthread_mutex_init(&part->grow_lock, NULL);
+    _mmc_mutex_init(&part->lock);
+    _mmc_mutex_init(&part->grow_lock);
+    for (unsigned k = 0; k < MMC_MAX_NODES; k++)
+        _mmc_mutex_init(&part->node[k].lock);
     part->cfg = *cfg;
     part->is_system = is_system;
     part->engine = engine;
@@ -167,6 +217,12 @@ int _mmc_partition_create_locked(const struct mmc_config *cfg, bool is_system,
     }
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)
         part->st.topup_hugepages += part->pool.topup[n];
+    /* every node the partition may ever hold: a simulated one never grows, a real one grows
+     * on the machine's nodes only */
+    part->nlocks = _mmc_partition_nnodes(part);
+    if (part->nlocks == 0)
+        part->nlocks = 1;
+    part->node_parallel = engine_node_parallel(engine);
     snprintf(part->st.algo, sizeof(part->st.algo), "%s", engine->name);
     part->magic = MMC_PARTITION_MAGIC;
     part->next = _mmc_g.partitions;
@@ -178,6 +234,7 @@ int _mmc_partition_create_locked(const struct mmc_config *cfg, bool is_system,
 /* Unlink and free; _mmc_g.lock held for writing. */
 static void partition_destroy_locked(struct mmc_partition *part)
 {
+    _mmc_check(_mmc_write_held());
     for (struct mmc_partition **pp = &_mmc_g.partitions; *pp; pp = &(*pp)->next) {
         if (*pp == part) {
             *pp = part->next;
@@ -185,12 +242,13 @@ static void partition_destroy_locked(struct mmc_partition *part)
         }
     }
     uint64_t mdl = part->frames.present_frames - part->frames.free_frames;
-    if (part->blocks_live || mdl)
+    const uint64_t live = _mmc_partition_live_blocks(part);
+    if (live || mdl)
         fprintf(stderr,
                 "mmcontig: %s partition destroyed with %llu contiguous block%s and %llu frame%s "
                 "still allocated; released\n",
-                part->is_system ? "system" : "a", (unsigned long long)part->blocks_live,
-                part->blocks_live == 1 ? "" : "s", (unsigned long long)mdl, mdl == 1 ? "" : "s");
+                part->is_system ? "system" : "a", (unsigned long long)live, live == 1 ? "" : "s",
+                (unsigned long long)mdl, mdl == 1 ? "" : "s");
     partition_free(part);
 }
 
@@ -202,12 +260,12 @@ static void partition_destroy_locked(struct mmc_partition *part)
  * restores nr_hugepages). */
 static void exit_giveback(void)
 {
-    if (pthread_rwlock_trywrlock(&_mmc_g.lock) != 0)
+    if (_mmc_write_trylock() != 0)
         return;
     for (struct mmc_partition *p = _mmc_g.partitions; p; p = p->next)
         if (!p->pool.simulated)
             _mmc_pool_giveback_topup(&p->pool);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_write_unlock();
 }
 
 static void register_exit_giveback(void)
@@ -237,20 +295,20 @@ static int init(const struct mmc_config *cfg)
             return rc;
         cfg = &def;
     }
-    pthread_rwlock_wrlock(&_mmc_g.lock);
+    _mmc_write_lock();
     if (_mmc_g.initialised) {
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_write_unlock();
         _mmc_set_error("mmcontig is initialised already: call mmc_fini() first");
         return -EALREADY;
     }
     if ((rc = _mmc_config_check(cfg, "mmc_init")) < 0) {
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_write_unlock();
         return rc;
     }
     rc = mmc_topology_load(NULL, &_mmc_g.topo, err, sizeof(err));
     if (rc < 0) {
         _mmc_set_error("%s", err);
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_write_unlock();
         return rc;
     }
     __atomic_store_n(&_mmc_settings.on_misuse, cfg->on_misuse, __ATOMIC_RELAXED);
@@ -263,13 +321,13 @@ static int init(const struct mmc_config *cfg)
         static pthread_once_t once = PTHREAD_ONCE_INIT;
         pthread_once(&once, register_exit_giveback);
     }
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_write_unlock();
     return rc;
 }
 
 MMC_API void mmc_fini(void)
 {
-    pthread_rwlock_wrlock(&_mmc_g.lock);
+    _mmc_write_lock();
     while (_mmc_g.partitions)
         partition_destroy_locked(_mmc_g.partitions);
     _mmc_g.system = NULL;
@@ -277,7 +335,7 @@ MMC_API void mmc_fini(void)
     _mmc_g.topo = NULL;
     __atomic_store_n(&_mmc_g.initialised, false, __ATOMIC_RELEASE);
     __atomic_store_n(&_mmc_settings.misuse, 0, __ATOMIC_RELAXED);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_write_unlock();
     _mmc_os_fini();
 }
 
@@ -358,27 +416,27 @@ MMC_API int mmc_partition_create(const struct mmc_config *cfg, mmc_partition_t *
     }
     if ((rc = _mmc_config_check(cfg, "mmc_partition_create")) < 0)
         return rc;
-    pthread_rwlock_wrlock(&_mmc_g.lock);
+    _mmc_write_lock();
     rc = _mmc_partition_create_locked(cfg, false, NULL, out);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_write_unlock();
     return rc;
 }
 
 MMC_API void mmc_partition_destroy(mmc_partition_t *part)
 {
-    pthread_rwlock_wrlock(&_mmc_g.lock);
+    _mmc_write_lock();
     struct mmc_partition *p = _mmc_g.partitions;
     while (p && p != part)
         p = p->next;
     if (!p || p->is_system) {
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_write_unlock();
         _mmc_misuse(NULL, "mmc_partition_destroy", part, "%s",
                     p ? "the system partition is destroyed by mmc_fini() only"
                       : "not a live partition (destroyed twice, or never created)");
         return;
     }
     partition_destroy_locked(p);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_write_unlock();
 }
 
 MMC_API long mmc_partition_clear(mmc_partition_t *handle)
@@ -386,7 +444,7 @@ MMC_API long mmc_partition_clear(mmc_partition_t *handle)
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     struct mmc_frames *f = &p->frames;
     long released = (long)(f->present_frames - f->free_frames);
     /* every stretch of frames in use, run by run, back through the engine as any free is */
@@ -404,8 +462,12 @@ MMC_API long mmc_partition_clear(mmc_partition_t *handle)
             p->engine->give(p->engine_state, start, i - start);
         }
     }
-    memset(p->blocks, 0, p->blocks_cap * sizeof(*p->blocks));
-    p->blocks_live = 0;
+    for (unsigned k = 0; k < p->nlocks; k++) {
+        struct mmc_block_table *bt = &p->node[k].bt;
+        if (bt->blocks)
+            memset(bt->blocks, 0, bt->cap * sizeof(*bt->blocks));
+        bt->live = 0;
+    }
     struct mmc_load *l = &p->load;
     for (uint32_t i = 0; i < l->nslots; i++) {
         if (l->slots[i].live) {
@@ -416,8 +478,8 @@ MMC_API long mmc_partition_clear(mmc_partition_t *handle)
     }
     if (l->frame_slot)
         memset(l->frame_slot, 0, f->nhugepages * f->hp_frames * sizeof(*l->frame_slot));
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return released;
 }
 
@@ -430,6 +492,7 @@ MMC_API mmc_partition_t *mmc_system_partition(void)
 
 struct mmc_partition *_mmc_partition_from_handle_locked(void *handle)
 {
+    _mmc_check(_mmc_read_held());
     if (!handle)
         return _mmc_g.system;
     for (struct mmc_partition *p = _mmc_g.partitions; p; p = p->next)
@@ -440,6 +503,7 @@ struct mmc_partition *_mmc_partition_from_handle_locked(void *handle)
 
 struct mmc_partition *_mmc_partition_of_va_locked(const void *va, bool *exec)
 {
+    _mmc_check(_mmc_read_held());
     uintptr_t a = (uintptr_t)va;
     for (struct mmc_partition *p = _mmc_g.partitions; p; p = p->next) {
         if (a - (uintptr_t)p->pool.rw < p->pool.window_bytes && p->pool.rw) {
@@ -456,33 +520,112 @@ struct mmc_partition *_mmc_partition_of_va_locked(const void *va, bool *exec)
 
 /* ---- contiguous blocks ---- */
 
+/* Search node n for rq and store the engine's answer in *first: node n's lock (or the
+ * partition lock) held. The work bound covers the whole call: *work is what was done so far. */
+static int node_find(struct mmc_partition *part, struct mmc_search *rq, unsigned n, uint64_t bound,
+                     uint64_t *work, uint64_t *first)
+{
+    _mmc_check(_mmc_mutex_held(&part->node[n].lock));
+    if (part->frames.node_free[n] < rq->frames)
+        return -ENOMEM;
+    uint64_t w = 0;
+    rq->node_mask = 1ull << n;
+    rq->max_work = bound ? bound - *work : 0;
+    int rc = part->engine->find(part->engine_state, rq, first, &w);
+    *work += w;
+    return rc;
+}
+
+/* Every node of the order in turn under the partition lock (an engine that is not node-
+ * parallel, or the retry before the slow path). */
+static int find_all_locked(struct mmc_partition *part, struct mmc_search *rq, const unsigned *order,
+                           unsigned nnodes, uint64_t bound, uint64_t *work, uint64_t *first)
+{
+    _mmc_check(_mmc_mutex_held(&part->lock));
+    int rc = -ENOMEM;
+    for (unsigned k = 0; k < nnodes && rc < 0; k++) {
+        rc = node_find(part, rq, order[k], bound, work, first);
+        if (rc == -EAGAIN || (bound && *work >= bound))
+            break;
+    }
+    return rc;
+}
+
+/* The search of a contiguous allocation. A node-parallel engine is searched one node at a time
+ * under that node's lock alone, and the lock of the node that answered stays held (*held: the
+ * node; -1: the partition lock is held instead). If no node answers and the call may trade or
+ * grow, the partition lock is taken, every node searched again (others may have freed
+ * meanwhile) and then the slow path runs. */
+static int contig_search(struct mmc_partition *part, struct mmc_search *rq, const unsigned *order,
+                         unsigned nnodes, uint64_t *bound, uint64_t *work, uint64_t *first, int *held)
+{
+    /* MMC_WORK_ENGINE_BOUND: the engine's own bound, read under the lock held (set_engine may
+     * swap the engine between calls, and frees the old one) */
+    const uint64_t asked = *bound;
+    int rc = -ENOMEM;
+    bool parallel = true;
+    for (unsigned k = 0; k < nnodes; k++) {
+        const unsigned n = order[k];
+        _mmc_mutex_lock(&part->node[n].lock);
+        if (!part->node_parallel) { /* read under a node lock: set_engine holds them all */
+            _mmc_mutex_unlock(&part->node[n].lock);
+            parallel = false;
+            break;
+        }
+        if (asked == MMC_WORK_ENGINE_BOUND)
+            *bound = part->engine->fast_only_work;
+        rc = node_find(part, rq, n, *bound, work, first);
+        if (rc == 0) {
+            *held = (int)n;
+            return 0;
+        }
+        _mmc_mutex_unlock(&part->node[n].lock);
+        if (rc == -EAGAIN || (*bound && *work >= *bound))
+            break;
+    }
+    if (parallel && !(rc == -ENOMEM && rq->trade))
+        return rc; /* no lock held */
+    _mmc_partition_lock(part);
+    *held = -1;
+    *work = 0;
+    if (asked == MMC_WORK_ENGINE_BOUND)
+        *bound = part->engine->fast_only_work;
+    rc = find_all_locked(part, rq, order, nnodes, *bound, work, first);
+    /* The slow path (never under FAST_ONLY): trade load away or grow the pool, then search. */
+    if (rc == -ENOMEM && rq->trade)
+        rc = _mmc_partition_slow_path_locked(part, rq, order, nnodes, first);
+    return rc;
+}
+
+static void contig_unlock(struct mmc_partition *part, int held)
+{
+    if (held < 0)
+        _mmc_partition_unlock(part);
+    else
+        _mmc_mutex_unlock(&part->node[held].lock);
+}
+
 void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search *rq,
                                   const unsigned *node_order, unsigned nnodes, bool exec,
                                   int cache_type, uint32_t protect, uint32_t tag)
 {
     uint64_t first = 0, work = 0;
-    const uint64_t bound = rq->max_work;
-    int rc = -ENOMEM;
+    const uint64_t asked = rq->max_work;
+    uint64_t bound = asked;
+    int held = -2; /* no lock */
 
-    pthread_mutex_lock(&part->lock);
-    for (unsigned k = 0; k < nnodes && rc < 0; k++) {
-        if (part->frames.node_free[node_order[k]] < rq->frames)
-            continue;
-        uint64_t w = 0;
-        rq->node_mask = 1ull << node_order[k];
-        rq->max_work = bound ? bound - work : 0; /* the work bound covers the whole call */
-        rc = part->engine->find(part->engine_state, rq, &first, &w);
-        work += w;
-        if (rc == -EAGAIN || (bound && work >= bound))
-            break;
-    }
-    rq->max_work = bound;
+    int rc = contig_search(part, rq, node_order, nnodes, &bound, &work, &first, &held);
+    rq->max_work = asked;
     _mmc_set_search_work(work);
-    /* The slow path (never under FAST_ONLY): trade load away or grow the pool, then search. */
-    if (rc == -ENOMEM && rq->trade)
-        rc = _mmc_partition_slow_path_locked(part, rq, node_order, nnodes, &first);
     if (rc < 0) {
-        part->st.contiguous_failed++;
+        if (held == -2) { /* counted on the first node tried, under its lock */
+            held = nnodes ? (int)node_order[0] : 0;
+            _mmc_mutex_lock(&part->node[held].lock);
+        }
+        if (held < 0)
+            part->st.contiguous_failed++;
+        else
+            part->node[held].contiguous_failed++;
         if (rc == -EAGAIN)
             _mmc_set_error("FAST_ONLY: no block of %llu frames found within the '%s' engine's work "
                            "bound (%llu %s); the ordinary call searches on", (unsigned long long)rq->frames,
@@ -490,41 +633,81 @@ void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search 
         else if (!rq->trade)
             _mmc_set_error("FAST_ONLY: no free run of %llu frames in the pool satisfies the request "
                            "(FAST_ONLY never trades or grows)", (unsigned long long)rq->frames);
-        pthread_mutex_unlock(&part->lock);
+        contig_unlock(part, held);
         return NULL;
     }
+    const unsigned nd = mmc_frame_node(&part->frames, first);
+    _mmc_check(held < 0 || (unsigned)held == nd);
+    struct mmc_node_part *np = &part->node[nd];
     struct mmc_block b = {.first_frame = first, .frames = rq->frames, .cache_type = cache_type,
                           .protect = protect, .tag = tag};
-    if (block_insert(part, &b) < 0) {
-        part->st.contiguous_failed++;
-        pthread_mutex_unlock(&part->lock);
+    if (block_insert(&np->bt, &b) < 0) {
+        np->contiguous_failed++;
+        contig_unlock(part, held);
         return NULL;
     }
     _mmc_frames_set(&part->frames, first, rq->frames,
                     MMC_FRAME_CONTIG | MMC_FRAME_HEAD | (exec ? MMC_FRAME_EXEC : 0));
     part->engine->take(part->engine_state, first, rq->frames);
-    part->st.contiguous_ok++;
+    np->contiguous_ok++;
     void *va = _mmc_pool_va(&part->pool, mmc_frame_pfn(&part->frames, first), exec);
-    pthread_mutex_unlock(&part->lock);
+    contig_unlock(part, held);
     return va;
 }
 
-/* The head frame of the contiguous block holding frame i, or -1. Partition lock held. */
+/* The head frame of the contiguous block holding frame i, or -1. The lock of i's node held. */
 static int64_t block_head_of(const struct mmc_partition *part, uint64_t i)
 {
+    _mmc_check(_mmc_mutex_held(&part->node[mmc_frame_node(&part->frames, i)].lock));
     if (mmc_frame_state(&part->frames, i) != MMC_FRAME_CONTIG)
         return -1;
     return (int64_t)_mmc_frames_block_head(&part->frames, i);
+}
+
+/* Why freeing `base` (frame i, state s, head of its block or -1) is misuse. Node lock held. */
+static void free_misuse_why(const struct mmc_partition *part, uint64_t i, uint64_t off, bool exec,
+                            int64_t head, char *why, size_t len)
+{
+    const unsigned s = mmc_frame_state(&part->frames, i);
+    if (head >= 0 && ((uint64_t)head != i || (off & 0xfff)))
+        snprintf(why, len, "interior address of the block at %p; free the base address",
+                 (const void *)_mmc_pool_va(&part->pool, mmc_frame_pfn(&part->frames, (uint64_t)head), exec));
+    else if (head >= 0)
+        snprintf(why, len, "the block was allocated in the %s view, at %p",
+                 exec ? "read-write" : "executable",
+                 (const void *)((exec ? part->pool.rw : part->pool.rwx) + off));
+    else if (s == MMC_FRAME_MDL)
+        snprintf(why, len, "this frame belongs to an MDL: free it with MmFreePagesFromMdl");
+    else if (s >= MMC_FRAME_MOVABLE)
+        snprintf(why, len, "this frame holds load (movable or standby), not a block");
+    else
+        snprintf(why, len, "no block starts here: freed already (double free) or never allocated");
+}
+
+/* A free takes the lock of the node its address lies on (the pool's lock-free slot map says
+ * which), or the partition lock when the engine is not node-parallel or the address is on no
+ * present hugepage. Returns the node held or -1 (the partition lock). */
+static int free_lock(struct mmc_partition *part, uint64_t pfn)
+{
+    const int nd = _mmc_pool_node(&part->pool, pfn);
+    if (nd >= 0 && (unsigned)nd < part->nlocks) {
+        _mmc_mutex_lock(&part->node[nd].lock);
+        if (part->node_parallel)
+            return nd;
+        _mmc_mutex_unlock(&part->node[nd].lock);
+    }
+    _mmc_partition_lock(part);
+    return -1;
 }
 
 void _mmc_partition_free_contig(const char *routine, void *base)
 {
     bool exec = false;
     /* no _mmc_ensure_init(): a block can only come from a partition already on the list */
-    pthread_rwlock_rdlock(&_mmc_g.lock);
+    _mmc_read_enter();
     struct mmc_partition *part = _mmc_partition_of_va_locked(base, &exec);
     if (!part) {
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_read_exit();
         _mmc_misuse(NULL, routine, base, "%s",
                     base ? "not an address mmcontig handed out (outside every partition's pool)"
                          : "NULL is not a block");
@@ -532,50 +715,38 @@ void _mmc_partition_free_contig(const char *routine, void *base)
     }
     const char *view = exec ? part->pool.rwx : part->pool.rw;
     const uint64_t off = (uint64_t)((const char *)base - view);
-    pthread_mutex_lock(&part->lock);
-    const int64_t fi = _mmc_frames_index_of_pfn(&part->frames, part->pool.span_pfn + (off >> MMC_FRAME_SHIFT));
+    const uint64_t pfn = part->pool.span_pfn + (off >> MMC_FRAME_SHIFT);
+    const int held = free_lock(part, pfn);
+    const int64_t fi = _mmc_frames_index_of_pfn(&part->frames, pfn);
     if (fi < 0) {
-        pthread_mutex_unlock(&part->lock);
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        contig_unlock(part, held);
+        _mmc_read_exit();
         _mmc_misuse(part, routine, base, "not an address mmcontig handed out (between the pool's "
                     "hugepages, in no block)");
         return;
     }
     const uint64_t i = (uint64_t)fi;
-    const unsigned s = mmc_frame_state(&part->frames, i);
+    struct mmc_node_part *np = &part->node[mmc_frame_node(&part->frames, i)];
     int64_t head = block_head_of(part, i);
     int64_t slot = -1;
     if (head >= 0 && (uint64_t)head == i && !(off & 0xfff) &&
         mmc_frame_bit(&part->frames, MMC_PLANE_EXEC, i) == exec)
-        slot = _mmc_block_find(part, i);
+        slot = _mmc_block_find(&np->bt, i);
     if (slot < 0) {
         char why[200];
-        if (head >= 0 && ((uint64_t)head != i || (off & 0xfff)))
-            snprintf(why, sizeof(why), "interior address of the block at %p; free the base address",
-                     (const void *)_mmc_pool_va(&part->pool, mmc_frame_pfn(&part->frames, (uint64_t)head), exec));
-        else if (head >= 0)
-            snprintf(why, sizeof(why), "the block was allocated in the %s view, at %p",
-                     exec ? "read-write" : "executable",
-                     (const void *)((exec ? part->pool.rw : part->pool.rwx) + off));
-        else if (s == MMC_FRAME_MDL)
-            snprintf(why, sizeof(why), "this frame belongs to an MDL: free it with MmFreePagesFromMdl");
-        else if (s >= MMC_FRAME_MOVABLE)
-            snprintf(why, sizeof(why), "this frame holds load (movable or standby), not a block");
-        else
-            snprintf(why, sizeof(why), "no block starts here: freed already (double free) or "
-                     "never allocated");
-        pthread_mutex_unlock(&part->lock);
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        free_misuse_why(part, i, off, exec, head, why, sizeof(why));
+        contig_unlock(part, held);
+        _mmc_read_exit();
         _mmc_misuse(part, routine, base, "%s", why);
         return;
     }
-    uint64_t n = part->blocks[slot].frames;
-    block_remove(part, (uint64_t)slot);
+    uint64_t n = np->bt.blocks[slot].frames;
+    block_remove(&np->bt, (uint64_t)slot);
     _mmc_frames_set(&part->frames, i, n, MMC_FRAME_FREE | MMC_FRAME_HEAD);
     part->engine->give(part->engine_state, i, n);
-    part->st.frees++;
-    pthread_mutex_unlock(&part->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    np->frees++;
+    contig_unlock(part, held);
+    _mmc_read_exit();
 }
 
 MMC_API int mmc_partition_set_engine(mmc_partition_t *handle, const char *algo)
@@ -589,7 +760,7 @@ MMC_API int mmc_partition_set_engine(mmc_partition_t *handle, const char *algo)
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     void *state = NULL;
     const struct mmc_engine_ops *ops = NULL;
     int rc = _mmc_engine_open(e, &p->frames, &ops, &state);
@@ -597,14 +768,15 @@ MMC_API int mmc_partition_set_engine(mmc_partition_t *handle, const char *algo)
         p->engine->destroy(p->engine_state);
         p->engine = ops;
         p->engine_state = state;
+        p->node_parallel = engine_node_parallel(e);
         snprintf(p->cfg.algo, sizeof(p->cfg.algo), "%s", e->name);
         snprintf(p->st.algo, sizeof(p->st.algo), "%s", e->name);
     } else {
         _mmc_set_error("mmc_partition_set_engine: building the '%s' index failed: %s (the partition "
                        "keeps '%s')", e->name, strerror(-rc), p->engine->name);
     }
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return rc;
 }
 
@@ -619,17 +791,19 @@ MMC_API int mmc_query(const void *addr, struct mmc_alloc_info *info)
         return -EINVAL;
     }
     /* simulated partitions exist without init: look at the list anyway */
-    pthread_rwlock_rdlock(&_mmc_g.lock);
+    _mmc_read_enter();
     struct mmc_partition *part = _mmc_partition_of_va_locked(addr, &exec);
     if (part) {
         const char *view = exec ? part->pool.rwx : part->pool.rw;
         const uint64_t pfn = part->pool.span_pfn + ((uint64_t)((const char *)addr - view) >> MMC_FRAME_SHIFT);
-        pthread_mutex_lock(&part->lock);
+        _mmc_partition_lock(part);
         const int64_t i = _mmc_frames_index_of_pfn(&part->frames, pfn);
         int64_t head = i >= 0 ? block_head_of(part, (uint64_t)i) : -1;
-        int64_t slot = head >= 0 ? _mmc_block_find(part, (uint64_t)head) : -1;
+        const struct mmc_block_table *bt =
+            head >= 0 ? &part->node[mmc_frame_node(&part->frames, (uint64_t)head)].bt : NULL;
+        int64_t slot = head >= 0 ? _mmc_block_find(bt, (uint64_t)head) : -1;
         if (slot >= 0 && mmc_frame_bit(&part->frames, MMC_PLANE_EXEC, (uint64_t)head) == exec) {
-            const struct mmc_block *b = &part->blocks[slot];
+            const struct mmc_block *b = &bt->blocks[slot];
             *info = (struct mmc_alloc_info){
                 .base = _mmc_pool_va(&part->pool, mmc_frame_pfn(&part->frames, (uint64_t)head), exec),
                 .bytes = b->frames << MMC_FRAME_SHIFT,
@@ -643,9 +817,9 @@ MMC_API int mmc_query(const void *addr, struct mmc_alloc_info *info)
             };
             rc = 0;
         }
-        pthread_mutex_unlock(&part->lock);
+        _mmc_partition_unlock(part);
     }
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_read_exit();
     if (rc == -ENOENT)
         _mmc_set_error("mmc_query(%p): no live contiguous block contains this address (%s)", addr,
                        part ? "a frame of a pool that no block holds" : "outside every partition's pool");
@@ -656,10 +830,10 @@ struct mmc_partition *_mmc_partition_resolve(mmc_partition_t *handle)
 {
     if (!handle && _mmc_ensure_init() < 0) /* only the system partition needs init */
         return NULL;
-    pthread_rwlock_rdlock(&_mmc_g.lock);
+    _mmc_read_enter();
     struct mmc_partition *p = _mmc_partition_from_handle_locked(handle);
     if (!p) {
-        pthread_rwlock_unlock(&_mmc_g.lock);
+        _mmc_read_exit();
         _mmc_set_error("%p is not a live partition", (void *)handle);
     }
     return p;
@@ -674,7 +848,7 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     const struct mmc_frames *f = &p->frames;
     *st = p->st;
     st->misuse = __atomic_load_n(&_mmc_settings.misuse, __ATOMIC_RELAXED);
@@ -688,7 +862,12 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
         if (f->runs[r].frames > st->largest_run_frames)
             st->largest_run_frames = f->runs[r].frames;
     st->largest_free_frames = _mmc_frames_largest_free(f);
-    st->live_blocks = p->blocks_live;
+    st->live_blocks = _mmc_partition_live_blocks(p);
+    for (unsigned k = 0; k < p->nlocks; k++) {
+        st->contiguous_ok += p->node[k].contiguous_ok;
+        st->contiguous_failed += p->node[k].contiguous_failed;
+        st->frees += p->node[k].frees;
+    }
     st->live_mdl_frames = st->live_movable = st->live_standby = 0;
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a over the words of the planes */
     for (uint64_t r = 0; r < f->nruns; r++) { /* in PFN order */
@@ -714,8 +893,8 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
                                                   : UINT64_MAX; /* what the kernel gives, less the reserve */
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)
         st->node_free_frames[n] = f->node_free[n];
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return 0;
 }
 
@@ -729,7 +908,7 @@ MMC_API long mmc_partition_runs(mmc_partition_t *handle, struct mmc_run_info *ru
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     const struct mmc_frames *f = &p->frames;
     for (uint64_t r = 0; r < f->nruns && r < max; r++)
         runs[r] = (struct mmc_run_info){
@@ -740,8 +919,8 @@ MMC_API long mmc_partition_runs(mmc_partition_t *handle, struct mmc_run_info *ru
             .va = _mmc_pool_va(&p->pool, f->runs[r].base_pfn, false),
         };
     long n = (long)f->nruns;
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return n;
 }
 
@@ -764,7 +943,7 @@ MMC_API int mmc_partition_print_layout(mmc_partition_t *handle, FILE *out)
     struct mmc_partition *p = _mmc_partition_resolve(handle);
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    _mmc_partition_lock(p);
     const struct mmc_frames *f = &p->frames;
     fprintf(out, "%s partition: %llu hugepages of ", p->is_system ? "system" : "a",
             (unsigned long long)f->nhugepages);
@@ -806,16 +985,16 @@ MMC_API int mmc_partition_print_layout(mmc_partition_t *handle, FILE *out)
                 (unsigned long long)((run->base_pfn + run->frames) << MMC_FRAME_SHIFT) - 1, size,
                 (unsigned long long)run->frames, (unsigned long long)_mmc_frames_run_free(f, r));
     }
-    pthread_mutex_unlock(&p->lock);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_partition_unlock(p);
+    _mmc_read_exit();
     return 0;
 }
 
 MMC_API unsigned mmc_node_count(void)
 {
-    pthread_rwlock_rdlock(&_mmc_g.lock);
+    _mmc_read_enter();
     unsigned n = _mmc_g.topo ? _mmc_g.topo->nnodes : 1;
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_read_exit();
     return n;
 }
 

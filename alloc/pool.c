@@ -43,21 +43,24 @@ static int reserve_views(struct mmc_pool *p, char *err, size_t errlen)
     p->window_bytes = p->span_frames << MMC_FRAME_SHIFT;
     const uint64_t slots = p->span_frames / (p->page_bytes >> MMC_FRAME_SHIFT);
     p->present = calloc((slots + 63) / 64, sizeof(*p->present));
+    p->slot_node = calloc(slots ? slots : 1, 1);
     p->rw = _mmc_os_reserve(p->window_bytes, MMC_GIB);
     p->rwx = _mmc_os_reserve(p->window_bytes, MMC_GIB);
-    if (!p->present || !p->rw || !p->rwx) {
+    if (!p->present || !p->slot_node || !p->rw || !p->rwx) {
         snprintf(err, errlen, "cannot reserve 2 x %llu MiB of address space for the pool's views "
                  "(the physical span %#llx-%#llx, addressed by physical address): %s; raise the "
                  "address-space limit (ulimit -v, RLIMIT_AS)",
                  (unsigned long long)(p->window_bytes >> 20),
                  (unsigned long long)(p->span_pfn << MMC_FRAME_SHIFT),
                  (unsigned long long)((p->span_pfn + p->span_frames) << MMC_FRAME_SHIFT),
-                 p->present ? "mmap refused it" : "out of memory");
+                 p->present && p->slot_node ? "mmap refused it" : "out of memory");
         _mmc_os_unmap(p->rw, p->window_bytes);
         _mmc_os_unmap(p->rwx, p->window_bytes);
         free(p->present);
+        free(p->slot_node);
         p->rw = p->rwx = NULL;
         p->present = NULL;
+        p->slot_node = NULL;
         return -ENOMEM;
     }
     return 0;
@@ -91,11 +94,14 @@ static int reserve_span(struct mmc_pool *p, char *err, size_t errlen)
     return reserve_views(p, err, errlen);
 }
 
-/* The present bits of [pfn, pfn + frames) set or cleared (whole pool hugepages). */
-static void mark_present(struct mmc_pool *p, uint64_t pfn, uint64_t frames, bool on)
+/* The present bits of [pfn, pfn + frames) set or cleared (whole pool hugepages); set, their
+ * slot_node entries first (published by the bit's release). */
+static void mark_present(struct mmc_pool *p, uint64_t pfn, uint64_t frames, bool on, unsigned node)
 {
     const uint64_t hpf = p->page_bytes >> MMC_FRAME_SHIFT;
     for (uint64_t k = (pfn - p->span_pfn) / hpf, e = k + frames / hpf; k < e; k++) {
+        if (on)
+            p->slot_node[k] = (uint8_t)node;
         if (on)
             __atomic_or_fetch(&p->present[k >> 6], 1ull << (k & 63), __ATOMIC_RELEASE);
         else
@@ -128,7 +134,7 @@ static int map_pages(struct mmc_pool *p, const struct mmc_os_chunk *c, uint64_t 
                  "/proc/sys/vm/max_map_count)", strerror(-rc));
         return rc;
     }
-    mark_present(p, pfn, len >> MMC_FRAME_SHIFT, true);
+    mark_present(p, pfn, len >> MMC_FRAME_SHIFT, true, c->node);
     return 0;
 }
 
@@ -156,7 +162,7 @@ static int map_sorted(struct mmc_pool *p, const struct mmc_os_chunk *chunks, con
             for (uint64_t k = 0; k < i; k++) { /* back to holes */
                 _mmc_os_hole(_mmc_pool_va(p, refs[k].pfn, false), page_bytes);
                 _mmc_os_hole(_mmc_pool_va(p, refs[k].pfn, true), page_bytes);
-                mark_present(p, refs[k].pfn, pfpp, false);
+                mark_present(p, refs[k].pfn, pfpp, false, 0);
             }
             return rc;
         }
@@ -246,7 +252,9 @@ error:
     _mmc_os_unmap(p->rwx, p->window_bytes);
     p->rw = p->rwx = NULL;
     free(p->present);
+    free(p->slot_node);
     p->present = NULL;
+    p->slot_node = NULL;
     for (unsigned c = 0; c < nchunks; c++)
         _mmc_os_chunk_release(&chunks[c]);
     _mmc_pool_giveback_topup(p);
@@ -283,7 +291,7 @@ int _mmc_pool_simulate(struct mmc_pool *p, uint64_t page_bytes, uint64_t nhugepa
         return rc;
     }
     for (uint64_t h = 0; h < nhugepages; h++)
-        mark_present(p, hp_pfn[h], page_bytes >> MMC_FRAME_SHIFT, true);
+        mark_present(p, hp_pfn[h], page_bytes >> MMC_FRAME_SHIFT, true, hp_node[h]);
     return 0;
 }
 
@@ -365,5 +373,6 @@ void _mmc_pool_destroy(struct mmc_pool *p)
     free(p->hp_pfn);
     free(p->hp_node);
     free(p->present);
+    free(p->slot_node);
     memset(p, 0, sizeof(*p));
 }

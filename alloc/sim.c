@@ -3,7 +3,7 @@
  * Owns the two sources of a layout (hugepage PFNs ascending, a node number per hugepage):
  *   synthetic  runs of geometrically distributed length (in hugepages) separated by random gaps,
  *              dealt to nodes in PFN blocks (node 0 lowest, as on real machines) or round-robin
- *              by run; deterministic for a seed (splitmix64, never rand()).
+ *              by run; deterministic for a seed (rand.h, never rand()).
  *   replay     a layout CSV as `mmcontig layout --record FILE` writes it: a header
  *              `base_pfn,frames,node,page_bytes`, then one run per line, ascending PFN.
  * and mmc_partition_create_simulated(), which hands either to _mmc_partition_create_locked():
@@ -25,25 +25,13 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rand.h"
 
 /* Lowest PFN of a synthetic layout: 4 GiB, above the ISA/PCI holes; a multiple of both
  * hugepage sizes' frames. Highest PFN we accept anywhere: PFN << 12 must fit 64 bits. */
 #define SIM_BASE_PFN (4 * MMC_GIB >> MMC_FRAME_SHIFT)
 #define SIM_MAX_PFN (UINT64_MAX >> MMC_FRAME_SHIFT)
 #define SIM_MAX_GAP_HUGEPAGES 8 /* gaps between runs: 1..8 hugepages (0..8 when interleaved) */
-
-/* ---- a small deterministic PRNG: splitmix64 (Steele, Lea, Flood 2014) ---- */
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1). */
-static double uniform01(uint64_t *state) { return (double)(splitmix64(state) >> 11) * 0x1p-53; }
 
 /* ---- synthetic layouts ---- */
 
@@ -97,7 +85,7 @@ int _mmc_sim_synthetic(const struct mmc_sim_spec *spec, uint64_t **hp_pfn, uint8
     const bool one_run_per_node = mean == 0;
     const bool interleaved = spec->node_split == MMC_SIM_NODES_INTERLEAVED && !one_run_per_node;
     const unsigned nn = spec->nnodes;
-    uint64_t cur = SIM_BASE_PFN + (splitmix64(&rng) % 64) * hp_frames;
+    uint64_t cur = SIM_BASE_PFN + (_mmc_rand(&rng) % 64) * hp_frames;
     uint64_t run_no = 0;
 
     for (uint64_t h = 0; h < nh; run_no++) {
@@ -116,7 +104,7 @@ int _mmc_sim_synthetic(const struct mmc_sim_spec *spec, uint64_t **hp_pfn, uint8
         if (one_run_per_node)
             len = end - h;
         else
-            while (h + len < end && uniform01(&rng) < p_continue)
+            while (h + len < end && _mmc_rand_unit(&rng) < p_continue)
                 len++;
         for (uint64_t k = 0; k < len; k++, h++) {
             pfn[h] = cur;
@@ -125,7 +113,7 @@ int _mmc_sim_synthetic(const struct mmc_sim_spec *spec, uint64_t **hp_pfn, uint8
         }
         /* a gap: interleaved layouts sometimes put the next node's run right after this one,
          * physically adjacent yet a different run (a block must not span it) */
-        uint64_t gap = splitmix64(&rng) % (SIM_MAX_GAP_HUGEPAGES + 1);
+        uint64_t gap = _mmc_rand(&rng) % (SIM_MAX_GAP_HUGEPAGES + 1);
         if (gap == 0 && !interleaved)
             gap = 1;
         cur += gap * hp_frames;
@@ -162,10 +150,121 @@ static const char *parse_field(char **s, uint64_t *v, bool last)
     return NULL;
 }
 
+/* What a layout file's lines have built so far. */
+struct replay {
+    const char *path;
+    unsigned long lineno;
+    uint64_t *pfn, cap, nh, pb, prev_end;
+    uint8_t *node;
+};
+
+/* One run's fields (base_pfn, frames, node, page_bytes) against the file's rules and the runs
+ * before it. 0, or -EINVAL with the error naming the line. */
+static int replay_check(struct replay *r, const uint64_t v[4])
+{
+    const uint64_t base = v[0], frames = v[1], nd = v[2], bytes = v[3];
+    const char *path = r->path;
+    const unsigned long lineno = r->lineno;
+    if (bytes != 2 * MMC_MIB && bytes != MMC_GIB) {
+        _mmc_set_error("%s:%lu: page_bytes %" PRIu64 " is not 2097152 (2 MiB) or "
+                       "1073741824 (1 GiB)", path, lineno, bytes);
+        return -EINVAL;
+    }
+    if (r->pb && bytes != r->pb) {
+        _mmc_set_error("%s:%lu: page_bytes %" PRIu64 " differs from the %" PRIu64 " of the "
+                       "lines before: a pool has one hugepage size", path, lineno, bytes, r->pb);
+        return -EINVAL;
+    }
+    r->pb = bytes;
+    const uint64_t hp_frames = bytes >> MMC_FRAME_SHIFT;
+    if (nd >= MMC_MAX_NODES) {
+        _mmc_set_error("%s:%lu: node %" PRIu64 " is out of range (0..%u)", path, lineno, nd,
+                       MMC_MAX_NODES - 1);
+        return -EINVAL;
+    }
+    if (frames == 0 || frames % hp_frames || base % hp_frames) {
+        _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " of %" PRIu64 " frames is not whole "
+                       "hugepages of %" PRIu64 " frames (base_pfn and frames must be "
+                       "non-zero multiples of it)", path, lineno, base, frames, hp_frames);
+        return -EINVAL;
+    }
+    if (base > SIM_MAX_PFN || frames > SIM_MAX_PFN - base + 1) {
+        _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " of %" PRIu64 " frames ends beyond "
+                       "the 64-bit physical address space", path, lineno, base, frames);
+        return -EINVAL;
+    }
+    if (r->nh && base < r->prev_end) {
+        _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " starts below the end (PFN %" PRIu64
+                       ") of the run before: runs must be ascending and disjoint", path,
+                       lineno, base, r->prev_end);
+        return -EINVAL;
+    }
+    r->prev_end = base + frames;
+    return 0;
+}
+
+/* Append a checked run's hugepages. 0 or -ENOMEM with the error set. */
+static int replay_append(struct replay *r, const uint64_t v[4])
+{
+    const uint64_t hp_frames = r->pb >> MMC_FRAME_SHIFT, add = v[1] / hp_frames;
+    if (r->nh + add > r->cap) {
+        uint64_t ncap = r->cap ? r->cap : 1024;
+        while (ncap < r->nh + add)
+            ncap *= 2;
+        uint64_t *np = realloc(r->pfn, ncap * sizeof(*r->pfn));
+        if (np)
+            r->pfn = np;
+        uint8_t *nn = realloc(r->node, ncap);
+        if (nn)
+            r->node = nn;
+        if (!np || !nn) {
+            _mmc_set_error("%s:%lu: no memory for %" PRIu64 " hugepages", r->path, r->lineno, ncap);
+            return -ENOMEM;
+        }
+        r->cap = ncap;
+    }
+    for (uint64_t k = 0; k < add; k++, r->nh++) {
+        r->pfn[r->nh] = v[0] + k * hp_frames;
+        r->node[r->nh] = (uint8_t)v[2];
+    }
+    return 0;
+}
+
+/* One line of the file, trimmed: blank, comment, header or run. 0 or -EINVAL / -ENOMEM. */
+static int replay_line(struct replay *r, char *line, bool *seen_header)
+{
+    static const char header[] = "base_pfn,frames,node,page_bytes";
+    static const char *const names[4] = {"base_pfn", "frames", "node", "page_bytes"};
+    char *s = line;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s == '\0' || *s == '#')
+        return 0; /* blank lines and comments */
+    if (!*seen_header && !isdigit((unsigned char)*s)) {
+        if (strcmp(s, header) != 0) {
+            _mmc_set_error("%s:%lu: header is '%s', expected '%s'", r->path, r->lineno, s, header);
+            return -EINVAL;
+        }
+        *seen_header = true;
+        return 0;
+    }
+    *seen_header = true; /* a file without the header is accepted */
+    uint64_t v[4];
+    for (int k = 0; k < 4; k++) {
+        const char *why = parse_field(&s, &v[k], k == 3);
+        if (why) {
+            _mmc_set_error("%s:%lu: field %d (%s) %s in '%s' (expected %s)", r->path, r->lineno,
+                           k + 1, names[k], why, line, header);
+            return -EINVAL;
+        }
+    }
+    int rc = replay_check(r, v);
+    return rc < 0 ? rc : replay_append(r, v);
+}
+
 int _mmc_sim_replay(const char *path, uint64_t *page_bytes, uint64_t **hp_pfn, uint8_t **hp_node,
                     uint64_t *nhugepages)
 {
-    static const char header[] = "base_pfn,frames,node,page_bytes";
     *hp_pfn = NULL;
     *hp_node = NULL;
     *nhugepages = 0;
@@ -177,130 +276,38 @@ int _mmc_sim_replay(const char *path, uint64_t *page_bytes, uint64_t **hp_pfn, u
                        "--record FILE`)", path, strerror(e));
         return -e;
     }
-    uint64_t *pfn = NULL, cap = 0, nh = 0, pb = 0, hp_frames = 0, prev_end = 0;
-    uint8_t *node = NULL;
+    struct replay r = {.path = path};
     char *line = NULL;
     size_t linecap = 0;
-    unsigned long lineno = 0;
     bool seen_header = false;
     int rc = 0;
     ssize_t len;
-
-    while ((len = getline(&line, &linecap, in)) >= 0) {
-        lineno++;
+    while (rc == 0 && (len = getline(&line, &linecap, in)) >= 0) {
+        r.lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' ||
                            line[len - 1] == ' ' || line[len - 1] == '\t'))
             line[--len] = '\0';
-        char *s = line;
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (*s == '\0' || *s == '#')
-            continue; /* blank lines and comments */
-        if (!seen_header && !isdigit((unsigned char)*s)) {
-            if (strcmp(s, header) != 0) {
-                _mmc_set_error("%s:%lu: header is '%s', expected '%s'", path, lineno, s, header);
-                rc = -EINVAL;
-                goto out;
-            }
-            seen_header = true;
-            continue;
-        }
-        seen_header = true; /* a file without the header is accepted */
-        static const char *const names[4] = {"base_pfn", "frames", "node", "page_bytes"};
-        uint64_t v[4];
-        for (int k = 0; k < 4; k++) {
-            const char *why = parse_field(&s, &v[k], k == 3);
-            if (why) {
-                _mmc_set_error("%s:%lu: field %d (%s) %s in '%s' (expected %s)", path, lineno,
-                               k + 1, names[k], why, line, header);
-                rc = -EINVAL;
-                goto out;
-            }
-        }
-        const uint64_t base = v[0], frames = v[1], nd = v[2], bytes = v[3];
-        if (bytes != 2 * MMC_MIB && bytes != MMC_GIB) {
-            _mmc_set_error("%s:%lu: page_bytes %" PRIu64 " is not 2097152 (2 MiB) or "
-                           "1073741824 (1 GiB)", path, lineno, bytes);
-            rc = -EINVAL;
-            goto out;
-        }
-        if (pb && bytes != pb) {
-            _mmc_set_error("%s:%lu: page_bytes %" PRIu64 " differs from the %" PRIu64 " of the "
-                           "lines before: a pool has one hugepage size", path, lineno, bytes, pb);
-            rc = -EINVAL;
-            goto out;
-        }
-        pb = bytes;
-        hp_frames = pb >> MMC_FRAME_SHIFT;
-        if (nd >= MMC_MAX_NODES) {
-            _mmc_set_error("%s:%lu: node %" PRIu64 " is out of range (0..%u)", path, lineno, nd,
-                           MMC_MAX_NODES - 1);
-            rc = -EINVAL;
-            goto out;
-        }
-        if (frames == 0 || frames % hp_frames || base % hp_frames) {
-            _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " of %" PRIu64 " frames is not whole "
-                           "hugepages of %" PRIu64 " frames (base_pfn and frames must be "
-                           "non-zero multiples of it)", path, lineno, base, frames, hp_frames);
-            rc = -EINVAL;
-            goto out;
-        }
-        if (base > SIM_MAX_PFN || frames > SIM_MAX_PFN - base + 1) {
-            _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " of %" PRIu64 " frames ends beyond "
-                           "the 64-bit physical address space", path, lineno, base, frames);
-            rc = -EINVAL;
-            goto out;
-        }
-        if (nh && base < prev_end) {
-            _mmc_set_error("%s:%lu: run at PFN %" PRIu64 " starts below the end (PFN %" PRIu64
-                           ") of the run before: runs must be ascending and disjoint", path,
-                           lineno, base, prev_end);
-            rc = -EINVAL;
-            goto out;
-        }
-        prev_end = base + frames;
-        uint64_t add = frames / hp_frames;
-        if (nh + add > cap) {
-            uint64_t ncap = cap ? cap : 1024;
-            while (ncap < nh + add)
-                ncap *= 2;
-            uint64_t *np = realloc(pfn, ncap * sizeof(*pfn));
-            if (np)
-                pfn = np;
-            uint8_t *nn = realloc(node, ncap);
-            if (nn)
-                node = nn;
-            if (!np || !nn) {
-                _mmc_set_error("%s:%lu: no memory for %" PRIu64 " hugepages", path, lineno, ncap);
-                rc = -ENOMEM;
-                goto out;
-            }
-            cap = ncap;
-        }
-        for (uint64_t k = 0; k < add; k++, nh++) {
-            pfn[nh] = base + k * hp_frames;
-            node[nh] = (uint8_t)nd;
-        }
+        rc = replay_line(&r, line, &seen_header);
     }
-    if (ferror(in)) {
-        _mmc_set_error("%s:%lu: read error: %s", path, lineno + 1, strerror(errno));
+    if (rc == 0 && ferror(in)) {
+        _mmc_set_error("%s:%lu: read error: %s", path, r.lineno + 1, strerror(errno));
         rc = -EIO;
-    } else if (nh == 0) {
-        _mmc_set_error("%s: no runs (a header `%s`, then one run per line)", path, header);
+    } else if (rc == 0 && r.nh == 0) {
+        _mmc_set_error("%s: no runs (a header `base_pfn,frames,node,page_bytes`, then one run "
+                       "per line)", path);
         rc = -EINVAL;
     }
-out:
     free(line);
     fclose(in);
     if (rc < 0) {
-        free(pfn);
-        free(node);
+        free(r.pfn);
+        free(r.node);
         return rc;
     }
-    *hp_pfn = pfn;
-    *hp_node = node;
-    *nhugepages = nh;
-    *page_bytes = pb;
+    *hp_pfn = r.pfn;
+    *hp_node = r.node;
+    *nhugepages = r.nh;
+    *page_bytes = r.pb;
     return 0;
 }
 
@@ -379,9 +386,9 @@ MMC_API int mmc_partition_create_simulated(const struct mmc_sim_config *cfg, mmc
     const struct mmc_layout layout = {.page_bytes = pb, .nhugepages = nh, .hp_pfn = pfn,
                                       .hp_node = node};
     /* No mmc_init() needed: only the list and its lock, which are static. */
-    pthread_rwlock_wrlock(&_mmc_g.lock);
+    _mmc_write_lock();
     rc = _mmc_partition_create_locked(&pc, false, &layout, out);
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_write_unlock();
     free(pfn);
     free(node);
     return rc;

@@ -55,6 +55,8 @@ static const struct bench_preset preset_quick = {
     .repetitions = 3,
     .case_budget_s = 5,
     .warmup_calls = 4,
+    .scale_point_s = 0.25,
+    .scale_sim_bytes = 8 * GIB,
 };
 
 /* full: for lab servers: more sizes, pools to 1 TiB, nine repetitions (the fewest with which a
@@ -81,6 +83,8 @@ static const struct bench_preset preset_full = {
     .repetitions = 9,
     .case_budget_s = 60,
     .warmup_calls = 16,
+    .scale_point_s = 2,
+    .scale_sim_bytes = 64 * GIB,
 };
 
 static const char usage[] =
@@ -91,7 +95,7 @@ static const char usage[] =
     "(schema: results/README.md). Needs root for the real pool, DPDK and the kernel peer\n"
     "(pagemap frame numbers, nr_hugepages); simulated pools run anywhere.\n"
     "\n"
-    "suites (--suite, comma separated; default search,fastonly,peers,frag):\n"
+    "suites (--suite, comma separated; default search,fastonly,peers,frag,frag-kernel,scale):\n"
     "  search    every engine x request size x constraint (none, range, boundary,\n"
     "            range+boundary, node) x fill level (aged by the seeded recipe of\n"
     "            results/README.md; on the real pool half of the aged blocks are movable\n"
@@ -112,10 +116,22 @@ static const char usage[] =
     "            kernel allocating a fresh 2 MiB and 1 GiB hugepage, and every engine on the\n"
     "            same requests (fill 0, and growing a full 64 MiB pool: state grow); every\n"
     "            block checked against pagemap; peers_ratio.csv%s\n"
-    "  frag      the fragmentation time series: per engine and placement policy (plain,\n"
-    "            clustered), a real pool aged by the load model's aging trace (MDLs, blocks,\n"
-    "            movable and standby load); at each sample U(9), U(18), FI(9), the largest\n"
-    "            free stretch, and 2 MiB / 8 MiB probes with and without FAST_ONLY (frag.csv)\n"
+    "  frag      fragmentation under load to steady state: per engine and placement policy\n"
+    "            (plain, clustered), a real pool (one 1 GiB hugepage; full: four) aged by the\n"
+    "            load model's aging trace (MDLs, blocks, movable and standby load) for\n"
+    "            --frag-ops operations, sampled on a log scale of operations: U(j), FI(j), the\n"
+    "            largest free stretch, and 2, 8, 64 MiB probes with and without FAST_ONLY with\n"
+    "            the ordinary path's cost (frag.csv)\n"
+    "  frag-kernel the real kernel's fragmentation (about 10 s in quick): a helper\n"
+    "            process holds a share of MemAvailable (quick 1/8, at most 2 GiB;\n"
+    "            MMC_FRAG_KERNEL_MAX=MiB caps it) keeping one 4 KiB page of every 2 MiB, then\n"
+    "            2 MiB..1 GiB blocks by growth, ordinary and FAST_ONLY, with the kernel's\n"
+    "            compaction counters (frag_kernel.csv, frag_kernel.json)\n"
+    "  scale     throughput and latency against threads (--threads), each pinned to a CPU:\n"
+    "            a simulated 2-node pool (quick 8G, full 64G) and the real pool, per engine;\n"
+    "            mixes small (4K-64K), medium (1M-8M under a range and a 16M boundary), mdl\n"
+    "            (64K-1M MDLs, real pool); placements own (thread i on node i mod nodes) and\n"
+    "            one (all on node 0); each point runs quick 0.25 s, full 2 s (scale.csv)\n"
     "\n"
     "options:\n"
     "  --suite LIST        suites to run (see above)\n"
@@ -124,6 +140,8 @@ static const char usage[] =
     "                      (default: quick 512M, full 4G)\n"
     "  --page 2M|1G        hugepage size of the real pool (default 2M)\n"
     "  --nodes LIST        nodes of the real pool and of the node constraint (default all)\n"
+    "  --frag-ops N        operations of the aging trace per engine and placement in the frag\n"
+    "                      suite (default: quick 1000000, full 100000000)\n"
     "  --seed N            seed of the aging, the churn and the simulated layouts (default 1)\n"
     "  --out DIR           output directory (default results/<host>/<UTC time>/)\n"
     "  --preset quick|full quick (default): every suite in a few minutes on a 2-core VM\n"
@@ -138,6 +156,10 @@ static const char usage[] =
     "                      repetition 2, ... (names end in /rep:K); a case's row merges its\n"
     "                      repetitions and carries 95 %% intervals of p50 and p99\n"
     "  --calls N           measured calls per case and repetition (overrides the preset)\n"
+    "  --threads LIST      thread counts of the scale suite, e.g. 1,2,4,8 (default 1, 2, 4 ...\n"
+    "                      below the CPUs this process may use, then their count)\n"
+    "  --scale-seconds S   how long each thread count of the scale suite runs (default: quick\n"
+    "                      0.25, full 2)\n"
     "  --sim-pools LIST    simulated pool sizes of the sweep, e.g. 1G,16G,256G (0: none)\n"
     "  --plugin PATH.so    load a search engine from a shared object (docs/engines.md; may be\n"
     "                      given again): it joins the engines above, in every suite and CSV\n"
@@ -158,7 +180,8 @@ static const char usage[] =
     "--benchmark_min_time has no effect: each case makes a fixed number of calls.\n"
     "\n"
     "output (OUT/): search.csv fastonly.csv peers.csv (a row per case, written as it\n"
-    "completes), frag.csv (a row per sample and probe), pool_sweep_fit.csv, peers_ratio.csv,\n"
+    "completes), frag.csv (a row per sample and probe), scale.csv (a row per thread count),\n"
+    "pool_sweep_fit.csv, peers_ratio.csv,\n"
     "context.json, gbench.json. A progress\n"
     "line with ETA goes to stderr (a line per case when stderr is not a terminal). Ctrl-C or\n"
     "SIGTERM stops at the next call, keeps every completed row and closes every file; a\n"
@@ -301,6 +324,8 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
         {"out", required_argument, 0, 'o'},   {"preset", required_argument, 0, 'P'},
         {"calls", required_argument, 0, 'c'}, {"sim-pools", required_argument, 0, 'm'},
         {"plugin", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
+        {"threads", required_argument, 0, 'T'}, {"scale-seconds", required_argument, 0, 'D'},
+        {"frag-ops", required_argument, 0, 'F'},
         {0, 0, 0, 0}};
     /* Google Benchmark's flags are set aside first */
     char **ours = calloc((size_t)argc + 1, sizeof(char *));
@@ -319,8 +344,8 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
             ours[nours++] = argv[i];
         }
     }
-    const char *suites = "search,fastonly,peers,frag", *algo = NULL, *pool = NULL, *page = "2M";
-    const char *nodes = NULL, *preset = "quick", *sims = NULL;
+    const char *suites = "search,fastonly,peers,frag,frag-kernel,scale", *algo = NULL, *pool = NULL, *page = "2M";
+    const char *nodes = NULL, *preset = "quick", *sims = NULL, *threads = NULL;
     int c, rc = -1;
     optind = 1;
     while (rc < 0 && (c = getopt_long(nours, ours, "h", opts, NULL)) != -1) {
@@ -345,6 +370,21 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
                 rc = usage_error("--calls '%s': give a positive count", optarg);
             break;
         case 'm': sims = optarg; break;
+        case 'T': threads = optarg; break;
+        case 'D': {
+            char *end;
+            o->scale_seconds = strtod(optarg, &end);
+            if (*end || end == optarg || !(o->scale_seconds > 0 && o->scale_seconds <= 3600))
+                rc = usage_error("--scale-seconds '%s': give seconds, above 0 and at most 3600", optarg);
+            break;
+        }
+        case 'F': { /* the frag suite's length */
+            char *end;
+            o->frag_ops = strtoull(optarg, &end, 0);
+            if (*end || end == optarg || !o->frag_ops)
+                rc = usage_error("--frag-ops '%s': give a positive count of operations", optarg);
+            break;
+        }
         case 'L': {
             /* loaded at once, so that --algo and --help see the engine whatever the order */
             const char *name = NULL;
@@ -393,17 +433,43 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
             for (s = 0; s < SUITE_COUNT; s++)
                 o->suite[s] = true;
             o->frag = true;
+            o->scale = true;
+            o->frag_kernel = true;
+            continue;
+        }
+        if (!strcmp(items[i], "frag-kernel")) {
+            o->frag_kernel = true;
             continue;
         }
         if (!strcmp(items[i], "frag")) {
             o->frag = true;
             continue;
         }
+        if (!strcmp(items[i], "scale")) {
+            o->scale = true;
+            continue;
+        }
         for (s = 0; s < SUITE_COUNT && strcmp(items[i], bench_suite_name[s]); s++)
             ;
         if (s == SUITE_COUNT)
-            return usage_error("unknown suite '%s' (search, fastonly, peers, frag)", items[i]);
+            return usage_error("unknown suite '%s' (search, fastonly, peers, frag, frag-kernel, scale)", items[i]);
         o->suite[s] = true;
+    }
+
+    /* the scale suite's thread counts */
+    if (threads) {
+        char titems[BENCH_MAX_LIST][MMC_NAME_MAX];
+        if (parse_list(threads, titems, BENCH_MAX_LIST, &o->nthreads) < 0)
+            return usage_error("--threads '%s': give a comma separated list of counts", threads);
+        for (unsigned i = 0; i < o->nthreads; i++) {
+            char *end;
+            unsigned long v = strtoul(titems[i], &end, 10);
+            if (*end || end == titems[i] || v == 0 || v > 4096)
+                return usage_error("--threads: '%s' is not a thread count (1..4096)", titems[i]);
+            o->threads[i] = (unsigned)v;
+        }
+    } else {
+        o->nthreads = suite_scale_default_threads(o->threads, BENCH_MAX_LIST);
     }
 
     /* engines, by the registry: never a fixed list */
@@ -742,7 +808,9 @@ int mmc_bench_main(int argc, char **argv)
     }
     if (suite_search_write_fit() < 0 || suite_peers_write_ratios() < 0)
         bench_g.write_errors++;
-    if (bench_g.opt.frag && !bench_stop && suite_frag_run() < 0)
+    if ((bench_g.opt.frag || bench_g.opt.frag_kernel) && !bench_stop && suite_frag_run() < 0)
+        bench_g.write_errors++;
+    if (bench_g.opt.scale && !bench_stop && suite_scale_run() < 0)
         bench_g.write_errors++;
     bench_close_csvs();
     int code = bench_stop == SIGINT    ? BENCH_EXIT_SIGINT

@@ -26,6 +26,8 @@
 #include "mmcontig/testing.h"
 #include "mmcontig/wdm.h"
 #include "bench_cli.h"
+/* the project's one PRNG, the library's leaf header (header-only: no symbol is exported) */
+#include "../alloc/rand.h"
 
 #define KIB ((uint64_t)1024)
 #define MIB (1024 * KIB)
@@ -112,12 +114,20 @@ struct bench_preset {
     int64_t grow_calls;             /* calls per grow case (each on a fresh small pool) */
     double case_budget_s;           /* a case stops (row kept, error noted) after this long */
     unsigned warmup_calls;          /* untimed calls before each case's measured calls */
+    double scale_point_s;           /* scale suite: seconds each thread count runs */
+    uint64_t scale_sim_bytes;       /* scale suite: the simulated pool */
 };
 
 /* The command line, resolved. */
 struct bench_opts {
     bool suite[SUITE_COUNT];        /* suites selected */
     bool frag;                      /* the frag suite (suite_frag.c: a time series, not cases) */
+    bool scale;                     /* the scale suite (suite_scale.c: runs of threads) */
+    unsigned threads[BENCH_MAX_LIST]; unsigned nthreads; /* --threads, or the default */
+    double scale_seconds;           /* --scale-seconds, 0 = the preset's point duration */
+    bool frag_kernel;               /* the frag-kernel suite (frag_kernel.c) */
+    uint64_t frag_ops;              /* --frag-ops: aging operations per engine and placement, 0 =
+                                       the preset's (suite_frag.c) */
     char engines[BENCH_MAX_ENGINES][MMC_NAME_MAX]; unsigned nengines;
     const char *plugin_path[BENCH_MAX_ENGINES]; /* --plugin, loaded (mmc_engine_load) */
     const char *plugin_name[BENCH_MAX_ENGINES]; unsigned nplugins; /* their engines' names */
@@ -201,6 +211,16 @@ extern volatile sig_atomic_t bench_stop; /* the signal that asked to stop, 0 if 
 /* ---- suite_frag.c ---- */
 /* Run the frag suite (frag.csv in out_dir): 0 or -errno. */
 int suite_frag_run(void);
+/* Operations of the aging trace per engine and placement: --frag-ops, else the preset's. */
+uint64_t suite_frag_ops(void);
+/* frag_kernel.c: the real kernel's fragmentation (called by suite_frag_run, mmc_init done). */
+int frag_kernel_run(void);
+
+/* ---- suite_scale.c ---- */
+/* Run the scale suite (scale.csv in out_dir): 0 or -errno. */
+int suite_scale_run(void);
+/* The default thread counts (1, 2, 4 ... and the CPUs this process may use): how many. */
+unsigned suite_scale_default_threads(unsigned *out, unsigned max);
 
 /* ---- bench.c ---- */
 /* mmc_bench_main(): bench_cli.h. */
@@ -255,7 +275,7 @@ extern const char *const bench_csv_columns[];
 extern const unsigned bench_csv_ncolumns;
 
 /* ---- target.c: which partition is live ---- */
-/* A free map to build (aging.c): the aging recipe at a fill level, or a scenario's state,
+/* A free map to build (shadow.c): the aging recipe at a fill level, or a scenario's state,
  * which depends on the request (frames) and its allowed range (constraint). */
 struct state_spec {
     int kind;                       /* STATE_AGED (also for STATE_NEAR_LARGEST), NEEDLE, CUT */
@@ -268,7 +288,7 @@ struct target {
     int engine;                     /* index into opts.engines */
     unsigned pool;                  /* index into bench_g.pools */
     mmc_partition_t *part;
-    struct shadow *sh;              /* aging.c: the bench's own copy of the free map */
+    struct shadow *sh;              /* shadow.c: the bench's own copy of the free map */
     bool have_state;                /* false: fresh, never built */
     struct state_spec state;        /* the state built */
     uint64_t pool_frames;
@@ -279,7 +299,7 @@ struct target {
 struct state_spec bench_case_state(const struct bench_case *c);
 /* The pool's one partition, created if needed (the previous pool's destroyed), searching with
  * `engine` (mmc_partition_set_engine: the same frames and state for every engine), brought to
- * the state (aging.c) unless it is there already. NULL with err set if it cannot be had. */
+ * the state (shadow.c) unless it is there already. NULL with err set if it cannot be had. */
 struct target *target_mmcontig(int engine, unsigned pool, const struct state_spec *state,
                                char *err, size_t errlen);
 /* The live partition's state is no longer the one built (trades moved load): build it again
@@ -299,7 +319,7 @@ void target_dpdk_done(void);
 /* Release everything: partition, DPDK, mmc_fini. */
 void target_release_all(void);
 
-/* ---- aging.c: shadow free map, aging recipe, churn, oracle, fragmentation measures ---- */
+/* ---- shadow.c: shadow free map, the fill levels' block recipe, churn, oracle ---- */
 struct shadow;
 /* Build the shadow of an empty partition from mmc_partition_runs(). */
 struct shadow *shadow_new(mmc_partition_t *part, char *err, size_t errlen);
@@ -309,7 +329,7 @@ uint64_t shadow_frames(const struct shadow *s);
 uint64_t shadow_pfn_of_rank(const struct shadow *s, uint64_t i);
 /* Free every live block (back to an empty pool). 0 or -1 with err. */
 int shadow_reset(struct shadow *s, char *err, size_t errlen);
-/* Age the empty pool to fill_pct by the recipe (results/README.md "Aging recipe"); append its
+/* Age the empty pool to fill_pct by the recipe (results/README.md "Aging recipes", B); append its
  * state (fill reached, free extents, unusable / fragmentation index) to bench_g's context. */
 int shadow_age(struct shadow *s, unsigned fill_pct, uint64_t seed, const char *pool_label,
                char *err, size_t errlen);
@@ -344,9 +364,6 @@ bool shadow_exists(const struct shadow *s, uint64_t frames, uint64_t lowest_pfn,
                    uint64_t highest_pfn, uint64_t boundary_frames);
 /* Check the shadow against the partition's own per-run free counts. 0 or -1 with err. */
 int shadow_check(const struct shadow *s, char *err, size_t errlen);
-/* splitmix64 (the benchmark's only PRNG) and a mixer for derived seeds. */
-uint64_t bench_rand(uint64_t *state);
-uint64_t bench_seed_mix(uint64_t a, uint64_t b);
 
 /* ---- hugetlb.c: node indexes and pagemap, for the peers, over the library's public calls ----
  * (The kernel's hugepage counts: mmc_hugepages_* of mmcontig.h.) */

@@ -19,6 +19,46 @@
 #include "peer_dpdk.h"
 
 static char *buddyinfo_before;
+
+/* The library's measures (mmc_frag_from_blocks) of each /proc/buddyinfo line: a list of
+ * {node, zone, free_frames, u9, u11, fi9, fi11} (FI -1: a block of that order is free), so
+ * that the report reads the kernel's U(j) rather than computing it. null without the text. */
+static void buddyinfo_frag_json(FILE *f, const char *text)
+{
+    if (!text) {
+        fputs("null", f);
+        return;
+    }
+    fputc('[', f);
+    unsigned n = 0;
+    for (const char *line = text; *line;) {
+        const char *eol = strchr(line, '\n');
+        const size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        char buf[512], zone[32];
+        unsigned node;
+        int used = 0;
+        snprintf(buf, sizeof(buf), "%.*s", (int)(len < sizeof(buf) ? len : sizeof(buf) - 1), line);
+        line += len + (eol ? 1 : 0);
+        if (sscanf(buf, "Node %u, zone %31s%n", &node, zone, &used) != 2)
+            continue;
+        uint64_t blocks[MMC_FRAG_MAX_ORDER + 1] = {0};
+        const char *p = buf + used;
+        for (unsigned k = 0; k <= MMC_FRAG_MAX_ORDER; k++) {
+            char *end;
+            unsigned long long v = strtoull(p, &end, 10);
+            if (end == p)
+                break;
+            blocks[k] = v;
+            p = end;
+        }
+        struct mmc_frag m;
+        mmc_frag_from_blocks(blocks, &m);
+        fprintf(f, "%s{\"node\": %u, \"zone\": \"%s\", \"free_frames\": %" PRIu64 ", \"u9\": %.6f, "
+                "\"u11\": %.6f, \"fi9\": %.6f, \"fi11\": %.6f}", n++ ? ", " : "", node, zone,
+                m.free_frames, m.unusable[9], m.unusable[11], m.fragmentation[9], m.fragmentation[11]);
+    }
+    fputc(']', f);
+}
 static char *hugepages_before; /* a JSON object */
 
 /* Whole file as a string (malloc'ed), or NULL. */
@@ -222,9 +262,14 @@ int context_write(bool final, int exit_code)
     json_str(f, buddyinfo_before);
     fputs(",\n  \"buddyinfo_after\": ", f);
     json_str(f, buddy_after);
-    fprintf(f, ",\n  \"seeds\": {\"seed\": %" PRIu64 ", \"aging\": \"splitmix64 seeded with "
-            "bench_seed_mix(seed, 0xa6e0000 + fill_pct) (bench/aging.c)\", \"churn\": \"per case "
-            "and repetition: bench_seed_mix over (seed, pool, fill_pct, request_bytes, constraint, "
+    fputs(",\n  \"buddyinfo_frag\": {\"before\": ", f);
+    buddyinfo_frag_json(f, buddyinfo_before);
+    fputs(", \"after\": ", f);
+    buddyinfo_frag_json(f, buddy_after);
+    fputc('}', f);
+    fprintf(f, ",\n  \"seeds\": {\"seed\": %" PRIu64 ", \"aging\": \"splitmix64 (alloc/rand.h) seeded with "
+            "_mmc_rand_mix(seed, 0xa6e0000 + fill_pct) (bench/shadow.c)\", \"churn\": \"per case "
+            "and repetition: _mmc_rand_mix over (seed, pool, fill_pct, request_bytes, constraint, "
             "node, repetition), the same for every engine and for search and fastonly "
             "(bench/measure.c)\", \"simulated_layouts\": %" PRIu64 "},\n",
             bench_g.opt.seed, bench_g.opt.seed);
@@ -232,6 +277,7 @@ int context_write(bool final, int exit_code)
     json_str(f, bench_g.opt.preset->name);
     fputs(",\n  \"preset_values\": ", f);
     preset_json(f, bench_g.opt.preset);
+    fprintf(f, ",\n  \"frag_ops\": %" PRIu64, suite_frag_ops());
     fputs(",\n  \"command_line\": [", f);
     for (int i = 0; i < bench_g.opt.argc; i++) {
         if (i)

@@ -520,12 +520,12 @@ struct state_spec bench_case_state(const struct bench_case *c)
  * of them see the same sequence of states. */
 static uint64_t case_seed(const struct bench_case *c)
 {
-    uint64_t s = bench_seed_mix(bench_g.opt.seed, c->pool);
-    s = bench_seed_mix(s, c->fill_pct);
-    s = bench_seed_mix(s, c->request_bytes);
-    s = bench_seed_mix(s, (uint64_t)c->constraint);
-    s = bench_seed_mix(s, c->node);
-    return bench_seed_mix(s, (uint64_t)c->reps_done);
+    uint64_t s = _mmc_rand_mix(bench_g.opt.seed, c->pool);
+    s = _mmc_rand_mix(s, c->fill_pct);
+    s = _mmc_rand_mix(s, c->request_bytes);
+    s = _mmc_rand_mix(s, (uint64_t)c->constraint);
+    s = _mmc_rand_mix(s, c->node);
+    return _mmc_rand_mix(s, (uint64_t)c->reps_done);
 }
 
 static void run_mmcontig(gbench_state_t *st, struct bench_case *c)

@@ -4,7 +4,7 @@
  *
  * Per case: the time to decide (p50..max of successes; failures timed apart), the success rate
  * (successes / calls), the false negatives (failed calls for which the exhaustive oracle of
- * aging.c, run on the benchmark's shadow of the free map at that moment, finds a block that
+ * shadow.c, run on the benchmark's shadow of the free map at that moment, finds a block that
  * satisfies the request: size, range, boundary; any node, as Ex falls back), and trades
  * (mmc_stats.trades over the case, and the other slow-path counters: FAST_ONLY must leave them
  * 0, though the fill levels hold load that the ordinary path trades), and the decision work

@@ -4,7 +4,7 @@
  * a case needs another pool and destroyed when the next one does; the engine a case names is
  * set on it with mmc_partition_set_engine (the index rebuilt over the same frame database, every
  * allocation kept), so every engine searches the very same hugepages in the very same state;
- * the state (aging.c) built once per (pool, state) and kept while the engines take turns; the
+ * the state (shadow.c) built once per (pool, state) and kept while the engines take turns; the
  * lazy mmc_init (one hugepage per node for the system partition, which the benchmark does not
  * use); the DPDK peer's EAL and the hugepages reserved for it. At most one of them holds memory
  * at a time, so the DPDK peer and mmcontig never share hugepages. DPDK's EAL can be brought up
@@ -14,7 +14,7 @@
  * innermost, so whatever drifts over the run (the machine, the kernel's free lists) drifts
  * alike for all; on the simulated pools (fill, engine, size, constraint), so the index of a
  * 1 TiB pool is rebuilt once per engine and fill rather than per case. The recipe's result for
- * a (pool, fill) is cached in aging.c.
+ * a (pool, fill) is cached in shadow.c.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -1206,10 +1206,10 @@ bool ec_run_public(const struct mmc_engine_ops *e, const struct ec_pub_case *pc,
             live[k] = live[--nlive];
             bases[k] = bases[nlive];
         }
-        if (f->free_frames != free_total || part->blocks_live != nlive) {
+        if (f->free_frames != free_total || _mmc_partition_live_blocks(part) != nlive) {
             say("# %s: partition has %" PRIu64 " free frames and %" PRIu64 " blocks, the test "
                    "counts %" PRIu64 " and %" PRIu64 "\n", where, f->free_frames,
-                   part->blocks_live, free_total, nlive);
+                   _mmc_partition_live_blocks(part), free_total, nlive);
             good = false;
         }
     }
@@ -1223,7 +1223,7 @@ bool ec_run_public(const struct mmc_engine_ops *e, const struct ec_pub_case *pc,
     }
     for (uint64_t k = 0; k < nlive; k++)
         MmFreeContiguousMemory(bases[k]);
-    good = good && f->free_frames == f->present_frames && part->blocks_live == 0;
+    good = good && f->free_frames == f->present_frames && _mmc_partition_live_blocks(part) == 0;
     mmc_partition_destroy(h);
     oracle_fini(&o);
     free(used);

@@ -9,7 +9,7 @@
 # measurements: context.json carries "fixture": true and the charts say so in a red banner.
 # Never commit its output under results/.
 #
-#   tests/fixtures_bench.py OUT_DIR [--host H] [--seed N] [--frag] [--small]
+#   tests/fixtures_bench.py OUT_DIR [--host H] [--seed N] [--frag] [--scale] [--small]
 #   prints the run directory it wrote (OUT_DIR/<host>/<UTC time>/)
 
 import argparse
@@ -25,6 +25,7 @@ from mmcplot import schema  # noqa: E402  (plain data: no matplotlib needed)
 
 COLUMNS = schema.CASE_COLUMNS
 FRAG_COLUMNS = schema.FRAG_COLUMNS
+SCALE_COLUMNS = schema.SCALE_COLUMNS
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 NONE_HIGHEST = (1 << 64) - 1
 # context.json noise of a run on a busy shared host (for make_run's context_extra): 6 % steal
@@ -69,14 +70,14 @@ def write_run(out_dir, host, stamp, suites, context):
     path = os.path.join(out_dir, host, stamp)
     os.makedirs(path, exist_ok=True)
     for name, rows in suites.items():
-        cols = FRAG_COLUMNS if name == "frag" else COLUMNS
+        cols = {"frag": FRAG_COLUMNS, "scale": SCALE_COLUMNS}.get(name, COLUMNS)
         with open(os.path.join(path, f"{name}.csv"), "w", newline="") as f:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(cols)
             for r in rows:
                 r["run_id"] = r.get("run_id") or f"{host}-{stamp}"
                 r["host"] = r.get("host") or host
-                if name != "frag":
+                if name not in ("frag", "scale"):
                     r["suite"] = r.get("suite") or name
                 w.writerow([_text(r.get(c, "")) for c in cols])
     with open(os.path.join(path, "context.json"), "w") as f:
@@ -113,6 +114,8 @@ def context(host, stamp, seed, pool_bytes, cores=2):
                                               "surplus_hugepages": 0}},
         "buddyinfo_before": bi.format(a=4012, b=2230, c=4870),
         "buddyinfo_after": bi.format(a=9120, b=5311, c=4310),
+        "buddyinfo_frag": {"before": buddyinfo_frag(bi.format(a=4012, b=2230, c=4870)),
+                           "after": buddyinfo_frag(bi.format(a=9120, b=5311, c=4310))},
         "seeds": {"fill": seed, "requests": seed + 1},
         "engines": ENGINES,
         "engine_work_units": {"linear": "frames and runs examined",
@@ -299,36 +302,62 @@ def peers_rows(m, pool, seed, engines):
     return rows
 
 
+def buddyinfo_frag(text):
+    """context.json buddyinfo_frag as bench/context.c writes it (the benchmark computes it with
+    the library's mmc_frag_from_blocks; the fixture, being a fixture, with the same formula)."""
+    out = []
+    for line in text.splitlines():
+        parts = line.replace(",", " ").split()
+        if len(parts) < 5 or parts[0] != "Node":
+            continue
+        counts = [int(x) for x in parts[4:]]
+        free = sum(c << k for k, c in enumerate(counts))
+        u = {j: 1.0 if not free else (free - sum(c << k for k, c in enumerate(counts) if k >= j)) / free
+             for j in (9, 11)}
+        out.append(dict(node=int(parts[1]), zone=parts[3], free_frames=free, u9=round(u[9], 6),
+                        u11=round(u[11], 6), fi9=-1.0, fi11=-1.0 if any(counts[11:]) else 0.5))
+    return out
+
+
 def frag_rows(m, engines):
-    """Rows shaped as bench/suite_frag.c writes them: per engine and policy a time series, one
-    row per sample and probe (2 MiB and 8 MiB, with and without FAST_ONLY)."""
+    """Rows shaped as bench/suite_frag.c writes them: per engine and policy a series on a log
+    scale of operations, one row per sample and probe (2, 8, 64 MiB, with and without FAST_ONLY)."""
     rows = []
+    grid = [0] + [round(10 ** (k / 4)) for k in range(8, 25)]
     for e in engines:
         for policy in ["plain", "clustered"]:
             moved = dropped = 0
-            for step, t in enumerate(range(0, 601, 15)):
-                age = t / 600
+            hist = []
+            for ops in grid:
+                age = min(1.0, math.log10(ops + 1) / 4)
                 k = 1.0 if policy == "plain" else 0.8
-                u9 = min(0.97, 0.9 * (1 - math.exp(-3 * age * k)) + 0.02 * m.rng.random())
-                u18 = min(1.0, u9 * 1.6 + 0.1)
-                largest = max(2 * MiB, 16 * GiB * math.exp(-9 * age * k))
+                u = {j: min(1.0, (0.6 + 0.1 * (j - 9)) * age * k + 0.02 * m.rng.random()) for j in (9, 11, 14)}
+                u[18] = 1.0
+                hist.append((ops, u))
                 trades = int(4 * age * m.rng.random())
                 moved += 8 * trades
                 dropped += 4 * trades
-                for probe in (2 * MiB, 8 * MiB):
+                for probe, j in ((2 * MiB, 9), (8 * MiB, 11), (64 * MiB, 14)):
+                    last = [h[j] for o, h in hist if o > ops // 10]
+                    prev = [h[j] for o, h in hist if ops // 100 < o <= ops // 10]
+                    change = ("" if ops // 100 < 100 or not prev else
+                              round(sum(last) / len(last) - sum(prev) / len(prev), 4))
                     for fast in (1, 0):
-                        succ = max(0.0, min(1.0, 1.1 - u9 * (1.2 if e == "buddy" else 1.0)
-                                            - (0.1 if probe == 8 * MiB else 0)))
-                        rows.append(dict(t_s=t, ops=step * 500, engine=e, policy=policy,
-                                         u9=round(u9, 4), u18=round(u18, 4),
-                                         fi9=-1 if u9 < 0.85 else round(0.6 + 0.3 * u9, 3),
-                                         largest_free_bytes=int(largest), probe_bytes=probe,
-                                         probe_fast_only=fast, probe_success_rate=round(succ, 3),
-                                         probe_p50_ns=round(m.p50(e, 16 * GiB, int(age * 90), probe, "none")),
-                                         probe_trades=0 if fast else int(m.rng.random() < 0.1),
-                                         trades=trades, frames_moved=moved, frames_dropped=dropped,
-                                         utilisation=round(0.8 * (1 - math.exp(-5 * age)), 4),
-                                         seed=m.seed))
+                        succ = 3 if u[j] < 0.9 else (0 if fast else 2)
+                        tr = 0 if fast or succ == 0 else int(m.rng.random() < 0.3)
+                        rows.append(dict(mode="pool", pool_bytes=GiB, page_bytes=GiB, t_s=round(ops * 3e-6, 3),
+                                         ops=ops, engine=e, policy=policy,
+                                         u9=round(u[9], 4), u11=round(u[11], 4), u14=round(u[14], 4), u18=1.0,
+                                         fi9=-1, fi11=-1 if u[11] < 1 else 0.9, fi14=0.95,
+                                         largest_free_bytes=int(GiB * (1 - age) + 2 * MiB), probe_bytes=probe,
+                                         probe_fast_only=fast, probe_order=j, probe_u=round(u[j], 4),
+                                         probe_u_decade_change=change, probe_calls=3, probe_successes=succ,
+                                         probe_success_rate=round(succ / 3, 3),
+                                         probe_p50_ns=round(m.p50(e, 16 * GiB, int(age * 90), probe, "none")) if succ else "",
+                                         probe_trades=tr, probe_frames_moved=8 * tr, probe_frames_dropped=4 * tr,
+                                         probe_hugepages_added=0, probe_grow_ns=0,
+                                         trades=trades, frames_moved=moved, frames_dropped=dropped, hugepages=1,
+                                         utilisation=round(0.8 * age, 4), seed=m.seed))
     return rows
 
 
@@ -415,9 +444,36 @@ def add_reps(rows, reps, rng, sigma=0.04):
             r[f"{k}_ci_hi_ns"] = math.ceil(max(hi, v))
 
 
+def scale_rows(m, engines, real_pool, seed):
+    """Rows shaped as bench/suite_scale.c writes them: per pool, mix, placement and engine,
+    threads 1, 2, 4; the node-parallel engines scale on their own nodes, the others do not."""
+    rows = []
+    for pool, pool_bytes, mixes in (("sim", 8 * GiB, ("small", "medium")),
+                                    ("real", real_pool, ("small", "medium", "mdl"))):
+        for e in engines:
+            for mix in mixes:
+                for placement in (("own", "one") if pool == "sim" else ("own",)):
+                    base = {"small": 2e6, "medium": 8e5, "mdl": 1e5}[mix] * (0.7 + 0.6 * m.rng.random())
+                    parallel = e not in ("buddy", "tlsf") and placement == "own" and pool == "sim"
+                    for t in (1, 2, 4):
+                        eff = (min(t, 2) * 0.9 ** (t - 1)) if parallel else 1 / (1 + 0.3 * (t - 1))
+                        rate = base * (1 if t == 1 else eff)
+                        p99 = round(1e9 / base * (3 + t * (1 if parallel else 4)))
+                        rows.append(dict(pool=pool, pool_bytes=pool_bytes, nodes=2 if pool == "sim" else 1,
+                                         engine=e, mix=mix, placement=placement, threads=t,
+                                         cpus=" ".join(str(i % 2) for i in range(t)), duration_s=0.25,
+                                         pairs=int(rate * 0.25), failed=0, pairs_per_s=round(rate),
+                                         pairs_per_s_per_thread=round(rate / t),
+                                         speedup=round(rate / base, 3), alloc_p50_ns=round(p99 / 3),
+                                         alloc_p99_ns=p99, alloc_p999_ns=p99 * 2,
+                                         free_p50_ns=round(p99 / 4), free_p99_ns=round(p99 / 2),
+                                         seed=seed))
+    return rows
+
+
 def make_run(out_dir, host="fixture-a", seed=42, stamp="20240501T120000Z", frag=False,
              small=False, real_pool=2 * GiB, speed=1.0, reps=3, rep_seed=None, slower=None,
-             context_extra=None):
+             context_extra=None, scale=False):
     """A whole synthetic run; small=True makes a quicker one (fewer sizes and pools). reps:
     repetitions per case (the interval columns); rep_seed: the seed of the repetitions' noise
     (default: seed), so that two runs of one seed differ only by it; slower: {engine: factor}
@@ -472,6 +528,8 @@ def make_run(out_dir, host="fixture-a", seed=42, stamp="20240501T120000Z", frag=
         add_reps(suites[name], reps, rng)
     if frag:
         suites["frag"] = frag_rows(m, engines)
+    if scale:
+        suites["scale"] = scale_rows(m, engines, real_pool, seed)
     ctx = context(host, stamp, seed, real_pool)
     ctx.update(context_extra or {})
     return write_run(out_dir, host, stamp, suites, ctx)
@@ -485,6 +543,7 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--stamp", default="20240501T120000Z", help="the run's UTC time stamp")
     ap.add_argument("--frag", action="store_true", help="write frag.csv too")
+    ap.add_argument("--scale", action="store_true", help="write scale.csv too")
     ap.add_argument("--small", action="store_true", help="fewer sizes, pools and constraints")
     ap.add_argument("--speed", type=float, default=1.0, help="multiply search/fastonly latency")
     ap.add_argument("--reps", type=int, default=3, help="repetitions per case (default 3)")
@@ -494,7 +553,7 @@ def main():
     a = ap.parse_args()
     slower = {e: float(f) for e, f in (x.split(":", 1) for x in a.slower)}
     print(make_run(a.out_dir, a.host, a.seed, a.stamp, a.frag, a.small, speed=a.speed,
-                   reps=a.reps, rep_seed=a.rep_seed, slower=slower))
+                   reps=a.reps, rep_seed=a.rep_seed, slower=slower, scale=a.scale))
 
 
 if __name__ == "__main__":

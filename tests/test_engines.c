@@ -30,6 +30,11 @@
  *   1 TiB     a 1 TiB simulated partition per engine: a few hundred operations, and the
  *             engine's metadata in bytes per frame.
  *
+ * Under ThreadSanitizer the 1 TiB cases are left out (said in the output): its runtime keeps
+ * the application's mappings in fixed ranges, which cannot hold the 2 x 2 TiB of address space
+ * a 1 TiB partition's views reserve, so the partition cannot be made (before this was known
+ * the TSan run failed there after minutes, with no TSan report). The other builds run them.
+ *
  * Usage: test_engines [--seed N] [--engine NAME] [--layout I] [--scale F] [--no-tib]
  *   The seed also comes from MMC_TEST_SEED; it is printed first. A mismatch prints the seed,
  *   engine, layout, step, request and both answers: rerun with that seed (and --engine,
@@ -282,6 +287,18 @@ int main(int argc, char **argv)
     long only_layout = -1;
     double scale = 1.0;
     bool tib = true;
+#if defined(__SANITIZE_THREAD__)
+#define MMC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MMC_TSAN 1
+#endif
+#endif
+#ifdef MMC_TSAN
+    tib = false;
+    printf("# ThreadSanitizer build: the 1 TiB cases are left out (its fixed application ranges "
+           "cannot hold a 1 TiB partition's 2 x 2 TiB of reserved views)\n");
+#endif
     if (env && *env)
         seed = strtoull(env, NULL, 0);
     for (int i = 1; i < argc; i++) {

@@ -11,11 +11,14 @@
  *   - NodeMemory and SpecifyCacheNode with a full preferred node return NULL;
  *   - MDL LOCAL_NODE_ONLY takes only the calling thread's node, even when it runs short;
  *   - growth (its own pool, every node full): strict NodeMemory grows its node only, Ex grows
- *     the first node of its fallback order; every node's count is back after mmc_fini.
+ *     the first node of its fallback order; every node's count is back after mmc_fini;
+ *   - threads on different nodes never block each other: with node a's lock held by the test,
+ *     an allocation on node b and a free there complete (tests/nodelock.h, by behaviour).
  */
 #include "common.h"
 #include "mmcontig/wdm.h"
 #include "topology.h"
+#include "nodelock.h"
 
 #include <sched.h>
 
@@ -207,6 +210,15 @@ int main(void)
         for (unsigned i = 0; i < nnodes; i++)
             for (int k = 0; k < nb[i]; k++)
                 MmFreeContiguousMemory(blocks[i][k]);
+    }
+
+    /* Per-node locks in the system partition: node 0 held, node 1 (and the last node) free. */
+    if (nnodes >= 2) {
+        char why[512];
+        const unsigned pairs[2][2] = {{0, 1}, {nnodes - 1, 0}};
+        for (unsigned k = 0; k < 2; k++)
+            t_ok(nl_check(mmc_system_partition(), NULL, pairs[k][0], pairs[k][1], true, why, sizeof(why)),
+                 "system partition: %s", why);
     }
 
     /* MDL LOCAL_NODE_ONLY: only the calling thread's node, even when it runs short. */

@@ -33,7 +33,7 @@ from mmcplot import schema  # noqa: E402  (schema.py is plain data: no matplotli
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHARTS = ["latency_ecdf", "latency_vs_fill", "latency_vs_pool", "fastonly_decision_vs_fn",
           "fastonly_vs_ordinary",
-          "frag_timeseries", "success_heatmap", "peers", "scenarios"]
+          "frag_steady", "frag_success_vs_u", "frag_cost", "success_heatmap", "peers", "scenarios", "scale_threads"]
 
 
 def run(script, *args):
@@ -83,13 +83,16 @@ class SchemaTest(unittest.TestCase):
         frag = text.split("## Columns of frag.csv", 1)[1].split("\n## ", 1)[0]
         fcols = [m.group(1) for m in re.finditer(r"^\| *([a-z0-9_]+) *\|", frag, re.M) if m.group(1) != "column"]
         self.assertEqual(fcols, schema.FRAG_COLUMNS)
+        scale = text.split("## Columns of scale.csv", 1)[1].split("\n## ", 1)[0]
+        scols = [m.group(1) for m in re.finditer(r"^\| *([a-z0-9_]+) *\|", scale, re.M) if m.group(1) != "column"]
+        self.assertEqual(scols, schema.SCALE_COLUMNS)
 
 
 class PlotTest(Base):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.run_dir = fx.make_run(cls.tmp, "fixture-a", seed=42, frag=True, small=True)
+        cls.run_dir = fx.make_run(cls.tmp, "fixture-a", seed=42, frag=True, small=True, scale=True)
 
     def test_plot_every_chart_png_and_svg(self):
         out = os.path.join(self.tmp, "charts-all")
@@ -119,7 +122,7 @@ class PlotTest(Base):
         self.assertRan(p)
         self.assertIn("frag.csv is absent", p.stderr)
         self.assertIn(", ".join(schema.FRAG_COLUMNS), p.stderr)  # the expected columns are named
-        self.assertFalse(os.path.exists(os.path.join(d, "c", "frag_timeseries.png")))
+        self.assertFalse(os.path.exists(os.path.join(d, "c", "frag_steady.png")))
         self.assertTrue(is_png(os.path.join(d, "c", "latency_ecdf.png")))
 
     def test_missing_column_skips_only_the_charts_that_need_it(self):
@@ -246,7 +249,7 @@ class ReportTest(Base):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.run_dir = fx.make_run(cls.tmp, "fixture-a", seed=42, frag=True, small=True)
+        cls.run_dir = fx.make_run(cls.tmp, "fixture-a", seed=42, frag=True, small=True, scale=True)
         cls.proc = run("report", cls.run_dir)
         with open(os.path.join(cls.run_dir, "report.html"), encoding="utf-8") as f:
             cls.html = f.read()
@@ -332,7 +335,7 @@ class MergeTest(Base):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.a = fx.make_run(cls.tmp, "host-a", seed=1, stamp="20240501T000000Z", small=True, frag=True)
+        cls.a = fx.make_run(cls.tmp, "host-a", seed=1, stamp="20240501T000000Z", small=True, frag=True, scale=True)
         cls.b = fx.make_run(cls.tmp, "host-b", seed=2, stamp="20240502T000000Z", small=True, speed=0.5)
 
     def test_merge_two_hosts(self):

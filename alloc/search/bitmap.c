@@ -72,8 +72,9 @@ struct bitmap {
     uint64_t nruns, runs_cap;
     struct mmc_tab runs_tab;    /* what runs points into (room for a run per slot of the span
                                    reserved, made in place) */
-    uint64_t hint;              /* the run take / give last touched (a block is often taken or
-                                   freed in the run of the previous one): checked first */
+    uint64_t hint[MMC_MAX_NODES]; /* per node (node-parallel, partition.c): the run take / give
+                                   last touched there (a block is often taken or freed in the
+                                   run of the previous one): checked first */
     uint64_t wph;               /* words per hugepage (a power of two) */
     unsigned hp_shift;          /* log2(frames per hugepage) */
 };
@@ -154,13 +155,14 @@ static uint64_t runs_upto(const struct bitmap *b, uint64_t pfn)
 static struct brun *run_of(struct bitmap *b, uint64_t i)
 {
     const uint64_t pfn = b->f->base_pfn + i;
-    if (b->hint < b->nruns) {
-        struct brun *h = &b->runs[b->hint];
+    uint64_t *hint = &b->hint[mmc_frame_node(b->f, i)]; /* per node: node-parallel (partition.c) */
+    if (*hint < b->nruns) {
+        struct brun *h = &b->runs[*hint];
         if (pfn >= h->base_pfn && pfn - h->base_pfn < (uint64_t)h->hugepages << b->hp_shift)
             return h;
     }
-    b->hint = runs_upto(b, pfn) - 1;
-    return &b->runs[b->hint];
+    *hint = runs_upto(b, pfn) - 1;
+    return &b->runs[*hint];
 }
 
 /* Room for cap ordinals of bits and nruns runs. 0 or -ENOMEM (what exists unchanged). */

@@ -24,20 +24,23 @@ struct checked {
     const struct mmc_engine_ops *real;
     void *state;
     const struct mmc_frames *f;
-    uint64_t changes; /* takes and gives so far (under the partition lock) */
+    uint64_t changes; /* takes and gives so far (atomic: a node-parallel engine's takes and
+                         gives on two nodes run at once, each under its node's lock) */
 };
 
 static bool search_due(struct checked *c)
 {
     const uint64_t every = c->f->present_frames >> 12 ? c->f->present_frames >> 12 : 1;
-    return ++c->changes % every == 0;
+    return (__atomic_add_fetch(&c->changes, 1, __ATOMIC_RELAXED)) % every == 0;
 }
 
-/* The request that matches exactly [first, first + n) of frames, on any node. */
+/* The request that matches exactly [first, first + n) of frames, on its node (a range lies in
+ * one run: only that node's index is read, which the caller's node lock guards). */
 static struct mmc_search exact(const struct mmc_frames *f, uint64_t first, uint64_t n)
 {
     return (struct mmc_search){.frames = n, .lowest_pfn = mmc_frame_pfn(f, first),
-                               .highest_pfn = mmc_frame_pfn(f, first + n - 1), .node_mask = ~0ull};
+                               .highest_pfn = mmc_frame_pfn(f, first + n - 1),
+                               .node_mask = 1ull << mmc_frame_node(f, first)};
 }
 
 static bool finds_exactly(const struct checked *c, uint64_t first, uint64_t n)

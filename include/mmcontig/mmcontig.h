@@ -407,6 +407,11 @@ struct mmc_frag {
 };
 /* Measure node `node` (-1: all nodes) of a partition (NULL: system). O(frames). 0 or -errno. */
 MMC_API int mmc_partition_frag(mmc_partition_t *part, int node, struct mmc_frag *out);
+/* The same formulas over block counts from elsewhere (a /proc/buddyinfo line: blocks[k] = free
+ * blocks of order k, orders above the kernel's 10 left 0): fills out->free_frames, blocks,
+ * unusable and fragmentation; the stretch fields are left 0. The one home of the formulas, so
+ * that the benchmark and its report give the kernel's numbers as the library computes them. */
+MMC_API void mmc_frag_from_blocks(const uint64_t blocks[MMC_FRAG_MAX_ORDER + 1], struct mmc_frag *out);
 /* One /proc/buddyinfo-format line per node ("Node 0, zone mmcontig n_0 ... n_10"), orders
  * above 10 counted as order-10 blocks, so other tools' scripts can read it. 0 or -errno. */
 MMC_API int mmc_partition_print_buddyinfo(mmc_partition_t *part, FILE *f);

@@ -57,7 +57,7 @@ MMC_API int mmc_load_write(mmc_partition_t *part, mmc_load_t h, size_t off, cons
 MMC_API uint64_t mmc_load_pfn(mmc_partition_t *part, mmc_load_t h);
 
 /* ---- the aging trace: a seeded, replayable workload that fragments a partition ---- */
-/* The recipe (documented in full in results/README.md, "Aging recipe"). */
+/* The recipe (documented in full in results/README.md, "Aging recipes", A). */
 struct mmc_aging {
     uint64_t seed;              /* seed of every thread's stream. Default 1 */
     double target_utilisation;  /* share of the pool's frames kept in use, 0..1. Default 0.7 */
@@ -70,6 +70,9 @@ struct mmc_aging {
     void (*progress)(void *arg, uint64_t done, uint64_t total); /* called after each operation
                                    (under the trace's lock), or NULL. Default NULL */
     void *progress_arg;         /* passed to progress */
+    const volatile int *stop;   /* when not NULL and *stop becomes non-zero (a signal handler's
+                                   flag), every thread ends after its current operation and the
+                                   trace returns -EINTR. Default NULL */
 };
 /* Fill *cfg with the defaults above. */
 MMC_API void mmc_aging_init(struct mmc_aging *cfg);

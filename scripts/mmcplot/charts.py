@@ -710,89 +710,254 @@ def fastonly_vs_ordinary(runs):
     return Chart(name, title, fig, note)
 
 
-# --- (e) fragmentation time series -------------------------------------------------------------
+# --- (e) fragmentation under load, to steady state (frag.csv) ------------------------------------
+# The numbers are the benchmark's (the library's measures): nothing here recomputes U(j) or FI(j).
 
-FRAG_PANELS = [
-    ("u9", "unusable free space index U(9)", "lin01"),
-    ("u18", "unusable free space index U(18)", "lin01"),
-    ("fi9", "fragmentation index FI(9)", "lin01"),
-    ("largest_free_bytes", "largest free run", "bytes"),
-    ("probe_success_rate", "2 MiB probe success rate (without FAST_ONLY)", "lin01"),
-    ("probe_p50_ns", "2 MiB probe p50 latency (without FAST_ONLY)", "ns"),
-    ("trades", "trades by the load, cumulative", "cum"),
-    ("probe_success_rate@fast", "2 MiB probe success rate, FAST_ONLY", "lin01"),
-]
-PROBE_PANEL_BYTES = 2 * 1024 * 1024
+FRAG_PROBES = [(2 * 1024 * 1024, "u9", "U(9)"), (8 * 1024 * 1024, "u11", "U(11)"),
+               (64 * 1024 * 1024, "u14", "U(14)")]
+POLICY_STYLE = {"plain": "-", "clustered": "--"}
 
 
-def frag_panel_rows(rows, col):
-    """The rows a frag panel draws: a probe column from the 2 MiB probe (with or without
-    FAST_ONLY, as the panel says); any other column once per sample (a sample has one row per
-    probe, all with the same measures), from its first probe row."""
-    if col.startswith("probe_"):
-        fast = 1 if col.endswith("@fast") else 0
-        return [r for r in rows if r.get("probe_bytes") == PROBE_PANEL_BYTES
-                and (r.get("probe_fast_only") or 0) == fast]
-    seen, out = set(), []
-    for r in rows:
-        key = (r.get("engine"), r.get("policy"), r.get("t_s"), r.get("ops"))
-        if key not in seen:
-            seen.add(key)
-            out.append(r)
-    return out
+def frag_pool_rows(run):
+    """The pool mode's rows (runs before the kernel mode have no `mode` column: all pool)."""
+    return [r for r in run.rows("frag") if (r.get("mode") or "pool") == "pool"]
 
 
-def frag_timeseries(runs):
-    name, title = "frag_timeseries", "Fragmentation over time under the load model"
+def probe_name(nbytes, fast):
+    return f"{units.fmt_bytes(nbytes)} {'FAST_ONLY' if fast else 'ordinary'}"
+
+
+def _frag_engines(runs):
+    rows = [r for run in runs for r in frag_pool_rows(run)]
+    return rows, series_names(rows), sorted({r.get("policy") or "" for r in rows},
+                                            key=lambda p: (p != "plain", p))
+
+
+def _log_ops_axis(ax):
+    ax.set_xscale("symlog", linthresh=100)
+    ax.set_xlim(left=0)
+
+
+def frag_steady(runs):
+    """One panel per engine: U(9), U(11), U(14) against operations, per placement (<= 6 lines)."""
+    name, title = "frag_steady", "Fragmentation under load, to steady state: U(j) against operations"
     skip = check_needs(runs, name)
     if skip:
         return Chart(name, title, skipped=skip)
-    per_run = [(i, run.rows("frag")) for i, run in enumerate(runs)]
-    allrows = [r for _, rows in per_run for r in rows]
-    names = series_names(allrows)
-    policies = sorted({r.get("policy") or "" for r in allrows})
-    hosts = rundata.host_labels(runs)
-    combos = [(i, p) for i, _ in per_run for p in policies]
-    fig, axes = style.subplots(4, 2, panel_w=4.2, panel_h=2.0, sharex=True)
-    flat = [a for row in axes for a in row]
-    for (panel, ylabel, kind), ax in zip(FRAG_PANELS, flat):
-        col = panel.split("@")[0]
-        for ci, (i, pol) in enumerate(combos):
-            rows = frag_panel_rows([r for r in per_run[i][1] if (r.get("policy") or "") == pol], panel)
+    rows, names, policies = _frag_engines(runs)
+    if not rows:
+        return Chart(name, title, skipped="frag.csv has no pool rows")
+    measures = [("u9", "U(9) 2 MiB", "#1f77b4"), ("u11", "U(11) 8 MiB", "#d62728"),
+                ("u14", "U(14) 64 MiB", "#2ca02c")]
+    fig, axes = style.subplots(1, len(names), panel_w=2.9, panel_h=2.6, sharey=True)
+    for ax, n in zip(axes[0], names):
+        for pol in policies:
+            one = {}
+            for r in rows:  # one point per sample: its first probe row
+                if label(r) == n and (r.get("policy") or "") == pol and r.get("ops") is not None:
+                    one.setdefault(r["ops"], r)
+            pts = sorted(one.items())
+            for col, _, colour in measures:
+                xy = [(o, r[col]) for o, r in pts if r.get(col) is not None]
+                if xy:
+                    ax.plot(*zip(*xy), color=colour, linestyle=POLICY_STYLE.get(pol, ":"), linewidth=1.3)
+        ax.set_title(n)
+        ax.set_ylim(-0.03, 1.03)
+        _log_ops_axis(ax)
+        ax.set_xlabel("operations of the aging trace")
+    axes[0][0].set_ylabel("unusable free space index")
+    from matplotlib.lines import Line2D
+    items = [style.header_item("Measure")] + [(Line2D([], [], color=c), t) for _, t, c in measures]
+    items.append(style.header_item("Placement"))
+    items += [(Line2D([], [], color="#444444", linestyle=POLICY_STYLE.get(p, ":")), p) for p in policies]
+    note = ("U(j): share of free memory unusable for an aligned order-j block (the kernel's unusable "
+            "free space index, measured by the library, alloc/frag.c). x: operations, linear to 100 then "
+            "log; samples 4 per decade. The report says whether U(j) settled over the last decade.")
+    rows0 = rows[0]
+    sub = (f"{where(runs, pools=False)} \u00b7 frag suite \u00b7 pool "
+           f"{units.fmt_bytes(rows0.get('pool_bytes') or 0)} of {units.fmt_bytes(rows0.get('page_bytes') or 0)} "
+           "hugepages \u00b7 target utilisation 0.8")
+    _finish(fig, runs, title, sub, note, items)
+    return Chart(name, title, fig, note)
+
+
+def frag_success_vs_u(runs):
+    """The expert chart: per engine (rows) and probe size (columns), the success rate against U(j) of
+    the probe's order at that moment; FAST_ONLY and ordinary, per placement (4 series)."""
+    name, title = "frag_success_vs_u", "Success of 2, 8 and 64 MiB requests against U(j) of their order"
+    skip = check_needs(runs, name)
+    if skip:
+        return Chart(name, title, skipped=skip)
+    rows, names, policies = _frag_engines(runs)
+    if not rows:
+        return Chart(name, title, skipped="frag.csv has no pool rows")
+    fig, axes = style.subplots(len(names), len(FRAG_PROBES), panel_w=3.0, panel_h=1.9,
+                               sharex=True, sharey=True)
+    flag_style = {0: ("o", "#1f77b4"), 1: ("x", "#d62728")}
+    for ri, n in enumerate(names):
+        for ci, (nbytes, _, uname) in enumerate(FRAG_PROBES):
+            ax = axes[ri][ci]
+            for pol in policies:
+                for fast in (0, 1):
+                    pts = [(r["probe_u"], r["probe_success_rate"]) for r in rows
+                           if label(r) == n and (r.get("policy") or "") == pol
+                           and r.get("probe_bytes") == nbytes and (r.get("probe_fast_only") or 0) == fast
+                           and r.get("probe_u") is not None and r.get("probe_success_rate") is not None]
+                    if pts:
+                        m, c = flag_style[fast]
+                        size = 16 if pol == "plain" else 30
+                        if m == "x":
+                            ax.scatter(*zip(*pts), marker=m, s=size, color=c, linewidths=0.9, alpha=0.75)
+                        else:
+                            ax.scatter(*zip(*pts), marker=m, s=size, facecolors=c if pol == "plain" else "none",
+                                       edgecolors=c, linewidths=0.9, alpha=0.75)
+            ax.set_xlim(-0.03, 1.03)
+            ax.set_ylim(-0.06, 1.06)
+            if ri == 0:
+                ax.set_title(f"{units.fmt_bytes(nbytes)} requests")
+            if ri == len(names) - 1:
+                ax.set_xlabel(f"{uname} at the sample")
+            if ci == 0:
+                ax.set_ylabel(f"{n}\nsuccess rate")
+    from matplotlib.lines import Line2D
+    items = [style.header_item("Path")]
+    items += [(Line2D([], [], linestyle="none", marker="o", color="#1f77b4"), "ordinary"),
+              (Line2D([], [], linestyle="none", marker="x", color="#d62728"), "FAST_ONLY")]
+    items.append(style.header_item("Placement"))
+    items += [(Line2D([], [], linestyle="none", marker="o", color="#444444", markersize=4), "plain (small, filled)"),
+              (Line2D([], [], linestyle="none", marker="o", markerfacecolor="none", color="#444444",
+                      markersize=7), "clustered (large, open)")]
+    note = ("One mark per sample of the aging trace: the share of the probe's calls that returned memory "
+            "against U(j) of the probe's order (j = 9, 11, 14) measured just before. U(j) counts aligned "
+            "blocks: an unaligned request may still succeed at U(j) = 1. The ordinary path may trade load "
+            "away or grow the pool; FAST_ONLY may do neither.")
+    sub = f"{where(runs, pools=False)} \u00b7 frag suite \u00b7 per engine and placement"
+    _finish(fig, runs, title, sub, note, items)
+    return Chart(name, title, fig, note)
+
+
+def frag_cost(runs):
+    """What each ordinary success cost, per probe size (columns) and measure (rows), one line per
+    engine (plain placement solid, clustered dashed: <= 5 engines x 2)."""
+    name, title = "frag_cost", "Cost of each ordinary success: trades, frames moved, hugepages added, time"
+    skip = check_needs(runs, name)
+    if skip:
+        return Chart(name, title, skipped=skip)
+    rows, names, policies = _frag_engines(runs)
+    ordinary = [r for r in rows if not (r.get("probe_fast_only") or 0)]
+    if not ordinary:
+        return Chart(name, title, skipped="frag.csv has no ordinary probe rows")
+    measures = [("probe_trades", "trades per success", "per"), ("probe_frames_moved",
+                "frames moved per success", "per"), ("probe_hugepages_added",
+                "hugepages added per success", "per"), ("probe_p50_ns", "p50 latency of a success", "ns")]
+    fig, axes = style.subplots(len(measures), len(FRAG_PROBES), panel_w=3.0, panel_h=1.8, sharex=True)
+    for ci, (nbytes, _, _) in enumerate(FRAG_PROBES):
+        for mi, (col, ylabel, kind) in enumerate(measures):
+            ax = axes[mi][ci]
             for n in names:
-                pts = sorted((r["t_s"], r[col]) for r in rows if label(r) == n
-                             and r.get(col) is not None and r.get("t_s") is not None
-                             and not (col == "fi9" and r[col] < 0))
-                if pts and kind == "cum":
-                    pts = list(zip([t for t, _ in pts], np.cumsum([v for _, v in pts])))
-                if pts:
-                    ax.plot(*zip(*pts), color=style.colour(n), linestyle=style.host_style(ci),
-                            linewidth=1.3)
-        ax.set_title(ylabel)
-        if col == "fi9" and not ax.lines:
-            ax.text(0.5, 0.5, "a 2 MiB free block existed at every sample:\nFI(9) not defined",
-                    transform=ax.transAxes, ha="center", va="center", fontsize=8.5, color=style.MUTED)
-        if kind == "lin01":
-            ax.set_ylim(-0.03, 1.03)
-        elif kind == "bytes" and ax.lines:
-            ax.set_yscale("log", base=2)
-            ax.yaxis.set_major_formatter(units.bytes_tick)
-        elif kind == "ns" and ax.lines:
-            style.log_ns_axis(ax, "y")
-    for ax in axes[-1]:
-        ax.set_xlabel("time since the load started (s)")
+                for pol in policies:
+                    pts = []
+                    for r in ordinary:
+                        if (label(r) != n or (r.get("policy") or "") != pol or r.get("probe_bytes") != nbytes
+                                or not r.get("probe_successes") or r.get(col) is None or r.get("ops") is None):
+                            continue
+                        v = r[col] / r["probe_successes"] if kind == "per" else r[col]
+                        pts.append((r["ops"], v))
+                    if pts:
+                        ax.plot(*zip(*sorted(pts)), color=style.colour(n),
+                                linestyle=POLICY_STYLE.get(pol, ":"), linewidth=1.2, marker=".",
+                                markersize=3)
+            if kind == "ns" and ax.lines:
+                style.log_ns_axis(ax, "y")
+            _log_ops_axis(ax)
+            if mi == 0:
+                ax.set_title(f"{units.fmt_bytes(nbytes)} ordinary")
+            if ci == 0:
+                ax.set_ylabel(ylabel, fontsize=8)
+            if mi == len(measures) - 1:
+                ax.set_xlabel("operations")
+            if not ax.lines:
+                ax.text(0.5, 0.5, "no success", transform=ax.transAxes, ha="center", va="center",
+                        fontsize=8, color=style.MUTED)
     from matplotlib.lines import Line2D
     items = [style.header_item("Engine")] + [(style.series_handle(n, with_marker=False), n) for n in names]
-    items.append(style.header_item("Policy" + (" @ host" if len(runs) > 1 else "")))
-    for ci, (i, pol) in enumerate(combos):
-        items.append((Line2D([], [], color="#444444", linestyle=style.host_style(ci)),
-                      pol + (f" @ {hosts[i]}" if len(runs) > 1 else "")))
-    probe = sorted({(r.get("probe_bytes"), r.get("probe_fast_only")) for r in allrows})
-    ptxt = ", ".join(f"{units.fmt_bytes(b)}{' FAST_ONLY' if f else ''}" for b, f in probe)
-    note = ("U(j): share of free memory unusable for an order-j request (2 MiB: j=9, 1 GiB: j=18); "
-            "FI(9) drawn only when no 2 MiB free block exists (near 0: lack of memory, near 1: "
-            "fragmentation). Formulas of the kernel's mm/vmstat.c.")
-    sub = f"{where(runs, pools=False)} \u00b7 frag suite \u00b7 probe {ptxt}"
+    items.append(style.header_item("Placement"))
+    items += [(Line2D([], [], color="#444444", linestyle=POLICY_STYLE.get(p, ":")), p) for p in policies]
+    note = ("Per sample: the ordinary probe's trades, movable frames copied and hugepages the pool grew "
+            "by, divided by its successful calls; p50 of the successful calls. A panel without lines: "
+            "no ordinary success of that size. FAST_ONLY's counters are 0 by construction (frag.csv).")
+    sub = f"{where(runs, pools=False)} \u00b7 frag suite \u00b7 ordinary path only"
+    _finish(fig, runs, title, sub, note, items)
+    return Chart(name, title, fig, note)
+
+
+# --- (e2) scaling against threads (scale.csv) --------------------------------------------------
+
+SCALE_PANELS = [("sim", "small"), ("sim", "medium"), ("real", "small"), ("real", "medium"),
+                ("real", "mdl")]
+SCALE_MIX_TEXT = {"small": "4K-64K", "medium": "1M-8M, range + 16M boundary", "mdl": "MDL 64K-1M"}
+
+
+def scale_threads(runs):
+    """Per pool and mix: total throughput (alloc + free pairs per second) against threads per
+    engine, with ideal scaling (the 1-thread rate times the threads) as a dashed line of the
+    engine's colour, and the allocation p99 against threads. Placement own (thread i on node
+    i mod nodes) solid; one (every thread on node 0) dotted."""
+    name, title = "scale_threads", "Throughput and p99 latency against threads"
+    skip = check_needs(runs, name)
+    if skip:
+        return Chart(name, title, skipped=skip)
+    rows = [r for run in runs[:1] for r in run.rows("scale")]
+    panels = [p for p in SCALE_PANELS if any(r.get("pool") == p[0] and r.get("mix") == p[1] for r in rows)]
+    if not panels:
+        return Chart(name, title, skipped="scale.csv has no rows of a known pool and mix")
+    names = series_names(rows)
+    fig, axes = style.subplots(2, len(panels), panel_w=3.0, panel_h=2.4)
+    for col, (pool, mix) in enumerate(panels):
+        top, bot = axes[0][col], axes[1][col]
+        prow = [r for r in rows if r.get("pool") == pool and r.get("mix") == mix]
+        tmax = 1
+        for n in names:
+            for placement, ls in (("own", "-"), ("one", ":")):
+                pts = sorted((r["threads"], r["pairs_per_s"], r.get("alloc_p99_ns")) for r in prow
+                             if label(r) == n and r.get("placement") == placement
+                             and r.get("threads") and r.get("pairs_per_s") is not None)
+                if not pts:
+                    continue
+                tmax = max(tmax, pts[-1][0])
+                top.plot([p[0] for p in pts], [p[1] for p in pts], color=style.colour(n),
+                         marker=style.marker(n), linestyle=ls, linewidth=1.3, markersize=4)
+                bot.plot([p[0] for p in pts if p[2]], [p[2] for p in pts if p[2]], color=style.colour(n),
+                         marker=style.marker(n), linestyle=ls, linewidth=1.3, markersize=4)
+                one = [p[1] for p in pts if p[0] == 1]
+                if placement == "own" and one:
+                    top.plot([p[0] for p in pts], [one[0] * p[0] for p in pts], color=style.colour(n),
+                             linestyle="--", linewidth=0.8, alpha=0.45)
+        top.set_title(f"{pool} \u00b7 {SCALE_MIX_TEXT.get(mix, mix)}", fontsize=9)
+        top.set_ylim(bottom=0)
+        from matplotlib.ticker import EngFormatter
+        top.yaxis.set_major_formatter(EngFormatter())
+        if bot.lines:
+            style.log_ns_axis(bot, "y")
+        for ax in (top, bot):
+            ax.set_xlim(0.8, tmax * 1.1)
+            ax.set_xticks(sorted({r["threads"] for r in prow if r.get("threads")}))
+        bot.set_xlabel("threads")
+    axes[0][0].set_ylabel("pairs / s (alloc + free)")
+    axes[1][0].set_ylabel("allocation p99")
+    from matplotlib.lines import Line2D
+    items = [style.header_item("Engine")] + [(style.series_handle(n), n) for n in names]
+    items += [style.header_item("Line"),
+              (Line2D([], [], color="#444444", linestyle="-"), "own node per thread"),
+              (Line2D([], [], color="#444444", linestyle=":"), "all threads on node 0"),
+              (Line2D([], [], color="#444444", linestyle="--", alpha=0.45), "ideal (1 thread x T)")]
+    durations = sorted({r.get("duration_s") for r in rows if r.get("duration_s")})
+    note = ("Each thread pinned to a CPU, a closed loop of one free and one allocation per step "
+            "(16 blocks live per thread) for the point's duration; sim: a simulated pool of two "
+            "nodes (no memory touched), real: the system partition of real hugepages. An engine "
+            "that is not node-parallel (buddy, tlsf) takes the partition lock on every call.")
+    dur = f"{min(durations):.2f}-{max(durations):.2f} s per point" if durations else ""
+    sub = f"{where(runs, pools=False)} \u00b7 scale suite \u00b7 {dur}"
     _finish(fig, runs, title, sub, note, items)
     return Chart(name, title, fig, note)
 
@@ -1111,8 +1276,9 @@ def scenarios(runs):
     return Chart(name, title, fig, note)
 
 
-ALL = [latency_ecdf, latency_vs_fill, latency_vs_pool, fastonly_fn, fastonly_vs_ordinary, frag_timeseries,
-       success_heatmap, peers, scenarios]
+ALL = [latency_ecdf, latency_vs_fill, latency_vs_pool, fastonly_fn, fastonly_vs_ordinary, frag_steady,
+       frag_success_vs_u, frag_cost,
+       success_heatmap, peers, scenarios, scale_threads]
 
 
 def draw_all(runs):

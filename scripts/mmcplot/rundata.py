@@ -188,6 +188,9 @@ def load_run(path):
             if suite == "frag":
                 run.notes.append("frag.csv is absent (the frag suite has not run): "
                                  "no fragmentation time series")
+            elif suite == "scale":
+                run.notes.append("scale.csv is absent (the scale suite has not run): "
+                                 "no chart against threads")
             else:
                 run.notes.append(f"{fname} is absent: no {suite} charts or tables")
             continue
@@ -196,7 +199,7 @@ def load_run(path):
         for r in rows:  # a fill reached by the aging trace (69.8) groups with its level (70)
             if isinstance(r.get("fill_pct"), float):
                 r["fill_pct"] = int(round(r["fill_pct"]))
-        expected = schema.FRAG_COLUMNS if suite == "frag" else schema.CASE_COLUMNS
+        expected = schema.SUITE_COLUMNS.get(suite, schema.CASE_COLUMNS)
         missing = [c for c in expected if c not in header]
         if missing:
             run.notes.append(f"{fname} lacks columns {', '.join(missing)}: "

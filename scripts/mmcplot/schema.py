@@ -17,22 +17,37 @@ CASE_COLUMNS = [
     "violations", "metadata_bytes_per_frame", "metadata_bytes_per_span_frame", "seed",
 ]
 
-# frag.csv (bench/suite_frag.c): one row per sample of the fragmentation time series and probe
-# (2 MiB and 8 MiB, with and without FAST_ONLY); meanings in results/README.md.
+# frag.csv (bench/suite_frag.c): one row per sample of the aging trace (a log scale of
+# operations) and probe (2, 8, 64 MiB, with and without FAST_ONLY); meanings in results/README.md.
 FRAG_COLUMNS = [
-    "run_id", "host", "t_s", "ops", "engine", "policy", "u9", "u18", "fi9", "largest_free_bytes",
-    "probe_bytes", "probe_fast_only", "probe_success_rate", "probe_p50_ns", "probe_trades",
-    "trades", "frames_moved", "frames_dropped", "utilisation", "seed",
+    "run_id", "host", "mode", "pool_bytes", "page_bytes", "t_s", "ops", "engine", "policy", "u9",
+    "u11", "u14", "u18", "fi9", "fi11", "fi14", "largest_free_bytes", "probe_bytes",
+    "probe_fast_only", "probe_order", "probe_u", "probe_u_decade_change", "probe_calls",
+    "probe_successes", "probe_success_rate", "probe_p50_ns", "probe_trades", "probe_frames_moved",
+    "probe_frames_dropped", "probe_hugepages_added", "probe_grow_ns", "trades", "frames_moved",
+    "frames_dropped", "hugepages", "utilisation", "seed",
+]
+# |probe_u_decade_change| at the last sample at most this: U(j) has settled (the report says so)
+FRAG_SETTLED_CHANGE = 0.05
+
+# scale.csv (bench/suite_scale.c): one row per pool, mix, placement, engine and thread count;
+# meanings in results/README.md ("scale.csv").
+SCALE_COLUMNS = [
+    "run_id", "host", "pool", "pool_bytes", "nodes", "engine", "mix", "placement", "threads",
+    "cpus", "duration_s", "pairs", "failed", "pairs_per_s", "pairs_per_s_per_thread", "speedup",
+    "alloc_p50_ns", "alloc_p99_ns", "alloc_p999_ns", "free_p50_ns", "free_p99_ns", "seed",
 ]
 
 CASE_SUITES = ("search", "fastonly", "peers")
 SUITE_FILES = {"search": "search.csv", "fastonly": "fastonly.csv", "peers": "peers.csv",
-               "frag": "frag.csv"}
+               "frag": "frag.csv", "scale": "scale.csv"}
+# The columns each file must have (the case files share CASE_COLUMNS).
+SUITE_COLUMNS = {"frag": FRAG_COLUMNS, "scale": SCALE_COLUMNS}
 
 # Columns read as text; every other column is a number (int, or float when it has a point),
 # empty meaning "not measured" (None).
 TEXT_COLUMNS = {"run_id", "host", "suite", "engine", "peer", "constraint", "state", "node",
-                "policy"}
+                "policy", "pool", "mix", "placement", "cpus", "mode"}
 # Columns holding one number per repetition, joined by ';' (an empty entry: no success in that
 # repetition): read as a list of int or None.
 LIST_COLUMNS = {"rep_p50_ns", "rep_p99_ns"}
@@ -66,7 +81,13 @@ NEEDS = {
                                  "trades", "fill_pct", "p50_ns", "p99_ns"]),
     "fastonly_vs_ordinary": ("fastonly", ["engine", "flags", "state", "calls", "successes",
                                           "fill_pct", "pool_bytes", "p50_ns", "fail_p50_ns"]),
-    "frag_timeseries": ("frag", FRAG_COLUMNS),
+    "frag_steady": ("frag", ["ops", "engine", "policy", "u9", "u11", "u14", "probe_bytes"]),
+    "frag_success_vs_u": ("frag", ["engine", "policy", "probe_bytes", "probe_fast_only", "probe_u",
+                                   "probe_success_rate"]),
+    "frag_cost": ("frag", ["ops", "engine", "policy", "probe_bytes", "probe_fast_only",
+                           "probe_successes", "probe_trades", "probe_frames_moved",
+                           "probe_hugepages_added", "probe_p50_ns"]),
+    "scale_threads": ("scale", SCALE_COLUMNS),
     "success_heatmap": ("search", ["engine", "request_bytes", "fill_pct", "constraint",
                                    "pool_bytes", "calls", "successes"]),
     "scenarios": ("search", ["engine", "state", "constraint", "request_bytes", "largest_free_bytes",

@@ -1,6 +1,7 @@
-/* bench/aging.c: the benchmark's own copy of a partition's free map (the shadow), the aging
+/* bench/shadow.c: the benchmark's own copy of a partition's free map (the shadow), the aging
  * recipe that brings a pool to a fill level, the churn between measured calls, the exhaustive
- * oracle of FAST_ONLY's false negatives, and the fragmentation measures of an aged state.
+ * oracle of FAST_ONLY's false negatives. What the library does already it leaves to it: the PRNG
+ * (alloc/rand.h), the fragmentation measures of a state (mmc_partition_frag, alloc/frag.c).
  *
  * Why a shadow: the public API gives per-run free counts (mmc_partition_runs), not the free
  * map. But the benchmark makes every allocation of its partitions itself, so it knows exactly
@@ -8,8 +9,8 @@
  * mmc_partition_runs lists them). shadow_check() compares it with the library's per-run free
  * counts after every aging and every revert.
  *
- * Aging recipe (documented in results/README.md, "Aging recipe"): with splitmix64 seeded by
- * bench_seed_mix(seed, fill_pct), on an empty pool of N frames:
+ * The fill levels' block recipe (results/README.md, "Aging recipes", B): with the project's PRNG
+ * seeded by _mmc_rand_mix(seed, fill_pct), on an empty pool of N frames:
  *   A. allocate: draw a size n log-uniform in [1, 2048] frames (4 KiB..8 MiB) and a frame p
  *      uniformly over the pool; if p is in use, or no free stretch of n frames inside p's run
  *      covers p, the attempt misses (a new size and frame are drawn); else the block starts at
@@ -41,7 +42,6 @@
 #define AGE_MAX_FRAMES 2048u        /* 8 MiB */
 #define AGE_MAX_MISSES 1000000u     /* attempts in a row before phase A gives up */
 #define CHURN_MAX_MISSES 64u
-#define FRAG_MAX_ORDER 18           /* 2^18 frames = 1 GiB: largest buddy order reported */
 
 struct shadow_run {
     uint64_t base_pfn;              /* PFN of its first frame */
@@ -83,25 +83,6 @@ struct shadow {
     uint64_t movable_frames, standby_frames; /* load frames of the state as built */
     bool load_moved;                /* a trade moved or dropped load since the state was built */
 };
-
-/* ---- PRNG ---- */
-
-uint64_t bench_rand(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-uint64_t bench_seed_mix(uint64_t a, uint64_t b)
-{
-    uint64_t s = a ^ (b * 0xd6e8feb86659fd93ull);
-    bench_rand(&s);
-    return bench_rand(&s);
-}
-
-static uint64_t rand_below(uint64_t *rng, uint64_t n) { return n ? bench_rand(rng) % n : 0; }
 
 static void seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t n, const char *fmt, ...)
@@ -286,13 +267,13 @@ static void drop_live(struct shadow *s, size_t k)
 /* Rule A once: a block of a log-uniform size covering a uniform free frame. */
 static bool attempt(struct shadow *s, uint64_t *rng, uint64_t *first, uint64_t *frames)
 {
-    double u = (double)(bench_rand(rng) >> 11) * 0x1p-53;
+    double u = (double)(_mmc_rand(rng) >> 11) * 0x1p-53;
     uint64_t n = (uint64_t)floor(exp2(u * log2((double)AGE_MAX_FRAMES + 1.0)));
     if (n < 1)
         n = 1;
     if (n > AGE_MAX_FRAMES)
         n = AGE_MAX_FRAMES;
-    uint64_t p = rand_below(rng, s->nframes);
+    uint64_t p = _mmc_rand_below(rng, s->nframes);
     if (is_used(s, p))
         return false;
     const struct shadow_run *r = &s->runs[run_of(s, p)];
@@ -305,7 +286,7 @@ static bool attempt(struct shadow *s, uint64_t *rng, uint64_t *first, uint64_t *
         b++;
     if (b - a < n)
         return false;
-    *first = a + rand_below(rng, b - a - n + 1);
+    *first = a + _mmc_rand_below(rng, b - a - n + 1);
     *frames = n;
     return true;
 }
@@ -336,7 +317,7 @@ struct shadow *shadow_new(mmc_partition_t *part, char *err, size_t errlen)
     for (long i = 0; i < nr; i++) {
         s->runs[i] = (struct shadow_run){info[i].base_pfn, s->nframes, info[i].frames};
         s->nframes += info[i].frames;
-        s->layout_hash = bench_seed_mix(s->layout_hash, info[i].base_pfn ^ (info[i].frames << 40));
+        s->layout_hash = _mmc_rand_mix(s->layout_hash, info[i].base_pfn ^ (info[i].frames << 40));
         if (info[i].free_frames != info[i].frames) {
             seterr(err, errlen, "a fresh partition has frames in use in run %ld", i);
             free(info);
@@ -432,39 +413,11 @@ int shadow_check(const struct shadow *s, char *err, size_t errlen)
     return 0;
 }
 
-/* ---- fragmentation measures of the aged state, into context.json ---- */
+/* ---- the state built, into context.json ---- */
 
-static double unusable_index(const uint64_t *nk, uint64_t F, unsigned j)
-{
-    if (!F)
-        return 1.0;
-    long double S = 0;
-    for (unsigned k = j; k <= FRAG_MAX_ORDER; k++)
-        S += (long double)nk[k] * (long double)(1ull << (k - j));
-    return (double)(((long double)F - S * (long double)(1ull << j)) / (long double)F);
-}
-
-/* The kernel's extfrag index: only when no free block can hold order j; else NAN (null). */
-static double frag_index(const uint64_t *nk, uint64_t F, unsigned j)
-{
-    uint64_t B = 0, S = 0;
-    for (unsigned k = 0; k <= FRAG_MAX_ORDER; k++) {
-        B += nk[k];
-        if (k >= j)
-            S += nk[k];
-    }
-    if (S || !B)
-        return NAN;
-    return 1.0 - (1.0 + (double)F / (double)(1ull << j)) / (double)B;
-}
-
-static void json_num(FILE *f, double v)
-{
-    if (isnan(v))
-        fputs("null", f);
-    else
-        fprintf(f, "%.6f", v);
-}
+/* A measure as the library gives it (alloc/frag.c, the one home of the formulas): U(j) in 0..1,
+ * FI(j) in 0..1 or -1 while a block of order j is free; frag.csv writes the same values. */
+static void json_num(FILE *f, double v) { fprintf(f, "%.6f", v); }
 
 static void log_state(const struct shadow *s, const char *label, const char *state,
                       unsigned fill_pct, uint64_t seed, double seconds, uint64_t attempts,
@@ -484,28 +437,10 @@ static void log_state(const struct shadow *s, const char *label, const char *sta
     FILE *f = bench_g.aging_log;
     if (!f)
         return;
-    uint64_t nk[FRAG_MAX_ORDER + 1] = {0}, F = 0, extents = 0, largest = 0;
-    for (size_t r = 0; r < s->nruns; r++) {
-        for (uint64_t i = s->runs[r].first, a, b; next_span(s, r, false, &i, &a, &b);) {
-            extents++;
-            F += b - a;
-            if (b - a > largest)
-                largest = b - a;
-            /* the buddy blocks this extent would be, by PFN alignment */
-            uint64_t pa = s->runs[r].base_pfn + (a - s->runs[r].first);
-            uint64_t pb = pa + (b - a);
-            while (pa < pb) {
-                unsigned k = pa ? (unsigned)__builtin_ctzll(pa) : 63;
-                unsigned fit = 63u - (unsigned)__builtin_clzll(pb - pa);
-                if (k > fit)
-                    k = fit;
-                if (k > FRAG_MAX_ORDER)
-                    k = FRAG_MAX_ORDER;
-                nk[k]++;
-                pa += 1ull << k;
-            }
-        }
-    }
+    /* the partition's free map is the shadow's (finish_state checked it): the library measures it */
+    struct mmc_frag m;
+    if (mmc_partition_frag(s->part, -1, &m) < 0)
+        return;
     static const unsigned orders[] = {4, 9, 11, 14};
     static const char *const names[] = {"64K", "2M", "8M", "64M"};
     fprintf(f, "%s\n    {\"pool\": \"%s\", \"state\": \"%s\", \"layout_runs\": %zu, \"pool_frames\": %" PRIu64
@@ -515,19 +450,20 @@ static void log_state(const struct shadow *s, const char *label, const char *sta
             ", \"recipe_gave_up\": %s, \"seconds\": %.3f, \"load_movable_frames\": %" PRIu64
             ", \"load_standby_frames\": %" PRIu64 ", \"buddy_free_blocks_by_order\": [",
             ftell(f) > 0 ? "," : "", label, state, s->nruns, s->nframes, fill_pct, seed,
-            100.0 * (double)s->used_frames / (double)s->nframes, s->nlive, F, extents, largest,
+            100.0 * (double)s->used_frames / (double)s->nframes, s->nlive, m.free_frames,
+            m.free_stretches, m.largest_free_frames,
             attempts, gave_up ? "true" : "false", seconds, s->movable_frames, s->standby_frames);
-    for (unsigned k = 0; k <= FRAG_MAX_ORDER; k++)
-        fprintf(f, "%s%" PRIu64, k ? ", " : "", nk[k]);
+    for (unsigned k = 0; k <= MMC_FRAG_MAX_ORDER; k++)
+        fprintf(f, "%s%" PRIu64, k ? ", " : "", m.blocks[k]);
     fputs("], \"unusable_index\": {", f);
     for (unsigned i = 0; i < 4; i++) {
         fprintf(f, "%s\"%s\": ", i ? ", " : "", names[i]);
-        json_num(f, unusable_index(nk, F, orders[i]));
+        json_num(f, m.unusable[orders[i]]);
     }
     fputs("}, \"fragmentation_index\": {", f);
     for (unsigned i = 0; i < 4; i++) {
         fprintf(f, "%s\"%s\": ", i ? ", " : "", names[i]);
-        json_num(f, frag_index(nk, F, orders[i]));
+        json_num(f, m.fragmentation[orders[i]]);
     }
     fputs("}}", f);
     fflush(f);
@@ -743,7 +679,7 @@ int shadow_age(struct shadow *s, unsigned fill_pct, uint64_t seed, const char *p
         return -1;
     uint64_t t0 = bench_now_ns(), attempts = 0;
     bool gave_up = false;
-    const uint64_t state_seed = bench_seed_mix(seed, 0xa6e0000ull + fill_pct);
+    const uint64_t state_seed = _mmc_rand_mix(seed, 0xa6e0000ull + fill_pct);
     const bool cached = fill_pct > 0 && recipe_cache.valid &&
                         recipe_cache.layout_hash == s->layout_hash &&
                         recipe_cache.fill_pct == fill_pct && recipe_cache.seed == state_seed;
@@ -787,7 +723,7 @@ int shadow_age(struct shadow *s, unsigned fill_pct, uint64_t seed, const char *p
         }
         /* B: free random blocks down to the target */
         while (s->used_frames > lo && s->nlive)
-            drop_live(s, (size_t)rand_below(&rng, s->nlive));
+            drop_live(s, (size_t)_mmc_rand_below(&rng, s->nlive));
         qsort(s->live, s->nlive, sizeof(*s->live), by_first);
         free(recipe_cache.blocks);
         recipe_cache.valid = false;
@@ -806,9 +742,9 @@ int shadow_age(struct shadow *s, unsigned fill_pct, uint64_t seed, const char *p
     if (s->with_load && fill_pct > 0) {
         /* load in the recipe's proportions (results/README.md "Load in the fill levels"): each
          * block pinned with odds 0.5 (MDL 0.25 + contiguous 0.25), movable 0.3, standby 0.2 */
-        uint64_t krng = bench_seed_mix(state_seed, 0x10adull);
+        uint64_t krng = _mmc_rand_mix(state_seed, 0x10adull);
         for (size_t k = 0; k < s->nlive; k++) {
-            const uint64_t u = bench_rand(&krng) % 10;
+            const uint64_t u = _mmc_rand(&krng) % 10;
             s->live[k].kind = u < 5 ? 0 : u < 8 ? MMC_LOAD_MOVABLE : MMC_LOAD_STANDBY;
         }
     }
@@ -849,7 +785,7 @@ static void mark_cut(struct shadow *s, const struct state_spec *sp, uint64_t *rn
         const struct shadow_run *run = &s->runs[r];
         const uint64_t pb = run->base_pfn, pe = pb + run->frames;
         for (uint64_t m = (pb + B - 1) / B * B; m < pe + n - 1; m += B) {
-            const bool fits = rand_below(rng, 32) == 0;
+            const bool fits = _mmc_rand_below(rng, 32) == 0;
             uint64_t a = fits ? m : (m >= n - 1 ? m - (n - 1) : 0), b = a + 2 * n - 2;
             a = a < pb ? pb : a;
             b = b > pe ? pe : b;
@@ -877,7 +813,7 @@ int shadow_build(struct shadow *s, const struct state_spec *spec, uint64_t lo_ra
     if (shadow_reset(s, err, errlen) < 0)
         return -1;
     const uint64_t t0 = bench_now_ns();
-    uint64_t rng = bench_seed_mix(seed, 0x5ce0000ull + (uint64_t)spec->kind);
+    uint64_t rng = _mmc_rand_mix(seed, 0x5ce0000ull + (uint64_t)spec->kind);
     if (spec->kind == STATE_NEEDLE && spec->frames >= 2)
         mark_needle(s, spec, lo_rank, hi_rank);
     else if (spec->kind == STATE_CUT && spec->frames >= 2 && spec->boundary_frames >= 2 * spec->frames)
@@ -901,7 +837,7 @@ int shadow_churn(struct shadow *s, uint64_t *rng, char *err, size_t errlen)
 {
     if (!s->nbase || !s->nlive)
         return 0;
-    const size_t k = (size_t)rand_below(rng, s->nlive);
+    const size_t k = (size_t)_mmc_rand_below(rng, s->nlive);
     const uint64_t freed = s->live[k].first;
     drop_live(s, k);
     const uint64_t len = stretch_at(s, freed); /* frees merge; allocations only shorten */

@@ -24,9 +24,9 @@ MMC_API int mmc_node_map(int *os_node, size_t max)
                        "(or max 0 for the count alone)", max);
         return -EINVAL;
     }
-    pthread_rwlock_rdlock(&_mmc_g.lock);
+    _mmc_read_enter();
     int n = _mmc_g.topo ? fill_map(_mmc_g.topo, os_node, max) : -1;
-    pthread_rwlock_unlock(&_mmc_g.lock);
+    _mmc_read_exit();
     if (n >= 0)
         return n;
     /* not initialised: the topology mmc_init() would discover, for this call (without the

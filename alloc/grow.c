@@ -51,15 +51,6 @@ static uint64_t reserve_bytes(void)
     return r < MMC_GIB ? MMC_GIB : r;
 }
 
-const char *_mmc_partition_no_growth(const struct mmc_partition *part)
-{
-    if (part->pool.simulated)
-        return "a simulated partition has no kernel to take hugepages from";
-    if (!part->cfg.grow)
-        return "MMC_GROW=0 / mmc_config.grow 0";
-    return NULL;
-}
-
 int _mmc_partition_grow_locked(struct mmc_partition *part, unsigned node, uint64_t page_bytes,
                                uint64_t npages)
 {

@@ -318,7 +318,6 @@ MMC_INTERNAL uint64_t _mmc_place_frames(struct mmc_partition *part, unsigned nod
  * changed). Lock held. */
 MMC_INTERNAL int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq,
                                    unsigned node, uint64_t max_moves, uint64_t *first);
-MMC_INTERNAL void _mmc_load_destroy(struct mmc_load *l);
 
 /* config.c: check a partition configuration (fn names the caller in the error); the hugepages
  * a real pool takes on each node of topo. 0 or -errno with the last error set. */
@@ -434,17 +433,24 @@ MMC_INTERNAL struct mmc_partition *_mmc_partition_resolve(mmc_partition_t *handl
 MMC_INTERNAL struct mmc_partition *_mmc_partition_from_handle_locked(void *handle);
 
 /* rq->max_work of a FAST_ONLY call: the engine's own bound (fast_only_work), read by
- * _mmc_partition_alloc_contig under the lock it searches under. */
+ * contig.c under the lock it searches under. */
 #define MMC_WORK_ENGINE_BOUND UINT64_MAX
-/* Allocate a contiguous block: try each node of node_order[0..nnodes) in turn (one node per
+/* contig.c: allocate a contiguous block: try each node of node_order[0..nnodes) in turn (one node per
  * search), rq's node_mask ignored. Returns the base address or NULL. */
 MMC_INTERNAL void *_mmc_partition_alloc_contig(struct mmc_partition *part, struct mmc_search *rq,
                                                const unsigned *node_order, unsigned nnodes,
                                                bool exec, int cache_type, uint32_t protect,
                                                uint32_t tag);
-/* Free a block by base address: misuse is reported. */
+/* contig.c: free a block by base address: misuse is reported. */
 MMC_INTERNAL void _mmc_partition_free_contig(const char *routine, void *base);
+/* The slot of the block whose first frame is first_frame in a node's table, or -1. Insert b
+ * (0, or -ENOMEM when the table cannot grow) and remove the block of slot i. */
 MMC_INTERNAL int64_t _mmc_block_find(const struct mmc_block_table *bt, uint64_t first_frame);
+MMC_INTERNAL int _mmc_block_insert(struct mmc_block_table *bt, const struct mmc_block *b);
+MMC_INTERNAL void _mmc_block_remove(struct mmc_block_table *bt, uint64_t i);
+/* Why the partition's pool may never grow (a simulated partition, MMC_GROW=0), or
+ * NULL if it may. */
+MMC_INTERNAL const char *_mmc_partition_no_growth(const struct mmc_partition *part);
 /* Live contiguous blocks of the partition (partition lock held). */
 MMC_TOOL uint64_t _mmc_partition_live_blocks(const struct mmc_partition *part);
 /* The partition lock (every node lock with it) and its release. */
@@ -467,9 +473,6 @@ MMC_INTERNAL int _mmc_partition_add_hugepages_locked(struct mmc_partition *part,
 MMC_INTERNAL int _mmc_partition_slow_path_locked(struct mmc_partition *part, struct mmc_search *rq,
                                                  const unsigned *order, unsigned nnodes,
                                                  uint64_t *first);
-/* grow.c: why the partition's pool may never grow (a simulated partition, MMC_GROW=0), or
- * NULL if it may. */
-MMC_INTERNAL const char *_mmc_partition_no_growth(const struct mmc_partition *part);
 /* Grow the pool by npages hugepages on node number `node` (none of it for a simulated pool or
  * with cfg.grow 0, or past the cap). Partition lock held (released while the kernel works:
  * the frame database may change meanwhile). 0, -EDQUOT (the cap or the reserve), -EOPNOTSUPP,

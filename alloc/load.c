@@ -215,14 +215,6 @@ static struct mmc_load_slot *slot_of(struct mmc_partition *part, mmc_load_t h, c
     return slot;
 }
 
-void _mmc_load_destroy(struct mmc_load *l)
-{
-    free(l->slots);
-    free(l->free_slots);
-    mmc_tab_free(&l->frame_slot_tab);
-    memset(l, 0, sizeof(*l));
-}
-
 /* ---- trading ---- */
 
 static uint64_t now_ns(void)

@@ -142,7 +142,7 @@ static void fill_pagesizes(struct mmc_topo_node *node, hwloc_obj_t obj, int live
 
         char path[160];
         unsigned long long kib = (unsigned long long)(sizes[s] / 1024);
-        uint64_t nr, nfree;
+        uint64_t nr = 0, nfree = 0;
         snprintf(path, sizeof(path), "%s/node%u/hugepages/hugepages-%llukB/nr_hugepages",
                  sysfs_node_dir, node->os_index, kib);
         if (read_u64_file(path, &nr) == 0) {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "partition.h"
 
 #define DEFAULT_NODE_POOL_BYTES (256 * MMC_MIB)
 /* Both views of a pool are reserved in the process's address space (47 bits of user space on

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "contig.h"
 
 /* ---- contiguous blocks ---- */
 

@@ -33,7 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "frames.h"
 
 /* ---- tables that grow without moving ---- */
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "slowpath.h"
 
 int _mmc_partition_add_hugepages_locked(struct mmc_partition *part, uint64_t nadd,
                                         const uint64_t *add_pfn, const uint8_t *add_node)

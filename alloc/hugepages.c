@@ -5,7 +5,7 @@
  * the ledger are os.c's (_mmc_os_hugepages_*), which returns an errno and a message. */
 #include <string.h>
 
-#include "internal.h"
+#include "os.h"
 
 /* The arguments every mmc_hugepages_* call takes. 0 or -EINVAL with the error set. */
 static int hp_args(const char *fn, int os_node, uint64_t page_bytes)

@@ -10,10 +10,10 @@
  *   frames, and opens the lowest other one only when those are full, keeping them apart from
  *   the pageblocks contiguous blocks use, the way Linux groups pages by pageblock migrate type.
  * - the slow path of a contiguous allocation, trading: when no free block satisfies a request,
- *   pick the cheapest window the request allows (no pinned frame in it; fewest movable frames
+ *   pick the cheapest candidate, a block the request allows (no pinned frame in it; fewest movable frames
  *   to copy, then fewest standby frames to drop, then the highest), drop its standby frames,
  *   move its movable frames to free frames outside it (same node first, then nearest), and hand
- *   the window back to the caller, now free. Cost O(frames of the allowed range) to choose, one
+ *   the candidate back to the caller, now free. Cost O(frames of the allowed range) to choose, one
  *   4 KiB copy per frame moved. FAST_ONLY never gets here.
  *
  * The load's map from frames to slots is kept per hugepage, at the frame database's ordinals,
@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "slowpath.h"
 
 #define NO_FRAME UINT64_MAX
 
@@ -240,7 +240,7 @@ int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, u
         if (run->node != node)
             continue;
         uint64_t lo, hi; /* the run clipped to the range */
-        if (!mmc_run_window(run, rq, &lo, &hi))
+        if (!mmc_run_clip(run, rq, &lo, &hi))
             continue;
         const uint64_t base = run->base_pfn, run_first = run->first_frame; /* frame: run_first + pfn - base */
         uint64_t pinned = 0, mov = 0, sb = 0;
@@ -254,7 +254,7 @@ int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, u
         else if (k_ != MMC_FRAME_FREE)                                       \
             pinned += (d);                                                   \
     } while (0)
-        uint64_t s = hi - n; /* the window [s, s + n), top-down */
+        uint64_t s = hi - n; /* the candidate [s, s + n), top-down */
         for (uint64_t p = s; p < hi; p++)
             ADD(p, 1);
         for (;;) {
@@ -276,7 +276,7 @@ int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, u
     if (best_mov > max_moves)
         return -E2BIG; /* dearer than the caller's alternative (growing the pool) */
 
-    /* Somewhere to put the movable frames: outside the window, same node first. */
+    /* Somewhere to put the movable frames: outside the candidate, same node first. */
     uint64_t *dest = best_mov ? malloc(best_mov * sizeof(*dest)) : NULL;
     if (best_mov && !dest)
         return -ENOMEM;

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "partition.h"
 #include "mmcontig/testing.h"
 
 /* os_node[i] = the kernel's index of node i, i < min(max, nodes); returns the node count. */
@@ -33,13 +33,13 @@ MMC_API int mmc_node_map(int *os_node, size_t max)
      * global lock: loading it takes hwloc milliseconds) */
     struct mmc_topology *t = NULL;
     char err[512] = "";
-    int rc = mmc_topology_load(NULL, &t, err, sizeof(err));
+    int rc = _mmc_topology_load(NULL, &t, err, sizeof(err));
     if (rc < 0) {
         _mmc_set_error("mmc_node_map: %s", err);
         return rc;
     }
     n = fill_map(t, os_node, max);
-    mmc_topology_free(t);
+    _mmc_topology_free(t);
     return n;
 }
 

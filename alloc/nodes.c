@@ -7,7 +7,7 @@
 #include <sched.h>
 #include <string.h>
 
-#include "internal.h"
+#include "partition.h"
 
 unsigned _mmc_partition_nnodes(const struct mmc_partition *part)
 {
@@ -21,7 +21,7 @@ unsigned _mmc_partition_here(const struct mmc_partition *part)
     if (part->pool.simulated || !_mmc_g.topo)
         return 0; /* no CPUs: "local" is node 0 */
     int cpu = sched_getcpu();
-    int n = cpu >= 0 ? mmc_topology_node_of_cpu(_mmc_g.topo, (unsigned)cpu) : -1;
+    int n = cpu >= 0 ? _mmc_topology_node_of_cpu(_mmc_g.topo, (unsigned)cpu) : -1;
     return n >= 0 ? (unsigned)n : 0;
 }
 

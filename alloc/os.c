@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "os.h"
 
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB 4U
@@ -1021,7 +1021,7 @@ static bool bind_thread(unsigned os_index, int *old_mode, unsigned long *old_mas
 /* The steps of _mmc_os_take_hugepages, each 0 or a negative errno with err filled. */
 
 /* A hugetlb memfd of len bytes of page_bytes pages, named for the node. */
-static int memfd_open(struct mmc_os_chunk *c, unsigned os_index, uint64_t page_bytes, uint64_t len,
+static int memfd_open(struct mmc_os_batch *c, unsigned os_index, uint64_t page_bytes, uint64_t len,
                       char *err, size_t errlen)
 {
     char name[32];
@@ -1049,7 +1049,7 @@ static int memfd_open(struct mmc_os_chunk *c, unsigned os_index, uint64_t page_b
 
 /* Map the memfd with the thread bound to the node (surplus pages are made on the node the
  * mapping's task runs under); free_seen: the node's free hugepages the top-up saw. */
-static int map_on_node(const struct mmc_os_chunk *c, unsigned os_index, uint64_t free_seen,
+static int map_on_node(const struct mmc_os_batch *c, unsigned os_index, uint64_t free_seen,
                        char **addr, char *err, size_t errlen)
 {
     const uint64_t len = c->npages * c->page_bytes;
@@ -1113,7 +1113,7 @@ static int bind_and_populate(char *addr, uint64_t npages, uint64_t page_bytes, u
     }
     /* Fault the hugepages in from the last to the first: the kernel's free hugepage lists are
      * LIFO, so this order tends to give ascending PFNs for ascending offsets, which keeps the
-     * pool's window in few mappings. MADV_POPULATE_WRITE reports a shortage as an error
+     * pool's views in few mappings. MADV_POPULATE_WRITE reports a shortage as an error
      * instead of a SIGBUS. */
     for (uint64_t h = npages; h-- > 0;) {
         if ((h == npages / 2 && fault(F_POPULATE) && (errno = ENOMEM)) ||
@@ -1196,7 +1196,7 @@ static int entry_pfn(uint64_t e, uint64_t h, unsigned os_index, uint64_t *pfn, c
 /* PFNs from pagemap into c->pfn. 2 MiB pages: every entry, read in 64 KiB chunks, so that the
  * physical contiguity inside each hugepage is checked too; 1 GiB pages: the first entry of
  * each (a 1 GiB page is contiguous by construction). */
-static int read_pfns(struct mmc_os_chunk *c, char *addr, unsigned os_index, char *err, size_t errlen)
+static int read_pfns(struct mmc_os_batch *c, char *addr, unsigned os_index, char *err, size_t errlen)
 {
     const uint64_t npages = c->npages, page_bytes = c->page_bytes, hp_frames = page_bytes >> MMC_FRAME_SHIFT;
     int pm = pagemap_open(), rc = 0;
@@ -1249,7 +1249,7 @@ static int read_pfns(struct mmc_os_chunk *c, char *addr, unsigned os_index, char
     return rc;
 }
 
-int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_index,
+int _mmc_os_take_hugepages(struct mmc_os_batch *c, unsigned node, unsigned os_index,
                            uint64_t page_bytes, uint64_t npages, bool allow_topup, char *err,
                            size_t errlen)
 {
@@ -1311,11 +1311,11 @@ int _mmc_os_take_hugepages(struct mmc_os_chunk *c, unsigned node, unsigned os_in
     _mmc_os_hugepages_giveback((int)os_index, page_bytes, c->topup, c->surplus);
     c->topup = 0;
     sysfs_unlock();
-    _mmc_os_chunk_release(c);
+    _mmc_os_batch_release(c);
     return rc;
 }
 
-void _mmc_os_chunk_release(struct mmc_os_chunk *c)
+void _mmc_os_batch_release(struct mmc_os_batch *c)
 {
     if (c->fd >= 0)
         close(c->fd);

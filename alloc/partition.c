@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "partition.h"
 
 struct mmc_global _mmc_g;
 
@@ -323,7 +323,7 @@ static int init(const struct mmc_config *cfg)
         _mmc_write_unlock();
         return rc;
     }
-    rc = mmc_topology_load(NULL, &_mmc_g.topo, err, sizeof(err));
+    rc = _mmc_topology_load(NULL, &_mmc_g.topo, err, sizeof(err));
     if (rc < 0) {
         _mmc_set_error("%s", err);
         _mmc_write_unlock();
@@ -332,7 +332,7 @@ static int init(const struct mmc_config *cfg)
     __atomic_store_n(&_mmc_settings.on_misuse, cfg->on_misuse, __ATOMIC_RELAXED);
     rc = _mmc_partition_create_locked(cfg, true, NULL, &_mmc_g.system);
     if (rc < 0) {
-        mmc_topology_free(_mmc_g.topo);
+        _mmc_topology_free(_mmc_g.topo);
         _mmc_g.topo = NULL;
     } else {
         __atomic_store_n(&_mmc_g.initialised, true, __ATOMIC_RELEASE);
@@ -349,7 +349,7 @@ MMC_API void mmc_fini(void)
     while (_mmc_g.partitions)
         partition_destroy_locked(_mmc_g.partitions);
     _mmc_g.system = NULL;
-    mmc_topology_free(_mmc_g.topo);
+    _mmc_topology_free(_mmc_g.topo);
     _mmc_g.topo = NULL;
     __atomic_store_n(&_mmc_g.initialised, false, __ATOMIC_RELEASE);
     __atomic_store_n(&_mmc_settings.misuse, 0, __ATOMIC_RELAXED);
@@ -524,11 +524,11 @@ struct mmc_partition *_mmc_partition_of_va_locked(const void *va, bool *exec)
     _mmc_check(_mmc_read_held());
     uintptr_t a = (uintptr_t)va;
     for (struct mmc_partition *p = _mmc_g.partitions; p; p = p->next) {
-        if (a - (uintptr_t)p->pool.rw < p->pool.window_bytes && p->pool.rw) {
+        if (a - (uintptr_t)p->pool.rw < p->pool.view_bytes && p->pool.rw) {
             *exec = false;
             return p;
         }
-        if (a - (uintptr_t)p->pool.rwx < p->pool.window_bytes && p->pool.rwx) {
+        if (a - (uintptr_t)p->pool.rwx < p->pool.view_bytes && p->pool.rwx) {
             *exec = true;
             return p;
         }
@@ -747,12 +747,12 @@ MMC_API int mmc_print_topology(FILE *f, const char *xml_path)
         _mmc_set_error("mmc_print_topology: f is NULL; pass a stream (stdout...)");
         return -EINVAL;
     }
-    int rc = mmc_topology_load(xml_path, &t, err, sizeof(err));
+    int rc = _mmc_topology_load(xml_path, &t, err, sizeof(err));
     if (rc < 0) {
         _mmc_set_error("%s", err);
         return rc;
     }
-    mmc_topology_print(t, f);
-    mmc_topology_free(t);
+    _mmc_topology_print(t, f);
+    _mmc_topology_free(t);
     return 0;
 }

@@ -23,12 +23,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "pool.h"
 
 struct hp_ref {
     uint64_t pfn;       /* first PFN of the hugepage */
-    uint32_t chunk;     /* index into the chunks (one per node) */
-    uint64_t index;     /* hugepage index inside that chunk's memfd */
+    uint32_t batch;     /* index into the batches (one per node) */
+    uint64_t index;     /* hugepage index inside that batch's memfd */
 };
 
 static int cmp_pfn(const void *a, const void *b)
@@ -40,22 +40,22 @@ static int cmp_pfn(const void *a, const void *b)
 /* Reserve both views over the span (span_pfn, span_frames set) and the present bitmap. */
 static int reserve_views(struct mmc_pool *p, char *err, size_t errlen)
 {
-    p->window_bytes = p->span_frames << MMC_FRAME_SHIFT;
+    p->view_bytes = p->span_frames << MMC_FRAME_SHIFT;
     const uint64_t slots = p->span_frames / (p->page_bytes >> MMC_FRAME_SHIFT);
     p->present = calloc((slots + 63) / 64, sizeof(*p->present));
     p->slot_node = calloc(slots ? slots : 1, 1);
-    p->rw = _mmc_os_reserve(p->window_bytes, MMC_GIB);
-    p->rwx = _mmc_os_reserve(p->window_bytes, MMC_GIB);
+    p->rw = _mmc_os_reserve(p->view_bytes, MMC_GIB);
+    p->rwx = _mmc_os_reserve(p->view_bytes, MMC_GIB);
     if (!p->present || !p->slot_node || !p->rw || !p->rwx) {
         snprintf(err, errlen, "cannot reserve 2 x %llu MiB of address space for the pool's views "
                  "(the physical span %#llx-%#llx, addressed by physical address): %s; raise the "
                  "address-space limit (ulimit -v, RLIMIT_AS)",
-                 (unsigned long long)(p->window_bytes >> 20),
+                 (unsigned long long)(p->view_bytes >> 20),
                  (unsigned long long)(p->span_pfn << MMC_FRAME_SHIFT),
                  (unsigned long long)((p->span_pfn + p->span_frames) << MMC_FRAME_SHIFT),
                  p->present && p->slot_node ? "mmap refused it" : "out of memory");
-        _mmc_os_unmap(p->rw, p->window_bytes);
-        _mmc_os_unmap(p->rwx, p->window_bytes);
+        _mmc_os_unmap(p->rw, p->view_bytes);
+        _mmc_os_unmap(p->rwx, p->view_bytes);
         free(p->present);
         free(p->slot_node);
         p->rw = p->rwx = NULL;
@@ -109,9 +109,9 @@ static void mark_present(struct mmc_pool *p, uint64_t pfn, uint64_t frames, bool
     }
 }
 
-/* Map npages hugepages of chunk c (its page size, which may be larger than the pool's) from
+/* Map npages hugepages of batch c (its page size, which may be larger than the pool's) from
  * memfd index `index` on, physically consecutive from pfn, at their place in both views. */
-static int map_pages(struct mmc_pool *p, const struct mmc_os_chunk *c, uint64_t index, uint64_t pfn,
+static int map_pages(struct mmc_pool *p, const struct mmc_os_batch *c, uint64_t index, uint64_t pfn,
                      uint64_t npages, char *err, size_t errlen)
 {
     const uint64_t off = index * c->page_bytes, len = npages * c->page_bytes;
@@ -138,17 +138,17 @@ static int map_pages(struct mmc_pool *p, const struct mmc_os_chunk *c, uint64_t 
     return 0;
 }
 
-/* Map refs[0, n) (ascending PFN, all of chunk page size `page_bytes`) at their place, one
+/* Map refs[0, n) (ascending PFN, all of batch page size `page_bytes`) at their place, one
  * mapping per stretch that follows on in memory and in one memfd. fault_last: fail the last
  * stretch (MMC_FAULT=grow_map). On failure the stretches mapped so far are holes again and
  * nothing is present of them. */
-static int map_sorted(struct mmc_pool *p, const struct mmc_os_chunk *chunks, const struct hp_ref *refs,
+static int map_sorted(struct mmc_pool *p, const struct mmc_os_batch *batches, const struct hp_ref *refs,
                       uint64_t n, uint64_t page_bytes, bool fault_last, char *err, size_t errlen)
 {
     const uint64_t pfpp = page_bytes >> MMC_FRAME_SHIFT;
     for (uint64_t i = 0; i < n;) {
         uint64_t j = i + 1;
-        while (j < n && refs[j].chunk == refs[i].chunk && refs[j].index == refs[i].index + (j - i) &&
+        while (j < n && refs[j].batch == refs[i].batch && refs[j].index == refs[i].index + (j - i) &&
                refs[j].pfn == refs[i].pfn + (j - i) * pfpp)
             j++;
         int rc;
@@ -156,7 +156,7 @@ static int map_sorted(struct mmc_pool *p, const struct mmc_os_chunk *chunks, con
             snprintf(err, errlen, "mapping the new hugepages in place failed (MMC_FAULT=grow_map)");
             rc = -ENOMEM;
         } else {
-            rc = map_pages(p, &chunks[refs[i].chunk], refs[i].index, refs[i].pfn, j - i, err, errlen);
+            rc = map_pages(p, &batches[refs[i].batch], refs[i].index, refs[i].pfn, j - i, err, errlen);
         }
         if (rc < 0) {
             for (uint64_t k = 0; k < i; k++) { /* back to holes */
@@ -187,8 +187,8 @@ void _mmc_pool_giveback_topup(struct mmc_pool *p)
 int _mmc_pool_build(struct mmc_pool *p, const struct mmc_topology *topo, const uint64_t *node_pages,
                     uint64_t page_bytes, bool allow_topup, char *err, size_t errlen)
 {
-    struct mmc_os_chunk chunks[MMC_MAX_NODES];
-    unsigned nchunks = 0;
+    struct mmc_os_batch batches[MMC_MAX_NODES];
+    unsigned nbatches = 0;
     struct hp_ref *refs = NULL;
     int rc = 0;
 
@@ -206,14 +206,14 @@ int _mmc_pool_build(struct mmc_pool *p, const struct mmc_topology *topo, const u
         if (!node_pages[n])
             continue;
         unsigned os = topo->nodes[n].os_index;
-        rc = _mmc_os_take_hugepages(&chunks[nchunks], n, os, page_bytes, node_pages[n],
+        rc = _mmc_os_take_hugepages(&batches[nbatches], n, os, page_bytes, node_pages[n],
                                     allow_topup, err, errlen);
         if (rc < 0)
             goto error;
-        p->topup[n] = chunks[nchunks].topup;
+        p->topup[n] = batches[nbatches].topup;
         p->topup_os[n] = os;
-        p->topup_surplus = chunks[nchunks].surplus;
-        nchunks++;
+        p->topup_surplus = batches[nbatches].surplus;
+        nbatches++;
     }
 
     refs = malloc(p->nhugepages * sizeof(*refs));
@@ -225,38 +225,38 @@ int _mmc_pool_build(struct mmc_pool *p, const struct mmc_topology *topo, const u
         goto error;
     }
     uint64_t k = 0;
-    for (unsigned c = 0; c < nchunks; c++)
-        for (uint64_t h = 0; h < chunks[c].npages; h++)
-            refs[k++] = (struct hp_ref){.pfn = chunks[c].pfn[h], .chunk = c, .index = h};
+    for (unsigned c = 0; c < nbatches; c++)
+        for (uint64_t h = 0; h < batches[c].npages; h++)
+            refs[k++] = (struct hp_ref){.pfn = batches[c].pfn[h], .batch = c, .index = h};
     qsort(refs, p->nhugepages, sizeof(*refs), cmp_pfn);
 
     for (uint64_t i = 0; i < p->nhugepages; i++) {
         p->hp_pfn[i] = refs[i].pfn;
-        p->hp_node[i] = (uint8_t)chunks[refs[i].chunk].node;
+        p->hp_node[i] = (uint8_t)batches[refs[i].batch].node;
     }
     rc = reserve_span(p, err, errlen);
     if (rc < 0)
         goto error;
-    rc = map_sorted(p, chunks, refs, p->nhugepages, page_bytes, false, err, errlen);
+    rc = map_sorted(p, batches, refs, p->nhugepages, page_bytes, false, err, errlen);
     if (rc < 0)
         goto error;
     /* The mappings hold the memfds open. */
-    for (unsigned c = 0; c < nchunks; c++)
-        _mmc_os_chunk_release(&chunks[c]);
+    for (unsigned c = 0; c < nbatches; c++)
+        _mmc_os_batch_release(&batches[c]);
     free(refs);
     return 0;
 
 error:
     free(refs);
-    _mmc_os_unmap(p->rw, p->window_bytes);
-    _mmc_os_unmap(p->rwx, p->window_bytes);
+    _mmc_os_unmap(p->rw, p->view_bytes);
+    _mmc_os_unmap(p->rwx, p->view_bytes);
     p->rw = p->rwx = NULL;
     free(p->present);
     free(p->slot_node);
     p->present = NULL;
     p->slot_node = NULL;
-    for (unsigned c = 0; c < nchunks; c++)
-        _mmc_os_chunk_release(&chunks[c]);
+    for (unsigned c = 0; c < nbatches; c++)
+        _mmc_os_batch_release(&batches[c]);
     _mmc_pool_giveback_topup(p);
     free(p->hp_pfn);
     free(p->hp_node);
@@ -314,7 +314,7 @@ int _mmc_pool_grow(struct mmc_pool *p, unsigned node, unsigned os_index, uint64_
         snprintf(err, errlen, "the kernel gave no hugepage (MMC_FAULT=grow_refused)");
         return -ENOMEM;
     }
-    struct mmc_os_chunk c;
+    struct mmc_os_batch c;
     int rc = _mmc_os_take_hugepages(&c, node, os_index, page_bytes, npages, allow_topup, err, errlen);
     if (rc < 0)
         return rc;
@@ -328,7 +328,7 @@ int _mmc_pool_grow(struct mmc_pool *p, unsigned node, unsigned os_index, uint64_
         goto fail;
     }
     for (uint64_t h = 0; h < npages; h++)
-        refs[h] = (struct hp_ref){.pfn = c.pfn[h], .chunk = 0, .index = h};
+        refs[h] = (struct hp_ref){.pfn = c.pfn[h], .batch = 0, .index = h};
     qsort(refs, npages, sizeof(*refs), cmp_pfn);
     rc = map_sorted(p, &c, refs, npages, page_bytes, _mmc_os_fault(MMC_FAULT_GROW_MAP), err, errlen);
     if (rc < 0)
@@ -349,7 +349,7 @@ int _mmc_pool_grow(struct mmc_pool *p, unsigned node, unsigned os_index, uint64_
     p->topup_os[node] = os_index;
     p->hugepages_added += npages * per;
     free(refs);
-    _mmc_os_chunk_release(&c); /* the mappings hold the memfd */
+    _mmc_os_batch_release(&c); /* the mappings hold the memfd */
     return 0;
 fail:
     free(refs);
@@ -357,7 +357,7 @@ fail:
     free(*nodes);
     *pfn = NULL;
     *nodes = NULL;
-    _mmc_os_chunk_release(&c); /* the pages go with the memfd, then the raise */
+    _mmc_os_batch_release(&c); /* the pages go with the memfd, then the raise */
     if (c.topup)
         _mmc_os_hugepages_giveback((int)os_index, page_bytes, c.topup, c.surplus);
     return rc;
@@ -367,8 +367,8 @@ void _mmc_pool_destroy(struct mmc_pool *p)
 {
     /* Unmap first: the hugepages return to the kernel's free pool when the last mapping of the
      * memfd goes; only then can nr_hugepages shrink by what we added. */
-    _mmc_os_unmap(p->rw, p->window_bytes);
-    _mmc_os_unmap(p->rwx, p->window_bytes);
+    _mmc_os_unmap(p->rw, p->view_bytes);
+    _mmc_os_unmap(p->rwx, p->view_bytes);
     _mmc_pool_giveback_topup(p);
     free(p->hp_pfn);
     free(p->hp_node);

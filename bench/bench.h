@@ -64,7 +64,7 @@ enum bench_state {
     STATE_NEEDLE,       /* the one fitting block at the bottom of the allowed range, every
                            other free stretch one frame too short */
     STATE_CUT,          /* every free stretch straddles a multiple of the boundary; 1 in 32
-                           lies inside one boundary window */
+                           lies between two multiples of it */
     STATE_NEAR_LARGEST, /* the aged state held fixed; request = a share of its largest stretch */
     STATE_GROW,         /* a small real pool, every frame in use, growth allowed: the ordinary
                            path must take hugepages from the kernel (a fresh pool per call) */
@@ -330,7 +330,7 @@ uint64_t shadow_pfn_of_rank(const struct shadow *s, uint64_t i);
 /* Free every live block (back to an empty pool). 0 or -1 with err. */
 int shadow_reset(struct shadow *s, char *err, size_t errlen);
 /* Age the empty pool to fill_pct by the recipe (results/README.md "Aging recipes", B); append its
- * state (fill reached, free extents, unusable / fragmentation index) to bench_g's context. */
+ * state (fill reached, free stretches, unusable / fragmentation index) to bench_g's context. */
 int shadow_age(struct shadow *s, unsigned fill_pct, uint64_t seed, const char *pool_label,
                char *err, size_t errlen);
 /* Build a scenario's state (needle, cut: results/README.md "Scenarios") on the empty pool and
@@ -344,7 +344,7 @@ void shadow_set_load(struct shadow *s, bool on);
 uint64_t shadow_load_frames(const struct shadow *s);
 /* After a call returned [va, va + bytes) and before it is freed: if the block covers load
  * frames, a trade moved or dropped them; the shadow follows them (mmc_load_pfn) and frees the
- * window. 0, or -1 with err when the partition and the shadow disagree. */
+ * block's frames. 0, or -1 with err when the partition and the shadow disagree. */
 int shadow_note_block(struct shadow *s, void *va, uint64_t bytes, char *err, size_t errlen);
 /* True once a trade moved or dropped load since the state was built: shadow_revert cannot put
  * it back, the state must be built again (target_invalidate). */

@@ -626,7 +626,7 @@ int shadow_note_block(struct shadow *s, void *va, uint64_t bytes, char *err, siz
         }
     }
     s->load_moved = true;
-    const uint64_t len = stretch_at(s, first); /* the block is freed next: its window is free */
+    const uint64_t len = stretch_at(s, first); /* the block is freed next: its frames become free */
     if (len > s->largest_bound)
         s->largest_bound = len;
     return 0;
@@ -778,7 +778,7 @@ static void mark_needle(struct shadow *s, const struct state_spec *sp, uint64_t 
 static void mark_cut(struct shadow *s, const struct state_spec *sp, uint64_t *rng)
 {
     /* all used, then per multiple m of the boundary B (by PFN) a free stretch of 2n - 2 frames:
-     * [m - (n - 1), m + n - 1), cut by m, or with odds 1/32 [m, m + 2n - 2), inside one window */
+     * [m - (n - 1), m + n - 1), cut by m, or with odds 1/32 [m, m + 2n - 2), between m and the next multiple */
     const uint64_t n = sp->frames, B = sp->boundary_frames;
     mark(s, 0, s->nframes, true);
     for (size_t r = 0; r < s->nruns; r++) {

@@ -1063,7 +1063,7 @@ struct ec_pub_case ec_pub_256m(uint64_t seed, double scale)
 
 struct ec_pub_case ec_pub_1tib(uint64_t seed)
 {
-    struct ec_pub_case pc = {.ops = 300, .window_frames = 1ull << 20};
+    struct ec_pub_case pc = {.ops = 300, .range_frames = 1ull << 20};
     mmc_sim_config_init(&pc.cfg);
     pc.cfg.pool_bytes = 1024 * MMC_GIB;
     pc.cfg.mean_run_hugepages = 4;
@@ -1111,10 +1111,10 @@ bool ec_run_public(const struct mmc_engine_ops *e, const struct ec_pub_case *pc,
                  e->name, label, step);
         if (nlive == 0 || below(&r, 100) < (free_total * 4 > f->present_frames ? 60u : 35u)) {
             struct mmc_search rq = gen_request(&r, &o, f->nnodes);
-            if (pc->window_frames && (rq.highest_pfn - rq.lowest_pfn > pc->window_frames ||
+            if (pc->range_frames && (rq.highest_pfn - rq.lowest_pfn > pc->range_frames ||
                                       rq.lowest_pfn > rq.highest_pfn)) {
                 rq.lowest_pfn = gen_pfn(&r, &o);
-                rq.highest_pfn = rq.lowest_pfn + below(&r, pc->window_frames);
+                rq.highest_pfn = rq.lowest_pfn + below(&r, pc->range_frames);
             }
             /* NT arguments: bytes, acceptable addresses, a boundary in bytes (>= the size,
              * else the call fails before any search), a preferred node or any */

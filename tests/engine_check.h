@@ -97,7 +97,7 @@ void ec_trace_print(const struct ec_trace *tr, uint64_t max);
 struct ec_pub_case {
     struct mmc_sim_config cfg;
     uint64_t ops;
-    uint64_t window_frames;     /* 0: any range; else ranges at most this wide (keeps 1 TiB fast) */
+    uint64_t range_frames;     /* 0: any range; else ranges at most this wide (keeps 1 TiB fast) */
 };
 struct ec_pub_out {
     double create_s;            /* mmc_partition_create_simulated */

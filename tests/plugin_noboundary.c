@@ -44,8 +44,8 @@ static int bu_find(void *engine, const struct mmc_search *rq, uint64_t *first_fr
             rc = -EAGAIN;
             goto out;
         }
-        uint64_t lo, hi; /* the run's PFN window clipped to the range, [lo, hi) */
-        if (!(rq->node_mask & (1ull << run->node)) || !mmc_run_window(run, rq, &lo, &hi))
+        uint64_t lo, hi; /* the run's clip: its PFNs inside the range, [lo, hi) */
+        if (!(rq->node_mask & (1ull << run->node)) || !mmc_run_clip(run, rq, &lo, &hi))
             continue;
         const uint64_t delta = run->base_pfn - run->first_frame; /* PFN - frame index */
         const uint64_t hmask = f->hp_frames - 1;

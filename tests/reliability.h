@@ -125,8 +125,8 @@ static inline bool t_unmapped(const void *addr, uint64_t len)
     return true;
 }
 
-/* The two views of a partition (its read-write and executable windows), found through the
- * public API: the runs give the read-write window (they lie in it back to back, in PFN order);
+/* The two views of a partition (read-write and executable), found through the
+ * public API: the runs give the read-write view (they lie in it back to back, in PFN order);
  * a one-frame executable block gives the other. false if no frame is free for that block. */
 struct t_views {
     const char *rw, *rwx;

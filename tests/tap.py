@@ -1,5 +1,5 @@
 # tests/tap.py: the TAP reporter the Python test programs share (test_install, test_fleet,
-# test_report_browser, test_frag_suite, test_frag_kernel).
+# test_report_browser, test_frag_suite, test_frag_kernel, layers).
 
 
 class Tap:

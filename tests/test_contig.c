@@ -60,7 +60,7 @@ int main(void)
         if (r && runs[r].base_pfn <= runs[r - 1].base_pfn + runs[r - 1].frames - 1)
             layout_ok = false;
         if (r && (uint64_t)((char *)runs[r].va - (char *)runs[0].va) != (runs[r].base_pfn - runs[0].base_pfn) * 4096)
-            layout_ok = false; /* one window, addressed by physical address */
+            layout_ok = false; /* one view, addressed by physical address */
     }
     t_ok(layout_ok && st.pool_frames == 96 * 256 && st.hugepages == 48,
          "pool: 48 hugepages in %ld runs, each run virtually contiguous, at its physical offset "

@@ -60,7 +60,7 @@ int main(void)
              st.hugepages == hp && st.hugepages_added == 0 && t_sysfs_u64(T_NR_2M) == nr,
          "FAST_ONLY under a fragmented load: STATUS_INSUFFICIENT_RESOURCES, no trade, no frame moved, pool and nr_hugepages unchanged");
 
-    /* Without FAST_ONLY: a trade frees a 16-frame window by moving its 8 movable frames. */
+    /* Without FAST_ONLY: a trade frees a 16-frame candidate by moving its 8 movable frames. */
     s = MmAllocateContiguousMemoryEx(&n, A(0), A(-1), A(0), 0, PAGE_READWRITE, NULL, 'daoL', 0, &p);
     st = stats(NULL);
     uint64_t pa = 0;
@@ -88,7 +88,7 @@ int main(void)
          (unsigned long long)intact, (unsigned long long)(nf / 2));
     MmFreeContiguousMemory(p);
 
-    /* A pinned frame is never traded: with a 1-frame contiguous block in every 16-frame window,
+    /* A pinned frame is never traded: with a 1-frame contiguous block in every 16-frame candidate,
      * a 16-frame request fails although load could be moved. */
     size_t nl = 0;
     for (uint64_t i = 1; i < nf; i += 2)
@@ -116,7 +116,7 @@ int main(void)
     uint64_t trades = stats(NULL).trades;
     s = MmAllocateContiguousMemoryEx(&n, A(0), A(-1), A(0), 0, PAGE_READWRITE, NULL, 'daoL', 0, &p);
     t_ok(s == STATUS_INSUFFICIENT_RESOURCES && stats(NULL).trades == trades,
-         "no window free of pinned frames: the slow path fails without trading");
+         "no trade candidate free of pinned frames: the slow path fails without trading");
     for (size_t i = 0; i < npins; i++)
         if (pins[i])
             MmFreeContiguousMemory(pins[i]);

@@ -114,14 +114,14 @@ int main(void)
     /* hwloc's view equals the kernel's. */
     char err[256];
     struct mmc_topology *topo = NULL;
-    t_ok(mmc_topology_load(NULL, &topo, err, sizeof(err)) == 0, "hwloc loads the live topology");
+    t_ok(_mmc_topology_load(NULL, &topo, err, sizeof(err)) == 0, "hwloc loads the live topology");
     bool same = topo && topo->nnodes == nnodes;
     for (unsigned i = 0; same && i < nnodes; i++) {
         same &= topo->nodes[i].os_index == i && topo->nodes[i].ncpus == ncpus_of[i];
         for (unsigned c = 0; same && c < ncpus_of[i]; c++)
             same &= topo->nodes[i].cpus[c] == cpus_of[i][c];
         for (unsigned j = 0; same && j < nnodes; j++)
-            same &= mmc_topology_distance(topo, i, j) == dist[i][j];
+            same &= _mmc_topology_distance(topo, i, j) == dist[i][j];
     }
     t_ok(same, "hwloc's nodes, CPU lists and distances equal the kernel's sysfs");
     unsigned order[MAXN];
@@ -293,6 +293,6 @@ int main(void)
             back &= node_nr(i) == nr_before[i];
         t_ok(back, "after growing and mmc_fini every node's nr_hugepages is back where it was");
     }
-    mmc_topology_free(topo);
+    _mmc_topology_free(topo);
     return t_done();
 }

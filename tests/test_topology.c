@@ -62,7 +62,7 @@ static struct mmc_topology *load_ok(const char *path, const char *what)
 {
     struct mmc_topology *t = NULL;
     char err[512];
-    int rc = mmc_topology_load(path, &t, err, sizeof(err));
+    int rc = _mmc_topology_load(path, &t, err, sizeof(err));
     if (!check(rc == 0 && t != NULL, "load %s", what))
         printf("# rc %d: %s\n", rc, err);
     return rc == 0 ? t : NULL;
@@ -124,7 +124,7 @@ static void test_4node(const char *path)
     check(t->from_xml == 1 && strcmp(t->source, path) == 0, "4node: from_xml and source");
     check(t->has_distances == 1, "4node: has_distances");
     if (t->nnodes != 4) {
-        mmc_topology_free(t);
+        _mmc_topology_free(t);
         return;
     }
     for (unsigned i = 0; i < 4; i++) {
@@ -144,32 +144,32 @@ static void test_4node(const char *path)
               "4node: node %u 1 GiB pages total = free = %" PRIu64, i, expect_1g_pages[i]);
         check(n->npagesizes == 2 && n->pagesizes[0].page_bytes < n->pagesizes[1].page_bytes,
               "4node: node %u page sizes ascending", i);
-        check(mmc_topology_node_of_os_index(t, i) == (int)i, "4node: node_of_os_index(%u)", i);
+        check(_mmc_topology_node_of_os_index(t, i) == (int)i, "4node: node_of_os_index(%u)", i);
     }
     int dist_ok = 1;
     for (unsigned i = 0; i < 4; i++)
         for (unsigned j = 0; j < 4; j++)
-            dist_ok &= mmc_topology_distance(t, i, j) == expect_dist[i][j];
+            dist_ok &= _mmc_topology_distance(t, i, j) == expect_dist[i][j];
     check(dist_ok, "4node: distance matrix as written in the XML");
     for (unsigned i = 0; i < 4; i++)
         check_fallback(t, "4node", i, expect_fallback[i]);
     for (unsigned cpu = 0; cpu < 8; cpu++)
-        check(mmc_topology_node_of_cpu(t, cpu) == (int)(cpu / 2), "4node: node_of_cpu(%u) == %u",
+        check(_mmc_topology_node_of_cpu(t, cpu) == (int)(cpu / 2), "4node: node_of_cpu(%u) == %u",
               cpu, cpu / 2);
-    check(mmc_topology_node_of_cpu(t, 8) == -1, "4node: node_of_cpu(8) == -1");
-    check(mmc_topology_node_of_os_index(t, 4) == -1, "4node: node_of_os_index(4) == -1");
+    check(_mmc_topology_node_of_cpu(t, 8) == -1, "4node: node_of_cpu(8) == -1");
+    check(_mmc_topology_node_of_os_index(t, 4) == -1, "4node: node_of_os_index(4) == -1");
 
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (f) {
-        mmc_topology_print(t, f);
+        _mmc_topology_print(t, f);
         fclose(f);
         check(buf && strstr(buf, "CPUs 6-7") && strstr(buf, "1 GiB: 0 total"),
               "4node: print shows CPU lists and hugepage sizes");
         free(buf);
     }
-    mmc_topology_free(t);
+    _mmc_topology_free(t);
 }
 
 static void test_memonly(const char *path)
@@ -188,7 +188,7 @@ static void test_memonly(const char *path)
     if (!t)
         return;
     if (!check(t->nnodes == 3, "memonly: nnodes == 3 (got %u)", t->nnodes)) {
-        mmc_topology_free(t);
+        _mmc_topology_free(t);
         return;
     }
     check(t->nodes[0].os_index == 0 && t->nodes[1].os_index == 1 && t->nodes[2].os_index == 3,
@@ -199,19 +199,19 @@ static void test_memonly(const char *path)
     check(t->nodes[1].ncpus == 2 && t->nodes[1].cpus[0] == 2 && t->nodes[1].cpus[1] == 3,
           "memonly: node 1 CPUs 2-3");
     check(t->nodes[2].local_bytes == 8ull << 30, "memonly: node 2 has 8 GiB");
-    check(mmc_topology_node_of_os_index(t, 3) == 2, "memonly: OS node3 is node 2");
-    check(mmc_topology_node_of_os_index(t, 2) == -1, "memonly: no OS node2");
+    check(_mmc_topology_node_of_os_index(t, 3) == 2, "memonly: OS node3 is node 2");
+    check(_mmc_topology_node_of_os_index(t, 2) == -1, "memonly: no OS node2");
     for (unsigned cpu = 0; cpu < 4; cpu++)
-        check(mmc_topology_node_of_cpu(t, cpu) == (int)(cpu / 2),
+        check(_mmc_topology_node_of_cpu(t, cpu) == (int)(cpu / 2),
               "memonly: node_of_cpu(%u) == %u", cpu, cpu / 2);
     int dist_ok = 1;
     for (unsigned i = 0; i < 3; i++)
         for (unsigned j = 0; j < 3; j++)
-            dist_ok &= mmc_topology_distance(t, i, j) == expect_dist[i][j];
+            dist_ok &= _mmc_topology_distance(t, i, j) == expect_dist[i][j];
     check(dist_ok && t->has_distances, "memonly: distance matrix as written in the XML");
     for (unsigned i = 0; i < 3; i++)
         check_fallback(t, "memonly", i, expect_fallback[i]);
-    mmc_topology_free(t);
+    _mmc_topology_free(t);
 }
 
 static void test_errors(const char *data_dir)
@@ -219,7 +219,7 @@ static void test_errors(const char *data_dir)
     char path[4096], err[512] = "";
     struct mmc_topology *t = (struct mmc_topology *)&t;   /* must be reset to NULL */
     snprintf(path, sizeof(path), "%s/does-not-exist.xml", data_dir);
-    int rc = mmc_topology_load(path, &t, err, sizeof(err));
+    int rc = _mmc_topology_load(path, &t, err, sizeof(err));
     check(rc == -ENOENT, "missing XML: returns -ENOENT (got %d)", rc);
     check(t == NULL, "missing XML: *out is NULL");
     check(err[0] != '\0' && strstr(err, path) != NULL, "missing XML: message names the path");
@@ -227,12 +227,12 @@ static void test_errors(const char *data_dir)
 
     /* a file that exists but is not an hwloc XML */
     err[0] = '\0';
-    rc = mmc_topology_load("/proc/self/status", &t, err, sizeof(err));
+    rc = _mmc_topology_load("/proc/self/status", &t, err, sizeof(err));
     check(rc < 0 && t == NULL && strstr(err, "/proc/self/status"),
           "invalid XML: negative errno and message (rc %d)", rc);
     printf("# %s\n", err);
 
-    rc = mmc_topology_load(path, &t, NULL, 0);
+    rc = _mmc_topology_load(path, &t, NULL, 0);
     check(rc == -ENOENT, "missing XML with no err buffer: still -ENOENT");
 }
 
@@ -243,13 +243,13 @@ static void test_env(const char *xml_4node, const char *data_dir)
     if (t) {
         check(t->nnodes == 4 && t->from_xml && strcmp(t->source, xml_4node) == 0,
               "env: MMC_TOPOLOGY_XML names the XML that is loaded");
-        mmc_topology_free(t);
+        _mmc_topology_free(t);
     }
 
     char path[4096], err[512] = "";
     snprintf(path, sizeof(path), "%s/does-not-exist.xml", data_dir);
     setenv("MMC_TOPOLOGY_XML", path, 1);
-    int rc = mmc_topology_load(NULL, &t, err, sizeof(err));
+    int rc = _mmc_topology_load(NULL, &t, err, sizeof(err));
     check(rc == -ENOENT && strstr(err, "MMC_TOPOLOGY_XML"),
           "env: bad MMC_TOPOLOGY_XML is reported and the message names the variable");
     unsetenv("MMC_TOPOLOGY_XML");
@@ -309,7 +309,7 @@ static void print_diag(const struct mmc_topology *t)
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return;
-    mmc_topology_print(t, f);
+    _mmc_topology_print(t, f);
     fclose(f);
     for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
         printf("# %s\n", line);
@@ -387,7 +387,7 @@ static void test_live(void)
         closedir(d);
     }
     print_diag(t);
-    mmc_topology_free(t);
+    _mmc_topology_free(t);
 }
 
 int main(int argc, char **argv)

@@ -3,8 +3,8 @@
  * Owns: turning one hwloc topology (the live machine or an XML file) into struct mmc_topology:
  * nodes in ascending OS index order, the CPUs of each node, local memory, hugepage counts per
  * size, the distance matrix and each node's fallback order. The hwloc topology lives only for
- * the duration of mmc_topology_load; the result is plain heap data the caller frees with
- * mmc_topology_free. No global state: concurrent loads are independent.
+ * the duration of _mmc_topology_load; the result is plain heap data the caller frees with
+ * _mmc_topology_free. No global state: concurrent loads are independent.
  *
  * Which CPUs belong to a node: hwloc 2 gives every NUMA node the cpuset of the object it is
  * attached to (its locality), so a memory-only node (CXL, HBM, PMEM) does NOT have an empty
@@ -235,7 +235,7 @@ static int take_distances(struct mmc_topology *topo, const struct hwloc_distance
     if (!map)
         return 0;
     for (unsigned i = 0; i < n; i++) {
-        map[i] = d->objs[i] ? mmc_topology_node_of_os_index(topo, d->objs[i]->os_index) : -1;
+        map[i] = d->objs[i] ? _mmc_topology_node_of_os_index(topo, d->objs[i]->os_index) : -1;
         for (unsigned j = 0; j < i && map[i] >= 0; j++)
             if (map[j] == map[i])
                 map[i] = -1;
@@ -307,7 +307,7 @@ static int build_fallback(struct mmc_topology *topo)
         }
         topo->nodes[i].fallback = fb;
         for (unsigned j = 0; j < n; j++)
-            keys[j] = j == i ? j : ((uint64_t)mmc_topology_distance(topo, i, j) + 1) << 32 | j;
+            keys[j] = j == i ? j : ((uint64_t)_mmc_topology_distance(topo, i, j) + 1) << 32 | j;
         qsort(keys, n, sizeof(*keys), cmp_u64);
         for (unsigned j = 0; j < n; j++)
             fb[j] = (unsigned)(keys[j] & UINT32_MAX);
@@ -366,14 +366,14 @@ static int build(hwloc_topology_t htopo, struct mmc_topology *topo, int live,
     return 0;
 }
 
-int mmc_topology_load(const char *xml_path, struct mmc_topology **out, char *err, size_t errlen)
+int _mmc_topology_load(const char *xml_path, struct mmc_topology **out, char *err, size_t errlen)
 {
     char ebuf[128];
     const char *remedy = "check the path";
     if (err && errlen)
         err[0] = '\0';
     if (!out)
-        return set_err(err, errlen, -EINVAL, "mmc_topology_load: out is NULL");
+        return set_err(err, errlen, -EINVAL, "_mmc_topology_load: out is NULL");
     *out = NULL;
     if (!xml_path) {
         const char *env = getenv("MMC_TOPOLOGY_XML");
@@ -392,14 +392,14 @@ int mmc_topology_load(const char *xml_path, struct mmc_topology **out, char *err
     /* hwloc reports a missing file only as a failed load; test it first for a precise errno */
     if (xml_path && access(xml_path, R_OK) != 0) {
         int e = errno;
-        mmc_topology_free(topo);
+        _mmc_topology_free(topo);
         return set_err(err, errlen, -e, "cannot load hwloc XML '%s': %s (%s)", xml_path,
                        errno_text(e, ebuf, sizeof(ebuf)), remedy);
     }
 
     hwloc_topology_t htopo;
     if (hwloc_topology_init(&htopo) < 0) {
-        mmc_topology_free(topo);
+        _mmc_topology_free(topo);
         return set_err(err, errlen, -ENOMEM, "hwloc_topology_init failed: out of memory");
     }
     int rc = 0;
@@ -428,14 +428,14 @@ int mmc_topology_load(const char *xml_path, struct mmc_topology **out, char *err
     }
     hwloc_topology_destroy(htopo);
     if (rc < 0) {
-        mmc_topology_free(topo);
+        _mmc_topology_free(topo);
         return rc;
     }
     *out = topo;
     return 0;
 }
 
-void mmc_topology_free(struct mmc_topology *topo)
+void _mmc_topology_free(struct mmc_topology *topo)
 {
     if (!topo)
         return;
@@ -449,7 +449,7 @@ void mmc_topology_free(struct mmc_topology *topo)
     free(topo);
 }
 
-int mmc_topology_node_of_cpu(const struct mmc_topology *topo, unsigned cpu)
+int _mmc_topology_node_of_cpu(const struct mmc_topology *topo, unsigned cpu)
 {
     for (unsigned n = 0; n < topo->nnodes; n++)
         for (unsigned i = 0; i < topo->nodes[n].ncpus; i++)
@@ -458,7 +458,7 @@ int mmc_topology_node_of_cpu(const struct mmc_topology *topo, unsigned cpu)
     return -1;
 }
 
-int mmc_topology_node_of_os_index(const struct mmc_topology *topo, unsigned os_index)
+int _mmc_topology_node_of_os_index(const struct mmc_topology *topo, unsigned os_index)
 {
     for (unsigned n = 0; n < topo->nnodes; n++)
         if (topo->nodes[n].os_index == os_index)
@@ -496,7 +496,7 @@ static void print_bytes(FILE *f, uint64_t bytes)
         fprintf(f, "%.1f %s", (double)bytes / (double)scale, unit[u]);
 }
 
-void mmc_topology_print(const struct mmc_topology *topo, FILE *f)
+void _mmc_topology_print(const struct mmc_topology *topo, FILE *f)
 {
     unsigned n = topo->nnodes;
     fprintf(f, "topology: %u NUMA node%s from %s\n", n, n == 1 ? "" : "s", topo->source);
@@ -527,7 +527,7 @@ void mmc_topology_print(const struct mmc_topology *topo, FILE *f)
     for (unsigned i = 0; i < n; i++) {
         fprintf(f, " %4u", i);
         for (unsigned j = 0; j < n; j++)
-            fprintf(f, " %4" PRIu32, mmc_topology_distance(topo, i, j));
+            fprintf(f, " %4" PRIu32, _mmc_topology_distance(topo, i, j));
         fprintf(f, "\n");
     }
     fprintf(f, "fallback order:\n");

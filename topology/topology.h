@@ -49,22 +49,22 @@ struct mmc_topology {
 /* Discover the topology. xml_path NULL: the live machine (and the MMC_TOPOLOGY_XML environment
  * variable, if set, names an XML file to load instead). Returns 0 and *out, or a negative errno
  * with a message in err (naming the cause and the remedy). */
-int mmc_topology_load(const char *xml_path, struct mmc_topology **out, char *err, size_t errlen);
-void mmc_topology_free(struct mmc_topology *topo);
+int _mmc_topology_load(const char *xml_path, struct mmc_topology **out, char *err, size_t errlen);
+void _mmc_topology_free(struct mmc_topology *topo);
 
 /* Node number whose cpus[] holds the OS CPU `cpu`, or -1. */
-int mmc_topology_node_of_cpu(const struct mmc_topology *topo, unsigned cpu);
+int _mmc_topology_node_of_cpu(const struct mmc_topology *topo, unsigned cpu);
 
 /* Node number for a kernel OS index, or -1. */
-int mmc_topology_node_of_os_index(const struct mmc_topology *topo, unsigned os_index);
+int _mmc_topology_node_of_os_index(const struct mmc_topology *topo, unsigned os_index);
 
 /* Distance from node a to node b (node numbers). */
-static inline uint32_t mmc_topology_distance(const struct mmc_topology *topo, unsigned a, unsigned b)
+static inline uint32_t _mmc_topology_distance(const struct mmc_topology *topo, unsigned a, unsigned b)
 {
     return topo->distance[(size_t)a * topo->nnodes + b];
 }
 
 /* Write a human-readable summary (nodes, CPUs, memory, hugepages, distances, fallback) to f. */
-void mmc_topology_print(const struct mmc_topology *topo, FILE *f);
+void _mmc_topology_print(const struct mmc_topology *topo, FILE *f);
 
 #endif

@@ -14,10 +14,10 @@
  * Algorithm (find): runs from the highest PFN down, starting at the last run that begins at or
  * below highest_pfn (binary search) and stopping at the first that ends below lowest_pfn;
  * skipped at once if the node is not in the mask, the run has fewer free frames than asked, or
- * its window (the run clipped to [lowest, highest]) is shorter than the block. Inside a window
- * a frontier F holds the highest start not yet ruled out, beginning at the window's top:
+ * its clip (the run clipped to [lowest, highest]) is shorter than the block. Inside a clip
+ * a frontier F holds the highest start not yet ruled out, beginning at the clip's top:
  *   1. s = F, lowered when [s, s + n) crosses a multiple m of the boundary to s = m - n (every
- *      start in (m - n, F] crosses m, since n <= boundary); s below the window: next run.
+ *      start in (m - n, F] crosses m, since n <= boundary); s below the clip: next run.
  *   2. scan [s, s + n) from its top for a used frame, a word at a time, skipping all-free words
  *      (clz of the inverted word). None: s is the answer.
  *   3. a used frame u: every start in (u - n, s] contains it. Scan down from u for the highest
@@ -30,8 +30,8 @@
  *
  * Placement: top-down first fit, the highest-PFN satisfying block: exactly linear's choice, so
  * the two can be compared block for block. Complete: fails only when no satisfying block exists
- * (each start is ruled out only with a used frame, a crossed boundary or the window's edge).
- * Time: find O(log runs + runs in the range + W + S), W the words of the windows scanned (64
+ * (each start is ruled out only with a used frame, a crossed boundary or the clip's edge).
+ * Time: find O(log runs + runs in the range + W + S), W the words of the clips scanned (64
  * frames a step, one directory look-up per hugepage entered) and S the free stretches met that
  * are too short (O(1) words each); take / give O(n / 64 + hugepages touched) plus the run's
  * free count, O(1) in the run take / give last touched, else O(log runs). add: O(hp_frames /
@@ -227,7 +227,7 @@ static int bitmap_create(const struct mmc_frames *f, void **engine)
     return 0;
 }
 
-/* Search one run's window [lo, hi) (PFNs, hi - lo >= n). 0 and *first, -ENOMEM, -EAGAIN. */
+/* Search one run's clip [lo, hi) (PFNs, hi - lo >= n). 0 and *first, -ENOMEM, -EAGAIN. */
 static int search_run(const struct bitmap *b, uint64_t lo, uint64_t hi, const struct mmc_search *rq,
                       uint64_t *work, uint64_t *first)
 {
@@ -277,7 +277,7 @@ static int bitmap_find(void *engine, const struct mmc_search *rq, uint64_t *firs
         if (!(rq->node_mask & (1ull << br->node)) || br->free < n)
             continue;
         uint64_t lo, hi; /* the run clipped to the range */
-        if (!mmc_run_window(&run, rq, &lo, &hi))
+        if (!mmc_run_clip(&run, rq, &lo, &hi))
             continue;
         int rc = search_run(b, lo, hi, rq, work, first_frame);
         if (rc != -ENOMEM)

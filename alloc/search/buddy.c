@@ -16,7 +16,7 @@
  *     exist up to floor(log2) of a bound on the longest run (raised by reserve()).
  * "The highest free block of order k at or below frame x" is O(log_64 sections + the words of
  * one section and one hugepage) word reads, and a per-order count skips empty orders. Node
- * filter: a search on node n is clipped to n's extent (its lowest to its highest frame) and
+ * filter: a search on node n is clipped to n's frame range (its lowest to its highest frame) and
  * skips a block of another node together with the rest of that block's run (runs are on one
  * node), so with nodes in disjoint PFN ranges it never meets another node's block.
  * The free frames the fallback widens through are read from the frame database's free plane
@@ -58,7 +58,7 @@
  * O(O (log_64 S + 8 + hp_frames / 2^(k + 6))) per node (the sbm's words: at most a section's
  * 8 and one hugepage's leaf per order k, which is scanned a word at a time: up to 8 words for
  * 2 MiB hugepages, 4096 for order 0 of a 1 GiB one), plus one block and a run lookup (O(log R))
- * per run of another node met inside the node's extent (none when nodes occupy disjoint
+ * per run of another node met inside the node's frame range (none when nodes occupy disjoint
  * ranges); fallback O(C (n / 64 + log R + log_64 S)), C the free blocks of orders
  * floor(log2 n) - 1 .. k0 - 1 meeting the range (+ 2 per higher order, those straddling the
  * range's ends): the buddy's blind spot, paid only when no single block holds the request,
@@ -78,7 +78,7 @@
  * per frame of span.
  * Limits: 64 orders. max_work counts blocks examined (those of other nodes skipped included)
  * plus free-plane words read by the fallback; beyond it find returns -EAGAIN. With nodes
- * interleaved inside one another's extents a search on one node pays a block per run of the
+ * interleaved inside one another's frame ranges a search on one node pays a block per run of the
  * others that holds a free block of the order examined, up to max_work.
  */
 #include <stdlib.h>
@@ -340,7 +340,7 @@ struct query {
     unsigned node;              /* the node searched */
     uint64_t n;                 /* frames wanted */
     uint64_t b;                 /* boundary in frames, 0 = none */
-    uint64_t lo, hi;            /* allowed frames [lo, hi), inside the node's extent */
+    uint64_t lo, hi;            /* allowed frames [lo, hi), inside the node's frame range */
     uint64_t steps, max_steps;  /* blocks examined + words read; the bound (UINT64_MAX: none) */
 };
 
@@ -631,7 +631,7 @@ static uint64_t longest_run(const struct mmc_frames *f)
     return l;
 }
 
-/* The hugepage of ordinal o (present in f) becomes part of its node's extent and longest run. */
+/* The hugepage of ordinal o (present in f) becomes part of its node's frame range and longest run. */
 static void note_hugepage(struct buddy *bd, uint32_t o, uint64_t first)
 {
     const struct mmc_frames *f = bd->f;
@@ -669,7 +669,7 @@ static int buddy_create(const struct mmc_frames *f, void **engine)
     const uint64_t l = longest_run(f);
     if (raise_kmax(bd, l > f->hp_frames ? l : f->hp_frames) < 0 || reserve_added(bd) < 0)
         goto nomem;
-    for (uint64_t r = 0; r < f->nruns; r++) { /* extents; blocks: each maximal free stretch */
+    for (uint64_t r = 0; r < f->nruns; r++) { /* frame ranges; blocks: each maximal free stretch */
         const struct mmc_run *run = &f->runs[r];
         const uint64_t end = run->first_frame + run->frames;
         uint64_t start = NONE; /* of the free stretch being read */

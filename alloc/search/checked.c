@@ -17,7 +17,7 @@
  * with nothing between. */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "search.h"
 
 struct checked {
     struct mmc_engine_ops ops; /* the real engine's name, summary, work unit and bound; the shims */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "search.h"
 
 const struct mmc_engine_ops *const _mmc_engines[] = {
     &_mmc_engine_linear,

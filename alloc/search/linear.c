@@ -4,7 +4,7 @@
  * each run, clipped to [lowest, highest], frames from the top down, counting the free frames
  * just above the one examined; the first frame at which a block of n free frames starts that
  * crosses no multiple of the boundary is the answer, and the scan stops there (first fit: it
- * never reads below the block it returns). A used frame with fewer than n frames of the window
+ * never reads below the block it returns). A used frame with fewer than n frames of the run's clip
  * below it ends the run. This is how Windows searches: high memory first, low memory left for
  * devices with addressing limits.
  *
@@ -56,8 +56,8 @@ static int linear_find(void *engine, const struct mmc_search *rq, uint64_t *firs
             rc = -EAGAIN;
             goto out;
         }
-        uint64_t lo, hi; /* the run's PFN window clipped to the range, [lo, hi) */
-        if (!(rq->node_mask & (1ull << run->node)) || !mmc_run_window(run, rq, &lo, &hi))
+        uint64_t lo, hi; /* the run's clip: its PFNs inside the range, [lo, hi) */
+        if (!(rq->node_mask & (1ull << run->node)) || !mmc_run_clip(run, rq, &lo, &hi))
             continue;
         const uint64_t delta = run->base_pfn - run->first_frame; /* PFN - frame index */
         const uint64_t hmask = f->hp_frames - 1;

@@ -8,7 +8,7 @@
  * (mmcontig check-engine) and benchmarking one; examples/bottomup/ is a complete one.
  *
  * Vocabulary: a frame is one 4 KiB physical page, named by its PFN; a hugepage is the kernel's
- * 2 MiB or 1 GiB page the pool is made of; a run is a maximal stretch of physically adjacent
+ * 2 MiB or 1 GiB page the pool is made of; a run is a maximal sequence of physically adjacent
  * frames of the pool on one node; a section is 512 hugepage slots of the span.
  *
  * ---- The frame database an engine sees ----
@@ -291,8 +291,9 @@ struct mmc_search {
                                    exists (not FAST_ONLY); engines ignore it */
 };
 
-/* The PFN window [*lo, *hi) of a run clipped to rq's range; false if it cannot hold rq->frames. */
-static inline bool mmc_run_window(const struct mmc_run *run, const struct mmc_search *rq, uint64_t *lo,
+/* The run's clip: the PFNs [*lo, *hi) of the run inside rq's range; false if it cannot hold
+ * rq->frames. */
+static inline bool mmc_run_clip(const struct mmc_run *run, const struct mmc_search *rq, uint64_t *lo,
                                   uint64_t *hi)
 {
     const uint64_t end = run->base_pfn + run->frames;
@@ -300,6 +301,9 @@ static inline bool mmc_run_window(const struct mmc_run *run, const struct mmc_se
     *hi = rq->highest_pfn < end - 1 ? rq->highest_pfn + 1 : end;
     return *hi > *lo && *hi - *lo >= rq->frames;
 }
+/* The former name of mmc_run_clip (engine interface 2 and before), for plugins written
+ * against it; it goes in the next interface version. */
+#define mmc_run_window mmc_run_clip
 
 /* The interface every engine implements. The frame database is the truth: the caller updates
  * it first, then tells the engine with take() or give(); a range given to take() / give() lies

@@ -301,8 +301,8 @@ static inline bool mmc_run_clip(const struct mmc_run *run, const struct mmc_sear
     *hi = rq->highest_pfn < end - 1 ? rq->highest_pfn + 1 : end;
     return *hi > *lo && *hi - *lo >= rq->frames;
 }
-/* The former name of mmc_run_clip (engine interface 2 and before), for plugins written
- * against it; it goes in the next interface version. */
+/* The former name of mmc_run_clip (until this commit), for plugins written
+ * against it; it goes with the next MMC_ENGINE_INTERFACE_VERSION. */
 #define mmc_run_window mmc_run_clip
 
 /* The interface every engine implements. The frame database is the truth: the caller updates

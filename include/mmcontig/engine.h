@@ -301,7 +301,7 @@ static inline bool mmc_run_clip(const struct mmc_run *run, const struct mmc_sear
     *hi = rq->highest_pfn < end - 1 ? rq->highest_pfn + 1 : end;
     return *hi > *lo && *hi - *lo >= rq->frames;
 }
-/* The former name of mmc_run_clip (until this commit), for plugins written
+/* The former name of mmc_run_clip (mmcontig 0.1.0), for plugins written
  * against it; it goes with the next MMC_ENGINE_INTERFACE_VERSION. */
 #define mmc_run_window mmc_run_clip
 

@@ -121,6 +121,55 @@ struct worker {
     unsigned index;
 };
 
+/* One allocation of the mix, drawn from the worker's generator: its kind and arguments (count
+ * or bytes, range low and high, boundary; a3 UINT64_MAX: no range). */
+static char draw_alloc(const struct tracer *t, uint64_t *s, double wsum, uint64_t *a1, uint64_t *a2,
+                       uint64_t *a3, uint64_t *a4)
+{
+    const struct mmc_aging *c = t->cfg;
+    double r = _mmc_rand_unit(s) * wsum;
+    *a2 = 0, *a3 = UINT64_MAX, *a4 = 0;
+    if ((r -= c->mix_mdl) < 0) {
+        *a1 = (uint64_t)fmin(4096.0, fmax(1.0, exp(log(16.0) + normal(s))));
+        return OP_MDL;
+    }
+    if ((r -= c->mix_contig) < 0) {
+        *a1 = (uint64_t)exp(log(4096.0) + _mmc_rand_unit(s) * (log(8.0 * 1048576) - log(4096.0)));
+        double cr = _mmc_rand_unit(s);
+        if (cr >= 0.5 && cr < 0.7) {
+            *a2 = t->lo_pfn << MMC_FRAME_SHIFT;
+            *a3 = (t->lo_pfn + (t->hi_pfn - t->lo_pfn) * 3 / 4) << MMC_FRAME_SHIFT;
+        } else if (cr >= 0.7) {
+            uint64_t b = 4096;
+            while (b < *a1)
+                b <<= 1;
+            *a4 = b << (_mmc_rand(s) % 3);
+            if (cr >= 0.9) {
+                *a2 = t->lo_pfn << MMC_FRAME_SHIFT;
+                *a3 = (t->lo_pfn + (t->hi_pfn - t->lo_pfn) * 3 / 4) << MMC_FRAME_SHIFT;
+            }
+        }
+        return OP_CONTIG;
+    }
+    *a1 = (uint64_t)fmin(4096.0, fmax(1.0, exp(log(8.0) + normal(s))));
+    return (r -= c->mix_movable) < 0 ? OP_MOVABLE : OP_STANDBY;
+}
+
+/* Append o to the worker's live objects. false: no memory (nothing changed). */
+static bool push_live(struct object **live, size_t *nlive, size_t *cap, const struct object *o)
+{
+    if (*nlive == *cap) {
+        const size_t ncap = *cap ? 2 * *cap : 256;
+        struct object *nl = realloc(*live, ncap * sizeof(**live));
+        if (!nl)
+            return false;
+        *live = nl;
+        *cap = ncap;
+    }
+    (*live)[(*nlive)++] = *o;
+    return true;
+}
+
 static void *work(void *arg)
 {
     struct worker *w = arg;
@@ -156,66 +205,31 @@ static void *work(void *arg)
                 int ok = do_alloc(t, OP_STANDBY, count, 0, 0, 0, &n);
                 if (t->out)
                     fprintf(t->out, "A %" PRIu64 " %c %" PRIu64 " 0 0 0 %d\n", id, OP_STANDBY, count, ok);
-                if (ok) {
-                    n.id = id;
-                    if (nlive == cap) {
-                        cap = cap ? 2 * cap : 256;
-                        live = realloc(live, cap * sizeof(*live));
-                    }
-                    live[nlive++] = n;
-                } else {
+                n.id = id;
+                if (ok && !push_live(&live, &nlive, &cap, &n)) {
+                    t->error = -ENOMEM;
+                    do_free(t, &n);
+                } else if (!ok) {
                     free(n.handles);
                 }
             }
         } else {
-            double r = _mmc_rand_unit(&s) * wsum;
             char kind;
-            uint64_t a1 = 0, a2 = 0, a3 = UINT64_MAX, a4 = 0;
-            if ((r -= c->mix_mdl) < 0) {
-                kind = OP_MDL;
-                a1 = (uint64_t)fmin(4096.0, fmax(1.0, exp(log(16.0) + normal(&s))));
-            } else if ((r -= c->mix_contig) < 0) {
-                kind = OP_CONTIG;
-                a1 = (uint64_t)exp(log(4096.0) + _mmc_rand_unit(&s) * (log(8.0 * 1048576) - log(4096.0)));
-                double cr = _mmc_rand_unit(&s);
-                if (cr >= 0.5 && cr < 0.7) {
-                    a2 = t->lo_pfn << MMC_FRAME_SHIFT;
-                    a3 = (t->lo_pfn + (t->hi_pfn - t->lo_pfn) * 3 / 4) << MMC_FRAME_SHIFT;
-                } else if (cr >= 0.7) {
-                    uint64_t b = 4096;
-                    while (b < a1)
-                        b <<= 1;
-                    a4 = b << (_mmc_rand(&s) % 3);
-                    if (cr >= 0.9) {
-                        a2 = t->lo_pfn << MMC_FRAME_SHIFT;
-                        a3 = (t->lo_pfn + (t->hi_pfn - t->lo_pfn) * 3 / 4) << MMC_FRAME_SHIFT;
-                    }
-                }
-            } else {
-                kind = (r -= c->mix_movable) < 0 ? OP_MOVABLE : OP_STANDBY;
-                a1 = (uint64_t)fmin(4096.0, fmax(1.0, exp(log(8.0) + normal(&s))));
-            }
+            uint64_t a1, a2, a3, a4;
+            kind = draw_alloc(t, &s, wsum, &a1, &a2, &a3, &a4);
             uint64_t id = t->next_id++;
             struct object o;
             int ok = do_alloc(t, kind, a1, a2, a3, a4, &o);
             if (t->out)
                 fprintf(t->out, "A %" PRIu64 " %c %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %d\n", id,
                         kind, a1, a2, a3, a4, ok);
-            if (ok) {
-                o.id = id;
-                if (nlive == cap) {
-                    cap = cap ? 2 * cap : 256;
-                    struct object *nl = realloc(live, cap * sizeof(*live));
-                    if (!nl) {
-                        t->error = -ENOMEM;
-                        do_free(t, &o);
-                        pthread_mutex_unlock(&t->lock);
-                        break;
-                    }
-                    live = nl;
-                }
-                live[nlive++] = o;
-            } else {
+            o.id = id;
+            if (ok && !push_live(&live, &nlive, &cap, &o)) {
+                t->error = -ENOMEM;
+                do_free(t, &o);
+                pthread_mutex_unlock(&t->lock);
+                break;
+            } else if (!ok) {
                 free(o.handles);
             }
         }

@@ -179,18 +179,25 @@ static void give_frames(struct mmc_partition *part, const PFN_NUMBER *pfns, uint
     }
 }
 
-MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t low_address,
-                                                int64_t high_address, int64_t skip_bytes,
-                                                uint64_t total_bytes, int cache_type, uint32_t flags)
+/* An MDL request, its arguments decoded and checked. */
+struct mdl_req {
+    uint64_t lo_pfn, hi_pfn;    /* the first window's pages, [lo_pfn, hi_pfn] */
+    uint64_t skip_frames;       /* SkipBytes in frames (0: one window) */
+    uint64_t want;              /* pages asked for */
+    uint64_t chunk_frames;      /* REQUIRE_CONTIGUOUS_CHUNKS: each chunk's length, else 0 */
+    bool fully, chunks;
+};
+
+/* Check the arguments of mmc_allocate_pages_for_mdl and decode them into *r. 0, or -EINVAL
+ * with the last error naming the argument. */
+static int mdl_args(int64_t low_address, int64_t high_address, int64_t skip_bytes,
+                    uint64_t total_bytes, int cache_type, uint32_t flags, struct mdl_req *r)
 {
-    _mmc_clear_error(); /* the last error is this call's */
     const uint64_t low = (uint64_t)low_address, high = (uint64_t)high_address;
     const uint64_t skip = (uint64_t)skip_bytes;
-    const bool fully = flags & MM_ALLOCATE_FULLY_REQUIRED;
-    const bool chunks = flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS;
-    bool clustered = flags & MM_ALLOCATE_PREFER_CONTIGUOUS; /* or the partition's policy, below */
-
-#define REJECT(...) return (_mmc_set_error("mmc_allocate_pages_for_mdl: " __VA_ARGS__), (PMDL)NULL)
+    r->fully = flags & MM_ALLOCATE_FULLY_REQUIRED;
+    r->chunks = flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS;
+#define REJECT(...) return (_mmc_set_error("mmc_allocate_pages_for_mdl: " __VA_ARGS__), -EINVAL)
     if (flags & ~KNOWN_FLAGS)
         REJECT("flags %#x has unknown bits %#x", flags, flags & ~KNOWN_FLAGS);
     if (flags & MM_ALLOCATE_AND_HOT_REMOVE)
@@ -201,32 +208,99 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
         REJECT("%s", total_bytes == 0 ? "TotalBytes is 0"
                                       : "SkipBytes is not a non-negative multiple of the page size");
     if (total_bytes > MDL_MAX_BYTES) {
-        if (fully)
+        if (r->fully)
             REJECT("TotalBytes above 4 GiB - PAGE_SIZE with MM_ALLOCATE_FULLY_REQUIRED");
         total_bytes = MDL_MAX_BYTES;
     }
-    uint64_t want = (total_bytes + PAGE_SIZE - 1) >> PAGE_SHIFT;
-    uint64_t chunk_frames = 0;
-    if (chunks) {
+    r->want = (total_bytes + PAGE_SIZE - 1) >> PAGE_SHIFT;
+    r->chunk_frames = 0;
+    if (r->chunks) {
         if (skip == 0) {
-            chunk_frames = want; /* one block */
+            r->chunk_frames = r->want; /* one block */
         } else {
-            if (skip & (skip - 1) || ((uint64_t)want << PAGE_SHIFT) % skip)
+            if (skip & (skip - 1) || ((uint64_t)r->want << PAGE_SHIFT) % skip)
                 REJECT("MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS: SkipBytes must be a power of two "
                        "dividing TotalBytes");
-            chunk_frames = skip >> PAGE_SHIFT;
+            r->chunk_frames = skip >> PAGE_SHIFT;
         }
     }
     if (low > UINT64_MAX - (PAGE_SIZE - 1))
         REJECT("LowAddress %#llx holds no whole page", (unsigned long long)low);
-    const uint64_t lo_pfn = (low + PAGE_SIZE - 1) >> PAGE_SHIFT, hi_pfn = high >> PAGE_SHIFT;
-    if (lo_pfn > hi_pfn)
+    r->lo_pfn = (low + PAGE_SIZE - 1) >> PAGE_SHIFT;
+    r->hi_pfn = high >> PAGE_SHIFT;
+    r->skip_frames = skip >> PAGE_SHIFT;
+    if (r->lo_pfn > r->hi_pfn)
         REJECT("LowAddress %#llx is above HighAddress %#llx", (unsigned long long)low,
                (unsigned long long)high);
 #undef REJECT
+    return 0;
+}
+
+/* Take the request's pages once, into pfns[got..): chunks by the engine, single pages window
+ * by window and node by node. Returns the new count. Partition lock held. */
+static uint64_t take_once(struct mmc_partition *part, const struct mdl_req *r, const unsigned *order,
+                          unsigned nnodes, bool clustered, uint64_t got, PPFN_NUMBER pfns)
+{
+    _mmc_check(_mmc_mutex_held(&part->lock));
+    const struct mmc_frames *f = &part->frames;
+    const uint64_t top_pfn = f->runs[f->nruns - 1].base_pfn + f->runs[f->nruns - 1].frames - 1;
+    if (r->chunks) {
+        /* Each chunk chunk_frames long; with Skip it is Skip-aligned: a block as long as the
+         * boundary that does not cross it starts on it. */
+        struct mmc_search rq = {.frames = r->chunk_frames, .lowest_pfn = r->lo_pfn, .highest_pfn = r->hi_pfn,
+                                .boundary_frames = r->skip_frames ? r->chunk_frames : 0};
+        while (got < r->want) {
+            uint64_t first = 0, work;
+            int rc = -ENOMEM;
+            for (unsigned k = 0; k < nnodes && rc < 0; k++) {
+                rq.node_mask = 1ull << order[k];
+                rc = part->engine->find(part->engine_state, &rq, &first, &work);
+            }
+            if (rc < 0)
+                break;
+            _mmc_frames_set(&part->frames, first, r->chunk_frames, MMC_FRAME_MDL);
+            part->engine->take(part->engine_state, first, r->chunk_frames);
+            for (uint64_t j = 0; j < r->chunk_frames; j++)
+                pfns[got++] = mmc_frame_pfn(f, first + j);
+        }
+        return got;
+    }
+    for (uint64_t k = 0; got < r->want; k++) {
+        /* window k: [lo + k*skip, hi + k*skip], while it starts inside the pool */
+        const uint64_t step = k * r->skip_frames;
+        if (k && (r->skip_frames == 0 || r->lo_pfn + step > top_pfn || step > UINT64_MAX - r->hi_pfn))
+            break;
+        for (unsigned j = 0; j < nnodes && got < r->want; j++)
+            got += take_scattered(part, order[j], r->lo_pfn + step, r->hi_pfn + step, r->want - got,
+                                  clustered, pfns + got);
+    }
+    return got;
+}
+
+/* Zero the pages, a physically contiguous stretch at a time, through the read-write view (by
+ * physical address: the views never move, the frame database may grow). */
+static void zero_pages(const struct mmc_partition *part, const PFN_NUMBER *pfns, uint64_t got)
+{
+    for (uint64_t k = 0; k < got;) {
+        uint64_t len = 1;
+        while (k + len < got && pfns[k + len] == pfns[k] + len)
+            len++;
+        memset(_mmc_pool_va(&part->pool, pfns[k], false), 0, len << PAGE_SHIFT);
+        k += len;
+    }
+}
+
+MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t low_address,
+                                                int64_t high_address, int64_t skip_bytes,
+                                                uint64_t total_bytes, int cache_type, uint32_t flags)
+{
+    _mmc_clear_error(); /* the last error is this call's */
+    struct mdl_req r;
+    if (mdl_args(low_address, high_address, skip_bytes, total_bytes, cache_type, flags, &r) < 0)
+        return NULL;
     if (!handle && _mmc_ensure_init() < 0) /* a PartitionObject exists without init */
         return NULL;
-
+    const uint64_t want = r.want;
     struct mdl_hdr *h = malloc(sizeof(*h) + sizeof(MDL) + (2 * want + 1) * sizeof(PFN_NUMBER));
     if (!h)
         return NULL;
@@ -252,52 +326,22 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
                                                       flags & MM_ALLOCATE_FROM_LOCAL_NODE_ONLY, order);
     _mmc_partition_lock(part);
     part->st.mdl_calls++;
-    clustered |= part->placement == MMC_PLACE_CLUSTERED;
-    const struct mmc_frames *f = &part->frames;
+    const bool clustered = (flags & MM_ALLOCATE_PREFER_CONTIGUOUS) || part->placement == MMC_PLACE_CLUSTERED;
     /* Short: grow the pool once (MM_ALLOCATE_NO_WAIT must not block: never) and take again. */
     const bool may_grow = !(flags & MM_ALLOCATE_NO_WAIT) && !_mmc_partition_no_growth(part);
     for (unsigned attempt = 0;; attempt++) {
-        const uint64_t top_pfn = f->runs[f->nruns - 1].base_pfn + f->runs[f->nruns - 1].frames - 1;
-        if (chunks) {
-            /* Each chunk chunk_frames long; with Skip it is Skip-aligned: a block as long as the
-             * boundary that does not cross it starts on it. */
-            struct mmc_search rq = {.frames = chunk_frames, .lowest_pfn = lo_pfn, .highest_pfn = hi_pfn,
-                                    .boundary_frames = skip ? chunk_frames : 0};
-            while (got < want) {
-                uint64_t first = 0, work;
-                int rc = -ENOMEM;
-                for (unsigned k = 0; k < nnodes && rc < 0; k++) {
-                    rq.node_mask = 1ull << order[k];
-                    rc = part->engine->find(part->engine_state, &rq, &first, &work);
-                }
-                if (rc < 0)
-                    break;
-                _mmc_frames_set(&part->frames, first, chunk_frames, MMC_FRAME_MDL);
-                part->engine->take(part->engine_state, first, chunk_frames);
-                for (uint64_t j = 0; j < chunk_frames; j++)
-                    pfns[got++] = mmc_frame_pfn(f, first + j);
-            }
-        } else {
-            for (uint64_t k = 0; got < want; k++) {
-                /* window k: [lo + k*skip, hi + k*skip], while it starts inside the pool */
-                if (k && (skip == 0 || lo_pfn + k * (skip >> PAGE_SHIFT) > top_pfn ||
-                          k * (skip >> PAGE_SHIFT) > UINT64_MAX - hi_pfn))
-                    break;
-                uint64_t wlo = lo_pfn + k * (skip >> PAGE_SHIFT), whi = hi_pfn + k * (skip >> PAGE_SHIFT);
-                for (unsigned j = 0; j < nnodes && got < want; j++)
-                    got += take_scattered(part, order[j], wlo, whi, want - got, clustered, pfns + got);
-            }
-        }
+        got = take_once(part, &r, order, nnodes, clustered, got, pfns);
         if (got >= want || attempt == 1 || !may_grow)
             break;
-        const uint64_t hpf = f->hp_frames, npages = (want - got + hpf - 1) / hpf + (chunks ? 1 : 0);
+        const uint64_t hpf = part->frames.hp_frames;
+        const uint64_t npages = (want - got + hpf - 1) / hpf + (r.chunks ? 1 : 0);
         bool grown = false;
         for (unsigned k = 0; k < nnodes && !grown; k++)
             grown = _mmc_partition_grow_locked(part, order[k], part->pool.page_bytes, npages) == 0;
         if (!grown)
             break;
     }
-    if (got == 0 || (fully && got < want)) {
+    if (got == 0 || (r.fully && got < want)) {
         give_frames(part, pfns, got);
         _mmc_partition_unlock(part);
         _mmc_read_exit();
@@ -307,16 +351,8 @@ MMC_API struct _MDL *mmc_allocate_pages_for_mdl(mmc_partition_t *handle, int64_t
     }
     const bool zero = !(flags & MM_DONT_ZERO_ALLOCATION) && !part->pool.simulated; /* no memory */
     _mmc_partition_unlock(part);
-
-    if (zero) { /* by physical address: the views never move, the frame database may grow */
-        for (uint64_t k = 0; k < got;) {
-            uint64_t len = 1;
-            while (k + len < got && pfns[k + len] == pfns[k] + len)
-                len++;
-            memset(_mmc_pool_va(&part->pool, pfns[k], false), 0, len << PAGE_SHIFT);
-            k += len;
-        }
-    }
+    if (zero)
+        zero_pages(part, pfns, got);
     _mmc_read_exit();
 
     pfns[got] = MM_EMPTY_LIST;

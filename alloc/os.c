@@ -619,6 +619,62 @@ static void short_msg(char *err, size_t errlen, const char *at, uint64_t page_by
          smaller);
 }
 
+/* topup's message when the node's counts cannot be read (rc): no such node, or no hugepages
+ * of that size. pool: the remedy names MMC_TOPOLOGY_XML / MMC_POOL / MMC_PAGE. */
+static void counts_unreadable(char *err, size_t errlen, int os_node, uint64_t page_bytes,
+                              const char *at, int rc, bool pool)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/sys/devices/system/node/node%d", os_node);
+    if (os_node >= 0 && access(dir, F_OK) != 0)
+        fail(err, errlen,
+             pool ? "node %d: this kernel has no such node (%s: %s): the topology mmcontig "
+                    "loaded is not this machine's; unset MMC_TOPOLOGY_XML, or give MMC_POOL "
+                    "sizes only for the nodes this machine has (mmcontig topology lists them)"
+                  : "node %d: this kernel has no such node (%s: %s); the kernel's node "
+                    "indexes are those of /sys/devices/system/node/node*",
+             os_node, dir, strerror(errno));
+    else
+        fail(err, errlen,
+             "%s: cannot read its %s hugepage counts (%s): this kernel or machine has no "
+             "%s hugepages %s; %s",
+             at, size_name(page_bytes), strerror(-rc), size_name(page_bytes),
+             os_node < 0 ? "(see /sys/kernel/mm/hugepages)" : "on that node",
+             pool ? "use MMC_PAGE=2M or a machine that supports them"
+                  : "use 2 MiB hugepages or a machine that supports them");
+}
+
+/* Whether the node has the memory to make `shortfall` more hugepages, keeping 1/16 of what is
+ * available and 128 MiB for everything else it runs: 0, or -ENOMEM with err saying how much
+ * fits (nothing is taken). */
+static int check_available(char *err, size_t errlen, int os_node, uint64_t page_bytes,
+                           uint64_t free_pages, uint64_t need, const char *at, const char *smaller,
+                           bool pool)
+{
+    const uint64_t shortfall = need - free_pages;
+    bool one_node = false;
+    const uint64_t avail = _mmc_os_available_bytes(os_node, &one_node);
+    const uint64_t usable = avail == UINT64_MAX ? UINT64_MAX
+                            : avail - avail / 16 > 128 * MMC_MIB ? avail - avail / 16 - 128 * MMC_MIB : 0;
+    if (usable == UINT64_MAX || shortfall <= usable / page_bytes)
+        return 0;
+    const uint64_t fits_mib = (free_pages + usable / page_bytes) * (page_bytes / MMC_MIB);
+    fail(err, errlen,
+         "%s: %llu free %s hugepages, %llu needed (%llu short): making %llu MiB more would "
+         "take more than the %llu MiB of memory %s has available (MemAvailable; nothing was "
+         "taken); %s: at most about %llu MiB fits now%s",
+         at, (unsigned long long)free_pages, size_name(page_bytes), (unsigned long long)need,
+         (unsigned long long)shortfall,
+         (unsigned long long)(shortfall * (page_bytes / MMC_MIB)),
+         (unsigned long long)(avail / MMC_MIB), at, smaller, (unsigned long long)fits_mib,
+         pool ? " on that node, e.g. " : "");
+    if (pool)
+        snprintf(err + strlen(err), errlen - strlen(err),
+                 one_node ? "MMC_POOL=%lluM" : "%lluM as this node's share in MMC_POOL",
+                 (unsigned long long)fits_mib);
+    return -ENOMEM;
+}
+
 /* Make `need` hugepages of the node takeable, under the lock (held by the caller for a pool,
  * across the fault-in). If free_hugepages is short: surplus (a pool's 2 MiB pages): raise the
  * machine's nr_overcommit_hugepages by the shortfall, so the kernel allocates the pages when
@@ -654,24 +710,7 @@ static long topup(int os_node, uint64_t page_bytes, uint64_t need, bool allow, b
         *free_out = free_pages;
     if (rc < 0) {
         sysfs_unlock();
-        char dir[64];
-        snprintf(dir, sizeof(dir), "/sys/devices/system/node/node%d", os_node);
-        if (os_node >= 0 && access(dir, F_OK) != 0)
-            fail(err, errlen,
-                 pool ? "node %d: this kernel has no such node (%s: %s): the topology mmcontig "
-                        "loaded is not this machine's; unset MMC_TOPOLOGY_XML, or give MMC_POOL "
-                        "sizes only for the nodes this machine has (mmcontig topology lists them)"
-                      : "node %d: this kernel has no such node (%s: %s); the kernel's node "
-                        "indexes are those of /sys/devices/system/node/node*",
-                 os_node, dir, strerror(errno));
-        else
-            fail(err, errlen,
-                 "%s: cannot read its %s hugepage counts (%s): this kernel or machine has no "
-                 "%s hugepages %s; %s",
-                 at, size_name(page_bytes), strerror(-rc), size_name(page_bytes),
-                 os_node < 0 ? "(see /sys/kernel/mm/hugepages)" : "on that node",
-                 pool ? "use MMC_PAGE=2M or a machine that supports them"
-                      : "use 2 MiB hugepages or a machine that supports them");
+        counts_unreadable(err, errlen, os_node, page_bytes, at, rc, pool);
         fault_note(err, errlen);
         return rc;
     }
@@ -691,29 +730,10 @@ static long topup(int os_node, uint64_t page_bytes, uint64_t need, bool allow, b
         fault_note(err, errlen);
         return -ENOMEM;
     }
-    bool one_node = false;
-    const uint64_t avail = _mmc_os_available_bytes(os_node, &one_node);
-    /* keep 1/16 of it and 128 MiB for everything else the node runs */
-    const uint64_t usable = avail == UINT64_MAX ? UINT64_MAX
-                            : avail - avail / 16 > 128 * MMC_MIB ? avail - avail / 16 - 128 * MMC_MIB : 0;
-    if (usable != UINT64_MAX && shortfall > usable / page_bytes) {
+    if ((rc = check_available(err, errlen, os_node, page_bytes, free_pages, need, at, smaller, pool)) < 0) {
         sysfs_unlock();
-        const uint64_t fits_mib = (free_pages + usable / page_bytes) * (page_bytes / MMC_MIB);
-        fail(err, errlen,
-             "%s: %llu free %s hugepages, %llu needed (%llu short): making %llu MiB more would "
-             "take more than the %llu MiB of memory %s has available (MemAvailable; nothing was "
-             "taken); %s: at most about %llu MiB fits now%s",
-             at, (unsigned long long)free_pages, size_name(page_bytes), (unsigned long long)need,
-             (unsigned long long)shortfall,
-             (unsigned long long)(shortfall * (page_bytes / MMC_MIB)),
-             (unsigned long long)(avail / MMC_MIB), at, smaller, (unsigned long long)fits_mib,
-             pool ? " on that node, e.g. " : "");
-        if (pool)
-            snprintf(err + strlen(err), errlen - strlen(err),
-                     one_node ? "MMC_POOL=%lluM" : "%lluM as this node's share in MMC_POOL",
-                     (unsigned long long)fits_mib);
         fault_note(err, errlen);
-        return -ENOMEM;
+        return rc;
     }
     const enum count_field field = surplus ? COUNT_OVERCOMMIT : COUNT_NR;
     uint64_t base = nr, now = nr;

@@ -313,25 +313,20 @@ static int usage_error(const char *fmt, const char *arg)
     return BENCH_EXIT_USAGE;
 }
 
-/* Fill bench_g.opt; returns -1 to go on, or an exit code. */
-static int parse_options(int argc, char **argv, int *gargc, char **gargv)
+/* The arguments of the options that are read after the whole command line (parse_options) */
+struct raw_opts {
+    const char *suites, *algo, *pool, *page, *nodes, *preset, *sims, *threads;
+};
+
+/* Set Google Benchmark's flags aside into gargv and return the rest in ours (argv[0] kept), or
+ * NULL when out of memory. */
+static char **split_gbench_flags(struct bench_opts *o, int argc, char **argv, int *gargc,
+                                 char **gargv, int *nours)
 {
-    struct bench_opts *o = &bench_g.opt;
-    static const struct option opts[] = {
-        {"suite", required_argument, 0, 's'}, {"algo", required_argument, 0, 'a'},
-        {"pool", required_argument, 0, 'p'},  {"page", required_argument, 0, 'g'},
-        {"nodes", required_argument, 0, 'n'}, {"seed", required_argument, 0, 'S'},
-        {"out", required_argument, 0, 'o'},   {"preset", required_argument, 0, 'P'},
-        {"calls", required_argument, 0, 'c'}, {"sim-pools", required_argument, 0, 'm'},
-        {"plugin", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
-        {"threads", required_argument, 0, 'T'}, {"scale-seconds", required_argument, 0, 'D'},
-        {"frag-ops", required_argument, 0, 'F'},
-        {0, 0, 0, 0}};
-    /* Google Benchmark's flags are set aside first */
     char **ours = calloc((size_t)argc + 1, sizeof(char *));
-    int nours = 0;
+    *nours = 0;
     if (!ours)
-        return BENCH_EXIT_CASE_ERRORS;
+        return NULL;
     for (int i = 0; i < argc; i++) {
         if (i > 0 && (!strncmp(argv[i], "--benchmark_", 12) || !strncmp(argv[i], "--v=", 4))) {
             gargv[(*gargc)++] = argv[i];
@@ -341,72 +336,73 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
             if (!strncmp(argv[i], "--benchmark_repetitions=", 24))
                 o->repetitions = atoi(argv[i] + 24);
         } else {
-            ours[nours++] = argv[i];
+            ours[(*nours)++] = argv[i];
         }
     }
-    const char *suites = "search,fastonly,peers,frag,frag-kernel,scale", *algo = NULL, *pool = NULL, *page = "2M";
-    const char *nodes = NULL, *preset = "quick", *sims = NULL, *threads = NULL;
-    int c, rc = -1;
-    optind = 1;
-    while (rc < 0 && (c = getopt_long(nours, ours, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': suites = optarg; break;
-        case 'a': algo = optarg; break;
-        case 'p': pool = optarg; break;
-        case 'g': page = optarg; break;
-        case 'n': nodes = optarg; break;
-        case 'S': {
-            char *end;
-            o->seed = strtoull(optarg, &end, 0);
-            if (*end || end == optarg)
-                rc = usage_error("--seed '%s' is not a number", optarg);
-            break;
-        }
-        case 'o': snprintf(o->out_dir, sizeof(o->out_dir), "%s", optarg); break;
-        case 'P': preset = optarg; break;
-        case 'c':
-            o->calls_override = strtoll(optarg, NULL, 10);
-            if (o->calls_override <= 0)
-                rc = usage_error("--calls '%s': give a positive count", optarg);
-            break;
-        case 'm': sims = optarg; break;
-        case 'T': threads = optarg; break;
-        case 'D': {
-            char *end;
-            o->scale_seconds = strtod(optarg, &end);
-            if (*end || end == optarg || !(o->scale_seconds > 0 && o->scale_seconds <= 3600))
-                rc = usage_error("--scale-seconds '%s': give seconds, above 0 and at most 3600", optarg);
-            break;
-        }
-        case 'F': { /* the frag suite's length */
-            char *end;
-            o->frag_ops = strtoull(optarg, &end, 0);
-            if (*end || end == optarg || !o->frag_ops)
-                rc = usage_error("--frag-ops '%s': give a positive count of operations", optarg);
-            break;
-        }
-        case 'L': {
-            /* loaded at once, so that --algo and --help see the engine whatever the order */
-            const char *name = NULL;
-            if (o->nplugins == BENCH_MAX_ENGINES)
-                rc = usage_error("--plugin '%s': at most 16 plugins", optarg);
-            else if (mmc_engine_load(optarg, &name) < 0)
-                rc = usage_error("--plugin: %s", mmc_last_error());
-            else
-                o->plugin_path[o->nplugins] = optarg, o->plugin_name[o->nplugins++] = name;
-            break;
-        }
-        case 'h': print_usage(stdout); rc = BENCH_EXIT_OK; break;
-        default: rc = usage_error("%s", "unknown option"); break;
-        }
-    }
-    if (rc < 0 && optind < nours)
-        rc = usage_error("unexpected argument '%s'", ours[optind]);
-    free(ours);
-    if (rc >= 0)
-        return rc;
+    return ours;
+}
 
-    /* preset */
+/* One option of getopt_long: kept in r, or read into o at once; returns -1 to go on, or an
+ * exit code. */
+static int parse_one(struct bench_opts *o, struct raw_opts *r, int c, const char *arg)
+{
+    int rc = -1;
+    switch (c) {
+    case 's': r->suites = arg; break;
+    case 'a': r->algo = arg; break;
+    case 'p': r->pool = arg; break;
+    case 'g': r->page = arg; break;
+    case 'n': r->nodes = arg; break;
+    case 'S': {
+        char *end;
+        o->seed = strtoull(arg, &end, 0);
+        if (*end || end == arg)
+            rc = usage_error("--seed '%s' is not a number", arg);
+        break;
+    }
+    case 'o': snprintf(o->out_dir, sizeof(o->out_dir), "%s", arg); break;
+    case 'P': r->preset = arg; break;
+    case 'c':
+        o->calls_override = strtoll(arg, NULL, 10);
+        if (o->calls_override <= 0)
+            rc = usage_error("--calls '%s': give a positive count", arg);
+        break;
+    case 'm': r->sims = arg; break;
+    case 'T': r->threads = arg; break;
+    case 'D': {
+        char *end;
+        o->scale_seconds = strtod(arg, &end);
+        if (*end || end == arg || !(o->scale_seconds > 0 && o->scale_seconds <= 3600))
+            rc = usage_error("--scale-seconds '%s': give seconds, above 0 and at most 3600", arg);
+        break;
+    }
+    case 'F': { /* the frag suite's length */
+        char *end;
+        o->frag_ops = strtoull(arg, &end, 0);
+        if (*end || end == arg || !o->frag_ops)
+            rc = usage_error("--frag-ops '%s': give a positive count of operations", arg);
+        break;
+    }
+    case 'L': {
+        /* loaded at once, so that --algo and --help see the engine whatever the order */
+        const char *name = NULL;
+        if (o->nplugins == BENCH_MAX_ENGINES)
+            rc = usage_error("--plugin '%s': at most 16 plugins", arg);
+        else if (mmc_engine_load(arg, &name) < 0)
+            rc = usage_error("--plugin: %s", mmc_last_error());
+        else
+            o->plugin_path[o->nplugins] = arg, o->plugin_name[o->nplugins++] = name;
+        break;
+    }
+    case 'h': print_usage(stdout); rc = BENCH_EXIT_OK; break;
+    default: rc = usage_error("%s", "unknown option"); break;
+    }
+    return rc;
+}
+
+/* The preset and the repetitions it implies; returns -1 to go on, or an exit code. */
+static int parse_preset(struct bench_opts *o, const char *preset)
+{
     if (!strcmp(preset, "quick"))
         o->preset = &preset_quick;
     else if (!strcmp(preset, "full"))
@@ -421,8 +417,12 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
         return usage_error("--benchmark_repetitions=%s: at most 64 (each case's row keeps every "
                            "repetition's p50 and p99)", n);
     }
+    return -1;
+}
 
-    /* suites */
+/* --suite: the suites to run; returns -1 to go on, or an exit code. */
+static int parse_suites(struct bench_opts *o, const char *suites)
+{
     char items[BENCH_MAX_LIST][MMC_NAME_MAX];
     unsigned n;
     if (parse_list(suites, items, BENCH_MAX_LIST, &n) < 0)
@@ -455,8 +455,12 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
             return usage_error("unknown suite '%s' (search, fastonly, peers, frag, frag-kernel, scale)", items[i]);
         o->suite[s] = true;
     }
+    return -1;
+}
 
-    /* the scale suite's thread counts */
+/* --threads: the scale suite's thread counts; returns -1 to go on, or an exit code. */
+static int parse_threads(struct bench_opts *o, const char *threads)
+{
     if (threads) {
         char titems[BENCH_MAX_LIST][MMC_NAME_MAX];
         if (parse_list(threads, titems, BENCH_MAX_LIST, &o->nthreads) < 0)
@@ -471,8 +475,13 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
     } else {
         o->nthreads = suite_scale_default_threads(o->threads, BENCH_MAX_LIST);
     }
+    return -1;
+}
 
-    /* engines, by the registry: never a fixed list */
+/* --algo: the engines, by the registry, never a fixed list; returns -1 to go on, or an exit
+ * code. */
+static int parse_engines(struct bench_opts *o, const char *algo)
+{
     if (mmc_engine_plugin_error())
         return usage_error("%s", mmc_engine_plugin_error());
     if (algo) {
@@ -492,14 +501,14 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
     }
     if (!o->nengines)
         return usage_error("%s", "no search engine is registered");
+    return -1;
+}
 
-    /* page */
-    o->page_bytes = parse_size(page);
-    if (o->page_bytes != 2 * MIB && o->page_bytes != GIB)
-        return usage_error("--page '%s': 2M or 1G", page);
-
-    /* nodes */
-    const unsigned machine_nodes = hugetlb_node_count();
+/* --nodes: the nodes of this machine to use; returns -1 to go on, or an exit code. */
+static int parse_nodes(struct bench_opts *o, const char *nodes, unsigned machine_nodes)
+{
+    char items[BENCH_MAX_LIST][MMC_NAME_MAX];
+    unsigned n;
     if (nodes) {
         if (parse_list(nodes, items, BENCH_MAX_LIST, &n) < 0)
             return usage_error("--nodes '%s': give a comma separated list", nodes);
@@ -514,8 +523,16 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
         for (unsigned i = 0; i < machine_nodes && i < MMC_MAX_NODES; i++)
             o->nodes[o->nnodes++] = i;
     }
+    return -1;
+}
 
-    /* the real pool */
+/* --pool: the real pool's configuration, and the real pool as bench_g's first pool; returns -1
+ * to go on, or an exit code. */
+static int parse_real_pool(struct bench_opts *o, const char *pool, const char *nodes,
+                           unsigned machine_nodes)
+{
+    char items[BENCH_MAX_LIST][MMC_NAME_MAX];
+    unsigned n;
     mmc_config_init(&o->pool_cfg);
     memset(o->pool_cfg.node_pool_bytes, 0, sizeof(o->pool_cfg.node_pool_bytes));
     o->pool_cfg.page_bytes = o->page_bytes;
@@ -553,8 +570,16 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
     rp->pool_bytes = total;
     rp->page_bytes = o->page_bytes;
     memcpy(rp->node_pool_bytes, o->pool_cfg.node_pool_bytes, sizeof(rp->node_pool_bytes));
+    return -1;
+}
 
-    /* the simulated pools of the sweep */
+/* --sim-pools: the simulated pools of the sweep, then the grow and dma32 pools, after the real
+ * pool in bench_g; returns -1 to go on, or an exit code. */
+static int parse_other_pools(struct bench_opts *o, const char *sims)
+{
+    char items[BENCH_MAX_LIST][MMC_NAME_MAX];
+    unsigned n;
+    char sz[16];
     if (sims) {
         if (parse_list(sims, items, BENCH_MAX_LIST, &n) < 0)
             return usage_error("--sim-pools '%s': a list of sizes, or 0", sims);
@@ -597,6 +622,53 @@ static int parse_options(int argc, char **argv, int *gargc, char **gargv)
         dp->page_bytes = 2 * MIB;
     }
     return -1;
+}
+
+/* Fill bench_g.opt; returns -1 to go on, or an exit code. */
+static int parse_options(int argc, char **argv, int *gargc, char **gargv)
+{
+    struct bench_opts *o = &bench_g.opt;
+    static const struct option opts[] = {
+        {"suite", required_argument, 0, 's'}, {"algo", required_argument, 0, 'a'},
+        {"pool", required_argument, 0, 'p'},  {"page", required_argument, 0, 'g'},
+        {"nodes", required_argument, 0, 'n'}, {"seed", required_argument, 0, 'S'},
+        {"out", required_argument, 0, 'o'},   {"preset", required_argument, 0, 'P'},
+        {"calls", required_argument, 0, 'c'}, {"sim-pools", required_argument, 0, 'm'},
+        {"plugin", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
+        {"threads", required_argument, 0, 'T'}, {"scale-seconds", required_argument, 0, 'D'},
+        {"frag-ops", required_argument, 0, 'F'},
+        {0, 0, 0, 0}};
+    /* Google Benchmark's flags are set aside first */
+    int nours;
+    char **ours = split_gbench_flags(o, argc, argv, gargc, gargv, &nours);
+    if (!ours)
+        return BENCH_EXIT_CASE_ERRORS;
+    struct raw_opts r = {.suites = "search,fastonly,peers,frag,frag-kernel,scale", .page = "2M",
+                         .preset = "quick"};
+    int c, rc = -1;
+    optind = 1;
+    while (rc < 0 && (c = getopt_long(nours, ours, "h", opts, NULL)) != -1)
+        rc = parse_one(o, &r, c, optarg);
+    if (rc < 0 && optind < nours)
+        rc = usage_error("unexpected argument '%s'", ours[optind]);
+    free(ours);
+    if (rc >= 0)
+        return rc;
+
+    if ((rc = parse_preset(o, r.preset)) >= 0 || (rc = parse_suites(o, r.suites)) >= 0 ||
+        (rc = parse_threads(o, r.threads)) >= 0 || (rc = parse_engines(o, r.algo)) >= 0)
+        return rc;
+
+    /* page */
+    o->page_bytes = parse_size(r.page);
+    if (o->page_bytes != 2 * MIB && o->page_bytes != GIB)
+        return usage_error("--page '%s': 2M or 1G", r.page);
+
+    const unsigned machine_nodes = hugetlb_node_count();
+    if ((rc = parse_nodes(o, r.nodes, machine_nodes)) >= 0 ||
+        (rc = parse_real_pool(o, r.pool, r.nodes, machine_nodes)) >= 0)
+        return rc;
+    return parse_other_pools(o, r.sims);
 }
 
 /* ---- repetitions: interleaved, block by block ---- */
@@ -705,24 +777,10 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-int mmc_bench_main(int argc, char **argv)
+/* The run's identity (host, start, run id), its output directory, and Google Benchmark's output
+ * flags added to gargv unless the caller gave --benchmark_out. */
+static void set_identity(int *gargc, char **gargv)
 {
-    memset(&bench_g, 0, sizeof(bench_g));
-    bench_g.opt.seed = 1;
-    bench_g.opt.argc = argc;
-    bench_g.opt.argv = argv;
-    char **gargv = calloc((size_t)argc + 4, sizeof(char *));
-    int gargc = 0;
-    if (!gargv)
-        return BENCH_EXIT_CASE_ERRORS;
-    gargv[gargc++] = "mmcontig-bench";
-    int rc = parse_options(argc, argv, &gargc, gargv);
-    if (rc >= 0) {
-        free(gargv);
-        return rc;
-    }
-
-    /* identity and output */
     gethostname(bench_g.host, sizeof(bench_g.host) - 1);
     for (char *p = bench_g.host; *p; p++)
         if (*p == ',' || *p == '/' || *p == '"' || *p == ' ')
@@ -735,77 +793,47 @@ int mmc_bench_main(int argc, char **argv)
         snprintf(bench_g.opt.out_dir, sizeof(bench_g.opt.out_dir), "results/%s/%s", bench_g.host, utc);
     static char out_flag[PATH_MAX + 32];
     bool user_out = false;
-    for (int i = 1; i < gargc; i++)
+    for (int i = 1; i < *gargc; i++)
         user_out |= !strncmp(gargv[i], "--benchmark_out=", 16);
     if (!user_out && !bench_g.opt.list_only) {
         snprintf(out_flag, sizeof(out_flag), "--benchmark_out=%s/gbench.json", bench_g.opt.out_dir);
-        gargv[gargc++] = out_flag;
-        gargv[gargc++] = "--benchmark_out_format=json";
+        gargv[(*gargc)++] = out_flag;
+        gargv[(*gargc)++] = "--benchmark_out_format=json";
     }
-    gargv[gargc] = NULL;
-    if (gbench_initialize(&gargc, gargv) < 0) {
-        free(gargv);
-        return BENCH_EXIT_CASE_ERRORS;
-    }
-    if (gargc > 1) {
-        fprintf(stderr, "mmcontig bench: Google Benchmark does not know '%s' (give its flags "
-                        "as --benchmark_FLAG=VALUE)\n", gargv[1]);
-        free(gargv);
-        return BENCH_EXIT_USAGE;
-    }
+    gargv[*gargc] = NULL;
+}
 
-    /* the cases */
-    if (bench_g.opt.suite[SUITE_SEARCH] || bench_g.opt.suite[SUITE_FASTONLY])
-        suite_search_register(); /* both suites, twin by twin */
-    if (bench_g.opt.suite[SUITE_PEERS])
-        suite_peers_register();
-    if (register_repetitions() < 0) {
-        free(gargv);
-        return BENCH_EXIT_CASE_ERRORS;
+/* Before the cases run: the output directory, the CSVs, the logs, the noise and context
+ * snapshots, the first context.json and Google Benchmark's context; -1 on an error (told). */
+static int open_outputs(void)
+{
+    int e = mkdir_p(bench_g.opt.out_dir);
+    if (e < 0) {
+        fprintf(stderr, "mmcontig bench: cannot create %s: %s\n", bench_g.opt.out_dir, strerror(-e));
+        return -1;
     }
+    if (bench_open_csvs() < 0)
+        return -1;
+    bench_g.aging_log = open_memstream(&bench_g.aging_json, &bench_g.aging_json_len);
+    bench_g.pools_log = open_memstream(&bench_g.pools_json, &bench_g.pools_json_len);
+    bench_g.timer_overhead_ns = bench_timer_overhead_ns();
+    noise_start();
+    context_snapshot_start();
+    context_write(false, 0);
+    char seed[32];
+    snprintf(seed, sizeof(seed), "%" PRIu64, bench_g.opt.seed);
+    gbench_add_context("mmcontig_run_id", bench_g.run_id);
+    gbench_add_context("mmcontig_preset", bench_g.opt.preset->name);
+    gbench_add_context("mmcontig_seed", seed);
+    gbench_add_context("mmcontig_out", bench_g.opt.out_dir);
+    return 0;
+}
 
-    if (!bench_g.opt.list_only) {
-        int e = mkdir_p(bench_g.opt.out_dir);
-        if (e < 0) {
-            fprintf(stderr, "mmcontig bench: cannot create %s: %s\n", bench_g.opt.out_dir, strerror(-e));
-            free(gargv);
-            return BENCH_EXIT_CASE_ERRORS;
-        }
-        if (bench_open_csvs() < 0) {
-            free(gargv);
-            return BENCH_EXIT_CASE_ERRORS;
-        }
-        bench_g.aging_log = open_memstream(&bench_g.aging_json, &bench_g.aging_json_len);
-        bench_g.pools_log = open_memstream(&bench_g.pools_json, &bench_g.pools_json_len);
-        bench_g.timer_overhead_ns = bench_timer_overhead_ns();
-        noise_start();
-        context_snapshot_start();
-        context_write(false, 0);
-        char seed[32];
-        snprintf(seed, sizeof(seed), "%" PRIu64, bench_g.opt.seed);
-        gbench_add_context("mmcontig_run_id", bench_g.run_id);
-        gbench_add_context("mmcontig_preset", bench_g.opt.preset->name);
-        gbench_add_context("mmcontig_seed", seed);
-        gbench_add_context("mmcontig_out", bench_g.opt.out_dir);
-    }
-    bench_g.predicted_cases = predict_cases();
-    if (!bench_g.opt.list_only)
-        fprintf(stderr, "mmcontig bench: %zu cases registered (%s preset), %zu case runs selected, "
-                "results in %s/\n", bench_g.ncases, bench_g.opt.preset->name,
-                bench_g.predicted_cases, bench_g.opt.out_dir);
-    bench_signals_install();
-    progress_start(bench_g.predicted_cases);
-    struct gbench_run_opts ro = {.before_report = progress_clear, .hide_error_prefix = "interrupted"};
-    long ran = gbench_run(&ro);
-    progress_finish();
-
-    /* the end: derived files, memory back, context */
-    target_release_all();
-    if (bench_g.opt.list_only) {
-        gbench_shutdown();
-        free(gargv);
-        return ran < 0 ? BENCH_EXIT_CASE_ERRORS : BENCH_EXIT_OK;
-    }
+/* After the cases of a run that is not --benchmark_list_tests: the derived files and the suites
+ * that run outside Google Benchmark, the CSVs and logs closed, the final context.json and the
+ * summary line; returns the exit code. */
+static int finish_run(long ran)
+{
     if (suite_search_write_fit() < 0 || suite_peers_write_ratios() < 0)
         bench_g.write_errors++;
     if ((bench_g.opt.frag || bench_g.opt.frag_kernel) && !bench_stop && suite_frag_run() < 0)
@@ -829,6 +857,73 @@ int mmc_bench_main(int argc, char **argv)
             "time budget; results in %s/\n",
             code == BENCH_EXIT_OK ? "done" : bench_stop ? "interrupted" : "done with errors",
             bench_g.case_errors, bench_g.budget_stops, bench_g.opt.out_dir);
+    return code;
+}
+
+int mmc_bench_main(int argc, char **argv)
+{
+    memset(&bench_g, 0, sizeof(bench_g));
+    bench_g.opt.seed = 1;
+    bench_g.opt.argc = argc;
+    bench_g.opt.argv = argv;
+    char **gargv = calloc((size_t)argc + 4, sizeof(char *));
+    int gargc = 0;
+    if (!gargv)
+        return BENCH_EXIT_CASE_ERRORS;
+    gargv[gargc++] = "mmcontig-bench";
+    int rc = parse_options(argc, argv, &gargc, gargv);
+    if (rc >= 0) {
+        free(gargv);
+        return rc;
+    }
+
+    set_identity(&gargc, gargv);
+    if (gbench_initialize(&gargc, gargv) < 0) {
+        free(gargv);
+        return BENCH_EXIT_CASE_ERRORS;
+    }
+    if (gargc > 1) {
+        fprintf(stderr, "mmcontig bench: Google Benchmark does not know '%s' (give its flags "
+                        "as --benchmark_FLAG=VALUE)\n", gargv[1]);
+        free(gargv);
+        return BENCH_EXIT_USAGE;
+    }
+
+    /* the cases */
+    if (bench_g.opt.suite[SUITE_SEARCH] || bench_g.opt.suite[SUITE_FASTONLY])
+        suite_search_register(); /* both suites, twin by twin */
+    if (bench_g.opt.suite[SUITE_PEERS])
+        suite_peers_register();
+    if (register_repetitions() < 0) {
+        free(gargv);
+        return BENCH_EXIT_CASE_ERRORS;
+    }
+
+    if (!bench_g.opt.list_only) {
+        if (open_outputs() < 0) {
+            free(gargv);
+            return BENCH_EXIT_CASE_ERRORS;
+        }
+    }
+    bench_g.predicted_cases = predict_cases();
+    if (!bench_g.opt.list_only)
+        fprintf(stderr, "mmcontig bench: %zu cases registered (%s preset), %zu case runs selected, "
+                "results in %s/\n", bench_g.ncases, bench_g.opt.preset->name,
+                bench_g.predicted_cases, bench_g.opt.out_dir);
+    bench_signals_install();
+    progress_start(bench_g.predicted_cases);
+    struct gbench_run_opts ro = {.before_report = progress_clear, .hide_error_prefix = "interrupted"};
+    long ran = gbench_run(&ro);
+    progress_finish();
+
+    /* the end: derived files, memory back, context */
+    target_release_all();
+    if (bench_g.opt.list_only) {
+        gbench_shutdown();
+        free(gargv);
+        return ran < 0 ? BENCH_EXIT_CASE_ERRORS : BENCH_EXIT_OK;
+    }
+    int code = finish_run(ran);
     gbench_shutdown();
     free(gargv);
     free(bench_g.aging_json);

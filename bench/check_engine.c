@@ -113,7 +113,17 @@ static int replay_file(const char *path, const char *arg)
     return good ? 0 : 1;
 }
 
-int mmc_check_engine_main(int argc, char **argv)
+/* The options of a check */
+struct ce_opts {
+    uint64_t seed;
+    double scale, shrink_s;
+    long only_layout;
+    bool tib;
+    const char *out, *replay;
+};
+
+/* Read the options into o; returns -1 to go on, or an exit code. */
+static int parse_args(int argc, char **argv, struct ce_opts *o)
 {
     static const struct option opts[] = {
         {"seed", required_argument, 0, 's'},   {"scale", required_argument, 0, 'c'},
@@ -121,59 +131,133 @@ int mmc_check_engine_main(int argc, char **argv)
         {"out", required_argument, 0, 'o'},    {"shrink-time", required_argument, 0, 't'},
         {"replay", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    uint64_t seed = 1;
-    double scale = 1.0, shrink_s = 60;
-    long only_layout = -1;
-    bool tib = true;
-    const char *out = NULL, *replay = NULL;
     int c;
     char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
-            seed = strtoull(optarg, &end, 0);
+            o->seed = strtoull(optarg, &end, 0);
             if (*end || end == optarg) {
                 fprintf(stderr, "mmcontig check-engine: --seed '%s' is not a number\n", optarg);
                 return 2;
             }
             break;
         case 'c':
-            scale = strtod(optarg, &end);
-            if (*end || end == optarg || !(scale > 0) || scale > 100) {
+            o->scale = strtod(optarg, &end);
+            if (*end || end == optarg || !(o->scale > 0) || o->scale > 100) {
                 fprintf(stderr, "mmcontig check-engine: --scale '%s': give a number above 0, at "
                         "most 100\n", optarg);
                 return 2;
             }
             break;
         case 'l':
-            only_layout = strtol(optarg, &end, 10);
-            if (*end || end == optarg || only_layout < 0 || (size_t)only_layout >= ec_nlayouts) {
+            o->only_layout = strtol(optarg, &end, 10);
+            if (*end || end == optarg || o->only_layout < 0 || (size_t)o->only_layout >= ec_nlayouts) {
                 fprintf(stderr, "mmcontig check-engine: --layout '%s': give 0..%zu\n", optarg,
                         ec_nlayouts - 1);
                 return 2;
             }
             break;
-        case 'T': tib = false; break;
-        case 'o': out = optarg; break;
+        case 'T': o->tib = false; break;
+        case 'o': o->out = optarg; break;
         case 't':
-            shrink_s = strtod(optarg, &end);
-            if (*end || end == optarg || shrink_s < 0) {
+            o->shrink_s = strtod(optarg, &end);
+            if (*end || end == optarg || o->shrink_s < 0) {
                 fprintf(stderr, "mmcontig check-engine: --shrink-time '%s': give seconds >= 0\n", optarg);
                 return 2;
             }
             break;
-        case 'r': replay = optarg; break;
+        case 'r': o->replay = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
     }
-    if (replay) {
+    return -1;
+}
+
+/* The lines that say what is checked: the engine, its placement, its seed and scale. */
+static void print_header(const struct mmc_engine_ops *e, const char *plugin, const struct ce_opts *o)
+{
+    const bool top = ec_engine_top_down(e), bottom = ec_engine_bottom_up(e);
+    printf("check-engine: engine %s%s%s: %s\n", e->name, plugin ? " from " : " (built in)",
+           plugin ? plugin : "", e->summary);
+    printf("  placement checked: %s\n",
+           top ? "top-down first fit (exactly the oracle's highest block)"
+           : bottom ? "bottom-up first fit (exactly the oracle's lowest block)"
+                    : "none named in the summary: exactness and completeness only");
+    if (ec_engine_incomplete(e))
+        printf("  declares itself incomplete: false failures are counted, not failed\n");
+    printf("  seed %" PRIu64 ", scale %g (rerun: mmcontig check-engine --seed %" PRIu64 " %s)\n",
+           o->seed, o->scale, o->seed, plugin ? plugin : e->name);
+    fflush(stdout);
+}
+
+/* Internal-mode layout ci failed with tr: shrink the trace, print it and write it to out. */
+static void report_failure(const struct mmc_engine_ops *e, const char *plugin, size_t ci,
+                           struct ec_trace *tr, double shrink_s, const char *out)
+{
+    printf("  FAILED: layout %zu (%s) at operation %" PRIu64 " of the run: %s\n", ci,
+           ec_layouts[ci].name, tr->fail_op, tr->what);
+    const uint64_t n0 = tr->n;
+    double s0 = ec_now();
+    uint64_t replays = shrink_s > 0 ? ec_shrink(e, tr, shrink_s) : 0;
+    if (shrink_s > 0)
+        printf("  shrunk: %" PRIu64 " operations -> %" PRIu64 " in %.1f s (%" PRIu64
+               " replays); it fails with: %s\n", n0, tr->n, ec_now() - s0, replays, tr->what);
+    ec_trace_print(tr, 40);
+    int wrc = ec_trace_write(out, tr, e->name, plugin);
+    if (wrc < 0)
+        printf("  the trace could not be written to %s: %s (give --out FILE)\n", out,
+               strerror(-wrc));
+    else
+        printf("  written to %s: replay with mmcontig check-engine --replay %s\n", out, out);
+}
+
+/* The internal-mode layouts (or only --layout's), to the first failure; adds to ops and checks
+ * and returns whether all passed. */
+static bool check_layouts(const struct mmc_engine_ops *e, const char *plugin,
+                          const struct ce_opts *o, const char *out, uint64_t *ops, uint64_t *checks)
+{
+    bool good = true;
+    for (size_t ci = 0; ci < ec_nlayouts && good; ci++) {
+        if (o->only_layout >= 0 && (size_t)o->only_layout != ci)
+            continue;
+        struct ec_tally t = {0};
+        struct ec_trace tr = {0};
+        double t0 = ec_now();
+        good = ec_run_internal(e, ci, o->seed, o->scale, &t, &tr);
+        *ops += t.ops;
+        (*checks)++;
+        if (good) {
+            printf("  ok: layout %zu (%s): %" PRIu64 " operations, %" PRIu64 " found, %" PRIu64
+                   " none, %" PRIu64 " -EAGAIN (%.1f s)\n", ci, ec_layouts[ci].name, t.ops, t.found,
+                   t.none, t.eagain, ec_now() - t0);
+            if (ec_engine_incomplete(e))
+                printf("      %" PRIu64 " false failures in %" PRIu64 " searches\n", t.false_fail,
+                       t.allocs);
+        } else {
+            report_failure(e, plugin, ci, &tr, o->shrink_s, out);
+        }
+        ec_trace_free(&tr);
+    }
+    return good;
+}
+
+int mmc_check_engine_main(int argc, char **argv)
+{
+    struct ce_opts o = {.seed = 1, .scale = 1.0, .shrink_s = 60, .only_layout = -1, .tib = true};
+    int prc = parse_args(argc, argv, &o);
+    if (prc >= 0)
+        return prc;
+    const uint64_t seed = o.seed;
+    const double scale = o.scale;
+    if (o.replay) {
         if (argc - optind > 1) {
             fprintf(stderr, "mmcontig check-engine: --replay takes at most one engine\n\n%s", usage);
             return 2;
         }
-        return replay_file(replay, optind < argc ? argv[optind] : NULL);
+        return replay_file(o.replay, optind < argc ? argv[optind] : NULL);
     }
     if (argc - optind != 1) {
         fprintf(stderr, "mmcontig check-engine: give one engine (a name or the path of a plugin)\n\n%s",
@@ -185,61 +269,16 @@ int mmc_check_engine_main(int argc, char **argv)
     if (!e)
         return 2;
     char out_buf[256];
+    const char *out = o.out;
     if (!out) {
         snprintf(out_buf, sizeof(out_buf), "check-engine-%s-seed%" PRIu64 ".trace", e->name, seed);
         out = out_buf;
     }
-    const bool top = ec_engine_top_down(e), bottom = ec_engine_bottom_up(e);
-    printf("check-engine: engine %s%s%s: %s\n", e->name, plugin ? " from " : " (built in)",
-           plugin ? plugin : "", e->summary);
-    printf("  placement checked: %s\n",
-           top ? "top-down first fit (exactly the oracle's highest block)"
-           : bottom ? "bottom-up first fit (exactly the oracle's lowest block)"
-                    : "none named in the summary: exactness and completeness only");
-    if (ec_engine_incomplete(e))
-        printf("  declares itself incomplete: false failures are counted, not failed\n");
-    printf("  seed %" PRIu64 ", scale %g (rerun: mmcontig check-engine --seed %" PRIu64 " %s)\n",
-           seed, scale, seed, plugin ? plugin : e->name);
-    fflush(stdout);
+    print_header(e, plugin, &o);
 
     uint64_t ops = 0, checks = 0;
-    bool good = true;
-    for (size_t ci = 0; ci < ec_nlayouts && good; ci++) {
-        if (only_layout >= 0 && (size_t)only_layout != ci)
-            continue;
-        struct ec_tally t = {0};
-        struct ec_trace tr = {0};
-        double t0 = ec_now();
-        good = ec_run_internal(e, ci, seed, scale, &t, &tr);
-        ops += t.ops;
-        checks++;
-        if (good) {
-            printf("  ok: layout %zu (%s): %" PRIu64 " operations, %" PRIu64 " found, %" PRIu64
-                   " none, %" PRIu64 " -EAGAIN (%.1f s)\n", ci, ec_layouts[ci].name, t.ops, t.found,
-                   t.none, t.eagain, ec_now() - t0);
-            if (ec_engine_incomplete(e))
-                printf("      %" PRIu64 " false failures in %" PRIu64 " searches\n", t.false_fail,
-                       t.allocs);
-        } else {
-            printf("  FAILED: layout %zu (%s) at operation %" PRIu64 " of the run: %s\n", ci,
-                   ec_layouts[ci].name, tr.fail_op, tr.what);
-            const uint64_t n0 = tr.n;
-            double s0 = ec_now();
-            uint64_t replays = shrink_s > 0 ? ec_shrink(e, &tr, shrink_s) : 0;
-            if (shrink_s > 0)
-                printf("  shrunk: %" PRIu64 " operations -> %" PRIu64 " in %.1f s (%" PRIu64
-                       " replays); it fails with: %s\n", n0, tr.n, ec_now() - s0, replays, tr.what);
-            ec_trace_print(&tr, 40);
-            int wrc = ec_trace_write(out, &tr, e->name, plugin);
-            if (wrc < 0)
-                printf("  the trace could not be written to %s: %s (give --out FILE)\n", out,
-                       strerror(-wrc));
-            else
-                printf("  written to %s: replay with mmcontig check-engine --replay %s\n", out, out);
-        }
-        ec_trace_free(&tr);
-    }
-    if (good && only_layout < 0) {
+    bool good = check_layouts(e, plugin, &o, out, &ops, &checks);
+    if (good && o.only_layout < 0) {
         struct ec_pub_case pc = ec_pub_256m(seed, scale);
         struct ec_pub_out po = {0};
         good = ec_run_public(e, &pc, ec_case_seed(seed, 101), "public API, 256 MiB, 3 nodes", &po);
@@ -248,7 +287,7 @@ int mmc_check_engine_main(int argc, char **argv)
         printf("  %s: a simulated 256 MiB partition through the NT routines, %" PRIu64 " operations\n",
                good ? "ok" : "FAILED", pc.ops);
     }
-    if (good && tib && only_layout < 0) {
+    if (good && o.tib && o.only_layout < 0) {
         struct ec_pub_case pc = ec_pub_1tib(seed);
         struct ec_pub_out po = {0};
         double t0 = ec_now();

@@ -202,18 +202,13 @@ static void preset_json(FILE *f, const struct bench_preset *p)
             p->kernel_calls_1g);
 }
 
-int context_write(bool final, int exit_code)
+/* context.json's machine: from "kernel" to "topology" (uname, the CPU, the build's commit, the
+ * library's version, the topology). */
+static void json_machine(FILE *f)
 {
-    char path[PATH_MAX + 32], tmp[PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/context.json", bench_g.opt.out_dir);
-    snprintf(tmp, sizeof(tmp), "%s/.context.json.tmp", bench_g.opt.out_dir);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -errno;
     struct utsname u;
     uname(&u);
     char *model = cpu_model();
-    char *clocksource = trim(slurp("/sys/devices/system/clocksource/clocksource0/current_clocksource"));
     /* the commit recorded at build time (commit.h): HASH or HASH-dirty, "" outside git */
     const size_t commit_len = strcspn(MMC_BUILD_COMMIT, "-");
     const char *commit = commit_len ? MMC_BUILD_COMMIT : NULL;
@@ -226,15 +221,6 @@ int context_write(bool final, int exit_code)
             fprintf(tf, "unavailable: %s", mmc_last_error());
         fclose(tf);
     }
-    char *buddy_after = final ? slurp("/proc/buddyinfo") : NULL;
-    char end_utc[32] = "";
-    if (final)
-        context_utc_now(end_utc, sizeof(end_utc), false);
-
-    fputs("{\n  \"run_id\": ", f);
-    json_str(f, bench_g.run_id);
-    fputs(",\n  \"host\": ", f);
-    json_str(f, bench_g.host);
     fputs(",\n  \"kernel\": {\"sysname\": ", f);
     json_str(f, u.sysname);
     fputs(", \"release\": ", f);
@@ -257,7 +243,16 @@ int context_write(bool final, int exit_code)
     json_str(f, mmc_version());
     fprintf(f, ",\n  \"topology\": {\"nodes_with_memory\": %u, \"text\": ", hugetlb_node_count());
     json_str(f, topo);
-    fprintf(f, "},\n  \"hugepages\": %s,\n", hugepages_before ? hugepages_before : "null");
+    fputc('}', f);
+    free(model);
+    free(topo);
+}
+
+/* context.json's memory: "hugepages" and the buddyinfo before and (in the final file) after. */
+static void json_memory(FILE *f, bool final)
+{
+    char *buddy_after = final ? slurp("/proc/buddyinfo") : NULL;
+    fprintf(f, ",\n  \"hugepages\": %s,\n", hugepages_before ? hugepages_before : "null");
     fputs("  \"buddyinfo_before\": ", f);
     json_str(f, buddyinfo_before);
     fputs(",\n  \"buddyinfo_after\": ", f);
@@ -267,6 +262,12 @@ int context_write(bool final, int exit_code)
     fputs(", \"after\": ", f);
     buddyinfo_frag_json(f, buddy_after);
     fputc('}', f);
+    free(buddy_after);
+}
+
+/* context.json's settings: from "seeds" to "command_line". */
+static void json_settings(FILE *f)
+{
     fprintf(f, ",\n  \"seeds\": {\"seed\": %" PRIu64 ", \"aging\": \"splitmix64 (alloc/rand.h) seeded with "
             "_mmc_rand_mix(seed, 0xa6e0000 + fill_pct) (bench/shadow.c)\", \"churn\": \"per case "
             "and repetition: _mmc_rand_mix over (seed, pool, fill_pct, request_bytes, constraint, "
@@ -284,7 +285,13 @@ int context_write(bool final, int exit_code)
             fputs(", ", f);
         json_str(f, bench_g.opt.argv[i]);
     }
-    fputs("],\n  \"engines\": [", f);
+    fputc(']', f);
+}
+
+/* context.json's engines: from "engines" to "fast_only_work_bound". */
+static void json_engines(FILE *f)
+{
+    fputs(",\n  \"engines\": [", f);
     for (unsigned i = 0; i < bench_g.opt.nengines; i++) {
         if (i)
             fputs(", ", f);
@@ -313,6 +320,29 @@ int context_write(bool final, int exit_code)
         fprintf(f, ": %" PRIu64, mmc_engine_fast_only_work(bench_g.opt.engines[i]));
     }
     fputs("}", f);
+}
+
+int context_write(bool final, int exit_code)
+{
+    char path[PATH_MAX + 32], tmp[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/context.json", bench_g.opt.out_dir);
+    snprintf(tmp, sizeof(tmp), "%s/.context.json.tmp", bench_g.opt.out_dir);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -errno;
+    char *clocksource = trim(slurp("/sys/devices/system/clocksource/clocksource0/current_clocksource"));
+    char end_utc[32] = "";
+    if (final)
+        context_utc_now(end_utc, sizeof(end_utc), false);
+
+    fputs("{\n  \"run_id\": ", f);
+    json_str(f, bench_g.run_id);
+    fputs(",\n  \"host\": ", f);
+    json_str(f, bench_g.host);
+    json_machine(f);
+    json_memory(f, final);
+    json_settings(f);
+    json_engines(f);
     fputs(",\n  \"start_utc\": ", f);
     json_str(f, bench_g.start_utc);
     fputs(",\n  \"end_utc\": ", f);
@@ -341,9 +371,6 @@ int context_write(bool final, int exit_code)
     int rc = fclose(f) == 0 ? 0 : -errno;
     if (rc == 0 && rename(tmp, path) < 0)
         rc = -errno;
-    free(model);
     free(clocksource);
-    free(topo);
-    free(buddy_after);
     return rc;
 }

@@ -127,11 +127,13 @@ void csv_close(struct csv *c)
 
 /* ---- the reader (tests) ---- */
 
-long csv_parse_file(const char *path, void (*row)(void *, unsigned, char **), void *user)
+/* The whole of the file at path, NUL terminated, its length in *lenp; NULL when it cannot be
+ * read or does not end with a newline. */
+static char *read_text(const char *path, size_t *lenp)
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return -1;
+        return NULL;
     size_t cap = 1 << 16, len = 0;
     char *text = malloc(cap);
     size_t n;
@@ -148,12 +150,22 @@ long csv_parse_file(const char *path, void (*row)(void *, unsigned, char **), vo
     }
     fclose(f);
     if (!text)
-        return -1;
+        return NULL;
     text[len] = 0;
     if (len == 0 || text[len - 1] != '\n') {
         free(text);
-        return -1;
+        return NULL;
     }
+    *lenp = len;
+    return text;
+}
+
+long csv_parse_file(const char *path, void (*row)(void *, unsigned, char **), void *user)
+{
+    size_t len = 0;
+    char *text = read_text(path, &len);
+    if (!text)
+        return -1;
     long rows = 0;
     unsigned header_fields = 0, nf = 0, fcap = 64;
     char **fields = malloc(fcap * sizeof(*fields));

@@ -199,12 +199,9 @@ static void write_intervals(struct csv *w, const struct case_acc *a)
     }
 }
 
-static void write_row(struct bench_case *c)
+/* The columns that describe case c, from run_id to flags. */
+static void write_case_columns(struct csv *w, const struct bench_case *c)
 {
-    if (!bench_g.csv_ok[c->suite])
-        return;
-    struct csv *w = &bench_g.csv[c->suite];
-    const struct case_acc *a = c->acc;
     const bool mm = c->peer == PEER_MMCONTIG;
     csv_str(w, bench_g.run_id);
     csv_str(w, bench_g.host);
@@ -230,6 +227,13 @@ static void write_row(struct bench_case *c)
     else
         csv_empty(w);
     csv_u64(w, c->flags);
+}
+
+/* The columns of case c's results, from calls to the metadata's bytes per frame. */
+static void write_result_columns(struct csv *w, const struct bench_case *c)
+{
+    const struct case_acc *a = c->acc;
+    const bool mm = c->peer == PEER_MMCONTIG;
     csv_u64(w, a->ok.count + a->fail.count);
     csv_u64(w, a->budget_stopped);
     csv_u64(w, a->ok.count);
@@ -291,6 +295,17 @@ static void write_row(struct bench_case *c)
         csv_empty(w);
         csv_empty(w);
     }
+}
+
+/* Case c's row of its suite's CSV (unless that CSV is not open), and its result kept in c. */
+static void write_row(struct bench_case *c)
+{
+    if (!bench_g.csv_ok[c->suite])
+        return;
+    struct csv *w = &bench_g.csv[c->suite];
+    const struct case_acc *a = c->acc;
+    write_case_columns(w, c);
+    write_result_columns(w, c);
     csv_u64(w, bench_g.opt.seed);
     int rc = csv_row_end(w);
     if (rc < 0) {
@@ -528,6 +543,52 @@ static uint64_t case_seed(const struct bench_case *c)
     return _mmc_rand_mix(s, (uint64_t)c->reps_done);
 }
 
+/* The untimed warm-up calls of run_mmcontig's case c on t; false when the case failed (told). */
+static bool warm_up(gbench_state_t *st, struct bench_case *c, struct target *t,
+                    PHYSICAL_ADDRESS lo, PHYSICAL_ADDRESS hi, PHYSICAL_ADDRESS bd, ULONG node)
+{
+    char err[600];
+    for (unsigned w = 0; w < bench_g.opt.preset->warmup_calls; w++) { /* untimed */
+        SIZE_T bytes = c->request_bytes;
+        void *va = NULL;
+        if (MmAllocateContiguousMemoryEx(&bytes, lo, hi, bd, node, PAGE_READWRITE, t->part,
+                                         BENCH_TAG, c->flags, &va) == STATUS_SUCCESS) {
+            if (shadow_note_block(t->sh, va, bytes, err, sizeof(err)) < 0) {
+                MmFreeContiguousMemory(va);
+                case_fail(st, c, "%s", err);
+                target_invalidate(t);
+                return false;
+            }
+            MmFreeContiguousMemory(va);
+        }
+    }
+    return true;
+}
+
+/* After run_mmcontig's timed calls (untimed): the slow-path counters' deltas since st0 (when
+ * not NULL), t back to the state built, and the case's end. */
+static void finish_mmcontig(gbench_state_t *st, struct bench_case *c, struct target *t,
+                            const struct mmc_stats *st0)
+{
+    char err[600];
+    struct mmc_stats st1;
+    if (st0 && mmc_partition_stats(t->part, &st1) == 0)
+        slow_delta(&c->acc->rep_slow, &st1, st0);
+    /* back to the state built: undo the churn; load a trade moved cannot be put back, so then
+     * the state is built again for the next case (after checking the shadow followed it) */
+    const bool moved = shadow_load_moved(t->sh);
+    if ((!moved && shadow_revert(t->sh, err, sizeof(err)) < 0) ||
+        shadow_check(t->sh, err, sizeof(err)) < 0) {
+        target_invalidate(t);
+        case_fail(st, c, "%s", err);
+        return;
+    }
+    if (moved)
+        target_invalidate(t);
+    case_end(st, c, true);
+}
+
+/* A case of mmcontig's own: the timed loop of calls (the clock read around each call only). */
 static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
 {
     if (!case_begin(st, c))
@@ -551,24 +612,12 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
     uint64_t rng = case_seed(c);
     const bool churn = c->state == STATE_AGED && c->fill_pct; /* scenarios hold their state */
 
-    for (unsigned w = 0; w < bench_g.opt.preset->warmup_calls; w++) { /* untimed */
-        SIZE_T bytes = c->request_bytes;
-        void *va = NULL;
-        if (MmAllocateContiguousMemoryEx(&bytes, lo, hi, bd, node, PAGE_READWRITE, t->part,
-                                         BENCH_TAG, c->flags, &va) == STATUS_SUCCESS) {
-            if (shadow_note_block(t->sh, va, bytes, err, sizeof(err)) < 0) {
-                MmFreeContiguousMemory(va);
-                case_fail(st, c, "%s", err);
-                target_invalidate(t);
-                return;
-            }
-            MmFreeContiguousMemory(va);
-        }
-    }
+    if (!warm_up(st, c, t, lo, hi, bd, node))
+        return;
 
     /* trades over the case: mmc_partition_stats is O(frames) (it hashes the frame database),
      * ~1 s at 1 TiB, so above BENCH_TRADES_MAX_FRAMES the column stays empty */
-    struct mmc_stats st0, st1;
+    struct mmc_stats st0;
     c->measured_trades = t->pool_frames <= BENCH_TRADES_MAX_FRAMES;
     const bool have_st = c->measured_trades && mmc_partition_stats(t->part, &st0) == 0;
     const uint64_t started = bench_now_ns();
@@ -619,20 +668,7 @@ static void run_mmcontig(gbench_state_t *st, struct bench_case *c)
         if (case_must_stop(st, c, started))
             break;
     }
-    if (have_st && mmc_partition_stats(t->part, &st1) == 0)
-        slow_delta(&c->acc->rep_slow, &st1, &st0);
-    /* back to the state built: undo the churn; load a trade moved cannot be put back, so then
-     * the state is built again for the next case (after checking the shadow followed it) */
-    const bool moved = shadow_load_moved(t->sh);
-    if ((!moved && shadow_revert(t->sh, err, sizeof(err)) < 0) ||
-        shadow_check(t->sh, err, sizeof(err)) < 0) {
-        target_invalidate(t);
-        case_fail(st, c, "%s", err);
-        return;
-    }
-    if (moved)
-        target_invalidate(t);
-    case_end(st, c, true);
+    finish_mmcontig(st, c, t, have_st ? &st0 : NULL);
 }
 
 /* A grow case (state grow): each call on a fresh small pool with every frame in use, so the

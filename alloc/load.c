@@ -224,17 +224,15 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, unsigned node,
-                      uint64_t max_moves, uint64_t *first)
+/* The cheapest trade candidate for rq on the node: of the blocks the request allows with no
+ * pinned frame, the one with the fewest movable frames, then the fewest standby frames, then
+ * the highest; scored in one sliding pass over each run's clip (O(frames of the range)).
+ * NO_FRAME if none; *best_mov and *best_sb its counts. */
+static uint64_t cheapest_candidate(const struct mmc_frames *f, const struct mmc_search *rq,
+                                   unsigned node, uint64_t *best_mov, uint64_t *best_sb)
 {
-    _mmc_check(_mmc_mutex_held(&part->lock));
-    struct mmc_frames *f = &part->frames;
     const uint64_t n = rq->frames, b = rq->boundary_frames;
-    uint64_t best = NO_FRAME, best_mov = UINT64_MAX, best_sb = UINT64_MAX;
-    const uint64_t t0 = now_ns();
-
-    if (!n || (b && n > b) || !part->load.frame_slot_cap)
-        return -ENOMEM; /* no load: nothing to trade */
+    uint64_t best = NO_FRAME;
     for (uint64_t r = f->nruns; r-- > 0;) {
         const struct mmc_run *run = &f->runs[r];
         if (run->node != node)
@@ -259,9 +257,9 @@ int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, u
             ADD(p, 1);
         for (;;) {
             if (!pinned && (!b || s / b == (s + n - 1) / b) &&
-                (mov < best_mov || (mov == best_mov && sb < best_sb))) {
+                (mov < *best_mov || (mov == *best_mov && sb < *best_sb))) {
                 best = run->first_frame + (s - base);
-                best_mov = mov, best_sb = sb;
+                *best_mov = mov, *best_sb = sb;
             }
             if (s == lo)
                 break;
@@ -271,6 +269,21 @@ int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, u
         }
 #undef ADD
     }
+    return best;
+}
+
+int _mmc_trade_locked(struct mmc_partition *part, const struct mmc_search *rq, unsigned node,
+                      uint64_t max_moves, uint64_t *first)
+{
+    _mmc_check(_mmc_mutex_held(&part->lock));
+    struct mmc_frames *f = &part->frames;
+    const uint64_t n = rq->frames, b = rq->boundary_frames;
+    uint64_t best, best_mov = UINT64_MAX, best_sb = UINT64_MAX;
+    const uint64_t t0 = now_ns();
+
+    if (!n || (b && n > b) || !part->load.frame_slot_cap)
+        return -ENOMEM; /* no load: nothing to trade */
+    best = cheapest_candidate(f, rq, node, &best_mov, &best_sb);
     if (best == NO_FRAME)
         return -ENOMEM;
     if (best_mov > max_moves)

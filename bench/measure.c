@@ -141,11 +141,9 @@ static double t975(unsigned df)
 
 /* The 95 % interval of the row's p-quantile (p50 or p99 of the successful calls): the hull of
  * (a) the distribution-free interval over the pooled calls (hist_quantile_ci: order statistics,
- * assumes independent calls) and (b) the spread between repetitions, which catches what
- * changes between repetitions (drift of the machine, caches, the churned states): Student's t
- * on the logarithms of the repetitions' own quantiles (R >= 2 repetitions with successes),
- * exp(mean +- t * sd / sqrt(R)). Latencies are positive and their spread multiplicative, so
- * the interval is taken on the log scale: with 3 repetitions a linear one reached below 0. */
+ * assumes independent calls) and (b) the spread between repetitions: mean +- t * sd / sqrt(R)
+ * of the repetitions' own quantiles (R >= 2 repetitions with successes), which catches what
+ * changes between repetitions (drift of the machine, caches, the churned states). */
 static void quantile_interval(const struct case_acc *a, double p, const uint64_t *rep,
                               uint64_t *lo, uint64_t *hi)
 {
@@ -154,16 +152,15 @@ static void quantile_interval(const struct case_acc *a, double p, const uint64_t
     unsigned n = 0;
     for (unsigned r = 0; r < a->nreps; r++)
         if (rep[r]) {
-            const double l = log((double)rep[r]);
-            sum += l;
-            sum2 += l * l;
+            sum += (double)rep[r];
+            sum2 += (double)rep[r] * (double)rep[r];
             n++;
         }
     if (n < 2)
         return;
     const double mean = sum / n, var = (sum2 - sum * sum / n) / (n - 1);
     const double half = t975(n - 1) * sqrt(var > 0 ? var : 0) / sqrt((double)n);
-    const double rlo = exp(mean - half), rhi = exp(mean + half);
+    const double rlo = mean - half > 0 ? mean - half : 0, rhi = mean + half;
     if (rlo < (double)*lo)
         *lo = (uint64_t)rlo;
     if (rhi > (double)*hi)

@@ -180,18 +180,21 @@ static uint64_t longest_free(const struct shadow *s)
 uint64_t shadow_largest_free(const struct shadow *s) { return s->largest_built; }
 uint64_t shadow_used_frames(const struct shadow *s) { return s->used_frames; }
 
-static size_t run_of(const struct shadow *s, uint64_t i)
+/* The last run whose first rank (by_pfn: first PFN) is at or below key (binary search). */
+static size_t run_search(const struct shadow *s, uint64_t key, bool by_pfn)
 {
     size_t lo = 0, hi = s->nruns;
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
-        if (s->runs[mid].first <= i)
+        if ((by_pfn ? s->runs[mid].base_pfn : s->runs[mid].first) <= key)
             lo = mid;
         else
             hi = mid;
     }
     return lo;
 }
+
+static size_t run_of(const struct shadow *s, uint64_t i) { return run_search(s, i, false); }
 
 uint64_t shadow_pfn_of_rank(const struct shadow *s, uint64_t i)
 {
@@ -204,15 +207,7 @@ uint64_t shadow_frames(const struct shadow *s) { return s->nframes; }
 /* Rank of a PFN of the pool, or UINT64_MAX for one outside every run. */
 static uint64_t rank_of_pfn(const struct shadow *s, uint64_t pfn)
 {
-    size_t lo = 0, hi = s->nruns;
-    while (hi - lo > 1) {
-        size_t mid = (lo + hi) / 2;
-        if (s->runs[mid].base_pfn <= pfn)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    const struct shadow_run *r = &s->runs[lo];
+    const struct shadow_run *r = &s->runs[run_search(s, pfn, true)];
     return pfn >= r->base_pfn && pfn < r->base_pfn + r->frames ? r->first + (pfn - r->base_pfn)
                                                                : UINT64_MAX;
 }

@@ -17,7 +17,7 @@ static int node_find(struct mmc_partition *part, struct mmc_search *rq, unsigned
                      uint64_t *work, uint64_t *first)
 {
     _mmc_check(_mmc_mutex_held(&part->node[n].lock));
-    if (part->frames.node_free[n] < rq->frames)
+    if (part->frames.node[n].free < rq->frames)
         return -ENOMEM;
     uint64_t w = 0;
     rq->node_mask = 1ull << n;

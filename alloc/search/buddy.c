@@ -88,153 +88,168 @@
 
 #define MAX_ORDERS 64
 
-/* ---- head bits of the orders above the hugepage's: a bit per slot ---- */
+/* ---- the index: per node, its own head bitmaps ---- */
 
-/* Bit (s & 511) of section s >> 9's SBM_MID_WORDS words (at its section ordinal): slot s
- * heads a free block of this order; bit d of top: section d has one. */
-struct hs {
-    uint64_t *mid;              /* SBM_MID_WORDS words per section ordinal, for sec_cap */
-    uint64_t sec_cap;
-    struct mmc_tab mid_tab;     /* what mid points into */
-    uint64_t *top_mem;
-    struct hbm top;
-};
-
-static int hs_reserve(struct hs *h, const struct mmc_frames *f)
-{
-    if (f->sec_cap > h->sec_cap) {
-        int rc = mmc_tab_room(&h->mid_tab, f->sec_cap * SBM_MID_WORDS * sizeof(uint64_t));
-        h->mid = h->mid_tab.p;
-        if (rc < 0)
-            return rc;
-        h->sec_cap = f->sec_cap;
-    }
-    return 0;
-}
-
-static int hs_init(struct hs *h, const struct mmc_frames *f)
-{
-    memset(h, 0, sizeof(*h));
-    if (!(h->top_mem = calloc(hbm_words(f->ndir), sizeof(uint64_t))))
-        return -ENOMEM;
-    hbm_init(&h->top, f->ndir, h->top_mem);
-    mmc_tab_init(&h->mid_tab, f->ndir * SBM_MID_WORDS * sizeof(uint64_t));
-    return hs_reserve(h, f);
-}
-
-static void hs_destroy(struct hs *h)
-{
-    mmc_tab_free(&h->mid_tab);
-    free(h->top_mem);
-    memset(h, 0, sizeof(*h));
-}
-
-static size_t hs_bytes(const struct hs *h, const struct mmc_frames *f)
-{
-    return (h->sec_cap * SBM_MID_WORDS + hbm_words(f->ndir)) * sizeof(uint64_t);
-}
-
-/* The section's words, or NULL if the section has no table. */
-static inline uint64_t *hs_mid(const struct hs *h, const struct mmc_frames *f, uint64_t s)
-{
-    const uint32_t so = f->sec_ord[s >> MMC_SECTION_SHIFT];
-    return so == MMC_ORD_NONE ? NULL : h->mid + (uint64_t)so * SBM_MID_WORDS;
-}
-
-static inline bool hs_test(const struct hs *h, const struct mmc_frames *f, uint64_t s)
-{
-    const uint64_t *mid = hs_mid(h, f, s), j = s & (MMC_SECTION_SLOTS - 1);
-    return mid && ((mid[j >> 6] >> (j & 63)) & 1);
-}
-
-static inline void hs_set(struct hs *h, const struct mmc_frames *f, uint64_t s)
-{
-    uint64_t *mid = hs_mid(h, f, s);
-    const uint64_t j = s & (MMC_SECTION_SLOTS - 1);
-    mid[j >> 6] |= 1ull << (j & 63);
-    hbm_set(&h->top, s >> MMC_SECTION_SHIFT);
-}
-
-static inline void hs_clear(struct hs *h, const struct mmc_frames *f, uint64_t s)
-{
-    uint64_t *mid = hs_mid(h, f, s);
-    const uint64_t j = s & (MMC_SECTION_SLOTS - 1);
-    if ((mid[j >> 6] &= ~(1ull << (j & 63))))
-        return;
-    for (unsigned k = 0; k < SBM_MID_WORDS; k++)
-        if (mid[k])
-            return;
-    hbm_clear(&h->top, s >> MMC_SECTION_SHIFT);
-}
-
-/* Highest head slot <= s, or NONE. */
-static inline uint64_t hs_prev(const struct hs *h, const struct mmc_frames *f, uint64_t s)
-{
-    uint64_t d = s >> MMC_SECTION_SHIFT;
-    if (hbm_test(&h->top, d)) {
-        const uint64_t j = s & (MMC_SECTION_SLOTS - 1);
-        uint64_t r = sbm_highest(hs_mid(h, f, s), j >> 6, ~0ull >> (63 - (j & 63)));
-        if (r != NONE)
-            return (d << MMC_SECTION_SHIFT) + r;
-    }
-    if (d == 0 || (d = hbm_prev(&h->top, d - 1)) == NONE)
-        return NONE;
-    const uint64_t *mid = h->mid + (uint64_t)f->sec_ord[d] * SBM_MID_WORDS;
-    return (d << MMC_SECTION_SHIFT) + sbm_highest(mid, SBM_MID_WORDS - 1, ~0ull);
-}
-
-/* ---- the index ---- */
+/* A node's index, on cache lines of its own: only calls on this node write it (and growth,
+ * under every lock). Per order k and section ordinal so, SBM_MID_WORDS words at
+ * mid + (so * K + k) * SBM_MID_WORDS: bit (s & 511) says slot s of the section heads a free
+ * block of order k of this node (k > hugepage order) or has a bit set in its leaf (k <= it);
+ * per order, a bitmap with summary levels over the sections of the span at top + k * topw:
+ * bit d says section d has a bit set in this node's words of that order. */
+struct bnode {
+    uint64_t nonempty;          /* bit k: the node has a free block of order k */
+    uint64_t *mid;              /* K * SBM_MID_WORDS words per section ordinal, for sec_room */
+    uint64_t *top;              /* K * topw words, once top_room */
+    uint64_t sec_room;          /* section ordinals mid has room for */
+    bool top_room, tabs;        /* top has room; the tables are made (mmc_tab_init) */
+    uint64_t lo, hi;            /* frames [lo, hi) hold all its hugepages taken in (lo == hi: none) */
+    uint64_t longest;           /* >= the frames of its longest run */
+    struct mmc_tab mid_tab, top_tab; /* what mid and top point into */
+} __attribute__((aligned(64)));
 
 struct buddy {
     const struct mmc_frames *f;
     unsigned shift;             /* log2(frames per hugepage) */
-    unsigned kmax;              /* highest order indexed: >= floor(log2(longest run)) */
-    struct sbm *low;            /* orders 0..shift: place p = frames [p << k, (p + 1) << k) */
-    struct hs *high;            /* orders shift + 1 .. kmax: high[k - shift - 1] */
+    unsigned kmax;              /* highest order indexed: >= floor(log2(longest run)), < K */
+    unsigned K;                 /* orders the per-node tables have room for: floor(log2 of the
+                                   span's frames) + 1 (no run is longer than the span) */
+    uint64_t topw;              /* words of one order's top: hbm_words(sections of the span) */
+    /* per ordinal, one record of lstride words (a multiple of 8: records on lines of their
+     * own, since neighbouring ordinals may be two nodes' hugepages): order k <= shift's head
+     * bits at loff[k], lw[k] words, a bit per 2^k-frame place of the hugepage */
+    uint64_t *leaf;
+    uint64_t lstride, leaf_cap; /* words per record; records leaf has room for */
+    uint64_t loff[MAX_ORDERS], lw[MAX_ORDERS];
+    struct mmc_tab leaf_tab;    /* what leaf points into */
     uint64_t *added;            /* bit per ordinal: add() has taken the hugepage in */
     uint64_t added_words;       /* words of added */
     struct mmc_tab added_tab;   /* what added points into */
-    uint64_t nfree[MAX_ORDERS]; /* free blocks per order, all nodes */
-    uint64_t node_lo[MMC_MAX_NODES], node_hi[MMC_MAX_NODES]; /* per node: frames [lo, hi) hold
-                                   all its hugepages taken in (lo == hi: none) */
-    uint64_t node_longest[MMC_MAX_NODES]; /* >= the frames of the node's longest run */
+    struct bnode node[MMC_MAX_NODES];
 };
 
-static inline bool head_test(const struct buddy *bd, unsigned k, uint64_t x)
+/* Order k's leaf words of ordinal o (k <= shift). */
+static inline uint64_t *leaf_of(const struct buddy *bd, uint32_t o, unsigned k)
 {
-    if (k <= bd->shift)
-        return sbm_test(&bd->low[k], x >> k);
-    return hs_test(&bd->high[k - bd->shift - 1], bd->f, x >> bd->shift);
+    return bd->leaf + (uint64_t)o * bd->lstride + bd->loff[k];
 }
 
-static inline void head_set(struct buddy *bd, unsigned k, uint64_t x)
+/* Order k's section words of node bn at section ordinal so (< bn->sec_room). */
+static inline uint64_t *mid_of(const struct buddy *bd, const struct bnode *bn, uint64_t so, unsigned k)
 {
-    if (k <= bd->shift)
-        sbm_set(&bd->low[k], x >> k);
-    else
-        hs_set(&bd->high[k - bd->shift - 1], bd->f, x >> bd->shift);
-    bd->nfree[k]++;
+    return bn->mid + (so * bd->K + k) * SBM_MID_WORDS;
 }
 
-static inline void head_clear(struct buddy *bd, unsigned k, uint64_t x)
+/* Order k's summary over the sections, of node bn (top_room). */
+static inline struct hbm top_of(const struct buddy *bd, const struct bnode *bn, unsigned k)
 {
-    if (k <= bd->shift)
-        sbm_clear(&bd->low[k], x >> k);
-    else
-        hs_clear(&bd->high[k - bd->shift - 1], bd->f, x >> bd->shift);
-    bd->nfree[k]--;
+    struct hbm h;
+    hbm_init(&h, bd->f->ndir, bn->top + (uint64_t)k * bd->topw);
+    return h;
 }
 
-/* First frame of the highest free block of order k starting at or below frame x, or NONE. */
-static inline uint64_t head_prev(const struct buddy *bd, unsigned k, uint64_t x)
+/* Does a free block of order k of node nd start at frame x? */
+static inline bool head_test(const struct buddy *bd, unsigned nd, unsigned k, uint64_t x)
 {
-    uint64_t p;
+    const struct mmc_frames *f = bd->f;
+    const struct bnode *bn = &bd->node[nd];
+    if (!((bn->nonempty >> k) & 1))
+        return false;
+    const uint64_t s = x >> bd->shift;
+    const uint32_t o = mmc_frames_ord(f, s);
+    if (o == MMC_ORD_NONE)
+        return false;
     if (k <= bd->shift) {
-        p = sbm_prev(&bd->low[k], x >> k);
-        return p == NONE ? NONE : p << k;
+        const uint64_t po = (x & (f->hp_frames - 1)) >> k;
+        return (leaf_of(bd, o, k)[po >> 6] >> (po & 63)) & 1;
     }
-    p = hs_prev(&bd->high[k - bd->shift - 1], bd->f, x >> bd->shift);
-    return p == NONE ? NONE : p << bd->shift;
+    const uint64_t so = f->sec_ord[s >> MMC_SECTION_SHIFT], j = s & (MMC_SECTION_SLOTS - 1);
+    return so < bn->sec_room && ((mid_of(bd, bn, so, k)[j >> 6] >> (j & 63)) & 1);
+}
+
+static inline void head_set(struct buddy *bd, unsigned nd, unsigned k, uint64_t x)
+{
+    const struct mmc_frames *f = bd->f;
+    struct bnode *bn = &bd->node[nd];
+    const uint64_t s = x >> bd->shift, d = s >> MMC_SECTION_SHIFT, j = s & (MMC_SECTION_SLOTS - 1);
+    if (k <= bd->shift) {
+        const uint64_t po = (x & (f->hp_frames - 1)) >> k;
+        leaf_of(bd, mmc_frames_ord(f, s), k)[po >> 6] |= 1ull << (po & 63);
+    }
+    uint64_t *mid = mid_of(bd, bn, f->sec_ord[d], k);
+    if (!(mid[j >> 6] & (1ull << (j & 63)))) {
+        mid[j >> 6] |= 1ull << (j & 63);
+        struct hbm t = top_of(bd, bn, k);
+        hbm_set(&t, d);
+    }
+    bn->nonempty |= 1ull << k;
+}
+
+static inline void head_clear(struct buddy *bd, unsigned nd, unsigned k, uint64_t x)
+{
+    const struct mmc_frames *f = bd->f;
+    struct bnode *bn = &bd->node[nd];
+    const uint64_t s = x >> bd->shift, d = s >> MMC_SECTION_SHIFT, j = s & (MMC_SECTION_SLOTS - 1);
+    if (k <= bd->shift) {
+        const uint64_t po = (x & (f->hp_frames - 1)) >> k;
+        uint64_t *l = leaf_of(bd, mmc_frames_ord(f, s), k);
+        if ((l[po >> 6] &= ~(1ull << (po & 63))))
+            return;
+        for (uint64_t w = 0; w < bd->lw[k]; w++)
+            if (l[w])
+                return;
+    }
+    uint64_t *mid = mid_of(bd, bn, f->sec_ord[d], k);
+    if ((mid[j >> 6] &= ~(1ull << (j & 63))))
+        return;
+    for (unsigned w = 0; w < SBM_MID_WORDS; w++)
+        if (mid[w])
+            return;
+    struct hbm t = top_of(bd, bn, k);
+    hbm_clear(&t, d);
+    if (!t.lv[t.nlv - 1][0])
+        bn->nonempty &= ~(1ull << k);
+}
+
+/* The first frame of slot s's highest block of order k at or below place po of the slot
+ * (slot s has one: its bit is set in the section's words). */
+static inline uint64_t slot_highest(const struct buddy *bd, unsigned k, uint64_t s, uint64_t po)
+{
+    if (k > bd->shift)
+        return s << bd->shift;
+    const uint64_t r = sbm_highest(leaf_of(bd, mmc_frames_ord(bd->f, s), k), po >> 6,
+                                   ~0ull >> (63 - (po & 63)));
+    return r == NONE ? NONE : (s << bd->shift) + (r << k);
+}
+
+/* First frame of node nd's highest free block of order k starting at or below frame x, or
+ * NONE. */
+static inline uint64_t head_prev(const struct buddy *bd, unsigned nd, unsigned k, uint64_t x)
+{
+    const struct mmc_frames *f = bd->f;
+    const struct bnode *bn = &bd->node[nd];
+    if (!((bn->nonempty >> k) & 1))
+        return NONE;
+    const uint64_t last = k <= bd->shift ? (f->hp_frames >> k) - 1 : 0; /* last place of a slot */
+    const struct hbm t = top_of(bd, bn, k);
+    const uint64_t s = x >> bd->shift, j = s & (MMC_SECTION_SLOTS - 1);
+    uint64_t d = s >> MMC_SECTION_SHIFT;
+    if (hbm_test(&t, d)) {
+        const uint64_t *mid = mid_of(bd, bn, f->sec_ord[d], k);
+        if ((mid[j >> 6] >> (j & 63)) & 1) { /* in x's own slot, at or below x */
+            uint64_t r = slot_highest(bd, k, s, k <= bd->shift ? (x & (f->hp_frames - 1)) >> k : 0);
+            if (r != NONE)
+                return r;
+        }
+        if (j > 0) { /* a lower slot of the section */
+            uint64_t r = sbm_highest(mid, (j - 1) >> 6, ~0ull >> (63 - ((j - 1) & 63)));
+            if (r != NONE)
+                return slot_highest(bd, k, (d << MMC_SECTION_SHIFT) + r, last);
+        }
+    }
+    if (d == 0 || (d = hbm_prev(&t, d - 1)) == NONE)
+        return NONE;
+    const uint64_t *mid = mid_of(bd, bn, f->sec_ord[d], k);
+    return slot_highest(bd, k, (d << MMC_SECTION_SHIFT) + sbm_highest(mid, SBM_MID_WORDS - 1, ~0ull), last);
 }
 
 static inline bool is_added(const struct buddy *bd, uint32_t o)
@@ -252,25 +267,27 @@ static inline unsigned block_order(const struct buddy *bd, uint64_t a, uint64_t 
     return k < bd->kmax ? k : bd->kmax;
 }
 
-/* Put the free frames [a, e) of one run in as aligned blocks, no merging. */
-static void insert_plain(struct buddy *bd, uint64_t a, uint64_t e)
+/* Put the free frames [a, e) of one run of node nd in as aligned blocks, no merging. */
+static void insert_plain(struct buddy *bd, unsigned nd, uint64_t a, uint64_t e)
 {
     while (a < e) {
         unsigned k = block_order(bd, a, e);
-        head_set(bd, k, a);
+        head_set(bd, nd, k, a);
         a += 1ull << k;
     }
 }
 
-/* The free block holding frame x (rlo: its run's first frame): 1 and *k, *hx, or 0. */
-static int containing(const struct buddy *bd, uint64_t x, uint64_t rlo, unsigned *k, uint64_t *hx)
+/* The free block holding frame x (rlo: its run's first frame, nd its node): 1 and *k, *hx,
+ * or 0. */
+static int containing(const struct buddy *bd, unsigned nd, uint64_t x, uint64_t rlo, unsigned *k,
+                      uint64_t *hx)
 {
     const uint64_t P = bd->f->base_pfn + x;
     for (unsigned o = 0; o <= bd->kmax; o++) {
         uint64_t d = P & ((1ull << o) - 1); /* x's offset in the aligned 2^o frames */
         if (d > x - rlo)
             break;
-        if (bd->nfree[o] && head_test(bd, o, x - d)) {
+        if (head_test(bd, nd, o, x - d)) {
             *k = o;
             *hx = x - d;
             return 1;
@@ -354,8 +371,8 @@ static inline uint64_t fit_in(const struct query *q, uint64_t a, uint64_t e)
     return fit_top(P, P + (e - a), q->n, q->b, P, a);
 }
 
-/* Walk the free blocks of order k of the query's node meeting [lo, hi) from the top down, a
- * block of another node skipping the rest of its run; each checked (widened first in the
+/* Walk the free blocks of order k of the query's node meeting [lo, hi) from the top down (its
+ * own head bitmaps: no other node's block is met), each checked (widened first in the
  * fallback). 1 and *pos, 0, or -EAGAIN. */
 static int walk_order(struct query *q, unsigned k, bool widen, uint64_t *pos)
 {
@@ -364,20 +381,13 @@ static int walk_order(struct query *q, unsigned k, bool widen, uint64_t *pos)
     const uint64_t sz = 1ull << k;
     uint64_t x = q->hi - 1;
     for (;;) {
-        const uint64_t hx = head_prev(bd, k, x);
+        const uint64_t hx = head_prev(bd, q->node, k, x);
         if (hx == NONE)
             return 0;
         if (++q->steps > q->max_steps)
             return -EAGAIN;
         if (hx + sz <= q->lo)
             return 0;
-        if (f->hp_node[mmc_frame_ord(f, hx)] != q->node) { /* its whole run is another node's */
-            const struct mmc_run *run = mmc_frame_run(f, hx);
-            if (run->first_frame <= q->lo)
-                return 0;
-            x = run->first_frame - 1;
-            continue;
-        }
         uint64_t a = hx > q->lo ? hx : q->lo, e = hx + sz < q->hi ? hx + sz : q->hi;
         if (widen) { /* through free frames, up to n - 1 each side, inside run and range */
             const struct mmc_run *run = mmc_frame_run(f, hx);
@@ -426,15 +436,15 @@ static int find_steps(const struct buddy *bd, const struct mmc_search *rq, uint6
     unsigned best_k = MAX_ORDERS;
 
     for (unsigned nd = 0; nd < f->nnodes && nd < MMC_MAX_NODES; nd++) {
-        if (!(rq->node_mask & (1ull << nd)) || bd->node_longest[nd] < n)
+        if (!(rq->node_mask & (1ull << nd)) || bd->node[nd].longest < n)
             continue;
         struct query q = {.bd = bd, .node = nd, .n = n, .b = b,
                           .max_steps = rq->max_work ? rq->max_work : UINT64_MAX};
-        q.lo = glo > bd->node_lo[nd] ? glo : bd->node_lo[nd];
-        q.hi = ghi < bd->node_hi[nd] ? ghi : bd->node_hi[nd];
+        q.lo = glo > bd->node[nd].lo ? glo : bd->node[nd].lo;
+        q.hi = ghi < bd->node[nd].hi ? ghi : bd->node[nd].hi;
         if (q.hi <= q.lo || q.hi - q.lo < n)
             continue;
-        kn[nq] = floor_log2(bd->node_longest[nd]);
+        kn[nq] = floor_log2(bd->node[nd].longest);
         if (kn[nq] > bd->kmax)
             kn[nq] = bd->kmax;
         qs[nq++] = q;
@@ -443,7 +453,7 @@ static int find_steps(const struct buddy *bd, const struct mmc_search *rq, uint6
         struct query *q = &qs[i];
         q->steps = steps;
         for (unsigned k = k0; k <= kn[i] && k <= best_k; k++) {
-            if (!bd->nfree[k])
+            if (!((bd->node[q->node].nonempty >> k) & 1))
                 continue;
             uint64_t p;
             int r = walk_order(q, k, false, &p);
@@ -470,7 +480,7 @@ static int find_steps(const struct buddy *bd, const struct mmc_search *rq, uint6
         struct query *q = &qs[i];
         q->steps = steps;
         for (unsigned k = j0; k <= kn[i]; k++) {
-            if (!bd->nfree[k])
+            if (!((bd->node[q->node].nonempty >> k) & 1))
                 continue;
             uint64_t p;
             int r = walk_order(q, k, true, &p);
@@ -507,26 +517,28 @@ static void buddy_take(void *engine, uint64_t first, uint64_t n)
     if (!run)
         return; /* absent: the caller broke the contract */
     const uint64_t rlo = run->first_frame;
+    const unsigned nd = run->node;
     for (uint64_t x = first, end = first + n; x < end;) {
         unsigned k;
         uint64_t hx;
-        if (!containing(bd, x, rlo, &k, &hx)) {
+        if (!containing(bd, nd, x, rlo, &k, &hx)) {
             x++; /* not free in the index: the caller broke the contract; stay consistent */
             continue;
         }
-        head_clear(bd, k, hx);
+        head_clear(bd, nd, k, hx);
         const uint64_t he = hx + (1ull << k);
         if (hx < x)
-            insert_plain(bd, hx, x);
+            insert_plain(bd, nd, hx, x);
         if (end < he)
-            insert_plain(bd, end, he);
+            insert_plain(bd, nd, end, he);
         x = he;
     }
 }
 
 /* Put the free block (a, k) in, merged with its buddy while that is free (Linux's
- * __free_one_page). [rlo, rhi): the run. */
-static void merge_insert(struct buddy *bd, uint64_t a, unsigned k, uint64_t rlo, uint64_t rhi)
+ * __free_one_page). [rlo, rhi): the run, of node nd. */
+static void merge_insert(struct buddy *bd, unsigned nd, uint64_t a, unsigned k, uint64_t rlo,
+                         uint64_t rhi)
 {
     while (k < bd->kmax) {
         const uint64_t sz = 1ull << k;
@@ -540,14 +552,14 @@ static void merge_insert(struct buddy *bd, uint64_t a, unsigned k, uint64_t rlo,
                 break;
             bud = a + sz;
         }
-        if (!bd->nfree[k] || !head_test(bd, k, bud))
+        if (!head_test(bd, nd, k, bud))
             break;
-        head_clear(bd, k, bud);
+        head_clear(bd, nd, k, bud);
         if (bud < a)
             a = bud;
         k++;
     }
-    head_set(bd, k, a);
+    head_set(bd, nd, k, a);
 }
 
 static void buddy_give(void *engine, uint64_t first, uint64_t n)
@@ -561,7 +573,7 @@ static void buddy_give(void *engine, uint64_t first, uint64_t n)
     const uint64_t rlo = run->first_frame, rhi = rlo + run->frames;
     for (uint64_t a = first, e = first + n; a < e;) {
         unsigned k = block_order(bd, a, e);
-        merge_insert(bd, a, k, rlo, rhi);
+        merge_insert(bd, run->node, a, k, rlo, rhi);
         a += 1ull << k;
     }
 }
@@ -573,45 +585,73 @@ static void buddy_destroy(void *engine)
     struct buddy *bd = engine;
     if (!bd)
         return;
-    if (bd->low)
-        for (unsigned k = 0; k <= bd->shift; k++)
-            sbm_destroy(&bd->low[k]);
-    if (bd->high)
-        for (unsigned k = bd->shift + 1; k <= bd->kmax; k++)
-            hs_destroy(&bd->high[k - bd->shift - 1]);
-    free(bd->low);
-    free(bd->high);
+    for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++) {
+        mmc_tab_free(&bd->node[nd].mid_tab);
+        mmc_tab_free(&bd->node[nd].top_tab);
+    }
+    mmc_tab_free(&bd->leaf_tab);
     mmc_tab_free(&bd->added_tab);
     free(bd);
 }
 
-/* Orders up to floor(log2(frames)) indexed (frames >= hp_frames): 0 or -ENOMEM (kmax raised
- * as far as it could be; the new orders are empty). */
-static int raise_kmax(struct buddy *bd, uint64_t frames)
+/* Node nd's tables made: address space for every section of the span, no room yet. */
+static void node_tabs(struct buddy *bd, unsigned nd)
 {
-    unsigned want = floor_log2(frames);
-    if (want >= MAX_ORDERS)
-        want = MAX_ORDERS - 1;
-    if (want <= bd->kmax)
-        return 0;
-    struct hs *nh = realloc(bd->high, (want - bd->shift) * sizeof(*nh));
-    if (!nh)
-        return -ENOMEM;
-    bd->high = nh;
-    while (bd->kmax < want) {
-        if (hs_init(&bd->high[bd->kmax - bd->shift], bd->f) < 0) {
-            hs_destroy(&bd->high[bd->kmax - bd->shift]);
-            return -ENOMEM;
-        }
-        bd->kmax++;
+    struct bnode *bn = &bd->node[nd];
+    if (!bn->tabs) {
+        mmc_tab_init(&bn->mid_tab, bd->f->ndir * bd->K * SBM_MID_WORDS * sizeof(uint64_t));
+        mmc_tab_init(&bn->top_tab, bd->K * bd->topw * sizeof(uint64_t));
+        bn->tabs = true;
+    }
+}
+
+/* Room in node nd's tables for sec_ords section ordinals and the tops. 0 or -ENOMEM (only
+ * where the kernel refused the reservations: heap blocks). */
+static int node_room(struct buddy *bd, unsigned nd, uint64_t sec_ords)
+{
+    struct bnode *bn = &bd->node[nd];
+    const size_t sec_bytes = (size_t)bd->K * SBM_MID_WORDS * sizeof(uint64_t);
+    node_tabs(bd, nd);
+    if (!bn->top_room) {
+        int rc = mmc_tab_room(&bn->top_tab, bd->K * bd->topw * sizeof(uint64_t));
+        bn->top = bn->top_tab.p;
+        if (rc < 0)
+            return rc;
+        bn->top_room = true;
+    }
+    if (sec_ords > bn->sec_room) {
+        int rc = mmc_tab_room(&bn->mid_tab, sec_ords * sec_bytes);
+        bn->mid = bn->mid_tab.p;
+        if (rc < 0)
+            return rc;
+        bn->sec_room = sec_ords;
     }
     return 0;
 }
 
-/* The added bitmap with room for f's hp_cap ordinals. */
-static int reserve_added(struct buddy *bd)
+/* Orders up to floor(log2(frames)) indexed (frames >= hp_frames; the tables have room for K
+ * orders, and no run is longer than the span). */
+static void raise_kmax(struct buddy *bd, uint64_t frames)
 {
-    const uint64_t words = (bd->f->hp_cap + 63) / 64;
+    unsigned want = floor_log2(frames);
+    if (want > bd->K - 1)
+        want = bd->K - 1;
+    if (want > bd->kmax)
+        bd->kmax = want;
+}
+
+/* The leaf records and the added bitmap with room for f's hp_cap ordinals. */
+static int reserve_ordinals(struct buddy *bd)
+{
+    const struct mmc_frames *f = bd->f;
+    if (f->hp_cap > bd->leaf_cap) {
+        int rc = mmc_tab_room(&bd->leaf_tab, f->hp_cap * bd->lstride * sizeof(uint64_t));
+        bd->leaf = bd->leaf_tab.p;
+        if (rc < 0)
+            return rc;
+        bd->leaf_cap = f->hp_cap;
+    }
+    const uint64_t words = (f->hp_cap + 63) / 64;
     if (words <= bd->added_words)
         return 0;
     int rc = mmc_tab_room(&bd->added_tab, words * sizeof(uint64_t));
@@ -631,75 +671,98 @@ static uint64_t longest_run(const struct mmc_frames *f)
     return l;
 }
 
-/* The hugepage of ordinal o (present in f) becomes part of its node's frame range and longest run. */
-static void note_hugepage(struct buddy *bd, uint32_t o, uint64_t first)
+/* The hugepage of ordinal o (present in f) becomes part of its node's frame range and longest
+ * run, with room in the node's tables for its section. 0 or -ENOMEM (never after a reserve). */
+static int note_hugepage(struct buddy *bd, uint32_t o, uint64_t first)
 {
     const struct mmc_frames *f = bd->f;
     const unsigned nd = f->hp_node[o];
+    struct bnode *bn = &bd->node[nd];
+    if (node_room(bd, nd, (uint64_t)f->sec_ord[(first >> bd->shift) >> MMC_SECTION_SHIFT] + 1) < 0)
+        return -ENOMEM;
     const uint64_t end = first + f->hp_frames;
-    if (bd->node_lo[nd] == bd->node_hi[nd]) {
-        bd->node_lo[nd] = first;
-        bd->node_hi[nd] = end;
+    if (bn->lo == bn->hi) {
+        bn->lo = first;
+        bn->hi = end;
     } else {
-        if (first < bd->node_lo[nd])
-            bd->node_lo[nd] = first;
-        if (end > bd->node_hi[nd])
-            bd->node_hi[nd] = end;
+        if (first < bn->lo)
+            bn->lo = first;
+        if (end > bn->hi)
+            bn->hi = end;
     }
     const struct mmc_run *run = mmc_frame_run(f, first);
-    if (run && run->frames > bd->node_longest[nd])
-        bd->node_longest[nd] = run->frames;
+    if (run && run->frames > bn->longest)
+        bn->longest = run->frames;
     bd->added[o >> 6] |= 1ull << (o & 63);
+    return 0;
+}
+
+/* Index the free stretches of run r (its hugepages noted): each maximal one as aligned blocks. */
+static int index_run(struct buddy *bd, const struct mmc_run *run)
+{
+    const struct mmc_frames *f = bd->f;
+    const uint64_t end = run->first_frame + run->frames;
+    uint64_t start = NONE; /* of the free stretch being read */
+    for (uint64_t h = run->first_frame; h < end; h += f->hp_frames) {
+        const uint32_t o = mmc_frame_ord(f, h);
+        if (note_hugepage(bd, o, h) < 0)
+            return -ENOMEM;
+        const uint64_t *w = mmc_frames_words(f, MMC_PLANE_FREE, o);
+        for (uint64_t j = 0; j < f->wph; j++) {
+            uint64_t x = w[j], base = h + 64 * j, pos = 0;
+            while (pos < 64) { /* alternate used and free stretches inside the word */
+                if (start == NONE) {
+                    uint64_t fr = pos ? x & (~0ull << pos) : x;
+                    if (!fr)
+                        break;
+                    pos = (uint64_t)__builtin_ctzll(fr);
+                    start = base + pos;
+                } else {
+                    uint64_t used = ~x & (pos ? ~0ull << pos : ~0ull);
+                    if (!used)
+                        break;
+                    pos = (uint64_t)__builtin_ctzll(used);
+                    insert_plain(bd, run->node, start, base + pos);
+                    start = NONE;
+                }
+            }
+        }
+    }
+    if (start != NONE)
+        insert_plain(bd, run->node, start, end);
+    return 0;
 }
 
 static int buddy_create(const struct mmc_frames *f, void **engine)
 {
-    struct buddy *bd = calloc(1, sizeof(*bd));
+    struct buddy *bd = aligned_alloc(64, sizeof(*bd)); /* the nodes' parts a line apart */
     if (!bd)
         return -ENOMEM;
+    memset(bd, 0, sizeof(*bd));
     bd->f = f;
     bd->shift = f->hp_shift;
     bd->kmax = f->hp_shift;
-    mmc_tab_init(&bd->added_tab, (f->nslots + 63) / 64 * sizeof(uint64_t));
-    if (!(bd->low = calloc(bd->shift + 1, sizeof(*bd->low))))
-        goto nomem;
-    for (unsigned k = 0; k <= bd->shift; k++)
-        if (sbm_init(&bd->low[k], f, bd->shift - k) < 0)
-            goto nomem;
-    const uint64_t l = longest_run(f);
-    if (raise_kmax(bd, l > f->hp_frames ? l : f->hp_frames) < 0 || reserve_added(bd) < 0)
-        goto nomem;
-    for (uint64_t r = 0; r < f->nruns; r++) { /* frame ranges; blocks: each maximal free stretch */
-        const struct mmc_run *run = &f->runs[r];
-        const uint64_t end = run->first_frame + run->frames;
-        uint64_t start = NONE; /* of the free stretch being read */
-        for (uint64_t h = run->first_frame; h < end; h += f->hp_frames) {
-            const uint32_t o = mmc_frame_ord(f, h);
-            note_hugepage(bd, o, h);
-            const uint64_t *w = mmc_frames_words(f, MMC_PLANE_FREE, o);
-            for (uint64_t j = 0; j < f->wph; j++) {
-                uint64_t x = w[j], base = h + 64 * j, pos = 0;
-                while (pos < 64) { /* alternate used and free stretches inside the word */
-                    if (start == NONE) {
-                        uint64_t fr = pos ? x & (~0ull << pos) : x;
-                        if (!fr)
-                            break;
-                        pos = (uint64_t)__builtin_ctzll(fr);
-                        start = base + pos;
-                    } else {
-                        uint64_t used = ~x & (pos ? ~0ull << pos : ~0ull);
-                        if (!used)
-                            break;
-                        pos = (uint64_t)__builtin_ctzll(used);
-                        insert_plain(bd, start, base + pos);
-                        start = NONE;
-                    }
-                }
-            }
-        }
-        if (start != NONE)
-            insert_plain(bd, start, end);
+    bd->K = f->nframes > 1 ? floor_log2(f->nframes) + 1 : 1;
+    if (bd->K < bd->shift + 1)
+        bd->K = bd->shift + 1;
+    if (bd->K > MAX_ORDERS)
+        bd->K = MAX_ORDERS;
+    bd->topw = hbm_words(f->ndir);
+    for (unsigned k = 0; k <= bd->shift; k++) {
+        bd->loff[k] = bd->lstride;
+        bd->lw[k] = bd->shift - k > 6 ? 1ull << (bd->shift - k - 6) : 1;
+        bd->lstride += bd->lw[k];
     }
+    bd->lstride = (bd->lstride + 7) & ~7ull;
+    mmc_tab_init(&bd->leaf_tab, f->nslots * bd->lstride * sizeof(uint64_t));
+    mmc_tab_init(&bd->added_tab, (f->nslots + 63) / 64 * sizeof(uint64_t));
+    const uint64_t l = longest_run(f);
+    raise_kmax(bd, l > f->hp_frames ? l : f->hp_frames);
+    if (reserve_ordinals(bd) < 0)
+        goto nomem;
+    for (uint64_t r = 0; r < f->nruns; r++)
+        if (index_run(bd, &f->runs[r]) < 0)
+            goto nomem;
     *engine = bd;
     return 0;
 nomem:
@@ -712,20 +775,25 @@ static int buddy_reserve(void *engine, uint64_t nadd, const uint64_t *add_pfn)
     struct buddy *bd = engine;
     const struct mmc_frames *f = bd->f;
     (void)add_pfn;
-    for (unsigned k = 0; k <= bd->shift; k++)
-        if (sbm_reserve(&bd->low[k]) < 0)
+    if (reserve_ordinals(bd) < 0)
+        return -ENOMEM;
+    /* The new hugepages' nodes are not known yet: add() makes room in the node's tables,
+     * which cannot fail in address-space tables; every node's are made here, and where the
+     * kernel refused the reservation (heap blocks) room is made now for every section
+     * ordinal in every node's. */
+    for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++) {
+        const struct bnode *bn = &bd->node[nd];
+        node_tabs(bd, nd);
+        if ((!bn->mid_tab.mapped || !bn->top_tab.mapped) && node_room(bd, nd, f->sec_cap) < 0)
             return -ENOMEM;
-    for (unsigned k = bd->shift + 1; k <= bd->kmax; k++)
-        if (hs_reserve(&bd->high[k - bd->shift - 1], f) < 0)
-            return -ENOMEM;
+    }
     /* the longest run after the growth: at most two runs joined by all the new hugepages */
     const uint64_t grown = nadd * f->hp_frames, l = longest_run(f);
     uint64_t bound = 2 * l + grown;
     if (bound > f->present_frames + grown)
         bound = f->present_frames + grown;
-    if (raise_kmax(bd, bound > f->hp_frames ? bound : f->hp_frames) < 0)
-        return -ENOMEM;
-    return reserve_added(bd);
+    raise_kmax(bd, bound > f->hp_frames ? bound : f->hp_frames);
+    return 0;
 }
 
 static void buddy_add(void *engine, uint64_t first_frame)
@@ -734,19 +802,16 @@ static void buddy_add(void *engine, uint64_t first_frame)
     const uint32_t o = mmc_frame_ord(bd->f, first_frame);
     if (o == MMC_ORD_NONE || is_added(bd, o))
         return;
-    note_hugepage(bd, o, first_frame);
+    (void)note_hugepage(bd, o, first_frame); /* room made by reserve, or infallible */
     buddy_give(bd, first_frame, bd->f->hp_frames);
 }
 
 static size_t buddy_metadata(const void *engine)
 {
     const struct buddy *bd = engine;
-    size_t bytes = sizeof(*bd) + (bd->shift + 1) * sizeof(*bd->low) +
-                   (bd->kmax - bd->shift) * sizeof(*bd->high) + bd->added_words * sizeof(uint64_t);
-    for (unsigned k = 0; k <= bd->shift; k++)
-        bytes += sbm_bytes(&bd->low[k]);
-    for (unsigned k = bd->shift + 1; k <= bd->kmax; k++)
-        bytes += hs_bytes(&bd->high[k - bd->shift - 1], bd->f);
+    size_t bytes = sizeof(*bd) + bd->leaf_tab.bytes + bd->added_tab.bytes;
+    for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++)
+        bytes += bd->node[nd].mid_tab.bytes + bd->node[nd].top_tab.bytes;
     return bytes;
 }
 

@@ -5,20 +5,29 @@
  * hugepage's frames, so up to the hugepage's order index alignment is PFN alignment). A free
  * block of order k is 2^k free frames inside one run whose first PFN is a multiple of 2^k
  * (aligned in PFN space, exactly Linux's buddies, so a block no larger than a power-of-two
- * boundary never crosses it). The free lists are head bitmaps, one per order, shared by all
- * nodes (a block's node is its hugepage's):
- *   - order k <= hugepage order: a span bitmap (struct sbm, common.h) with a bit per 2^k-frame
- *     place: 2^(hp_shift - k) bits per hugepage at its ordinal, a bit per slot per section at
- *     the section's ordinal, a bit per section of the span;
+ * boundary never crosses it). The free lists are head bitmaps per order, a set per node (a
+ * block's node is its hugepage's, and it is in its node's bitmaps only):
+ *   - order k <= hugepage order: a bit per 2^k-frame place, 2^(hp_shift - k) bits per hugepage
+ *     in its ordinal's leaf record (the leaves of all these orders of one hugepage together,
+ *     in whole cache lines); per node, a bit per slot per section (at the section's ordinal:
+ *     the slot's leaf has a bit set) and a bit per section of the span (the section has one);
  *   - order k > hugepage order: a block is 2^(k - hp_shift) whole hugepages and its head is a
- *     hugepage slot, so a bit per slot per section at the section's ordinal (these words are
- *     the head bits themselves) and a bit per section of the span (struct hs below). Orders
- *     exist up to floor(log2) of a bound on the longest run (raised by reserve()).
- * "The highest free block of order k at or below frame x" is O(log_64 sections + the words of
- * one section and one hugepage) word reads, and a per-order count skips empty orders. Node
- * filter: a search on node n is clipped to n's frame range (its lowest to its highest frame) and
- * skips a block of another node together with the rest of that block's run (runs are on one
- * node), so with nodes in disjoint PFN ranges it never meets another node's block.
+ *     hugepage slot, so per node a bit per slot per section at the section's ordinal (these
+ *     words are the head bits themselves) and a bit per section of the span. Orders exist up
+ *     to floor(log2) of a bound on the longest run (raised by reserve()).
+ * Per node, a word says which orders have a free block (empty orders are skipped). "The
+ * highest free block of order k of node n at or below frame x" is O(log_64 sections + the
+ * words of one section and one hugepage) word reads. A search on node n is clipped to n's
+ * frame range (its lowest to its highest frame) and reads n's bitmaps only: it never meets
+ * another node's block.
+ * Node-parallel (alloc/partition.c): find, take and give on node n (a range given or taken
+ * lies in one run, so on one node) write only node n's part (struct bnode: its order flags,
+ * on cache lines of its own), its section words and summaries (tables of its own) and the
+ * leaf records of its hugepages (whole lines each), and read besides those only what growth
+ * writes under every lock (the frame database's directory and runs, the tables' places,
+ * kmax, the added bits): no cache line is written by one node's calls and touched by
+ * another's. (The bitmaps were once shared by all nodes: a summary word held bits of several
+ * nodes' slots and sections, and clearing one read its neighbours; ThreadSanitizer showed it.)
  * The free frames the fallback widens through are read from the frame database's free plane
  * (the truth, updated before take/give), as used in hugepages add() has not taken in yet (a
  * bit per ordinal says which).
@@ -55,31 +64,40 @@
  * range and boundary allow); what is left of the block goes back to the free lists. Fallback:
  * the first block found, nodes in ascending number, orders upward, each order top down.
  * Time, S sections of the span, O orders (log2 of the longest run), R runs: find, main pass
- * O(O (log_64 S + 8 + hp_frames / 2^(k + 6))) per node (the sbm's words: at most a section's
- * 8 and one hugepage's leaf per order k, which is scanned a word at a time: up to 8 words for
- * 2 MiB hugepages, 4096 for order 0 of a 1 GiB one), plus one block and a run lookup (O(log R))
- * per run of another node met inside the node's frame range (none when nodes occupy disjoint
- * ranges); fallback O(C (n / 64 + log R + log_64 S)), C the free blocks of orders
+ * O(O (log_64 S + 8 + hp_frames / 2^(k + 6))) per node (the bitmaps' words: at most a
+ * section's 8 and one hugepage's leaf per order k, which is scanned a word at a time: up to 8
+ * words for 2 MiB hugepages, 4096 for order 0 of a 1 GiB one); fallback
+ * O(C (n / 64 + log R + log_64 S)), C the free blocks of the node of orders
  * floor(log2 n) - 1 .. k0 - 1 meeting the range (+ 2 per higher order, those straddling the
  * range's ends): the buddy's blind spot, paid only when no single block holds the request,
  * and bounded by max_work. take / give O(log R + (log n + O) O log_64 S): the run, the blocks
  * met (found by testing each order's head bit), the pieces put back, the merges. add: a give
- * of hp_frames frames, O(log R + O log_64 S).
- * Metadata: per hugepage (2 MiB, 512 frames): head bits of orders 0..9 in sbm leaves, 8 + 4 +
- * 2 + 1 words for orders 0..3 and a word each for orders 4..9 (168 bytes, 0.33 byte per frame;
- * 1 GiB hugepages: ~2 bits per frame, 0.26 byte) + 1 bit (taken in); per section holding any
- * of the pool 64 bytes per order (orders 0 .. log2 of a bound on the longest run, ~20: 1.3 KiB,
- * 0.005 byte per frame of a full section); per section of the span 1/8 byte per order (+1/63),
- * ~2.5 bytes (1/100000 byte per frame of span); ~2 KiB fixed. The free frames cost nothing
- * (the database's plane). Measured (test_engines): a dense 1 TiB pool 0.336 byte per frame of
- * pool (86 MiB; 0.165 per frame of its ~2 TiB span); 128 lone 2 MiB hugepages over a 4 TiB span 139 KB, 2.1 bytes per frame of
- * pool but 0.00013 per frame of span (section words dominate: one section per hugepage);
- * pools of 100-250 MiB 0.42-0.56 (the fixed part). The rule: 0.5 per frame of pool + 1/1024
- * per frame of span.
- * Limits: 64 orders. max_work counts blocks examined (those of other nodes skipped included)
- * plus free-plane words read by the fallback; beyond it find returns -EAGAIN. With nodes
- * interleaved inside one another's frame ranges a search on one node pays a block per run of the
- * others that holds a free block of the order examined, up to max_work.
+ * of hp_frames frames, O(log R + O log_64 S). reserve: O(nadd log R) (the bound on the longest
+ * run: each group of consecutive new hugepages joined with the runs beside it) + O(nodes).
+ * Metadata: per hugepage (2 MiB, 512 frames) a leaf record with the head bits of orders
+ * 0..9, 8 + 4 + 2 + 1 words for orders 0..3 and a word each for orders 4..9, rounded up to
+ * whole lines: 24 words (192 bytes, 0.375 byte per frame; 1 GiB hugepages 8200 words, 0.25
+ * byte) + 1 bit (taken in). Per node, per section ordinal up to the highest one of its
+ * sections: a line per order up to the hugepage's (640 bytes for 2 MiB hugepages) and, once
+ * runs outgrow a hugepage, a line per order above it up to log2 of the span's frames (K - 10
+ * lines: 12 for an 8 GiB span, 21 for 4 TiB; 1.4-2 KiB in all): up to 0.008 byte per frame
+ * of a full section per node. Per node holding any of the pool, 1/8 byte per order per section of the
+ * span (+1/63), ~2.5 bytes. ~13 KiB fixed (a part of 3 lines per node number). The free
+ * frames cost nothing (the database's plane). Measured (test_engines): a dense 1 TiB pool of
+ * 2 nodes 0.398 byte per frame of pool (0.196 per frame of its ~2 TiB span); 128 lone 2 MiB
+ * hugepages over a 4 TiB span, 2 nodes, 208 KB, 3.2 bytes per frame of pool but 0.0002 per
+ * frame of span (section lines dominate: one section per hugepage, and each node makes room
+ * up to its highest section ordinal); pools of 96-256 MiB 0.60-1.09 (the fixed part). The
+ * rule: 0.5 per frame of pool + 1/1024 per frame of span + 64 KiB. Address space (reserved,
+ * touched only where room is made): per node number, the section tables for every section
+ * of the span and the summaries of every order, up to 2.4 KiB per section (the reservations of
+ * every node number are made at the first reserve(), since the new hugepages' nodes are
+ * only known at add(), which cannot fail: making room in a reservation cannot. Where the
+ * kernel refuses reservations (vm.overcommit_memory 2) the tables are heap blocks, and
+ * reserve() makes room in every node number's tables for every section ordinal: the
+ * fallback's price is 64 times the per-node section lines).
+ * Limits: 64 orders. max_work counts blocks examined plus free-plane words read by the
+ * fallback; beyond it find returns -EAGAIN.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -91,20 +109,22 @@
 /* ---- the index: per node, its own head bitmaps ---- */
 
 /* A node's index, on cache lines of its own: only calls on this node write it (and growth,
- * under every lock). Per order k and section ordinal so, SBM_MID_WORDS words at
- * mid + (so * K + k) * SBM_MID_WORDS: bit (s & 511) says slot s of the section heads a free
- * block of order k of this node (k > hugepage order) or has a bit set in its leaf (k <= it);
- * per order, a bitmap with summary levels over the sections of the span at top + k * topw:
- * bit d says section d has a bit set in this node's words of that order. */
+ * under every lock). Per order k and section ordinal so, SBM_MID_WORDS words (a line): bit
+ * (s & 511) says slot s of the section has a bit set in its leaf (k <= shift: in mid, at
+ * (so * (shift + 1) + k) * SBM_MID_WORDS) or heads a free block of order k of this node
+ * (k > shift: in hmid, at (so * (K - shift - 1) + k - shift - 1) * SBM_MID_WORDS); per
+ * order, a bitmap with summary levels over the sections of the span at top + k * topw: bit d
+ * says section d has a bit set in this node's words of that order. */
 struct bnode {
     uint64_t nonempty;          /* bit k: the node has a free block of order k */
-    uint64_t *mid;              /* K * SBM_MID_WORDS words per section ordinal, for sec_room */
-    uint64_t *top;              /* K * topw words, once top_room */
-    uint64_t sec_room;          /* section ordinals mid has room for */
-    bool top_room, tabs;        /* top has room; the tables are made (mmc_tab_init) */
+    uint64_t *mid, *hmid;       /* the section words of orders <= shift and > shift */
+    uint64_t *top;              /* topw words per order, for top_orders */
+    uint64_t sec_room, hsec_room; /* section ordinals mid, hmid have room for */
+    unsigned top_orders;        /* orders top has room for (0: the node has no room yet) */
+    bool tabs;                  /* the tables are made (mmc_tab_init) */
     uint64_t lo, hi;            /* frames [lo, hi) hold all its hugepages taken in (lo == hi: none) */
     uint64_t longest;           /* >= the frames of its longest run */
-    struct mmc_tab mid_tab, top_tab; /* what mid and top point into */
+    struct mmc_tab mid_tab, hmid_tab, top_tab; /* what mid, hmid and top point into */
 } __attribute__((aligned(64)));
 
 struct buddy {
@@ -133,13 +153,15 @@ static inline uint64_t *leaf_of(const struct buddy *bd, uint32_t o, unsigned k)
     return bd->leaf + (uint64_t)o * bd->lstride + bd->loff[k];
 }
 
-/* Order k's section words of node bn at section ordinal so (< bn->sec_room). */
+/* Order k's section words of node bn at section ordinal so (with room). */
 static inline uint64_t *mid_of(const struct buddy *bd, const struct bnode *bn, uint64_t so, unsigned k)
 {
-    return bn->mid + (so * bd->K + k) * SBM_MID_WORDS;
+    if (k <= bd->shift)
+        return bn->mid + (so * (bd->shift + 1) + k) * SBM_MID_WORDS;
+    return bn->hmid + (so * (bd->K - bd->shift - 1) + (k - bd->shift - 1)) * SBM_MID_WORDS;
 }
 
-/* Order k's summary over the sections, of node bn (top_room). */
+/* Order k's summary over the sections, of node bn (k < top_orders). */
 static inline struct hbm top_of(const struct buddy *bd, const struct bnode *bn, unsigned k)
 {
     struct hbm h;
@@ -163,7 +185,7 @@ static inline bool head_test(const struct buddy *bd, unsigned nd, unsigned k, ui
         return (leaf_of(bd, o, k)[po >> 6] >> (po & 63)) & 1;
     }
     const uint64_t so = f->sec_ord[s >> MMC_SECTION_SHIFT], j = s & (MMC_SECTION_SLOTS - 1);
-    return so < bn->sec_room && ((mid_of(bd, bn, so, k)[j >> 6] >> (j & 63)) & 1);
+    return so < bn->hsec_room && ((mid_of(bd, bn, so, k)[j >> 6] >> (j & 63)) & 1);
 }
 
 static inline void head_set(struct buddy *bd, unsigned nd, unsigned k, uint64_t x)
@@ -587,6 +609,7 @@ static void buddy_destroy(void *engine)
         return;
     for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++) {
         mmc_tab_free(&bd->node[nd].mid_tab);
+        mmc_tab_free(&bd->node[nd].hmid_tab);
         mmc_tab_free(&bd->node[nd].top_tab);
     }
     mmc_tab_free(&bd->leaf_tab);
@@ -594,50 +617,69 @@ static void buddy_destroy(void *engine)
     free(bd);
 }
 
-/* Node nd's tables made: address space for every section of the span, no room yet. */
+/* Node nd's tables made: address space for every section of the span and every order, no
+ * room yet. */
 static void node_tabs(struct buddy *bd, unsigned nd)
 {
     struct bnode *bn = &bd->node[nd];
+    const uint64_t sec = SBM_MID_WORDS * sizeof(uint64_t);
     if (!bn->tabs) {
-        mmc_tab_init(&bn->mid_tab, bd->f->ndir * bd->K * SBM_MID_WORDS * sizeof(uint64_t));
+        mmc_tab_init(&bn->mid_tab, bd->f->ndir * (bd->shift + 1) * sec);
+        if (bd->K > bd->shift + 1)
+            mmc_tab_init(&bn->hmid_tab, bd->f->ndir * (bd->K - bd->shift - 1) * sec);
         mmc_tab_init(&bn->top_tab, bd->K * bd->topw * sizeof(uint64_t));
         bn->tabs = true;
     }
 }
 
-/* Room in node nd's tables for sec_ords section ordinals and the tops. 0 or -ENOMEM (only
- * where the kernel refused the reservations: heap blocks). */
-static int node_room(struct buddy *bd, unsigned nd, uint64_t sec_ords)
+/* Room in node nd's tables for orders 0 .. kmax and sec_ords section ordinals. 0 or -ENOMEM
+ * (only where the kernel refused the reservations: heap blocks). */
+static int node_room(struct buddy *bd, unsigned nd, uint64_t sec_ords, unsigned kmax)
 {
     struct bnode *bn = &bd->node[nd];
-    const size_t sec_bytes = (size_t)bd->K * SBM_MID_WORDS * sizeof(uint64_t);
+    const uint64_t sec = SBM_MID_WORDS * sizeof(uint64_t);
     node_tabs(bd, nd);
-    if (!bn->top_room) {
-        int rc = mmc_tab_room(&bn->top_tab, bd->K * bd->topw * sizeof(uint64_t));
+    if (kmax + 1 > bn->top_orders) {
+        int rc = mmc_tab_room(&bn->top_tab, (kmax + 1) * bd->topw * sizeof(uint64_t));
         bn->top = bn->top_tab.p;
         if (rc < 0)
             return rc;
-        bn->top_room = true;
+        bn->top_orders = kmax + 1;
     }
     if (sec_ords > bn->sec_room) {
-        int rc = mmc_tab_room(&bn->mid_tab, sec_ords * sec_bytes);
+        int rc = mmc_tab_room(&bn->mid_tab, sec_ords * (bd->shift + 1) * sec);
         bn->mid = bn->mid_tab.p;
         if (rc < 0)
             return rc;
         bn->sec_room = sec_ords;
     }
+    if (kmax > bd->shift && sec_ords > bn->hsec_room) { /* only once runs outgrow a hugepage */
+        int rc = mmc_tab_room(&bn->hmid_tab, sec_ords * (bd->K - bd->shift - 1) * sec);
+        bn->hmid = bn->hmid_tab.p;
+        if (rc < 0)
+            return rc;
+        bn->hsec_room = sec_ords;
+    }
     return 0;
 }
 
-/* Orders up to floor(log2(frames)) indexed (frames >= hp_frames; the tables have room for K
- * orders, and no run is longer than the span). */
-static void raise_kmax(struct buddy *bd, uint64_t frames)
+/* Orders up to floor(log2(frames)) indexed (frames >= hp_frames; no run is longer than the
+ * span, so below K), room made for them in every node's tables that has any. 0 or -ENOMEM
+ * (kmax unchanged). */
+static int raise_kmax(struct buddy *bd, uint64_t frames)
 {
     unsigned want = floor_log2(frames);
     if (want > bd->K - 1)
         want = bd->K - 1;
-    if (want > bd->kmax)
-        bd->kmax = want;
+    if (want <= bd->kmax)
+        return 0;
+    for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++) {
+        const struct bnode *bn = &bd->node[nd];
+        if (bn->top_orders && node_room(bd, nd, bn->sec_room, want) < 0)
+            return -ENOMEM;
+    }
+    bd->kmax = want;
+    return 0;
 }
 
 /* The leaf records and the added bitmap with room for f's hp_cap ordinals. */
@@ -678,7 +720,7 @@ static int note_hugepage(struct buddy *bd, uint32_t o, uint64_t first)
     const struct mmc_frames *f = bd->f;
     const unsigned nd = f->hp_node[o];
     struct bnode *bn = &bd->node[nd];
-    if (node_room(bd, nd, (uint64_t)f->sec_ord[(first >> bd->shift) >> MMC_SECTION_SHIFT] + 1) < 0)
+    if (node_room(bd, nd, (uint64_t)f->sec_ord[(first >> bd->shift) >> MMC_SECTION_SHIFT] + 1, bd->kmax) < 0)
         return -ENOMEM;
     const uint64_t end = first + f->hp_frames;
     if (bn->lo == bn->hi) {
@@ -757,8 +799,7 @@ static int buddy_create(const struct mmc_frames *f, void **engine)
     mmc_tab_init(&bd->leaf_tab, f->nslots * bd->lstride * sizeof(uint64_t));
     mmc_tab_init(&bd->added_tab, (f->nslots + 63) / 64 * sizeof(uint64_t));
     const uint64_t l = longest_run(f);
-    raise_kmax(bd, l > f->hp_frames ? l : f->hp_frames);
-    if (reserve_ordinals(bd) < 0)
+    if (raise_kmax(bd, l > f->hp_frames ? l : f->hp_frames) < 0 || reserve_ordinals(bd) < 0)
         goto nomem;
     for (uint64_t r = 0; r < f->nruns; r++)
         if (index_run(bd, &f->runs[r]) < 0)
@@ -770,29 +811,51 @@ nomem:
     return -ENOMEM;
 }
 
+/* A bound on the longest run once the hugepages at add_pfn (ascending, absent) are in: each
+ * group of consecutive ones with the runs right below and above it, chained where a run lies
+ * between two groups (the nodes are not known yet, so as if all joined). O(nadd log runs). */
+static uint64_t longest_after(const struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pfn)
+{
+    uint64_t bound = longest_run(f), lo = 0, hi = 0; /* the chain: frames [lo, hi) */
+    for (uint64_t a = 0, b; a < nadd; a = b) {
+        for (b = a + 1; b < nadd && add_pfn[b] == add_pfn[b - 1] + f->hp_frames; b++)
+            ;
+        uint64_t s = add_pfn[a] - f->base_pfn, e = add_pfn[b - 1] - f->base_pfn + f->hp_frames;
+        const struct mmc_run *below = s ? mmc_frame_run(f, s - 1) : NULL;
+        const struct mmc_run *above = e < f->nframes ? mmc_frame_run(f, e) : NULL;
+        if (below)
+            s = below->first_frame;
+        if (above)
+            e = above->first_frame + above->frames;
+        if (a && s < hi) /* the run below is the one above the previous group */
+            s = lo;
+        lo = s, hi = e;
+        if (e - s > bound)
+            bound = e - s;
+    }
+    return bound > f->hp_frames ? bound : f->hp_frames;
+}
+
 static int buddy_reserve(void *engine, uint64_t nadd, const uint64_t *add_pfn)
 {
     struct buddy *bd = engine;
     const struct mmc_frames *f = bd->f;
-    (void)add_pfn;
     if (reserve_ordinals(bd) < 0)
         return -ENOMEM;
-    /* The new hugepages' nodes are not known yet: add() makes room in the node's tables,
-     * which cannot fail in address-space tables; every node's are made here, and where the
-     * kernel refused the reservation (heap blocks) room is made now for every section
+    if (raise_kmax(bd, longest_after(f, nadd, add_pfn)) < 0)
+        return -ENOMEM;
+    /* The new hugepages' nodes are not known yet: add() makes room in its node's tables,
+     * which cannot fail in address-space tables, so every node's are made here; where the
+     * kernel refused the reservation (heap blocks), room is made now for every section
      * ordinal in every node's. */
     for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++) {
         const struct bnode *bn = &bd->node[nd];
         node_tabs(bd, nd);
-        if ((!bn->mid_tab.mapped || !bn->top_tab.mapped) && node_room(bd, nd, f->sec_cap) < 0)
+        if ((!bn->mid_tab.mapped || !bn->top_tab.mapped ||
+             (bd->K > bd->shift + 1 && !bn->hmid_tab.mapped)) &&
+            node_room(bd, nd, f->sec_cap, bd->kmax) < 0)
             return -ENOMEM;
     }
-    /* the longest run after the growth: at most two runs joined by all the new hugepages */
-    const uint64_t grown = nadd * f->hp_frames, l = longest_run(f);
-    uint64_t bound = 2 * l + grown;
-    if (bound > f->present_frames + grown)
-        bound = f->present_frames + grown;
-    raise_kmax(bd, bound > f->hp_frames ? bound : f->hp_frames);
     return 0;
 }
 
@@ -811,7 +874,7 @@ static size_t buddy_metadata(const void *engine)
     const struct buddy *bd = engine;
     size_t bytes = sizeof(*bd) + bd->leaf_tab.bytes + bd->added_tab.bytes;
     for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++)
-        bytes += bd->node[nd].mid_tab.bytes + bd->node[nd].top_tab.bytes;
+        bytes += bd->node[nd].mid_tab.bytes + bd->node[nd].hmid_tab.bytes + bd->node[nd].top_tab.bytes;
     return bytes;
 }
 

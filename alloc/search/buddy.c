@@ -87,15 +87,16 @@
  * 2 nodes 0.398 byte per frame of pool (0.196 per frame of its ~2 TiB span); 128 lone 2 MiB
  * hugepages over a 4 TiB span, 2 nodes, 208 KB, 3.2 bytes per frame of pool but 0.0002 per
  * frame of span (section lines dominate: one section per hugepage, and each node makes room
- * up to its highest section ordinal); pools of 96-256 MiB 0.60-1.09 (the fixed part). The
- * rule: 0.5 per frame of pool + 1/1024 per frame of span + 64 KiB. Address space (reserved,
- * touched only where room is made): per node number, the section tables for every section
- * of the span and the summaries of every order, up to 2.4 KiB per section (the reservations of
- * every node number are made at the first reserve(), since the new hugepages' nodes are
- * only known at add(), which cannot fail: making room in a reservation cannot. Where the
- * kernel refuses reservations (vm.overcommit_memory 2) the tables are heap blocks, and
- * reserve() makes room in every node number's tables for every section ordinal: the
- * fallback's price is 64 times the per-node section lines).
+ * up to its highest section ordinal); pools of 96-256 MiB 0.65-1.17 once a quarter has
+ * entered (0.69-1.47 as built: the fixed part). The rule: 0.5 per frame of pool + 1/1024 per
+ * frame of span + 64 KiB. Address space (reserved, touched only where room is made): per node
+ * with tables, the section tables for every section of the span and the summaries of every
+ * order, up to 2.4 KiB per section. The new hugepages' nodes are only known at add(), which
+ * cannot fail (and making room in a reservation cannot): so reserve() makes spare tables for
+ * up to nadd nodes without tables, and add() hands one to a node it meets for the first time;
+ * where the kernel refuses reservations (vm.overcommit_memory 2, ulimit -v) the tables are
+ * heap blocks and reserve() makes room in each (every node's with tables, every spare) for
+ * every section ordinal.
  * Limits: 64 orders. max_work counts blocks examined plus free-plane words read by the
  * fallback; beyond it find returns -EAGAIN.
  */
@@ -144,6 +145,9 @@ struct buddy {
     uint64_t *added;            /* bit per ordinal: add() has taken the hugepage in */
     uint64_t added_words;       /* words of added */
     struct mmc_tab added_tab;   /* what added points into */
+    struct bnode *spare;        /* tables made by reserve() for nodes that have none yet: add()
+                                   gives one to a node it meets for the first time */
+    unsigned nspare, spare_cap;
     struct bnode node[MMC_MAX_NODES];
 };
 
@@ -607,38 +611,40 @@ static void buddy_destroy(void *engine)
     struct buddy *bd = engine;
     if (!bd)
         return;
-    for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++) {
-        mmc_tab_free(&bd->node[nd].mid_tab);
-        mmc_tab_free(&bd->node[nd].hmid_tab);
-        mmc_tab_free(&bd->node[nd].top_tab);
+    for (unsigned i = 0; i < MMC_MAX_NODES + bd->nspare; i++) {
+        struct bnode *bn = i < MMC_MAX_NODES ? &bd->node[i] : &bd->spare[i - MMC_MAX_NODES];
+        mmc_tab_free(&bn->mid_tab);
+        mmc_tab_free(&bn->hmid_tab);
+        mmc_tab_free(&bn->top_tab);
     }
+    free(bd->spare);
     mmc_tab_free(&bd->leaf_tab);
     mmc_tab_free(&bd->added_tab);
     free(bd);
 }
 
-/* Node nd's tables made: address space for every section of the span and every order, no
- * room yet. */
-static void node_tabs(struct buddy *bd, unsigned nd)
+/* bn's tables made: address space for every section of the span and every order, no room
+ * yet. */
+static void tabs_init(const struct buddy *bd, struct bnode *bn)
 {
-    struct bnode *bn = &bd->node[nd];
     const uint64_t sec = SBM_MID_WORDS * sizeof(uint64_t);
-    if (!bn->tabs) {
-        mmc_tab_init(&bn->mid_tab, bd->f->ndir * (bd->shift + 1) * sec);
-        if (bd->K > bd->shift + 1)
-            mmc_tab_init(&bn->hmid_tab, bd->f->ndir * (bd->K - bd->shift - 1) * sec);
-        mmc_tab_init(&bn->top_tab, bd->K * bd->topw * sizeof(uint64_t));
-        bn->tabs = true;
-    }
+    mmc_tab_init(&bn->mid_tab, bd->f->ndir * (bd->shift + 1) * sec);
+    if (bd->K > bd->shift + 1)
+        mmc_tab_init(&bn->hmid_tab, bd->f->ndir * (bd->K - bd->shift - 1) * sec);
+    mmc_tab_init(&bn->top_tab, bd->K * bd->topw * sizeof(uint64_t));
+    bn->tabs = true;
 }
 
-/* Room in node nd's tables for orders 0 .. kmax and sec_ords section ordinals. 0 or -ENOMEM
- * (only where the kernel refused the reservations: heap blocks). */
-static int node_room(struct buddy *bd, unsigned nd, uint64_t sec_ords, unsigned kmax)
+static bool tabs_mapped(const struct buddy *bd, const struct bnode *bn)
 {
-    struct bnode *bn = &bd->node[nd];
+    return bn->mid_tab.mapped && bn->top_tab.mapped && (bd->K == bd->shift + 1 || bn->hmid_tab.mapped);
+}
+
+/* Room in bn's tables (made) for orders 0 .. kmax and sec_ords section ordinals. 0 or
+ * -ENOMEM (only where the kernel refused the reservations: heap blocks). */
+static int bnode_room(const struct buddy *bd, struct bnode *bn, uint64_t sec_ords, unsigned kmax)
+{
     const uint64_t sec = SBM_MID_WORDS * sizeof(uint64_t);
-    node_tabs(bd, nd);
     if (kmax + 1 > bn->top_orders) {
         int rc = mmc_tab_room(&bn->top_tab, (kmax + 1) * bd->topw * sizeof(uint64_t));
         bn->top = bn->top_tab.p;
@@ -663,6 +669,21 @@ static int node_room(struct buddy *bd, unsigned nd, uint64_t sec_ords, unsigned 
     return 0;
 }
 
+/* Room in node nd's tables for orders 0 .. kmax and sec_ords section ordinals; a node without
+ * tables takes a spare (reserve made it, with room where it is heap blocks) or makes its own.
+ * 0 or -ENOMEM (never after a reserve: room in a reservation is always made). */
+static int node_room(struct buddy *bd, unsigned nd, uint64_t sec_ords, unsigned kmax)
+{
+    struct bnode *bn = &bd->node[nd];
+    if (!bn->tabs) {
+        if (bd->nspare)
+            *bn = bd->spare[--bd->nspare];
+        else
+            tabs_init(bd, bn);
+    }
+    return bnode_room(bd, bn, sec_ords, kmax);
+}
+
 /* Orders up to floor(log2(frames)) indexed (frames >= hp_frames; no run is longer than the
  * span, so below K), room made for them in every node's tables that has any. 0 or -ENOMEM
  * (kmax unchanged). */
@@ -673,9 +694,9 @@ static int raise_kmax(struct buddy *bd, uint64_t frames)
         want = bd->K - 1;
     if (want <= bd->kmax)
         return 0;
-    for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++) {
-        const struct bnode *bn = &bd->node[nd];
-        if (bn->top_orders && node_room(bd, nd, bn->sec_room, want) < 0)
+    for (unsigned i = 0; i < MMC_MAX_NODES + bd->nspare; i++) {
+        struct bnode *bn = i < MMC_MAX_NODES ? &bd->node[i] : &bd->spare[i - MMC_MAX_NODES];
+        if (bn->top_orders && bnode_room(bd, bn, bn->sec_room, want) < 0)
             return -ENOMEM;
     }
     bd->kmax = want;
@@ -844,16 +865,29 @@ static int buddy_reserve(void *engine, uint64_t nadd, const uint64_t *add_pfn)
         return -ENOMEM;
     if (raise_kmax(bd, longest_after(f, nadd, add_pfn)) < 0)
         return -ENOMEM;
-    /* The new hugepages' nodes are not known yet: add() makes room in its node's tables,
-     * which cannot fail in address-space tables, so every node's are made here; where the
-     * kernel refused the reservation (heap blocks), room is made now for every section
-     * ordinal in every node's. */
-    for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++) {
-        const struct bnode *bn = &bd->node[nd];
-        node_tabs(bd, nd);
-        if ((!bn->mid_tab.mapped || !bn->top_tab.mapped ||
-             (bd->K > bd->shift + 1 && !bn->hmid_tab.mapped)) &&
-            node_room(bd, nd, f->sec_cap, bd->kmax) < 0)
+    /* The new hugepages' nodes are not known yet. add() makes room in its node's tables,
+     * which cannot fail in a reservation: so a node without tables must find a spare (one
+     * per new hugepage at most, one per node number without tables at most), and where the
+     * kernel refused the reservations (heap blocks) room is made now, for every section
+     * ordinal. */
+    unsigned bare = 0;
+    for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++)
+        bare += !bd->node[nd].tabs;
+    const unsigned want = nadd < bare ? (unsigned)nadd : bare;
+    if (want > bd->spare_cap) {
+        struct bnode *sp = realloc(bd->spare, want * sizeof(*sp));
+        if (!sp)
+            return -ENOMEM;
+        bd->spare = sp;
+        bd->spare_cap = want;
+    }
+    for (; bd->nspare < want; bd->nspare++) {
+        memset(&bd->spare[bd->nspare], 0, sizeof(*bd->spare));
+        tabs_init(bd, &bd->spare[bd->nspare]);
+    }
+    for (unsigned i = 0; i < MMC_MAX_NODES + bd->nspare; i++) {
+        struct bnode *bn = i < MMC_MAX_NODES ? &bd->node[i] : &bd->spare[i - MMC_MAX_NODES];
+        if (bn->tabs && !tabs_mapped(bd, bn) && bnode_room(bd, bn, f->sec_cap, bd->kmax) < 0)
             return -ENOMEM;
     }
     return 0;
@@ -872,9 +906,12 @@ static void buddy_add(void *engine, uint64_t first_frame)
 static size_t buddy_metadata(const void *engine)
 {
     const struct buddy *bd = engine;
-    size_t bytes = sizeof(*bd) + bd->leaf_tab.bytes + bd->added_tab.bytes;
-    for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++)
-        bytes += bd->node[nd].mid_tab.bytes + bd->node[nd].hmid_tab.bytes + bd->node[nd].top_tab.bytes;
+    size_t bytes = sizeof(*bd) + bd->leaf_tab.bytes + bd->added_tab.bytes +
+                   bd->spare_cap * sizeof(*bd->spare);
+    for (unsigned i = 0; i < MMC_MAX_NODES + bd->nspare; i++) {
+        const struct bnode *bn = i < MMC_MAX_NODES ? &bd->node[i] : &bd->spare[i - MMC_MAX_NODES];
+        bytes += bn->mid_tab.bytes + bn->hmid_tab.bytes + bn->top_tab.bytes;
+    }
     return bytes;
 }
 

@@ -85,7 +85,7 @@
  * span (+1/63), ~2.5 bytes. ~13 KiB fixed (a part of 3 lines per node number). The free
  * frames cost nothing (the database's plane). Measured (test_engines): a dense 1 TiB pool of
  * 2 nodes 0.398 byte per frame of pool (0.196 per frame of its ~2 TiB span); 128 lone 2 MiB
- * hugepages over a 4 TiB span, 2 nodes, 208 KB, 3.2 bytes per frame of pool but 0.0002 per
+ * hugepages over a 4 TiB span, 2 nodes, 210 KB, 3.2 bytes per frame of pool but 0.0002 per
  * frame of span (section lines dominate: one section per hugepage, and each node makes room
  * up to its highest section ordinal); pools of 96-256 MiB 0.65-1.17 once a quarter has
  * entered (0.69-1.47 as built: the fixed part). The rule: 0.5 per frame of pool + 1/1024 per

@@ -6,8 +6,8 @@
  *   - a bitmap with 64-ary summary levels: bit i of level l + 1 says word i of level l is
  *     non-zero, so "the highest set bit <= i" is O(log_64 N) word reads (buddy.c, tlsf.c);
  *   - span bitmaps: one bit per place of the physical span, kept per hugepage at its ordinal
- *     under per-section and top summaries, so that their memory follows the pool (buddy.c,
- *     tlsf.c);
+ *     under per-section and top summaries, so that their memory follows the pool (tlsf.c;
+ *     buddy.c keeps the same tiers per node and uses sbm_highest);
  *   - the fit check: the highest start of a block inside a free stretch that crosses no
  *     multiple of the boundary, linear.c's rule (buddy.c, tlsf.c, tree.c).
  */

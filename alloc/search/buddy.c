@@ -7,11 +7,11 @@
  * (aligned in PFN space, exactly Linux's buddies, so a block no larger than a power-of-two
  * boundary never crosses it). The free lists are head bitmaps per order, a set per node (a
  * block's node is its hugepage's, and it is in its node's bitmaps only):
- *   - order k <= hugepage order: a bit per 2^k-frame place, 2^(hp_shift - k) bits per hugepage
+ *   - order k < hugepage order: a bit per 2^k-frame place, 2^(hp_shift - k) bits per hugepage
  *     in its ordinal's leaf record (the leaves of all these orders of one hugepage together,
  *     in whole cache lines); per node, a bit per slot per section (at the section's ordinal:
  *     the slot's leaf has a bit set) and a bit per section of the span (the section has one);
- *   - order k > hugepage order: a block is 2^(k - hp_shift) whole hugepages and its head is a
+ *   - order k >= hugepage order: a block is 2^(k - hp_shift) whole hugepages and its head is a
  *     hugepage slot, so per node a bit per slot per section at the section's ordinal (these
  *     words are the head bits themselves) and a bit per section of the span. Orders exist up
  *     to floor(log2) of a bound on the longest run (raised by reserve()).
@@ -75,7 +75,7 @@
  * of hp_frames frames, O(log R + O log_64 S). reserve: O(nadd log R) (the bound on the longest
  * run: each group of consecutive new hugepages joined with the runs beside it) + O(nodes).
  * Metadata: per hugepage (2 MiB, 512 frames) a leaf record with the head bits of orders
- * 0..9, 8 + 4 + 2 + 1 words for orders 0..3 and a word each for orders 4..9, rounded up to
+ * 0..8, 8 + 4 + 2 + 1 words for orders 0..3 and a word each for orders 4..8, rounded up to
  * whole lines: 24 words (192 bytes, 0.375 byte per frame; 1 GiB hugepages 8200 words, 0.25
  * byte) + 1 bit (taken in). Per node, per section ordinal up to the highest one of its
  * sections: a line per order up to the hugepage's (640 bytes for 2 MiB hugepages) and, once
@@ -111,9 +111,10 @@
 
 /* A node's index, on cache lines of its own: only calls on this node write it (and growth,
  * under every lock). Per order k and section ordinal so, SBM_MID_WORDS words (a line): bit
- * (s & 511) says slot s of the section has a bit set in its leaf (k <= shift: in mid, at
- * (so * (shift + 1) + k) * SBM_MID_WORDS) or heads a free block of order k of this node
- * (k > shift: in hmid, at (so * (K - shift - 1) + k - shift - 1) * SBM_MID_WORDS); per
+ * (s & 511) says slot s of the section has a bit set in its leaf (k < shift) or heads a free
+ * block of order k of this node (k >= shift); orders <= shift in mid, at
+ * (so * (shift + 1) + k) * SBM_MID_WORDS, orders above in hmid, at
+ * (so * (K - shift - 1) + k - shift - 1) * SBM_MID_WORDS; per
  * order, a bitmap with summary levels over the sections of the span at top + k * topw: bit d
  * says section d has a bit set in this node's words of that order. */
 struct bnode {
@@ -136,7 +137,7 @@ struct buddy {
                                    span's frames) + 1 (no run is longer than the span) */
     uint64_t topw;              /* words of one order's top: hbm_words(sections of the span) */
     /* per ordinal, one record of lstride words (a multiple of 8: records on lines of their
-     * own, since neighbouring ordinals may be two nodes' hugepages): order k <= shift's head
+     * own, since neighbouring ordinals may be two nodes' hugepages): order k < shift's head
      * bits at loff[k], lw[k] words, a bit per 2^k-frame place of the hugepage */
     uint64_t *leaf;
     uint64_t lstride, leaf_cap; /* words per record; records leaf has room for */
@@ -151,7 +152,7 @@ struct buddy {
     struct bnode node[MMC_MAX_NODES];
 };
 
-/* Order k's leaf words of ordinal o (k <= shift). */
+/* Order k's leaf words of ordinal o (k < shift). */
 static inline uint64_t *leaf_of(const struct buddy *bd, uint32_t o, unsigned k)
 {
     return bd->leaf + (uint64_t)o * bd->lstride + bd->loff[k];
@@ -184,12 +185,13 @@ static inline bool head_test(const struct buddy *bd, unsigned nd, unsigned k, ui
     const uint32_t o = mmc_frames_ord(f, s);
     if (o == MMC_ORD_NONE)
         return false;
-    if (k <= bd->shift) {
+    if (k < bd->shift) {
         const uint64_t po = (x & (f->hp_frames - 1)) >> k;
         return (leaf_of(bd, o, k)[po >> 6] >> (po & 63)) & 1;
     }
     const uint64_t so = f->sec_ord[s >> MMC_SECTION_SHIFT], j = s & (MMC_SECTION_SLOTS - 1);
-    return so < bn->hsec_room && ((mid_of(bd, bn, so, k)[j >> 6] >> (j & 63)) & 1);
+    return so < (k <= bd->shift ? bn->sec_room : bn->hsec_room) &&
+           ((mid_of(bd, bn, so, k)[j >> 6] >> (j & 63)) & 1);
 }
 
 static inline void head_set(struct buddy *bd, unsigned nd, unsigned k, uint64_t x)
@@ -197,7 +199,7 @@ static inline void head_set(struct buddy *bd, unsigned nd, unsigned k, uint64_t 
     const struct mmc_frames *f = bd->f;
     struct bnode *bn = &bd->node[nd];
     const uint64_t s = x >> bd->shift, d = s >> MMC_SECTION_SHIFT, j = s & (MMC_SECTION_SLOTS - 1);
-    if (k <= bd->shift) {
+    if (k < bd->shift) {
         const uint64_t po = (x & (f->hp_frames - 1)) >> k;
         leaf_of(bd, mmc_frames_ord(f, s), k)[po >> 6] |= 1ull << (po & 63);
     }
@@ -215,7 +217,7 @@ static inline void head_clear(struct buddy *bd, unsigned nd, unsigned k, uint64_
     const struct mmc_frames *f = bd->f;
     struct bnode *bn = &bd->node[nd];
     const uint64_t s = x >> bd->shift, d = s >> MMC_SECTION_SHIFT, j = s & (MMC_SECTION_SLOTS - 1);
-    if (k <= bd->shift) {
+    if (k < bd->shift) {
         const uint64_t po = (x & (f->hp_frames - 1)) >> k;
         uint64_t *l = leaf_of(bd, mmc_frames_ord(f, s), k);
         if ((l[po >> 6] &= ~(1ull << (po & 63))))
@@ -240,7 +242,7 @@ static inline void head_clear(struct buddy *bd, unsigned nd, unsigned k, uint64_
  * (slot s has one: its bit is set in the section's words). */
 static inline uint64_t slot_highest(const struct buddy *bd, unsigned k, uint64_t s, uint64_t po)
 {
-    if (k > bd->shift)
+    if (k >= bd->shift)
         return s << bd->shift;
     const uint64_t r = sbm_highest(leaf_of(bd, mmc_frames_ord(bd->f, s), k), po >> 6,
                                    ~0ull >> (63 - (po & 63)));
@@ -255,14 +257,14 @@ static inline uint64_t head_prev(const struct buddy *bd, unsigned nd, unsigned k
     const struct bnode *bn = &bd->node[nd];
     if (!((bn->nonempty >> k) & 1))
         return NONE;
-    const uint64_t last = k <= bd->shift ? (f->hp_frames >> k) - 1 : 0; /* last place of a slot */
+    const uint64_t last = k < bd->shift ? (f->hp_frames >> k) - 1 : 0; /* last place of a slot */
     const struct hbm t = top_of(bd, bn, k);
     const uint64_t s = x >> bd->shift, j = s & (MMC_SECTION_SLOTS - 1);
     uint64_t d = s >> MMC_SECTION_SHIFT;
     if (hbm_test(&t, d)) {
         const uint64_t *mid = mid_of(bd, bn, f->sec_ord[d], k);
         if ((mid[j >> 6] >> (j & 63)) & 1) { /* in x's own slot, at or below x */
-            uint64_t r = slot_highest(bd, k, s, k <= bd->shift ? (x & (f->hp_frames - 1)) >> k : 0);
+            uint64_t r = slot_highest(bd, k, s, k < bd->shift ? (x & (f->hp_frames - 1)) >> k : 0);
             if (r != NONE)
                 return r;
         }
@@ -811,7 +813,7 @@ static int buddy_create(const struct mmc_frames *f, void **engine)
     if (bd->K > MAX_ORDERS)
         bd->K = MAX_ORDERS;
     bd->topw = hbm_words(f->ndir);
-    for (unsigned k = 0; k <= bd->shift; k++) {
+    for (unsigned k = 0; k < bd->shift; k++) {
         bd->loff[k] = bd->lstride;
         bd->lw[k] = bd->shift - k > 6 ? 1ull << (bd->shift - k - 6) : 1;
         bd->lstride += bd->lw[k];

@@ -471,6 +471,7 @@ def scale_rows(m, engines, real_pool, seed):
                                          speedup=round(rate / base, 3), alloc_p50_ns=round(p99 / 3),
                                          alloc_p99_ns=p99, alloc_p999_ns=p99 * 2,
                                          free_p50_ns=round(p99 / 4), free_p99_ns=round(p99 / 2),
+                                         reps=3, rep_pairs_per_s=";".join(str(round(rate * f)) for f in (0.97, 1, 1.02)),
                                          seed=seed))
     return rows
 

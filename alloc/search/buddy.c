@@ -876,10 +876,13 @@ static int buddy_reserve(void *engine, uint64_t nadd, const uint64_t *add_pfn)
     for (unsigned nd = 0; nd < MMC_MAX_NODES; nd++)
         bare += !bd->node[nd].tabs;
     const unsigned want = nadd < bare ? (unsigned)nadd : bare;
-    if (want > bd->spare_cap) {
-        struct bnode *sp = realloc(bd->spare, want * sizeof(*sp));
+    if (want > bd->spare_cap) { /* struct bnode is line-aligned: no realloc */
+        struct bnode *sp = aligned_alloc(64, want * sizeof(*sp));
         if (!sp)
             return -ENOMEM;
+        if (bd->nspare)
+            memcpy(sp, bd->spare, bd->nspare * sizeof(*sp));
+        free(bd->spare);
         bd->spare = sp;
         bd->spare_cap = want;
     }

@@ -608,13 +608,19 @@ static void buddy_give(void *engine, uint64_t first, uint64_t n)
 
 /* ---- create / growth / destroy ---- */
 
+/* The i-th set of tables, i < MMC_MAX_NODES + nspare: node i's, then the spares. */
+static inline struct bnode *tables_at(const struct buddy *bd, unsigned i)
+{
+    return i < MMC_MAX_NODES ? (struct bnode *)&bd->node[i] : &bd->spare[i - MMC_MAX_NODES];
+}
+
 static void buddy_destroy(void *engine)
 {
     struct buddy *bd = engine;
     if (!bd)
         return;
     for (unsigned i = 0; i < MMC_MAX_NODES + bd->nspare; i++) {
-        struct bnode *bn = i < MMC_MAX_NODES ? &bd->node[i] : &bd->spare[i - MMC_MAX_NODES];
+        struct bnode *bn = tables_at(bd, i);
         mmc_tab_free(&bn->mid_tab);
         mmc_tab_free(&bn->hmid_tab);
         mmc_tab_free(&bn->top_tab);
@@ -697,7 +703,7 @@ static int raise_kmax(struct buddy *bd, uint64_t frames)
     if (want <= bd->kmax)
         return 0;
     for (unsigned i = 0; i < MMC_MAX_NODES + bd->nspare; i++) {
-        struct bnode *bn = i < MMC_MAX_NODES ? &bd->node[i] : &bd->spare[i - MMC_MAX_NODES];
+        struct bnode *bn = tables_at(bd, i);
         if (bn->top_orders && bnode_room(bd, bn, bn->sec_room, want) < 0)
             return -ENOMEM;
     }
@@ -891,7 +897,7 @@ static int buddy_reserve(void *engine, uint64_t nadd, const uint64_t *add_pfn)
         tabs_init(bd, &bd->spare[bd->nspare]);
     }
     for (unsigned i = 0; i < MMC_MAX_NODES + bd->nspare; i++) {
-        struct bnode *bn = i < MMC_MAX_NODES ? &bd->node[i] : &bd->spare[i - MMC_MAX_NODES];
+        struct bnode *bn = tables_at(bd, i);
         if (bn->tabs && !tabs_mapped(bd, bn) && bnode_room(bd, bn, f->sec_cap, bd->kmax) < 0)
             return -ENOMEM;
     }
@@ -914,7 +920,7 @@ static size_t buddy_metadata(const void *engine)
     size_t bytes = sizeof(*bd) + bd->leaf_tab.bytes + bd->added_tab.bytes +
                    bd->spare_cap * sizeof(*bd->spare);
     for (unsigned i = 0; i < MMC_MAX_NODES + bd->nspare; i++) {
-        const struct bnode *bn = i < MMC_MAX_NODES ? &bd->node[i] : &bd->spare[i - MMC_MAX_NODES];
+        const struct bnode *bn = tables_at(bd, i);
         bytes += bn->mid_tab.bytes + bn->hmid_tab.bytes + bn->top_tab.bytes;
     }
     return bytes;

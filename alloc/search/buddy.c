@@ -23,10 +23,10 @@
  * Node-parallel (alloc/partition.c): find, take and give on node n (a range given or taken
  * lies in one run, so on one node) write only node n's part (struct bnode: its order flags,
  * on cache lines of its own), its section words and summaries (tables of its own) and the
- * leaf records of its hugepages (whole lines each), and read besides those only what growth
- * writes under every lock (the frame database's directory and runs, the tables' places,
- * kmax, the added bits): no cache line is written by one node's calls and touched by
- * another's. (The bitmaps were once shared by all nodes: a summary word held bits of several
+ * leaf records of its hugepages (whole lines each), and read besides those only its
+ * hugepages' free-plane words (the fallback) and what growth writes under every lock (the
+ * frame database's directory and runs, the tables' places, kmax, the added bits): no cache
+ * line is written by one node's calls and touched by another's. (The bitmaps were once shared by all nodes: a summary word held bits of several
  * nodes' slots and sections, and clearing one read its neighbours; ThreadSanitizer showed it.)
  * The free frames the fallback widens through are read from the frame database's free plane
  * (the truth, updated before take/give), as used in hugepages add() has not taken in yet (a

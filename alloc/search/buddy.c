@@ -26,7 +26,9 @@
  * leaf records of its hugepages (whole lines each), and read besides those only its
  * hugepages' free-plane words (the fallback) and what growth writes under every lock (the
  * frame database's directory and runs, the tables' places, kmax, the added bits): no cache
- * line is written by one node's calls and touched by another's. (The bitmaps were once shared by all nodes: a summary word held bits of several
+ * line is written by one node's calls and touched by another's (in address-space tables,
+ * page-aligned; the heap blocks of the fallback below are not line-aligned, so there
+ * neighbouring records may share a line). (The bitmaps were once shared by all nodes: a summary word held bits of several
  * nodes' slots and sections, and clearing one read its neighbours; ThreadSanitizer showed it.)
  * The free frames the fallback widens through are read from the frame database's free plane
  * (the truth, updated before take/give), as used in hugepages add() has not taken in yet (a

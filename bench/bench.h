@@ -215,6 +215,9 @@ int suite_frag_run(void);
 uint64_t suite_frag_ops(void);
 /* frag_kernel.c: the real kernel's fragmentation (called by suite_frag_run, mmc_init done). */
 int frag_kernel_run(void);
+/* `mmcontig bench __frag-kernel-dpdk FD BYTES PPID` (internal, not in --help): one DPDK
+ * request of the frag-kernel suite in a process of its own; argv[0] is the subcommand. */
+int frag_kernel_dpdk_child(int argc, char **argv);
 
 /* ---- suite_scale.c ---- */
 /* Run the scale suite (scale.csv in out_dir): 0 or -errno. */

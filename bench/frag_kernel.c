@@ -569,7 +569,8 @@ int frag_kernel_run(void)
         fprintf(js, "{\"held_bytes\": %" PRIu64 ", \"mem_available_bytes\": %" PRIu64 ", \"dpdk\": \"%s%s%s\", ",
                 held, avail, MMC_BENCH_HAVE_DPDK ? "ran: " : "", dpdk_peer_version(),
                 MMC_BENCH_HAVE_DPDK ? ", rte_memzone_reserve_bounded(IOVA_CONTIG) in a child process per "
-                                      "request (EAL --in-memory --iova-mode=pa, no -m)"
+                                      "request, EAL --iova-mode=pa: dpdk --in-memory with no -m (dynamic "
+                                      "memory), dpdk-legacy --legacy-mem with -m of the raise"
                                     : ": libdpdk-dev was missing when meson configured (feature 'dpdk'), so "
                                       "frag_kernel.csv has no dpdk rows");
         snapshot(js, "before_helper");

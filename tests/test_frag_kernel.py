@@ -6,13 +6,14 @@ frag_kernel.csv: the header is results/README.md's, one row per size (2 MiB .. 1
 (mmcontig FAST_ONLY and ordinary; DPDK and DPDK --legacy-mem when the DPDK peer is built, none
 and frag_kernel.json saying why when it is not), FAST_ONLY rows never grow, an ordinary success
 reports the hugepages it added, every block that succeeded is physically contiguous per
-pagemap, every DPDK row says what the kernel supplied before it (or why it failed), and
+pagemap, every DPDK row says what the kernel supplied before it (or why it failed), each DPDK
+child gave back its raise itself (no dead child's ledger had to be settled for it), and
 nr_hugepages is as before once the suite is done. Then the children's life: interrupted by
 SIGTERM while a DPDK child runs, and killed by SIGKILL, the benchmark leaves no helper and no
 DPDK child behind, and nr_hugepages comes back (after SIGKILL, once the dead processes' ledgers
 are settled, as `mmcontig reclaim` or the next mmcontig process does).
 """
-import csv, json, os, signal, subprocess, sys, tempfile, time
+import csv, json, os, re, signal, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import Tap  # noqa: E402
@@ -68,8 +69,10 @@ sizes_all = [s << 20 for s in (2, 8, 64, 1024)]
 env = dict(os.environ, MMC_FRAG_KERNEL_MAX="256")
 nr_before = nr_hugepages()
 with tempfile.TemporaryDirectory() as out:
-    p = subprocess.run([exe, "bench", "--suite", "frag-kernel", "--out", out], capture_output=True,
-                       text=True, timeout=300, env=env)
+    bench = subprocess.Popen([exe, "bench", "--suite", "frag-kernel", "--out", out], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+    stdout, stderr = bench.communicate(timeout=300)
+    p = subprocess.CompletedProcess(bench.args, bench.returncode, stdout, stderr)
     ok(p.returncode == 0, f"mmcontig bench --suite frag-kernel exits 0 ({p.returncode}) {p.stderr[-300:] if p.returncode else ''}")
     path = os.path.join(out, "frag_kernel.csv")
     rows = list(csv.DictReader(open(path))) if os.path.exists(path) else []
@@ -107,6 +110,10 @@ with tempfile.TemporaryDirectory() as out:
                              "compact_migrate_scanned_after")), "frag_kernel.json: buddyinfo and compaction counters before and after")
     ok(js.get("dpdk", "").startswith("ran: " if have_dpdk else "not built"), f"frag_kernel.json says what DPDK did: {js.get('dpdk')}")
     ok(restored(nr_before), f"nr_hugepages is {nr_before} again after the suite ({nr_hugepages()})")
+    # its children's pids follow the benchmark's (another process's settled ledger is not theirs)
+    owing = [ln for ln in p.stderr.splitlines()
+             if re.search(r"pid (\d+) died owing", ln) and int(re.search(r"pid (\d+)", ln).group(1)) > bench.pid]
+    ok(not owing, "each DPDK child gave back its raise itself (no ledger of a dead one had to be settled)", owing)
 
 for sig in (signal.SIGTERM, signal.SIGKILL):
     nr_before = nr_hugepages()

@@ -110,7 +110,7 @@ static double utilisation(struct tracer *t)
     if (!p)
         return 1.0;
     _mmc_partition_lock(p);
-    double u = 1.0 - (double)p->frames.free_frames / (double)p->frames.present_frames;
+    double u = 1.0 - (double)mmc_frames_free(&p->frames) / (double)p->frames.present_frames;
     _mmc_partition_unlock(p);
     _mmc_read_exit();
     return u;

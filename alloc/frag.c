@@ -155,7 +155,7 @@ MMC_API int mmc_partition_print_buddyinfo(mmc_partition_t *handle, FILE *f)
     int rc = 0;
     _mmc_partition_lock(p);
     for (unsigned node = 0; node < p->frames.nnodes && rc == 0; node++) {
-        if (!p->frames.node_frames[node])
+        if (!p->frames.node[node].frames)
             continue;
         struct mmc_frag m;
         rc = measure(&p->frames, (int)node, &m);

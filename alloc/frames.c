@@ -21,8 +21,8 @@
  *
  * Invariants: ordinals [0, nhugepages) are present, each in exactly one directory entry;
  * hp_pfn[o] is a multiple of hp_frames inside the span; the runs are the maximal sequences of
- * present hugepages whose PFNs follow one another on one node, ascending; free_frames,
- * scattered_frames, node_free[], pb_used[] (frames not free per 2 MiB pageblock) and
+ * present hugepages whose PFNs follow one another on one node, ascending;
+ * scattered_frames, node[].free (mmc_frames_free sums them), pb_used[] (frames not free per 2 MiB pageblock) and
  * pb_scattered[] (frames held by MDLs and load per pageblock) always equal a recount of the
  * planes; the plane invariants of internal.h hold.
  *
@@ -261,9 +261,8 @@ void _mmc_frames_add(struct mmc_frames *f, uint64_t nadd, const uint64_t *add_pf
         memset(f->pb_used + (uint64_t)o * f->pbph, 0, f->pbph * sizeof(*f->pb_used));
         memset(f->pb_scattered + (uint64_t)o * f->pbph, 0, f->pbph * sizeof(*f->pb_scattered));
         runs_insert(f, pfn, add_node[a]);
-        f->node_frames[add_node[a]] += f->hp_frames;
-        f->node_free[add_node[a]] += f->hp_frames;
-        f->free_frames += f->hp_frames;
+        f->node[add_node[a]].frames += f->hp_frames;
+        f->node[add_node[a]].free += f->hp_frames;
         f->present_frames += f->hp_frames;
         if (add_node[a] + 1u > f->nnodes)
             f->nnodes = add_node[a] + 1u;
@@ -430,10 +429,8 @@ static void block_set(struct mmc_frames *f, uint64_t first, uint64_t n, bool tak
     }
     const uint32_t o = mmc_frame_ord(f, first);
     const unsigned node = f->hp_node[o];
-    f->node_free[node] = take ? f->node_free[node] - n : f->node_free[node] + n;
-    /* the one counter that every node's blocks change: a contiguous call holds only its node's
-     * lock (partition.c), so it is added to atomically */
-    __atomic_fetch_add(&f->free_frames, take ? -n : n, __ATOMIC_RELAXED);
+    /* node's own cache line, under node's lock (partition.c): no counter every node writes */
+    f->node[node].free = take ? f->node[node].free - n : f->node[node].free + n;
     const uint64_t w = (first & (f->hp_frames - 1)) >> 6, bit = 1ull << (first & 63);
     uint64_t *head = mmc_frames_words(f, MMC_PLANE_HEAD, o), *ex = mmc_frames_words(f, MMC_PLANE_EXEC, o);
     if (take) {
@@ -497,8 +494,7 @@ static void frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t
             const uint64_t now_free = to_free ? len : 0, now_scat = to_scat ? len : 0;
             f->pb_used[pb] = (uint16_t)(f->pb_used[pb] + was_free - now_free);
             f->pb_scattered[pb] = (uint16_t)(f->pb_scattered[pb] + now_scat - was_scat);
-            f->node_free[node] += now_free - was_free;
-            f->free_frames += now_free - was_free;
+            f->node[node].free += now_free - was_free;
             f->scattered_frames += now_scat - was_scat;
             was_scat_all += was_scat;
             was_contig_all += len - was_free - was_scat;
@@ -526,7 +522,7 @@ void _mmc_frames_set(struct mmc_frames *f, uint64_t first, uint64_t n, uint8_t s
     _mmc_check(first < f->nframes && n <= f->nframes - first);
     _mmc_check(mmc_frame_present(f, first) && mmc_frame_present(f, first + n - 1));
     frames_set(f, first, n, state);
-    _mmc_check(f->free_frames <= f->present_frames && f->scattered_frames <= f->present_frames);
+    _mmc_check(mmc_frames_free(f) <= f->present_frames && f->scattered_frames <= f->present_frames);
     _mmc_check(_mmc_frames_count_free(f, first, first + n) ==
                ((state & MMC_FRAME_STATE_MASK) == MMC_FRAME_FREE ? n : 0));
     _mmc_check_expensive(verify_range(f, first, n));
@@ -585,11 +581,11 @@ bool _mmc_frames_verify(const struct mmc_frames *f)
         node_free[f->hp_node[o]] += fr;
         node_frames[f->hp_node[o]] += f->hp_frames;
     }
-    if (f->free_frames != free_n || f->scattered_frames != scat_n)
+    if (mmc_frames_free(f) != free_n || f->scattered_frames != scat_n)
         return verify_fail("free or scattered frames differ from a recount (free, recount)",
-                           f->free_frames, free_n);
+                           mmc_frames_free(f), free_n);
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)
-        if (f->node_free[n] != node_free[n] || f->node_frames[n] != node_frames[n])
+        if (f->node[n].free != node_free[n] || f->node[n].frames != node_frames[n])
             return verify_fail("a node's counters differ from a recount (node, free)", n, node_free[n]);
     /* The runs: ascending, maximal, present, one node each, covering the pool. */
     uint64_t covered = 0;

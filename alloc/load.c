@@ -76,7 +76,7 @@ uint64_t _mmc_place_frames(struct mmc_partition *part, unsigned node, uint64_t l
     _mmc_check(_mmc_mutex_held(&part->lock));
     const struct mmc_frames *f = &part->frames;
     uint64_t got = 0;
-    if (!want || !f->node_free[node])
+    if (!want || !f->node[node].free)
         return 0;
     if (!clustered) {
         for (uint64_t r = 0; r < f->nruns && got < want; r++) {

@@ -21,7 +21,11 @@ struct reader_slot {
 };
 
 static pthread_mutex_t wmutex = PTHREAD_MUTEX_INITIALIZER; /* one writer at a time */
-static int writer;                                          /* a writer is in or entering */
+/* a writer is in or entering: read by every reader, on a line of its own (a write to a
+ * neighbour would take the line from every core) */
+static struct {
+    _Alignas(64) int flag;
+} writer;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER; /* slot registration */
 static struct reader_slot *slots;                           /* every slot ever made */
 static pthread_key_t slot_key;
@@ -92,7 +96,7 @@ void _mmc_read_enter(void)
     struct reader_slot *s = slot_get();
     for (;;) {
         __atomic_store_n(&s->active, 1, __ATOMIC_SEQ_CST);
-        if (!__atomic_load_n(&writer, __ATOMIC_SEQ_CST))
+        if (!__atomic_load_n(&writer.flag, __ATOMIC_SEQ_CST))
             return;
         __atomic_store_n(&s->active, 0, __ATOMIC_RELEASE);
         pthread_mutex_lock(&wmutex); /* wait for the writer */
@@ -120,7 +124,7 @@ void _mmc_write_lock(void)
 {
     _mmc_check(depth == 0); /* a reader writing would wait for itself */
     pthread_mutex_lock(&wmutex);
-    __atomic_store_n(&writer, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&writer.flag, 1, __ATOMIC_SEQ_CST);
     while (readers_in())
         sched_yield();
     i_write = true;
@@ -130,9 +134,9 @@ int _mmc_write_trylock(void)
 {
     if (depth > 0 || pthread_mutex_trylock(&wmutex) != 0)
         return -EBUSY;
-    __atomic_store_n(&writer, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&writer.flag, 1, __ATOMIC_SEQ_CST);
     if (readers_in()) {
-        __atomic_store_n(&writer, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&writer.flag, 0, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&wmutex);
         return -EBUSY;
     }
@@ -144,7 +148,7 @@ void _mmc_write_unlock(void)
 {
     _mmc_check(i_write);
     i_write = false;
-    __atomic_store_n(&writer, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&writer.flag, 0, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&wmutex);
 }
 

@@ -259,7 +259,7 @@ static void partition_destroy_locked(struct mmc_partition *part)
             break;
         }
     }
-    uint64_t mdl = part->frames.present_frames - part->frames.free_frames;
+    uint64_t mdl = part->frames.present_frames - mmc_frames_free(&part->frames);
     const uint64_t live = _mmc_partition_live_blocks(part);
     if (live || mdl)
         fprintf(stderr,
@@ -464,7 +464,7 @@ MMC_API long mmc_partition_clear(mmc_partition_t *handle)
         return -EINVAL;
     _mmc_partition_lock(p);
     struct mmc_frames *f = &p->frames;
-    long released = (long)(f->present_frames - f->free_frames);
+    long released = (long)(f->present_frames - mmc_frames_free(f));
     /* every stretch of frames in use, run by run, back through the engine as any free is */
     for (uint64_t r = 0; r < f->nruns; r++) {
         const uint64_t end = f->runs[r].first_frame + f->runs[r].frames;
@@ -596,7 +596,7 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
     st->page_bytes = p->pool.page_bytes;
     st->hugepages = f->nhugepages;
     st->pool_frames = f->present_frames;
-    st->free_frames = f->free_frames;
+    st->free_frames = mmc_frames_free(f);
     st->runs = f->nruns;
     st->largest_run_frames = 0;
     for (uint64_t r = 0; r < f->nruns; r++)
@@ -633,7 +633,7 @@ MMC_API int mmc_partition_stats(mmc_partition_t *handle, struct mmc_stats *st)
                           : p->cfg.pool_max_bytes ? p->cfg.pool_max_bytes >> MMC_FRAME_SHIFT
                                                   : UINT64_MAX; /* what the kernel gives, less the reserve */
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)
-        st->node_free_frames[n] = f->node_free[n];
+        st->node_free_frames[n] = f->node[n].free;
     _mmc_partition_unlock(p);
     _mmc_read_exit();
     return 0;
@@ -692,10 +692,10 @@ MMC_API int mmc_partition_print_layout(mmc_partition_t *handle, FILE *out)
     fprintf(out, " = ");
     print_bytes(out, f->present_frames << MMC_FRAME_SHIFT);
     fprintf(out, ", %llu frames, %llu free; engine %s; views rw %p, rwx %p\n",
-            (unsigned long long)f->present_frames, (unsigned long long)f->free_frames, p->engine->name,
+            (unsigned long long)f->present_frames, (unsigned long long)mmc_frames_free(f), p->engine->name,
             (void *)p->pool.rw, (void *)p->pool.rwx);
     for (unsigned n = 0; n < f->nnodes; n++) {
-        if (!f->node_frames[n])
+        if (!f->node[n].frames)
             continue;
         uint64_t runs = 0, largest = 0;
         for (uint64_t r = 0; r < f->nruns; r++)
@@ -706,10 +706,10 @@ MMC_API int mmc_partition_print_layout(mmc_partition_t *handle, FILE *out)
             }
         fprintf(out, "  node %u (OS node %u): %llu hugepages (%llu added to nr_hugepages), %llu "
                 "runs, largest ", n, p->pool.simulated ? n : _mmc_g.topo->nodes[n].os_index,
-                (unsigned long long)(f->node_frames[n] / f->hp_frames), (unsigned long long)p->pool.topup[n],
+                (unsigned long long)(f->node[n].frames / f->hp_frames), (unsigned long long)p->pool.topup[n],
                 (unsigned long long)runs);
         print_bytes(out, largest << MMC_FRAME_SHIFT);
-        fprintf(out, ", %llu frames free\n", (unsigned long long)f->node_free[n]);
+        fprintf(out, ", %llu frames free\n", (unsigned long long)f->node[n].free);
     }
     fprintf(out, "  %-4s %-4s %-22s %8s %10s %8s\n", "run", "node", "physical range", "size",
             "frames", "free");

@@ -390,13 +390,13 @@ static bool recount(const struct mmc_frames *f, const struct oracle *o, const ui
         node_free[o->hp_node[h]] += nfree;
         total += nfree;
     }
-    bool good = total == f->free_frames && !disagree && present == f->nhugepages;
+    bool good = total == mmc_frames_free(f) && !disagree && present == f->nhugepages;
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)
-        good = good && node_free[n] == f->node_free[n];
+        good = good && node_free[n] == f->node[n].free;
     if (!good)
         say("# %s: recount %" PRIu64 " free, database says %" PRIu64 "; %" PRIu64 " frames "
                "disagree with the ownership map (first near frame %" PRIu64 "); %" PRIu64
-               " hugepages present, database says %" PRIu64 "\n", where, total, f->free_frames,
+               " hugepages present, database says %" PRIu64 "\n", where, total, mmc_frames_free(f),
                disagree, first_bad, present, f->nhugepages);
     return good;
 }
@@ -551,9 +551,9 @@ static bool machine_init(struct machine *m, const struct mmc_engine_ops *e, size
             say("# %s: _mmc_frames_reserve took a present hugepage or one outside the span, or "
                 "the memory rule failed\n", m->where);
     }
-    m->free_total = m->f.free_frames;
+    m->free_total = mmc_frames_free(&m->f);
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)
-        m->node_free[n] = m->f.node_free[n];
+        m->node_free[n] = m->f.node[n].free;
     m->exact_top = ec_engine_top_down(e);
     m->exact_bottom = ec_engine_bottom_up(e);
     m->incomplete = ec_engine_incomplete(e);
@@ -714,15 +714,15 @@ static bool machine_step(struct machine *m, uint64_t k, const struct ec_op *op, 
         say("# %s: unknown operation %u\n", where, op->kind);
         return false;
     }
-    if (f->free_frames != m->free_total) {
-        say("# %s: free_frames %" PRIu64 ", the test counts %" PRIu64 "\n", where, f->free_frames,
+    if (mmc_frames_free(f) != m->free_total) {
+        say("# %s: free_frames %" PRIu64 ", the test counts %" PRIu64 "\n", where, mmc_frames_free(f),
             m->free_total);
         good = false;
     }
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)
-        if (f->node_free[n] != m->node_free[n]) {
+        if (f->node[n].free != m->node_free[n]) {
             say("# %s: node_free[%u] %" PRIu64 ", the test counts %" PRIu64 "\n", where, n,
-                f->node_free[n], m->node_free[n]);
+                f->node[n].free, m->node_free[n]);
             good = false;
         }
     if (good && (k % m->recount_every == 0 || last))
@@ -1206,9 +1206,9 @@ bool ec_run_public(const struct mmc_engine_ops *e, const struct ec_pub_case *pc,
             live[k] = live[--nlive];
             bases[k] = bases[nlive];
         }
-        if (f->free_frames != free_total || _mmc_partition_live_blocks(part) != nlive) {
+        if (mmc_frames_free(f) != free_total || _mmc_partition_live_blocks(part) != nlive) {
             say("# %s: partition has %" PRIu64 " free frames and %" PRIu64 " blocks, the test "
-                   "counts %" PRIu64 " and %" PRIu64 "\n", where, f->free_frames,
+                   "counts %" PRIu64 " and %" PRIu64 "\n", where, mmc_frames_free(f),
                    _mmc_partition_live_blocks(part), free_total, nlive);
             good = false;
         }
@@ -1223,7 +1223,7 @@ bool ec_run_public(const struct mmc_engine_ops *e, const struct ec_pub_case *pc,
     }
     for (uint64_t k = 0; k < nlive; k++)
         MmFreeContiguousMemory(bases[k]);
-    good = good && f->free_frames == f->present_frames && _mmc_partition_live_blocks(part) == 0;
+    good = good && mmc_frames_free(f) == f->present_frames && _mmc_partition_live_blocks(part) == 0;
     mmc_partition_destroy(h);
     oracle_fini(&o);
     free(used);

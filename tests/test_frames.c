@@ -74,13 +74,13 @@ static bool recount(const struct mmc_frames *f, const struct shadow *s, const ch
             }
         }
     }
-    bool good = f->free_frames == free_n && f->scattered_frames == scat_n;
+    bool good = mmc_frames_free(f) == free_n && f->scattered_frames == scat_n;
     for (unsigned n = 0; n < MMC_MAX_NODES; n++)
-        good &= f->node_free[n] == node_free[n];
+        good &= f->node[n].free == node_free[n];
     good &= _mmc_frames_count_free(f, 0, f->nframes) == free_n;
     if (!good)
         printf("# after %s: counters %" PRIu64 " free %" PRIu64 " scattered, recount %" PRIu64
-               " %" PRIu64 "\n", after, f->free_frames, f->scattered_frames, free_n, scat_n);
+               " %" PRIu64 "\n", after, mmc_frames_free(f), f->scattered_frames, free_n, scat_n);
     return good;
 }
 

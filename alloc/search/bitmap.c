@@ -54,12 +54,18 @@
 
 #include "common.h"
 
+/* A run: read by every find (of every node), written only when the pool grows. */
 struct brun {
     uint64_t base_pfn;          /* PFN of the run's first frame */
-    uint64_t free;              /* free frames in it */
     uint32_t hugepages;         /* length in hugepages */
     uint32_t node;              /* node number */
 };
+/* A run's free frames, written by every take and give in it: a cache line each, apart from the
+ * runs (runs of different nodes are neighbours, and a find on one node reads the others' runs:
+ * node-parallel, threads on two nodes must not write a line the other reads). */
+struct bfree {
+    uint64_t n;
+} __attribute__((aligned(64)));
 
 struct bitmap {
     const struct mmc_frames *f;
@@ -72,9 +78,14 @@ struct bitmap {
     uint64_t nruns, runs_cap;
     struct mmc_tab runs_tab;    /* what runs points into (room for a run per slot of the span
                                    reserved, made in place) */
-    uint64_t hint[MMC_MAX_NODES]; /* per node (node-parallel, partition.c): the run take / give
-                                   last touched there (a block is often taken or freed in the
-                                   run of the previous one): checked first */
+    struct bfree *free;         /* per run, at the run's index */
+    struct mmc_tab free_tab;    /* what free points into (as runs_tab) */
+    struct {
+        uint64_t run;
+    } __attribute__((aligned(64))) hint[MMC_MAX_NODES]; /* per node, a line each (node-parallel,
+                                   partition.c): the run take / give last touched there (a block
+                                   is often taken or freed in the run of the previous one):
+                                   checked first */
     uint64_t wph;               /* words per hugepage (a power of two) */
     unsigned hp_shift;          /* log2(frames per hugepage) */
 };
@@ -151,18 +162,18 @@ static uint64_t runs_upto(const struct bitmap *b, uint64_t pfn)
     return lo;
 }
 
-/* The engine's run holding frame i (present and taken in). */
-static struct brun *run_of(struct bitmap *b, uint64_t i)
+/* The index of the engine's run holding frame i (present and taken in). */
+static uint64_t run_of(struct bitmap *b, uint64_t i)
 {
     const uint64_t pfn = b->f->base_pfn + i;
-    uint64_t *hint = &b->hint[mmc_frame_node(b->f, i)]; /* per node: node-parallel (partition.c) */
+    uint64_t *hint = &b->hint[mmc_frame_node(b->f, i)].run; /* per node: node-parallel (partition.c) */
     if (*hint < b->nruns) {
         struct brun *h = &b->runs[*hint];
         if (pfn >= h->base_pfn && pfn - h->base_pfn < (uint64_t)h->hugepages << b->hp_shift)
-            return h;
+            return *hint;
     }
     *hint = runs_upto(b, pfn) - 1;
-    return &b->runs[*hint];
+    return *hint;
 }
 
 /* Room for cap ordinals of bits and nruns runs. 0 or -ENOMEM (what exists unchanged). */
@@ -180,6 +191,10 @@ static int room(struct bitmap *b, uint64_t cap, uint64_t nruns)
         b->runs = b->runs_tab.p;
         if (rc < 0)
             return rc;
+        rc = mmc_tab_room(&b->free_tab, nruns * sizeof(*b->free));
+        b->free = b->free_tab.p;
+        if (rc < 0)
+            return rc;
         b->runs_cap = nruns;
     }
     return 0;
@@ -192,19 +207,22 @@ static void bitmap_destroy(void *engine)
         return;
     mmc_tab_free(&b->bits_tab);
     mmc_tab_free(&b->runs_tab);
+    mmc_tab_free(&b->free_tab);
     free(b);
 }
 
 static int bitmap_create(const struct mmc_frames *f, void **engine)
 {
-    struct bitmap *b = calloc(1, sizeof(*b));
+    struct bitmap *b = aligned_alloc(64, sizeof(*b)); /* its hints are a cache line each */
     if (!b)
         return -ENOMEM;
+    memset(b, 0, sizeof(*b));
     b->f = f;
     b->wph = f->wph;
     b->hp_shift = f->hp_shift;
     mmc_tab_init(&b->bits_tab, f->nslots * b->wph * sizeof(uint64_t));
     mmc_tab_init(&b->runs_tab, f->nslots * sizeof(*b->runs));
+    mmc_tab_init(&b->free_tab, f->nslots * sizeof(*b->free));
     if (room(b, f->nhugepages ? f->nhugepages : 1, f->nruns ? f->nruns : 1) < 0) {
         bitmap_destroy(b);
         return -ENOMEM;
@@ -216,10 +234,11 @@ static int bitmap_create(const struct mmc_frames *f, void **engine)
         struct brun *br = &b->runs[r];
         *br = (struct brun){.base_pfn = run->base_pfn, .hugepages = (uint32_t)(run->frames >> f->hp_shift),
                             .node = run->node};
+        b->free[r].n = 0;
         for (uint64_t s = run->first_frame >> f->hp_shift, k = 0; k < br->hugepages; s++, k++) {
             const uint64_t *w = hp_words(b, s);
             for (uint64_t j = 0; j < b->wph; j++)
-                br->free += (uint64_t)__builtin_popcountll(w[j]);
+                b->free[r].n += (uint64_t)__builtin_popcountll(w[j]);
         }
     }
     b->nruns = f->nruns;
@@ -274,7 +293,7 @@ static int bitmap_find(void *engine, const struct mmc_search *rq, uint64_t *firs
             break; /* this run and every one below it end below the range */
         if (++*work, rq->max_work && *work > rq->max_work)
             return -EAGAIN;
-        if (!(rq->node_mask & (1ull << br->node)) || br->free < n)
+        if (!(rq->node_mask & (1ull << br->node)) || b->free[r].n < n)
             continue;
         uint64_t lo, hi; /* the run clipped to the range */
         if (!mmc_run_clip(&run, rq, &lo, &hi))
@@ -292,7 +311,7 @@ static void bitmap_take(void *engine, uint64_t first, uint64_t n)
     if (!n)
         return;
     set_range(b, first, n, false);
-    run_of(b, first)->free -= n;
+    b->free[run_of(b, first)].n -= n;
 }
 
 static void bitmap_give(void *engine, uint64_t first, uint64_t n)
@@ -301,7 +320,7 @@ static void bitmap_give(void *engine, uint64_t first, uint64_t n)
     if (!n)
         return;
     set_range(b, first, n, true);
-    run_of(b, first)->free += n;
+    b->free[run_of(b, first)].n += n;
 }
 
 static int bitmap_reserve(void *engine, uint64_t nadd, const uint64_t *add_pfn)
@@ -325,22 +344,25 @@ static void bitmap_add(void *engine, uint64_t first_frame)
     const bool join_above = above && above->node == node && above->base_pfn == pfn + hpf;
     if (join_below) {
         below->hugepages++;
-        below->free += hpf;
+        b->free[r - 1].n += hpf;
         if (join_above) { /* the hugepage closes the gap between two runs */
             below->hugepages += above->hugepages;
-            below->free += above->free;
+            b->free[r - 1].n += b->free[r].n;
             memmove(above, above + 1, (b->nruns - r - 1) * sizeof(*above));
+            memmove(&b->free[r], &b->free[r + 1], (b->nruns - r - 1) * sizeof(*b->free));
             b->nruns--;
         }
     } else if (join_above) {
         above->base_pfn = pfn;
         above->hugepages++;
-        above->free += hpf;
+        b->free[r].n += hpf;
     } else {
         if (b->nruns == b->runs_cap && room(b, 0, b->nruns + 1) < 0)
             abort(); /* add() without reserve(): the interface was broken */
         memmove(&b->runs[r + 1], &b->runs[r], (b->nruns - r) * sizeof(*b->runs));
-        b->runs[r] = (struct brun){.base_pfn = pfn, .free = hpf, .hugepages = 1, .node = node};
+        memmove(&b->free[r + 1], &b->free[r], (b->nruns - r) * sizeof(*b->free));
+        b->runs[r] = (struct brun){.base_pfn = pfn, .hugepages = 1, .node = node};
+        b->free[r].n = hpf;
         b->nruns++;
     }
 }
@@ -348,7 +370,7 @@ static void bitmap_add(void *engine, uint64_t first_frame)
 static size_t bitmap_metadata(const void *engine)
 {
     const struct bitmap *b = engine;
-    return sizeof(*b) + b->cap * b->wph * sizeof(uint64_t) + b->runs_cap * sizeof(*b->runs);
+    return sizeof(*b) + b->cap * b->wph * sizeof(uint64_t) + b->runs_cap * (sizeof(*b->runs) + sizeof(*b->free));
 }
 
 const struct mmc_engine_ops _mmc_engine_bitmap = {

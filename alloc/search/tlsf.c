@@ -442,7 +442,7 @@ static int tlsf_find(void *engine, const struct mmc_search *rq, uint64_t *first_
     uint64_t best = NONE, best_len = 0;
     for (unsigned nd = 0; nd < f->nnodes; nd++) {
         const struct classes *c = t->cls[nd];
-        if (!c || !(rq->node_mask & (1ull << nd)) || f->node_free[nd] < n)
+        if (!c || !(rq->node_mask & (1ull << nd)) || f->node[nd].free < n)
             continue;
         uint64_t x;
         uint32_t r;
@@ -664,7 +664,7 @@ static int tlsf_create(const struct mmc_frames *f, void **engine)
         goto nomem;
     const uint32_t nfl = levels_for(f->present_frames ? f->present_frames : 1);
     for (unsigned nd = 0; nd < f->nnodes; nd++) {
-        if (!f->node_frames[nd])
+        if (!f->node[nd].frames)
             continue;
         if (!(t->cls[nd] = classes_grow(NULL, nfl)))
             goto nomem;

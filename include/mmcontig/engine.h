@@ -77,8 +77,10 @@ extern "C" {
 
 /* The interface's version: struct mmc_frames, struct mmc_search, struct mmc_engine_ops and
  * the rules above. Raised whenever any of them changes; a plugin built against another one is
- * refused. */
-#define MMC_ENGINE_INTERFACE_VERSION 1
+ * refused. Version 2: the free counters moved into struct mmc_frames_node (f->node[n].free,
+ * mmc_frames_free(f) for the whole database, f->node[n].frames); mmc_run_window, the former
+ * name of mmc_run_clip, is gone. */
+#define MMC_ENGINE_INTERFACE_VERSION 2
 
 /* ---- the frame database (read-only to engines) ---- */
 enum mmc_frame_state {
@@ -142,6 +144,12 @@ MMC_API void mmc_tab_free(struct mmc_tab *t);
 enum { MMC_TAB_PFN, MMC_TAB_NODE, MMC_TAB_PB_USED, MMC_TAB_PB_SCAT, MMC_TAB_PLANE0,
        MMC_FRAMES_NTABS = MMC_TAB_PLANE0 + MMC_NPLANES };
 
+/* A node's counters in the frame database. */
+struct mmc_frames_node {
+    uint64_t free;              /* free frames on the node */
+    uint64_t frames;            /* present frames on the node */
+} __attribute__((aligned(64)));
+
 struct mmc_frames {
     uint64_t base_pfn;          /* PFN of frame index 0 (the span's start, a multiple of
                                    hp_frames) */
@@ -180,12 +188,22 @@ struct mmc_frames {
     struct mmc_run *runs;       /* ascending PFN */
     uint64_t nruns;             /* entries in runs[] */
     uint64_t runs_cap;          /* room in runs[] */
-    uint64_t free_frames;       /* free frames */
     uint64_t scattered_frames;  /* frames held by scattered kinds */
-    uint64_t node_free[MMC_MAX_NODES]; /* free frames per node number */
-    uint64_t node_frames[MMC_MAX_NODES]; /* frames per node number */
     unsigned nnodes;            /* 1 + highest node number present */
+    /* Per node number, each on cache lines of its own: a contiguous call on node n writes
+     * node[n] under n's lock alone, so threads on different nodes write no line in common
+     * (everything above is read-mostly: written by growth, under every lock). */
+    struct mmc_frames_node node[MMC_MAX_NODES];
 };
+/* The free frames of the whole database: the sum over the nodes, so only exact with every
+ * node lock held (the partition lock; a node-parallel engine's calls hold one node's). */
+static inline uint64_t mmc_frames_free(const struct mmc_frames *f)
+{
+    uint64_t n = 0;
+    for (unsigned k = 0; k < f->nnodes; k++)
+        n += f->node[k].free;
+    return n;
+}
 
 /* The ordinal of hugepage slot s (< nslots), or MMC_ORD_NONE. */
 static inline uint32_t mmc_frames_ord(const struct mmc_frames *f, uint64_t s)
@@ -301,9 +319,6 @@ static inline bool mmc_run_clip(const struct mmc_run *run, const struct mmc_sear
     *hi = rq->highest_pfn < end - 1 ? rq->highest_pfn + 1 : end;
     return *hi > *lo && *hi - *lo >= rq->frames;
 }
-/* The former name of mmc_run_clip (mmcontig 0.1.0), for plugins written
- * against it; it goes with the next MMC_ENGINE_INTERFACE_VERSION. */
-#define mmc_run_window mmc_run_clip
 
 /* The interface every engine implements. The frame database is the truth: the caller updates
  * it first, then tells the engine with take() or give(); a range given to take() / give() lies

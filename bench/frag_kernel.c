@@ -25,15 +25,12 @@
  * ledger when it died first.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
-#include <linux/close_range.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -338,8 +335,8 @@ static void one_request(struct csv *c, uint64_t held, uint64_t bytes, bool fast)
 /* ---- DPDK on the same state, in a child process ----
  *
  * DPDK's EAL starts once per process (and the peers suite may have had it already), so each
- * DPDK request runs in a child: this program exec'd again as `mmcontig bench
- * __frag-kernel-dpdk FD BYTES PPID dynamic|legacy` (internal, not in --help). Under the
+ * DPDK request runs in a child (bench/child.c): this program exec'd again as `mmcontig bench
+ * __frag-kernel-dpdk PPID FD BYTES dynamic|legacy` (internal, not in --help). Under the
  * library's hugepage lock (so no mmcontig process takes the pages meanwhile) the child raises
  * nr_hugepages by what the reserve needs (timed: the write(2) alone, where the kernel compacts
  * on a fragmented host; recorded in the child's ledger, so a child killed outright owes nothing
@@ -350,12 +347,11 @@ static void one_request(struct csv *c, uint64_t held, uint64_t bytes, bool fast)
  * against pagemap, frees it, cleans EAL up, lowers nr_hugepages by the raise, and writes its
  * struct krow to FD. It dies with the benchmark (PR_SET_PDEATHSIG); SIGINT and SIGTERM it
  * ignores, so it finishes and gives back on its own while the benchmark waits (at most
- * DPDK_STOP_GRACE_S after the signal; then SIGKILL and the ledger). */
+ * BENCH_CHILD_GRACE_S after the signal; then SIGKILL and the ledger). */
 #define DPDK_EAL_PAGES 2 /* EAL maps 1 for itself (--no-pci --in-memory), and 1 spare, as mmcontig's
                           * pool may grow one hugepage past the request */
 #define DPDK_HEADER_BYTES (64 * KIB) /* the memzone's malloc element headers: one more page */
 #define DPDK_CHILD_TIMEOUT_S 300
-#define DPDK_STOP_GRACE_S 30
 
 static uint64_t dpdk_pages_needed(uint64_t bytes)
 {
@@ -442,107 +438,45 @@ static void dpdk_reserve_once(struct krow *r)
 int frag_kernel_dpdk_child(int argc, char **argv)
 {
     if (argc != 5 || (strcmp(argv[4], "dynamic") && strcmp(argv[4], "legacy"))) {
-        fprintf(stderr, "mmcontig bench %s: internal to the frag-kernel suite (FD BYTES PPID "
+        fprintf(stderr, "mmcontig bench %s: internal to the frag-kernel suite (PPID FD BYTES "
                 "dynamic|legacy)\n", argv[0]);
         return BENCH_EXIT_USAGE;
     }
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    prctl(PR_SET_NAME, "mmcontig"); /* exec'd as /proc/self/exe */
-    if (getppid() != (pid_t)atol(argv[3]))
-        return BENCH_EXIT_CASE_ERRORS; /* the benchmark died before the prctl */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
-    const int fd = atoi(argv[1]);
+    if (bench_child_enter(argv[1]) < 0)
+        return BENCH_EXIT_CASE_ERRORS;
+    const int fd = atoi(argv[2]);
     struct krow r;
-    krow_init(&r, strcmp(argv[4], "legacy") ? KPEER_DPDK : KPEER_DPDK_LEGACY, strtoull(argv[2], NULL, 10), false);
+    krow_init(&r, strcmp(argv[4], "legacy") ? KPEER_DPDK : KPEER_DPDK_LEGACY, strtoull(argv[3], NULL, 10), false);
     if (!MMC_BENCH_HAVE_DPDK)
         krow_why(&r, "DPDK peer not built");
     else
         dpdk_reserve_once(&r);
-    const char *p = (const char *)&r;
-    for (size_t done = 0; done < sizeof(r);) {
-        ssize_t k = write(fd, p + done, sizeof(r) - done);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return BENCH_EXIT_CASE_ERRORS;
-        done += (size_t)k;
-    }
+    if (pwrite(fd, &r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        return BENCH_EXIT_CASE_ERRORS;
     close(fd);
     return BENCH_EXIT_OK;
 }
 
-/* Read the child's row, waiting at most DPDK_CHILD_TIMEOUT_S (DPDK_STOP_GRACE_S once the
- * benchmark is asked to stop); then SIGKILL. Returns the bytes read. */
-static size_t dpdk_child_wait(pid_t pid, int fd, struct krow *r)
-{
-    size_t got = 0;
-    const uint64_t start = bench_now_ns();
-    uint64_t stop_at = 0;
-    while (got < sizeof(*r)) {
-        struct pollfd pf = {.fd = fd, .events = POLLIN};
-        if (poll(&pf, 1, 200) > 0) {
-            ssize_t k = read(fd, (char *)r + got, sizeof(*r) - got);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k <= 0)
-                break; /* EOF: the child is gone */
-            got += (size_t)k;
-            continue;
-        }
-        const uint64_t now = bench_now_ns();
-        if (bench_stop && !stop_at)
-            stop_at = now;
-        if (now - start > DPDK_CHILD_TIMEOUT_S * 1000000000ull ||
-            (stop_at && now - stop_at > DPDK_STOP_GRACE_S * 1000000000ull)) {
-            kill(pid, SIGKILL);
-            break;
-        }
-    }
-    return got;
-}
-
+/* One DPDK request in a child (bench_child_run: it dies with the benchmark, has
+ * DPDK_CHILD_TIMEOUT_S, and a killed child's raise is settled from its ledger); its row comes
+ * back in a memfd it writes, read once it has exited. */
 static void dpdk_request(struct csv *c, uint64_t held, uint64_t bytes, enum kpeer peer)
 {
     struct krow r;
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        krow_init(&r, peer, bytes, false);
-        krow_why(&r, "pipe: %s", strerror(errno));
-        krow_write(c, held, &r);
-        return;
-    }
-    char a_fd[16], a_bytes[24], a_ppid[16];
-    snprintf(a_fd, sizeof(a_fd), "%d", fds[1]);
+    const int fd = memfd_create("mmcontig-frag-kernel-dpdk", MFD_CLOEXEC);
+    char a_fd[16], a_bytes[24], why[200];
+    snprintf(a_fd, sizeof(a_fd), "%d", fd);
     snprintf(a_bytes, sizeof(a_bytes), "%" PRIu64, bytes);
-    snprintf(a_ppid, sizeof(a_ppid), "%ld", (long)getpid());
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) { /* the same binary (so the same struct krow), every descriptor but the pipe closed */
-        close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
-        fcntl(fds[1], F_SETFD, 0);
-        execl("/proc/self/exe", "mmcontig", "bench", "__frag-kernel-dpdk", a_fd, a_bytes, a_ppid,
-              peer == KPEER_DPDK_LEGACY ? "legacy" : "dynamic", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t got = pid > 0 ? dpdk_child_wait(pid, fds[0], &r) : 0;
-    const int fork_errno = errno;
-    close(fds[0]);
-    int status = 0;
-    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (got != sizeof(r)) {
+    const char *args[] = {a_fd, a_bytes, peer == KPEER_DPDK_LEGACY ? "legacy" : "dynamic", NULL};
+    const int status = fd < 0 ? -errno
+                       : bench_child_run("__frag-kernel-dpdk", args, fd, -1, NULL, 0, NULL, DPDK_CHILD_TIMEOUT_S);
+    const char *failed = bench_child_why(status, why, sizeof(why));
+    if (failed || pread(fd, &r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
         krow_init(&r, peer, bytes, false);
-        if (pid < 0)
-            krow_why(&r, "fork: %s", strerror(fork_errno));
-        else if (WIFSIGNALED(status))
-            krow_why(&r, "the DPDK child was killed by signal %d (what it raised is given back from its ledger)",
-                     WTERMSIG(status));
-        else
-            krow_why(&r, "the DPDK child exited with %d without a result", WEXITSTATUS(status));
-        mmc_hugepages_reclaim(NULL); /* a dead child's raise, from its ledger */
+        krow_why(&r, "the DPDK child: %s", failed ? failed : "no result");
     }
+    if (fd >= 0)
+        close(fd);
     krow_write(c, held, &r);
 }
 

@@ -16,7 +16,7 @@ are settled, as `mmcontig reclaim` or the next mmcontig process does).
 import csv, json, os, re, signal, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tap import Tap  # noqa: E402
+from tap import Tap, hugepage_counts  # noqa: E402
 
 exe = sys.argv[1]
 t = Tap()
@@ -41,16 +41,7 @@ def children(pid, dpdk=False):
     return out
 
 
-def nr_hugepages():
-    """(2 MiB, 1 GiB) persistent hugepages of the machine (1 GiB: 0 without that size)."""
-    out = []
-    for kb in (2048, 1048576):
-        try:
-            with open(f"/sys/kernel/mm/hugepages/hugepages-{kb}kB/nr_hugepages") as f:
-                out.append(int(f.read()))
-        except OSError:
-            out.append(0)
-    return tuple(out)
+nr_hugepages = hugepage_counts  # the machine's: 2 MiB and 1 GiB, nr and overcommit
 
 
 def restored(before, wait=15):
@@ -116,7 +107,7 @@ with tempfile.TemporaryDirectory() as out:
     ok(all(k in js for k in ("buddyinfo_before", "buddyinfo_after", "compact_stall_before", "compact_stall_after",
                              "compact_migrate_scanned_after")), "frag_kernel.json: buddyinfo and compaction counters before and after")
     ok(js.get("dpdk", "").startswith("ran: " if have_dpdk else "not built"), f"frag_kernel.json says what DPDK did: {js.get('dpdk')}")
-    ok(restored(nr_before), f"nr_hugepages (2 MiB, 1 GiB) is {nr_before} again after the suite ({nr_hugepages()})")
+    ok(restored(nr_before), f"the hugepage counts are as before the suite: {nr_before} ({nr_hugepages()})")
     # its children's pids follow the benchmark's (another process's settled ledger is not theirs)
     owing = [ln for ln in p.stderr.splitlines()
              if re.search(r"pid (\d+) died owing", ln) and int(re.search(r"pid (\d+)", ln).group(1)) > bench.pid]
@@ -157,5 +148,5 @@ for sig in (signal.SIGTERM, signal.SIGKILL):
             while dpdk and os.path.exists(f"/proc/{dpdk}") and time.monotonic() - t1 < 10:
                 time.sleep(0.05)
             subprocess.run([exe, "reclaim"], capture_output=True)
-        ok(restored(nr_before), f"{name}: nr_hugepages (2 MiB, 1 GiB) is {nr_before} again ({nr_hugepages()})")
+        ok(restored(nr_before), f"{name}: the hugepage counts are as before: {nr_before} ({nr_hugepages()})")
 sys.exit(t.done())

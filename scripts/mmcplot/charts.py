@@ -910,6 +910,17 @@ def fk_path_of(r):
     return None
 
 
+def _fk_dpdk_status(run):
+    """What frag_kernel.json says of DPDK ("not built: ..."), or that it does not say."""
+    import json
+    import os
+    try:
+        with open(os.path.join(run.path, "frag_kernel.json"), encoding="utf-8") as f:
+            return str(json.load(f).get("dpdk") or "frag_kernel.json does not say why")
+    except (OSError, ValueError):
+        return "frag_kernel.json is absent or unreadable"
+
+
 def frag_kernel(runs):
     """One panel per request size (a row of panels per host): per path a bar for the call and,
     for DPDK, for the kernel's raise of nr_hugepages and EAL's start before it; failures
@@ -972,7 +983,8 @@ def frag_kernel(runs):
     for pname, peer, _ in paths:
         items.append((Patch(facecolor=style.colour(peer if peer != "mmcontig" else pname)), pname))
     items.append(style.header_item("Bar"))
-    for _, text, hatch, alpha in FK_PARTS:
+    dpdk = any(p[1] != "mmcontig" for p in paths)
+    for _, text, hatch, alpha in FK_PARTS if dpdk else FK_PARTS[:1]:
         items.append((Patch(facecolor="#444444", alpha=alpha, hatch=hatch, edgecolor="#444444"), text))
     items.append((Patch(facecolor="white", edgecolor="#444444", hatch="xx"), "the call failed"))
     held = {r.get("held_bytes") for run in have for r in run.rows("frag_kernel")}
@@ -982,6 +994,8 @@ def frag_kernel(runs):
             "apart: like for like with the ordinary call is their sum. Text: the call's time; \"ok\": the "
             "block read back from pagemap is physically contiguous. FAST_ONLY must fail (the pool holds "
             "no free block); why each other failure failed: the report's table.")
+    if not dpdk:
+        note += " No DPDK rows: " + "; ".join(_fk_dpdk_status(run) for run in have) + "."
     sub = (f"{where(have, pools=False)} \u00b7 frag-kernel suite \u00b7 helper held "
            + ", ".join(units.fmt_bytes(x) for x in sorted(v for v in held if v)))
     _finish(fig, have, title, sub, note, items)

@@ -469,7 +469,7 @@ static void dpdk_request(struct csv *c, uint64_t held, uint64_t bytes, enum kpee
     snprintf(a_bytes, sizeof(a_bytes), "%" PRIu64, bytes);
     const char *args[] = {a_fd, a_bytes, peer == KPEER_DPDK_LEGACY ? "legacy" : "dynamic", NULL};
     const int status = fd < 0 ? -errno
-                       : bench_child_run("__frag-kernel-dpdk", args, fd, -1, NULL, 0, NULL, DPDK_CHILD_TIMEOUT_S);
+                       : bench_child_run("__frag-kernel-dpdk", args, fd, DPDK_CHILD_TIMEOUT_S);
     const char *failed = bench_child_why(status, why, sizeof(why));
     if (failed || pread(fd, &r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
         krow_init(&r, peer, bytes, false);

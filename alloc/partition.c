@@ -119,18 +119,19 @@ void _mmc_partition_unlock(struct mmc_partition *part)
 
 /* Engines whose index of one node is apart from every other node's (find, take and give on
  * node n write nothing another node's calls read or write): linear (no state), bitmap (a run
- * per node, the run hint per node), tree (a trie per node). Not buddy: its sparse bitmaps'
- * summary words (a bit per hugepage slot of a section, a bit per section) mix the nodes, and
- * clearing a summary bit reads its neighbours (ThreadSanitizer found it); not tlsf: one record
- * pool and hash table for all nodes; not a plugin, which promises nothing. Read through
- * part->node_parallel (tests/test_nodelocks.c checks it is set for the three). */
+ * per node, the run hint per node), tree (a trie per node), tlsf (an index per node). Not
+ * buddy: its sparse bitmaps' summary words (a bit per hugepage slot of a section, a bit per
+ * section) mix the nodes, and clearing a summary bit reads its neighbours (ThreadSanitizer
+ * found it); not a plugin, which promises nothing. Read through part->node_parallel
+ * (tests/test_nodelocks.c checks it is set for the four). */
 static bool engine_node_parallel(const struct mmc_engine_ops *e)
 {
     /* -Ddebug_checks=expensive recounts the whole frame database after changes
      * (_mmc_frames_verify): that needs it quiet, so every call takes the partition lock */
     if (MMC_DEBUG_CHECKS >= 2)
         return false;
-    return e == &_mmc_engine_linear || e == &_mmc_engine_bitmap || e == &_mmc_engine_tree;
+    return e == &_mmc_engine_linear || e == &_mmc_engine_bitmap || e == &_mmc_engine_tree ||
+           e == &_mmc_engine_tlsf;
 }
 
 /* ---- partitions ---- */

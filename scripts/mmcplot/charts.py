@@ -955,7 +955,7 @@ def scale_threads(runs):
     note = ("Each thread pinned to a CPU, a closed loop of one free and one allocation per step "
             "(16 blocks live per thread) for the point's duration; sim: a simulated pool of two "
             "nodes (no memory touched), real: the system partition of real hugepages. An engine "
-            "that is not node-parallel (buddy, tlsf) takes the partition lock on every call.")
+            "that is not node-parallel (buddy) takes the partition lock on every call.")
     dur = f"{min(durations):.2f}-{max(durations):.2f} s per point" if durations else ""
     sub = f"{where(runs, pools=False)} \u00b7 scale suite \u00b7 {dur}"
     _finish(fig, runs, title, sub, note, items)

@@ -175,10 +175,10 @@ static void free_misuse_why(const struct mmc_partition *part, uint64_t i, uint64
         snprintf(why, len, "no block starts here: freed already (double free) or never allocated");
 }
 
-/* A free takes the lock of the node its address lies on (the pool's lock-free slot map says
- * which), or the partition lock when the engine is not node-parallel or the address is on no
- * present hugepage. Returns the node held or -1 (the partition lock). */
-static int free_lock(struct mmc_partition *part, uint64_t pfn)
+/* A free or a query takes the lock of the node its address lies on (the pool's lock-free slot
+ * map says which), or the partition lock when the engine is not node-parallel or the address is
+ * on no present hugepage. Returns the node held or -1 (the partition lock). */
+static int address_lock(struct mmc_partition *part, uint64_t pfn)
 {
     const int nd = _mmc_pool_node(&part->pool, pfn);
     if (nd >= 0 && (unsigned)nd < part->nlocks) {
@@ -207,7 +207,7 @@ void _mmc_partition_free_contig(const char *routine, void *base)
     const char *view = exec ? part->pool.rwx : part->pool.rw;
     const uint64_t off = (uint64_t)((const char *)base - view);
     const uint64_t pfn = part->pool.span_pfn + (off >> MMC_FRAME_SHIFT);
-    const int held = free_lock(part, pfn);
+    const int held = address_lock(part, pfn);
     const int64_t fi = _mmc_frames_index_of_pfn(&part->frames, pfn);
     if (fi < 0) {
         contig_unlock(part, held);
@@ -256,7 +256,7 @@ MMC_API int mmc_query(const void *addr, struct mmc_alloc_info *info)
     if (part) {
         const char *view = exec ? part->pool.rwx : part->pool.rw;
         const uint64_t pfn = part->pool.span_pfn + ((uint64_t)((const char *)addr - view) >> MMC_FRAME_SHIFT);
-        _mmc_partition_lock(part);
+        const int held = address_lock(part, pfn);
         const int64_t i = _mmc_frames_index_of_pfn(&part->frames, pfn);
         int64_t head = i >= 0 ? block_head_of(part, (uint64_t)i) : -1;
         const struct mmc_block_table *bt =
@@ -277,7 +277,7 @@ MMC_API int mmc_query(const void *addr, struct mmc_alloc_info *info)
             };
             rc = 0;
         }
-        _mmc_partition_unlock(part);
+        contig_unlock(part, held);
     }
     _mmc_read_exit();
     if (rc == -ENOENT)

@@ -193,9 +193,11 @@ int _mmc_partition_create_locked(const struct mmc_config *cfg, bool is_system,
     if (!sim && (rc = _mmc_config_node_pages(cfg, _mmc_g.topo, node_pages)) < 0)
         return rc;
 
-    struct mmc_partition *part = calloc(1, sizeof(*part));
+    /* its node parts and the frame database's node counters are a cache line each */
+    struct mmc_partition *part = aligned_alloc(64, sizeof(*part));
     if (!part)
         return -ENOMEM;
+    memset(part, 0, sizeof(*part));
     _mmc_mutex_init(&part->lock);
     _mmc_mutex_init(&part->grow_lock);
     for (unsigned k = 0; k < MMC_MAX_NODES; k++)

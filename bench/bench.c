@@ -131,7 +131,9 @@ static const char usage[] =
     "            a simulated 2-node pool (quick 8G, full 64G) and the real pool, per engine;\n"
     "            mixes small (4K-64K), medium (1M-8M under a range and a 16M boundary), mdl\n"
     "            (64K-1M MDLs, real pool); placements own (thread i on node i mod nodes) and\n"
-    "            one (all on node 0); each point runs quick 0.25 s, full 2 s (scale.csv)\n"
+    "            one (all on node 0); DPDK's memzones in the same shapes as a peer (small,\n"
+    "            medium without the range; a child process); each point runs quick 0.25 s,\n"
+    "            full 2 s, every series 3 times over, rows the medians (scale.csv)\n"
     "\n"
     "options:\n"
     "  --suite LIST        suites to run (see above)\n"
@@ -863,6 +865,8 @@ static int finish_run(long ran)
 int mmc_bench_main(int argc, char **argv)
 {
     memset(&bench_g, 0, sizeof(bench_g));
+    if (argc > 1 && !strcmp(argv[1], "__scale-dpdk")) /* internal: suite_scale.c's child */
+        return suite_scale_dpdk_child(argc - 1, argv + 1);
     bench_g.opt.seed = 1;
     bench_g.opt.argc = argc;
     bench_g.opt.argv = argv;

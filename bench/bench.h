@@ -221,6 +221,24 @@ int frag_kernel_run(void);
 int suite_scale_run(void);
 /* The default thread counts (1, 2, 4 ... and the CPUs this process may use): how many. */
 unsigned suite_scale_default_threads(unsigned *out, unsigned max);
+/* `mmcontig bench __scale-dpdk PPID ...` (internal): the DPDK peer's points in a process of
+ * its own; argv[0] is the subcommand. A BENCH_EXIT_* code. */
+int suite_scale_dpdk_child(int argc, char **argv);
+
+/* ---- child.c: a part of the run in a process of its own (this binary exec'd again) ---- */
+#define BENCH_CHILD_GRACE_S 30 /* after SIGINT / SIGTERM of the benchmark, then SIGKILL */
+/* Run `mmcontig bench NAME PPID ARGS...` (args NULL-terminated) and wait for it: keep_fd stays
+ * open in it (-1: none); from read_fd (-1: none) up to len bytes are read into buf meanwhile
+ * (*got: how many). SIGKILL after timeout_s, or BENCH_CHILD_GRACE_S after bench_stop; what a
+ * child that did not exit 0 raised is given back from its ledger. The wait status, or -errno
+ * when it could not be started. */
+int bench_child_run(const char *name, const char *const *args, int keep_fd, int read_fd,
+                    void *buf, size_t len, size_t *got, unsigned timeout_s);
+/* In the child, first: die with the benchmark (PR_SET_PDEATHSIG), ignore SIGINT / SIGTERM
+ * (the parent's grace lets it finish and give back). -1 if the parent is not ppid any more. */
+int bench_child_enter(const char *ppid);
+/* Why a child's status is a failure (in buf), or NULL when it exited 0. */
+const char *bench_child_why(int status, char *buf, size_t len);
 
 /* ---- bench.c ---- */
 /* mmc_bench_main(): bench_cli.h. */

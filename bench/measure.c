@@ -141,30 +141,42 @@ static double t975(unsigned df)
 
 /* The 95 % interval of the row's p-quantile (p50 or p99 of the successful calls): the hull of
  * (a) the distribution-free interval over the pooled calls (hist_quantile_ci: order statistics,
- * assumes independent calls) and (b) the spread between repetitions: mean +- t * sd / sqrt(R)
- * of the repetitions' own quantiles (R >= 2 repetitions with successes), which catches what
- * changes between repetitions (drift of the machine, caches, the churned states). */
+ * assumes independent calls) and (b) the spread between repetitions, which catches what
+ * changes between repetitions (drift of the machine, caches, the churned states). (b), over
+ * the R repetitions with successes: R >= 3, Student's t on the logarithms of their own
+ * quantiles, exp(mean +- t * sd / sqrt(R)) (latencies are positive and spread by factors: a
+ * linear interval over 3 repetitions reached below 0 ns); R = 2 (a time budget or a signal
+ * ended the case), the two values' hull: t(0.975, 1) = 12.7 would stretch the interval by
+ * e^(9 sd) and say nothing; R < 2, none. The upper end is kept below 2^62 ns. */
 static void quantile_interval(const struct case_acc *a, double p, const uint64_t *rep,
                               uint64_t *lo, uint64_t *hi)
 {
     hist_quantile_ci(&a->ok, p, lo, hi);
-    double sum = 0, sum2 = 0;
+    double sum = 0, sum2 = 0, vmin = INFINITY, vmax = 0;
     unsigned n = 0;
     for (unsigned r = 0; r < a->nreps; r++)
         if (rep[r]) {
-            sum += (double)rep[r];
-            sum2 += (double)rep[r] * (double)rep[r];
+            const double v = (double)rep[r], l = log(v);
+            sum += l;
+            sum2 += l * l;
+            vmin = v < vmin ? v : vmin;
+            vmax = v > vmax ? v : vmax;
             n++;
         }
     if (n < 2)
         return;
-    const double mean = sum / n, var = (sum2 - sum * sum / n) / (n - 1);
-    const double half = t975(n - 1) * sqrt(var > 0 ? var : 0) / sqrt((double)n);
-    const double rlo = mean - half > 0 ? mean - half : 0, rhi = mean + half;
+    double rlo = vmin, rhi = vmax;
+    if (n >= 3) {
+        const double mean = sum / n, var = (sum2 - sum * sum / n) / (n - 1);
+        const double half = t975(n - 1) * sqrt(var > 0 ? var : 0) / sqrt((double)n);
+        rlo = exp(mean - half);
+        rhi = exp(mean + half);
+    }
+    const double cap = 0x1p62;
     if (rlo < (double)*lo)
         *lo = (uint64_t)rlo;
     if (rhi > (double)*hi)
-        *hi = (uint64_t)ceil(rhi);
+        *hi = (uint64_t)ceil(rhi < cap ? rhi : cap);
 }
 
 /* reps, p50_ci_lo_ns, p50_ci_hi_ns, p99_ci_lo_ns, p99_ci_hi_ns, rep_p50_ns, rep_p99_ns

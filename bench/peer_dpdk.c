@@ -51,9 +51,9 @@ int dpdk_peer_init(uint64_t mem_bytes, char *err, size_t errlen)
 int dpdk_peer_reserve(uint64_t len_bytes, uint64_t align_bytes, uint64_t bound_bytes,
                       struct dpdk_block *b, const char **why)
 {
-    static unsigned seq;
+    static unsigned seq; /* the scale suite's threads reserve at once: names stay unique */
     char name[RTE_MEMZONE_NAMESIZE];
-    snprintf(name, sizeof(name), "mmcb%u", seq++);
+    snprintf(name, sizeof(name), "mmcb%u", __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
     const struct rte_memzone *mz =
         rte_memzone_reserve_bounded(name, len_bytes, SOCKET_ID_ANY, RTE_MEMZONE_IOVA_CONTIG,
                                     (unsigned)align_bytes, (unsigned)bound_bytes);

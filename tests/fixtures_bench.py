@@ -419,7 +419,8 @@ def add_reps(rows, reps, rng, sigma=0.04):
     """The repetition columns of results/README.md "Repetitions and intervals": each
     repetition's p50 and p99 drawn around the row's own (log-normal, sigma), and the 95 %
     interval as the benchmark makes it (hull of a made-up interval over the calls and the
-    Student-t interval over the repetitions)."""
+    interval over the repetitions: Student's t on their logarithms from 3 repetitions, the two
+    values' hull with 2)."""
     t975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
             9: 2.262, 10: 2.228, 11: 2.201}
     for r in rows:
@@ -435,11 +436,14 @@ def add_reps(rows, reps, rng, sigma=0.04):
             r[f"rep_{k}_ns"] = ";".join(str(x) for x in vals)
             calls_half = v * (0.01 if k == "p50" else 0.06)
             lo, hi = v - calls_half, v + calls_half
-            if reps >= 2:
-                mean = sum(vals) / reps
-                sd = math.sqrt(sum((x - mean) ** 2 for x in vals) / (reps - 1))
+            if reps == 2:
+                lo, hi = min(lo, *vals), max(hi, *vals)
+            elif reps >= 3:
+                logs = [math.log(x) for x in vals]
+                mean = sum(logs) / reps
+                sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / (reps - 1))
                 half = t975.get(reps - 1, 1.96 + 2.4 / (reps - 1)) * sd / math.sqrt(reps)
-                lo, hi = min(lo, mean - half), max(hi, mean + half)
+                lo, hi = min(lo, math.exp(mean - half)), max(hi, math.exp(mean + half))
             r[f"{k}_ci_lo_ns"] = max(0, math.floor(min(lo, v)))
             r[f"{k}_ci_hi_ns"] = math.ceil(max(hi, v))
 
@@ -467,6 +471,7 @@ def scale_rows(m, engines, real_pool, seed):
                                          speedup=round(rate / base, 3), alloc_p50_ns=round(p99 / 3),
                                          alloc_p99_ns=p99, alloc_p999_ns=p99 * 2,
                                          free_p50_ns=round(p99 / 4), free_p99_ns=round(p99 / 2),
+                                         reps=3, rep_pairs_per_s=";".join(str(round(rate * f)) for f in (0.97, 1, 1.02)),
                                          seed=seed))
     return rows
 

@@ -2,8 +2,8 @@
  *
  * The test thread takes node `held`'s lock itself (the library's own lock, through the internal
  * header) and keeps it; a worker thread then allocates a block strictly on node `other`
- * (MmAllocateContiguousMemoryEx, PreferredNode `other`, the partition given) and frees one it
- * had allocated before. Both must complete while the lock is still held: the test thread
+ * (MmAllocateContiguousMemoryEx, PreferredNode `other`, the partition given), queries it
+ * (mmc_query) and frees one it had allocated before. Both must complete while the lock is still held: the test thread
  * releases it only after the worker said it is done, so if the worker waited for node `held`
  * it would never finish and the hang guard (a long timed wait, not a measurement) fails the
  * check. The control shows the check can fail: with an engine that is not node-parallel
@@ -31,6 +31,7 @@ struct nl_worker {
     SIZE_T bytes;
     void *before;               /* a block on `node` allocated before, freed by the worker */
     void *got;                  /* what the worker allocated */
+    bool queried;               /* mmc_query of it answered, on node `node` */
     NTSTATUS status;
     pthread_mutex_t m;
     pthread_cond_t c;
@@ -47,6 +48,8 @@ static void *nl_work(void *arg)
                                              (PHYSICAL_ADDRESS){.QuadPart = 0}, w->node,
                                              PAGE_READWRITE, w->partition, NL_TAG, 0, &base);
     w->got = base;
+    struct mmc_alloc_info qi;
+    w->queried = base && mmc_query(base, &qi) == 0 && qi.node == w->node;
     if (w->before)
         MmFreeContiguousMemory(w->before);
     pthread_mutex_lock(&w->m);
@@ -109,11 +112,12 @@ static bool nl_check(mmc_partition_t *handle, void *partition, unsigned held, un
         struct mmc_alloc_info gi;
         const bool placed = w.got && mmc_query(w.got, &gi) == 0 && gi.node == other;
         const bool freed = mmc_query(w.before, &bi) < 0;
-        ok = done && w.status == STATUS_SUCCESS && placed && freed;
+        ok = done && w.status == STATUS_SUCCESS && placed && w.queried && freed;
         snprintf(why, len, "with node %u's lock held, a 64 KiB allocation on node %u %s (status "
-                 "%#x, on node %d) and a free there %s", held, other,
+                 "%#x, on node %d), a query of it %s and a free there %s", held, other,
                  done ? "completed" : "did not complete", (unsigned)w.status,
-                 placed ? (int)gi.node : -1, freed ? "completed" : "did not complete");
+                 placed ? (int)gi.node : -1, w.queried ? "answered" : "did not answer",
+                 freed ? "completed" : "did not complete");
     } else {
         /* the worker holds the partition lock while it waits for node `held`'s */
         bool waiting = false;

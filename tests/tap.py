@@ -1,5 +1,7 @@
 # tests/tap.py: the TAP reporter the Python test programs share (test_install, test_fleet,
-# test_report_browser, test_frag_suite, test_frag_kernel, layers).
+# test_report_browser, test_frag_suite, test_frag_kernel, test_scale_suite, layers), and the
+# machine's hugepage counts that the hugepage tests compare before and after.
+import os
 
 
 class Tap:
@@ -21,3 +23,15 @@ class Tap:
     def done(self):
         print(f"1..{self.n}")
         return 0 if self.ok else 1
+
+
+def hugepage_counts():
+    """nr_hugepages and nr_overcommit_hugepages of 2 MiB and 1 GiB hugepages, by sysfs path."""
+    out = {}
+    for d in ("/sys/kernel/mm/hugepages/hugepages-2048kB", "/sys/kernel/mm/hugepages/hugepages-1048576kB"):
+        for f in ("nr_hugepages", "nr_overcommit_hugepages"):
+            try:
+                out[d + "/" + f] = int(open(os.path.join(d, f)).read())
+            except OSError:
+                pass
+    return out

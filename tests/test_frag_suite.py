@@ -14,22 +14,14 @@ import csv, os, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mmcplot import schema  # noqa: E402
-from tap import Tap  # noqa: E402
+from tap import Tap, hugepage_counts  # noqa: E402
 
 exe = sys.argv[1]
 t = Tap()
 ok = t.check
 
 
-def counts():
-    out = {}
-    for d in ("/sys/kernel/mm/hugepages/hugepages-2048kB", "/sys/kernel/mm/hugepages/hugepages-1048576kB"):
-        for f in ("nr_hugepages", "nr_overcommit_hugepages"):
-            try:
-                out[d + "/" + f] = int(open(os.path.join(d, f)).read())
-            except OSError:
-                pass
-    return out
+counts = hugepage_counts
 
 
 with tempfile.TemporaryDirectory() as out:

@@ -902,23 +902,27 @@ def scale_threads(runs):
     """Per pool and mix: total throughput (alloc + free pairs per second) against threads per
     engine, with ideal scaling (the 1-thread rate times the threads) as a dashed line of the
     engine's colour, and the allocation p99 against threads. Placement own (thread i on node
-    i mod nodes) solid; one (every thread on node 0) dotted."""
+    i mod nodes) solid; one (every thread on node 0) dotted. The DPDK peer's rows (pool dpdk,
+    placement any: its memzones on its own hugepages of the real pool's size) join the real
+    pool's panels of their mix, solid."""
     name, title = "scale_threads", "Throughput and p99 latency against threads"
     skip = check_needs(runs, name)
     if skip:
         return Chart(name, title, skipped=skip)
     rows = [r for run in runs[:1] for r in run.rows("scale")]
-    panels = [p for p in SCALE_PANELS if any(r.get("pool") == p[0] and r.get("mix") == p[1] for r in rows)]
+    def in_panel(r, pool, mix):
+        return r.get("mix") == mix and (r.get("pool") == pool or (pool == "real" and r.get("pool") == "dpdk"))
+    panels = [p for p in SCALE_PANELS if any(in_panel(r, *p) for r in rows)]
     if not panels:
         return Chart(name, title, skipped="scale.csv has no rows of a known pool and mix")
     names = series_names(rows)
     fig, axes = style.subplots(2, len(panels), panel_w=3.0, panel_h=2.4)
     for col, (pool, mix) in enumerate(panels):
         top, bot = axes[0][col], axes[1][col]
-        prow = [r for r in rows if r.get("pool") == pool and r.get("mix") == mix]
+        prow = [r for r in rows if in_panel(r, pool, mix)]
         tmax = 1
         for n in names:
-            for placement, ls in (("own", "-"), ("one", ":")):
+            for placement, ls in (("own", "-"), ("one", ":"), ("any", "-")):
                 pts = sorted((r["threads"], r["pairs_per_s"], r.get("alloc_p99_ns")) for r in prow
                              if label(r) == n and r.get("placement") == placement
                              and r.get("threads") and r.get("pairs_per_s") is not None)
@@ -930,7 +934,7 @@ def scale_threads(runs):
                 bot.plot([p[0] for p in pts if p[2]], [p[2] for p in pts if p[2]], color=style.colour(n),
                          marker=style.marker(n), linestyle=ls, linewidth=1.3, markersize=4)
                 one = [p[1] for p in pts if p[0] == 1]
-                if placement == "own" and one:
+                if placement in ("own", "any") and one:
                     top.plot([p[0] for p in pts], [one[0] * p[0] for p in pts], color=style.colour(n),
                              linestyle="--", linewidth=0.8, alpha=0.45)
         top.set_title(f"{pool} \u00b7 {SCALE_MIX_TEXT.get(mix, mix)}", fontsize=9)
@@ -951,12 +955,17 @@ def scale_threads(runs):
               (Line2D([], [], color="#444444", linestyle="-"), "own node per thread"),
               (Line2D([], [], color="#444444", linestyle=":"), "all threads on node 0"),
               (Line2D([], [], color="#444444", linestyle="--", alpha=0.45), "ideal (1 thread x T)")]
-    durations = sorted({r.get("duration_s") for r in rows if r.get("duration_s")})
+    durations = sorted({r["duration_s"] / (r.get("reps") or 1) for r in rows if r.get("duration_s")})
     note = ("Each thread pinned to a CPU, a closed loop of one free and one allocation per step "
             "(16 blocks live per thread) for the point's duration; sim: a simulated pool of two "
             "nodes (no memory touched), real: the system partition of real hugepages. An engine "
-            "that is not node-parallel (buddy) takes the partition lock on every call.")
-    dur = f"{min(durations):.2f}-{max(durations):.2f} s per point" if durations else ""
+            "that is not node-parallel takes the partition lock on every call. dpdk (in the real "
+            "panels): rte_memzone_reserve_bounded(IOVA_CONTIG) and rte_memzone_free on DPDK's own "
+            "hugepages, as many as the real pool's, in a process of its own (medium without the "
+            "range, which DPDK cannot ask for).")
+    reps = sorted({r.get("reps") for r in rows if r.get("reps")})
+    dur = (f"{min(durations):.2f}-{max(durations):.2f} s per point"
+           + (f", median of {'/'.join(str(x) for x in reps)} repetitions" if reps else "")) if durations else ""
     sub = f"{where(runs, pools=False)} \u00b7 scale suite \u00b7 {dur}"
     _finish(fig, runs, title, sub, note, items)
     return Chart(name, title, fig, note)

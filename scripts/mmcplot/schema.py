@@ -35,7 +35,8 @@ FRAG_SETTLED_CHANGE = 0.05
 SCALE_COLUMNS = [
     "run_id", "host", "pool", "pool_bytes", "nodes", "engine", "mix", "placement", "threads",
     "cpus", "duration_s", "pairs", "failed", "pairs_per_s", "pairs_per_s_per_thread", "speedup",
-    "alloc_p50_ns", "alloc_p99_ns", "alloc_p999_ns", "free_p50_ns", "free_p99_ns", "seed",
+    "alloc_p50_ns", "alloc_p99_ns", "alloc_p999_ns", "free_p50_ns", "free_p99_ns", "reps",
+    "rep_pairs_per_s", "seed",
 ]
 
 CASE_SUITES = ("search", "fastonly", "peers")
@@ -50,7 +51,7 @@ TEXT_COLUMNS = {"run_id", "host", "suite", "engine", "peer", "constraint", "stat
                 "policy", "pool", "mix", "placement", "cpus", "mode"}
 # Columns holding one number per repetition, joined by ';' (an empty entry: no success in that
 # repetition): read as a list of int or None.
-LIST_COLUMNS = {"rep_p50_ns", "rep_p99_ns"}
+LIST_COLUMNS = {"rep_p50_ns", "rep_p99_ns", "rep_pairs_per_s"}
 # The 95 % interval columns of each percentile that has one (results/README.md "Repetitions and
 # intervals"); runs written before them have none, and the scripts then draw no error bars.
 CI_COLUMNS = {"p50_ns": ("p50_ci_lo_ns", "p50_ci_hi_ns"), "p99_ns": ("p99_ci_lo_ns", "p99_ci_hi_ns")}

@@ -122,11 +122,13 @@ static const char usage[] =
     "            --frag-ops operations, sampled on a log scale of operations: U(j), FI(j), the\n"
     "            largest free stretch, and 2, 8, 64 MiB probes with and without FAST_ONLY with\n"
     "            the ordinary path's cost (frag.csv)\n"
-    "  frag-kernel the real kernel's fragmentation (about 10 s in quick): a helper\n"
+    "  frag-kernel the real kernel's fragmentation (about 20 s in quick): a helper\n"
     "            process holds a share of MemAvailable (quick 1/8, at most 2 GiB;\n"
     "            MMC_FRAG_KERNEL_MAX=MiB caps it) keeping one 4 KiB page of every 2 MiB, then\n"
-    "            2 MiB..1 GiB blocks by growth, ordinary and FAST_ONLY, with the kernel's\n"
-    "            compaction counters (frag_kernel.csv, frag_kernel.json)\n"
+    "            2 MiB..1 GiB blocks by growth, ordinary and FAST_ONLY, and DPDK's\n"
+    "            IOVA-contiguous memzones of the same sizes (dynamic memory, --legacy-mem;\n"
+    "            a child process each, the kernel's raise of nr_hugepages timed apart), with\n"
+    "            the kernel's compaction counters (frag_kernel.csv, frag_kernel.json)\n"
     "  scale     throughput and latency against threads (--threads), each pinned to a CPU:\n"
     "            a simulated 2-node pool (quick 8G, full 64G) and the real pool, per engine;\n"
     "            mixes small (4K-64K), medium (1M-8M under a range and a 16M boundary), mdl\n"
@@ -865,6 +867,8 @@ static int finish_run(long ran)
 int mmc_bench_main(int argc, char **argv)
 {
     memset(&bench_g, 0, sizeof(bench_g));
+    if (argc > 1 && !strcmp(argv[1], "__frag-kernel-dpdk")) /* internal: frag_kernel.c's child */
+        return frag_kernel_dpdk_child(argc - 1, argv + 1);
     if (argc > 1 && !strcmp(argv[1], "__scale-dpdk")) /* internal: suite_scale.c's child */
         return suite_scale_dpdk_child(argc - 1, argv + 1);
     bench_g.opt.seed = 1;

@@ -215,6 +215,9 @@ int suite_frag_run(void);
 uint64_t suite_frag_ops(void);
 /* frag_kernel.c: the real kernel's fragmentation (called by suite_frag_run, mmc_init done). */
 int frag_kernel_run(void);
+/* `mmcontig bench __frag-kernel-dpdk FD BYTES PPID` (internal, not in --help): one DPDK
+ * request of the frag-kernel suite in a process of its own; argv[0] is the subcommand. */
+int frag_kernel_dpdk_child(int argc, char **argv);
 
 /* ---- suite_scale.c ---- */
 /* Run the scale suite (scale.csv in out_dir): 0 or -errno. */
@@ -228,12 +231,11 @@ int suite_scale_dpdk_child(int argc, char **argv);
 /* ---- child.c: a part of the run in a process of its own (this binary exec'd again) ---- */
 #define BENCH_CHILD_GRACE_S 30 /* after SIGINT / SIGTERM of the benchmark, then SIGKILL */
 /* Run `mmcontig bench NAME PPID ARGS...` (args NULL-terminated) and wait for it: keep_fd stays
- * open in it (-1: none); from read_fd (-1: none) up to len bytes are read into buf meanwhile
- * (*got: how many). SIGKILL after timeout_s, or BENCH_CHILD_GRACE_S after bench_stop; what a
- * child that did not exit 0 raised is given back from its ledger. The wait status, or -errno
- * when it could not be started. */
-int bench_child_run(const char *name, const char *const *args, int keep_fd, int read_fd,
-                    void *buf, size_t len, size_t *got, unsigned timeout_s);
+ * open in it (-1: none; a child hands its results back through it, e.g. a file it writes).
+ * SIGKILL after timeout_s, or BENCH_CHILD_GRACE_S after bench_stop; what a child that did not
+ * exit 0 raised is given back from its ledger. The wait status, or -errno when it could not
+ * be started. */
+int bench_child_run(const char *name, const char *const *args, int keep_fd, unsigned timeout_s);
 /* In the child, first: die with the benchmark (PR_SET_PDEATHSIG), ignore SIGINT / SIGTERM
  * (the parent's grace lets it finish and give back). -1 if the parent is not ppid any more. */
 int bench_child_enter(const char *ppid);

@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +21,7 @@
 
 #include "bench.h"
 
-int bench_child_run(const char *name, const char *const *args, int keep_fd, int read_fd,
-                    void *buf, size_t len, size_t *got, unsigned timeout_s)
+int bench_child_run(const char *name, const char *const *args, int keep_fd, unsigned timeout_s)
 {
     const char *argv[24];
     char ppid[24];
@@ -36,8 +34,6 @@ int bench_child_run(const char *name, const char *const *args, int keep_fd, int 
     for (; args && *args && n < sizeof(argv) / sizeof(argv[0]) - 1; args++)
         argv[n++] = *args;
     argv[n] = NULL;
-    if (got)
-        *got = 0;
     fflush(NULL);
     const pid_t pid = fork();
     if (pid < 0)
@@ -53,37 +49,22 @@ int bench_child_run(const char *name, const char *const *args, int keep_fd, int 
     }
     const uint64_t start = bench_now_ns();
     uint64_t stop_at = 0;
-    size_t have = 0;
     int status = 0;
     for (;;) {
-        if (read_fd >= 0 && have < len) {
-            struct pollfd pf = {.fd = read_fd, .events = POLLIN};
-            if (poll(&pf, 1, 200) > 0) {
-                ssize_t k = read(read_fd, (char *)buf + have, len - have);
-                if (k > 0)
-                    have += (size_t)k;
-                else if (k == 0)
-                    read_fd = -1; /* EOF: the child is gone or done */
-                continue;
-            }
-        } else {
-            const pid_t w = waitpid(pid, &status, WNOHANG);
-            if (w == pid)
-                break;
-            struct timespec ms = {0, 200000000};
-            nanosleep(&ms, NULL);
-        }
+        const pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid)
+            break;
+        if (w < 0 && errno != EINTR)
+            return -errno; /* not our child any more: nothing to wait for */
+        struct timespec ms = {0, 100000000};
+        nanosleep(&ms, NULL);
         const uint64_t now = bench_now_ns();
         if (bench_stop && !stop_at)
             stop_at = now;
         if (now - start > (uint64_t)timeout_s * 1000000000ull ||
-            (stop_at && now - stop_at > BENCH_CHILD_GRACE_S * 1000000000ull)) {
+            (stop_at && now - stop_at > BENCH_CHILD_GRACE_S * 1000000000ull))
             kill(pid, SIGKILL);
-            read_fd = -1;
-        }
     }
-    if (got)
-        *got = have;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         mmc_hugepages_reclaim(NULL); /* what a dead child raised, from its ledger */
     return status;

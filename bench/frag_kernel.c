@@ -4,37 +4,47 @@
  * process takes a bounded share of MemAvailable as anonymous memory (written, so it is backed),
  * then frees most of every 2 MiB of it (MADV_DONTNEED), keeping one 4 KiB page in each: free
  * memory is then spread over pageblocks that each hold a movable page, so every 2 MiB and larger
- * block needs compaction. On that state, for 2 MiB, 8 MiB, 64 MiB and 1 GiB requests, each on a
- * fresh partition of one 2 MiB hugepage, held by a block taken first, that may grow: the ordinary path (growth from the
- * kernel, timed, with hugepages added and time growing) and FAST_ONLY (which must fail at once:
- * the pool has no such block). Around each request /proc/vmstat's compact_stall,
- * compact_success, compact_fail and compact_migrate_scanned are read; /proc/buddyinfo (and
- * /sys/kernel/debug/extfrag/unusable_index when present) before and after the suite go to
- * frag_kernel.json. One frag_kernel.csv row per request (columns in results/README.md).
+ * block needs compaction. On that state, for 2 MiB, 8 MiB, 64 MiB and 1 GiB requests: on a
+ * fresh partition of one 2 MiB hugepage, held by a block taken first, that may grow, the
+ * ordinary path (growth from the kernel, timed, with hugepages added and time growing) and
+ * FAST_ONLY (which must fail at once: the pool has no such block); and DPDK reserving the same
+ * size IOVA-contiguously, in its default dynamic memory and with --legacy-mem, each in a child
+ * process (below), after the kernel supplied its hugepages (that raise timed apart). Around
+ * each request /proc/vmstat's compact_stall, compact_success, compact_fail and
+ * compact_migrate_scanned are read; every block returned is checked against pagemap;
+ * /proc/buddyinfo (and /sys/kernel/debug/extfrag/unusable_index when present) before and after
+ * the suite go to frag_kernel.json. One frag_kernel.csv row per request (columns in
+ * results/README.md).
  *
  * Safety: the share is bounded (quick: 1/8 of MemAvailable, at most 2 GiB; full: 3/4, at most
  * 64 GiB; MMC_FRAG_KERNEL_MAX caps it further), the helper dies with the benchmark
  * (PR_SET_PDEATHSIG, and it exits when its pipe from the benchmark closes), and the benchmark
  * kills and reaps it at the end and on SIGINT / SIGTERM (bench_stop). The share is held whole
  * only while the helper writes it; once it has freed, it keeps 1/512 of it. Everything the
- * partitions took is given back at destroy.
+ * partitions took is given back at destroy; what a DPDK child raised, by the child, or from its
+ * ledger when it died first.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
+#include "peer_dpdk.h"
 
 static const char *const kernel_columns[] = {
-    "run_id", "host", "held_bytes", "request_bytes", "fast_only", "success", "latency_ns",
-    "hugepages_added", "grow_ns", "compact_stall", "compact_success", "compact_fail",
-    "compact_migrate_scanned", "seed",
+    "run_id", "host", "peer", "held_bytes", "request_bytes", "fast_only", "success", "latency_ns",
+    "hugepages_added", "grow_ns", "raise_hugepages", "raise_ns", "eal_init_ns", "compact_stall", "compact_success",
+    "compact_fail", "compact_migrate_scanned", "pagemap_ok", "why", "seed",
 };
 #define NKCOLS (sizeof(kernel_columns) / sizeof(kernel_columns[0]))
 
@@ -175,6 +185,100 @@ static void snapshot(FILE *out, const char *when)
         fprintf(out, ", \"%s_%s\": %" PRIu64, vm_names[i], when, v[i]);
 }
 
+/* One frag_kernel.csv row; -1 in an int64_t field: empty (not measured for this peer). Sent
+ * whole over the DPDK child's pipe (the same binary on both ends). */
+enum kpeer { KPEER_MMCONTIG, KPEER_DPDK, KPEER_DPDK_LEGACY };
+static const char *const kpeer_name[] = {"mmcontig", "dpdk", "dpdk-legacy"};
+
+struct krow {
+    enum kpeer peer;
+    bool fast, ok;
+    uint64_t bytes, latency_ns;
+    int64_t hugepages_added, grow_ns, raise_hugepages, raise_ns, eal_init_ns;
+    uint64_t vm[4];                 /* the compaction counters' change */
+    int pagemap_ok;                 /* 1 contiguous per pagemap, 0 not, -1 no block / unknown */
+    char why[240];                  /* why it failed ("" on success) */
+};
+
+static void krow_init(struct krow *r, enum kpeer peer, uint64_t bytes, bool fast)
+{
+    memset(r, 0, sizeof(*r));
+    r->peer = peer;
+    r->bytes = bytes;
+    r->fast = fast;
+    r->hugepages_added = r->grow_ns = r->raise_hugepages = r->raise_ns = r->eal_init_ns = -1;
+    r->pagemap_ok = -1;
+}
+
+/* The reason, made a plain CSV field (no ',', '"' or line break: the benchmark's fields never
+ * need quoting, csv.h). */
+static void krow_why(struct krow *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void krow_why(struct krow *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof(r->why), fmt, ap);
+    va_end(ap);
+    for (char *q = r->why; *q; q++)
+        if (*q == ',' || *q == '"' || *q == '\n' || *q == '\r')
+            *q = *q == ',' ? ';' : *q == '"' ? '\'' : ' ';
+}
+
+/* The block's pagemap check: 1 present and physically contiguous (and at `expect_phys` unless
+ * it is UINT64_MAX: the IOVA DPDK claims), 0 not (why set), -1 pagemap unreadable. */
+static int block_check(struct krow *r, const void *va, uint64_t expect_phys)
+{
+    uint64_t phys = 0;
+    const char *why = NULL;
+    int pr = pagemap_check(va, r->bytes, MMC_FRAME_BYTES, 0, &phys, &why);
+    if (pr == 0 && expect_phys != UINT64_MAX && phys != expect_phys) {
+        pr = 1;
+        why = "its IOVA is not its physical address";
+    }
+    if (pr != 0)
+        krow_why(r, "pagemap: %s", why ? why : strerror(-pr));
+    return pr < 0 ? -1 : pr == 0;
+}
+
+static void i64_or_empty(struct csv *c, int64_t v)
+{
+    if (v < 0)
+        csv_empty(c);
+    else
+        csv_u64(c, (uint64_t)v);
+}
+
+static void krow_write(struct csv *c, uint64_t held, const struct krow *r)
+{
+    csv_str(c, bench_g.run_id);
+    csv_str(c, bench_g.host);
+    csv_str(c, kpeer_name[r->peer]);
+    csv_u64(c, held);
+    csv_u64(c, r->bytes);
+    csv_u64(c, r->fast);
+    csv_u64(c, r->ok);
+    csv_u64(c, r->latency_ns);
+    i64_or_empty(c, r->hugepages_added);
+    i64_or_empty(c, r->grow_ns);
+    i64_or_empty(c, r->raise_hugepages);
+    i64_or_empty(c, r->raise_ns);
+    i64_or_empty(c, r->eal_init_ns);
+    for (int i = 0; i < 4; i++)
+        csv_u64(c, r->vm[i]);
+    i64_or_empty(c, r->pagemap_ok);
+    csv_str(c, r->why);
+    csv_u64(c, bench_g.opt.seed);
+    csv_row_end(c);
+    fprintf(stderr, "mmcontig bench: frag-kernel: %" PRIu64 " MiB %s: %s in %.3f ms", r->bytes / MIB,
+            r->peer == KPEER_DPDK ? "DPDK" : r->peer == KPEER_DPDK_LEGACY ? "DPDK --legacy-mem"
+            : r->fast ? "FAST_ONLY" : "ordinary", r->ok ? "success" : "failure",
+            (double)r->latency_ns / 1e6);
+    if (r->raise_ns >= 0)
+        fprintf(stderr, " (before it: the kernel supplied %" PRId64 " hugepages in %.3f ms, EAL init %.3f ms)",
+                r->raise_hugepages, (double)r->raise_ns / 1e6, (double)(r->eal_init_ns > 0 ? r->eal_init_ns : 0) / 1e6);
+    fprintf(stderr, "%s%s\n", r->why[0] ? ": " : "", r->why);
+}
+
 /* One request on a fresh partition of one 2 MiB hugepage that may grow to the request's size. */
 static void one_request(struct csv *c, uint64_t held, uint64_t bytes, bool fast)
 {
@@ -196,6 +300,8 @@ static void one_request(struct csv *c, uint64_t held, uint64_t bytes, bool fast)
     PHYSICAL_ADDRESS lo = {.QuadPart = 0}, hi = {.QuadPart = -1}, none = {.QuadPart = 0};
     void *full = NULL;
     MmAllocateContiguousMemoryEx(&n0, lo, hi, none, MM_ANY_NODE_OK, PAGE_READWRITE, p, BENCH_TAG, 0, &full);
+    struct krow r;
+    krow_init(&r, KPEER_MMCONTIG, bytes, fast);
     uint64_t v0[4], v1[4];
     struct mmc_stats b, a;
     mmc_partition_stats(p, &b);
@@ -205,29 +311,173 @@ static void one_request(struct csv *c, uint64_t held, uint64_t bytes, bool fast)
     uint64_t t = bench_now_ns();
     NTSTATUS s = MmAllocateContiguousMemoryEx(&n, lo, hi, none, MM_ANY_NODE_OK, PAGE_READWRITE, p, BENCH_TAG,
                                               fast ? MM_ALLOCATE_CONTIGUOUS_MEMORY_FAST_ONLY : 0, &va);
-    t = bench_now_ns() - t;
+    r.latency_ns = bench_now_ns() - t;
     read_vmstat(v1);
     mmc_partition_stats(p, &a);
-    if (s == STATUS_SUCCESS)
+    r.ok = s == STATUS_SUCCESS;
+    if (r.ok) {
+        r.pagemap_ok = block_check(&r, va, UINT64_MAX); /* untimed */
         MmFreeContiguousMemory(va);
+    } else {
+        krow_why(&r, "%s", mmc_last_error());
+    }
     if (full)
         MmFreeContiguousMemory(full);
-    mmc_partition_destroy(p);
-    csv_str(c, bench_g.run_id);
-    csv_str(c, bench_g.host);
-    csv_u64(c, held);
-    csv_u64(c, bytes);
-    csv_u64(c, fast);
-    csv_u64(c, s == STATUS_SUCCESS);
-    csv_u64(c, t);
-    csv_u64(c, a.hugepages_added - b.hugepages_added);
-    csv_u64(c, a.grow_ns - b.grow_ns);
+    r.hugepages_added = (int64_t)(a.hugepages_added - b.hugepages_added);
+    r.grow_ns = (int64_t)(a.grow_ns - b.grow_ns);
+    r.raise_hugepages = (int64_t)(a.topup_hugepages - b.topup_hugepages);
     for (int i = 0; i < 4; i++)
-        csv_u64(c, v1[i] - v0[i]);
-    csv_u64(c, bench_g.opt.seed);
-    csv_row_end(c);
-    fprintf(stderr, "mmcontig bench: frag-kernel: %" PRIu64 " MiB %s: %s in %.3f ms\n", bytes / MIB,
-            fast ? "FAST_ONLY" : "ordinary", s == STATUS_SUCCESS ? "success" : "failure", (double)t / 1e6);
+        r.vm[i] = v1[i] - v0[i];
+    mmc_partition_destroy(p);
+    krow_write(c, held, &r);
+}
+
+/* ---- DPDK on the same state, in a child process ----
+ *
+ * DPDK's EAL starts once per process (and the peers suite may have had it already), so each
+ * DPDK request runs in a child (bench/child.c): this program exec'd again as `mmcontig bench
+ * __frag-kernel-dpdk PPID FD BYTES dynamic|legacy` (internal, not in --help). Under the
+ * library's hugepage lock (so no mmcontig process takes the pages meanwhile) the child raises
+ * nr_hugepages by what the reserve needs (timed: the write(2) alone, where the kernel compacts
+ * on a fragmented host; recorded in the child's ledger, so a child killed outright owes nothing
+ * once the parent settles it), starts EAL (dynamic: --in-memory with no -m, so the reserve maps
+ * its hugepages in the call, as mmcontig's growth does; legacy: --legacy-mem -m of the raise,
+ * so EAL maps them all at init, sorted by physical address, and the reserve only searches),
+ * times rte_memzone_reserve_bounded(IOVA_CONTIG), checks the block
+ * against pagemap, frees it, cleans EAL up, lowers nr_hugepages by the raise, and writes its
+ * struct krow to FD. It dies with the benchmark (PR_SET_PDEATHSIG); SIGINT and SIGTERM it
+ * ignores, so it finishes and gives back on its own while the benchmark waits (at most
+ * BENCH_CHILD_GRACE_S after the signal; then SIGKILL and the ledger). */
+#define DPDK_EAL_PAGES 2 /* EAL maps 1 for itself (--no-pci --in-memory), and 1 spare, as mmcontig's
+                          * pool may grow one hugepage past the request */
+#define DPDK_HEADER_BYTES (64 * KIB) /* the memzone's malloc element headers: one more page */
+#define DPDK_CHILD_TIMEOUT_S 300
+
+static uint64_t dpdk_pages_needed(uint64_t bytes)
+{
+    return (bytes + DPDK_HEADER_BYTES + 2 * MIB - 1) / (2 * MIB) + DPDK_EAL_PAGES;
+}
+
+/* --legacy-mem needs a hugetlbfs mount: one of this process's own, in a mount namespace of its
+ * own (nothing to undo: it goes with the process), over /mnt (or /tmp), which the host does not
+ * see. The directory, or NULL with err set. */
+static const char *private_hugetlbfs(char *err, size_t errlen)
+{
+    static const char *const dirs[] = {"/mnt", "/tmp"};
+    struct stat st;
+    const char *dir = stat(dirs[0], &st) == 0 && S_ISDIR(st.st_mode) ? dirs[0] : dirs[1];
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("nodev", dir, "hugetlbfs", 0, "pagesize=2M") < 0) {
+        snprintf(err, errlen, "a private hugetlbfs mount on %s for --legacy-mem: %s", dir, strerror(errno));
+        return NULL;
+    }
+    return dir;
+}
+
+static void dpdk_reserve_once(struct krow *r)
+{
+    const int64_t need = (int64_t)dpdk_pages_needed(r->bytes);
+    char err[600];
+    uint64_t v0[4], v1[4];
+    if (mmc_hugepages_lock() < 0) {
+        krow_why(r, "%s", mmc_last_error());
+        return;
+    }
+    read_vmstat(v0);
+    uint64_t ns = 0;
+    int rc = mmc_hugepages_adjust(-1, 2 * MIB, need, &ns);
+    r->raise_ns = (int64_t)ns;
+    if (rc < 0) { /* nothing stays raised */
+        read_vmstat(v1);
+        mmc_hugepages_unlock();
+        for (int i = 0; i < 4; i++)
+            r->vm[i] = v1[i] - v0[i];
+        r->raise_hugepages = 0;
+        krow_why(r, "raising nr_hugepages by %" PRId64 ": %s", need, mmc_last_error());
+        return;
+    }
+    r->raise_hugepages = need;
+    const char *dir = r->peer == KPEER_DPDK_LEGACY ? private_hugetlbfs(err, sizeof(err)) : NULL;
+    uint64_t t0 = bench_now_ns();
+    rc = r->peer == KPEER_DPDK_LEGACY && !dir ? -1
+         : dpdk_peer_init(dir ? (uint64_t)need * 2 * MIB : 0, dir, err, sizeof(err));
+    r->eal_init_ns = (int64_t)(bench_now_ns() - t0);
+    if (rc == 0) {
+        const long h0 = dpdk_peer_hugepages();
+        struct dpdk_block b = {0};
+        const char *why = NULL;
+        uint64_t t = bench_now_ns();
+        int got = dpdk_peer_reserve(r->bytes, MMC_FRAME_BYTES, 0, &b, &why);
+        r->latency_ns = bench_now_ns() - t;
+        r->hugepages_added = dpdk_peer_hugepages() - h0;
+        read_vmstat(v1);
+        mmc_hugepages_unlock();
+        r->ok = got == 0;
+        if (r->ok) {
+            r->pagemap_ok = block_check(r, b.addr, b.iova);
+            dpdk_peer_free(&b);
+        } else {
+            if (r->peer == KPEER_DPDK_LEGACY) /* its hugepages are all mapped: how adjacent */
+                krow_why(r, "rte_memzone_reserve_bounded: %s (the longest physically contiguous "
+                         "stretch of its %ld hugepages: %" PRIu64 " MiB)", why, h0,
+                         dpdk_peer_largest_chunk() / MIB);
+            else
+                krow_why(r, "rte_memzone_reserve_bounded: %s", why);
+        }
+        dpdk_peer_fini();
+    } else {
+        read_vmstat(v1);
+        mmc_hugepages_unlock();
+        krow_why(r, "%s", err);
+    }
+    for (int i = 0; i < 4; i++)
+        r->vm[i] = v1[i] - v0[i];
+    mmc_hugepages_adjust(-1, 2 * MIB, -need, NULL); /* the raise given back */
+}
+
+int frag_kernel_dpdk_child(int argc, char **argv)
+{
+    if (argc != 5 || (strcmp(argv[4], "dynamic") && strcmp(argv[4], "legacy"))) {
+        fprintf(stderr, "mmcontig bench %s: internal to the frag-kernel suite (PPID FD BYTES "
+                "dynamic|legacy)\n", argv[0]);
+        return BENCH_EXIT_USAGE;
+    }
+    if (bench_child_enter(argv[1]) < 0)
+        return BENCH_EXIT_CASE_ERRORS;
+    const int fd = atoi(argv[2]);
+    struct krow r;
+    krow_init(&r, strcmp(argv[4], "legacy") ? KPEER_DPDK : KPEER_DPDK_LEGACY, strtoull(argv[3], NULL, 10), false);
+    if (!MMC_BENCH_HAVE_DPDK)
+        krow_why(&r, "DPDK peer not built");
+    else
+        dpdk_reserve_once(&r);
+    if (pwrite(fd, &r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        return BENCH_EXIT_CASE_ERRORS;
+    close(fd);
+    return BENCH_EXIT_OK;
+}
+
+/* One DPDK request in a child (bench_child_run: it dies with the benchmark, has
+ * DPDK_CHILD_TIMEOUT_S, and a killed child's raise is settled from its ledger); its row comes
+ * back in a memfd it writes, read once it has exited. */
+static void dpdk_request(struct csv *c, uint64_t held, uint64_t bytes, enum kpeer peer)
+{
+    struct krow r;
+    const int fd = memfd_create("mmcontig-frag-kernel-dpdk", MFD_CLOEXEC);
+    char a_fd[16], a_bytes[24], why[200];
+    snprintf(a_fd, sizeof(a_fd), "%d", fd);
+    snprintf(a_bytes, sizeof(a_bytes), "%" PRIu64, bytes);
+    const char *args[] = {a_fd, a_bytes, peer == KPEER_DPDK_LEGACY ? "legacy" : "dynamic", NULL};
+    const int status = fd < 0 ? -errno
+                       : bench_child_run("__frag-kernel-dpdk", args, fd, DPDK_CHILD_TIMEOUT_S);
+    const char *failed = bench_child_why(status, why, sizeof(why));
+    if (failed || pread(fd, &r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        krow_init(&r, peer, bytes, false);
+        krow_why(&r, "the DPDK child: %s", failed ? failed : "no result");
+    }
+    if (fd >= 0)
+        close(fd);
+    krow_write(c, held, &r);
 }
 
 int frag_kernel_run(void)
@@ -250,7 +500,13 @@ int frag_kernel_run(void)
     snprintf(path, sizeof(path), "%s/frag_kernel.json", bench_g.opt.out_dir);
     FILE *js = fopen(path, "w");
     if (js) {
-        fprintf(js, "{\"held_bytes\": %" PRIu64 ", \"mem_available_bytes\": %" PRIu64 ", ", held, avail);
+        fprintf(js, "{\"held_bytes\": %" PRIu64 ", \"mem_available_bytes\": %" PRIu64 ", \"dpdk\": \"%s%s%s\", ",
+                held, avail, MMC_BENCH_HAVE_DPDK ? "ran: " : "", dpdk_peer_version(),
+                MMC_BENCH_HAVE_DPDK ? ", rte_memzone_reserve_bounded(IOVA_CONTIG) in a child process per "
+                                      "request, EAL --iova-mode=pa: dpdk --in-memory with no -m (dynamic "
+                                      "memory), dpdk-legacy --legacy-mem with -m of the raise"
+                                    : ": libdpdk-dev was missing when meson configured (feature 'dpdk'), so "
+                                      "frag_kernel.csv has no dpdk rows");
         snapshot(js, "before_helper");
     }
     fprintf(stderr, "mmcontig bench: frag-kernel: a helper takes %" PRIu64 " MiB of %" PRIu64
@@ -263,10 +519,19 @@ int frag_kernel_run(void)
         fputs(", ", js);
         snapshot(js, "before");
     }
+    /* Per size: FAST_ONLY, then the ordinary path, DPDK and DPDK --legacy-mem in an order that
+     * rotates with the size: the hugepages one gives back are free for the next. */
     static const uint64_t sizes[4] = {2 * MIB, 8 * MIB, 64 * MIB, GIB};
-    for (int i = 0; i < 4 && rc == 0 && !bench_stop; i++)
-        for (int fast = 1; fast >= 0 && !bench_stop; fast--)
-            one_request(&c, held, sizes[i], fast);
+    for (int i = 0; i < 4 && rc == 0 && !bench_stop; i++) {
+        one_request(&c, held, sizes[i], true);
+        for (int k = 0; k < 3 && !bench_stop; k++) {
+            const enum kpeer peer = (enum kpeer)((k + i) % 3);
+            if (peer == KPEER_MMCONTIG)
+                one_request(&c, held, sizes[i], false);
+            else if (MMC_BENCH_HAVE_DPDK)
+                dpdk_request(&c, held, sizes[i], peer);
+        }
+    }
     if (js) {
         fputs(", ", js);
         snapshot(js, "after");

@@ -8,6 +8,7 @@
  */
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_memory.h>
 #include <rte_memzone.h>
 #include <rte_version.h>
 
@@ -21,7 +22,7 @@
 
 static char eal_args_text[256];
 
-int dpdk_peer_init(uint64_t mem_bytes, char *err, size_t errlen)
+int dpdk_peer_init(uint64_t mem_bytes, const char *legacy_dir, char *err, size_t errlen)
 {
     cpu_set_t saved;
     int have_saved = sched_getaffinity(0, sizeof(saved), &saved) == 0;
@@ -31,9 +32,23 @@ int dpdk_peer_init(uint64_t mem_bytes, char *err, size_t errlen)
     char lcore[16], mb[24];
     snprintf(lcore, sizeof(lcore), "%d", cpu);
     snprintf(mb, sizeof(mb), "%" PRIu64, mem_bytes >> 20);
-    char *argv[] = {"mmcontig-bench-dpdk", "-l", lcore, "--no-pci", "--in-memory",
-                    "--iova-mode=pa", "-m", mb, "--no-telemetry", "--log-level=*:warning", NULL};
-    int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
+    char *argv[20] = {"mmcontig-bench-dpdk", "-l", lcore, "--no-pci", "--iova-mode=pa",
+                      "--no-telemetry", "--log-level=*:warning"};
+    int argc = 7;
+    if (legacy_dir) { /* --in-memory excludes --legacy-mem: its parts, on a hugetlbfs mount */
+        argv[argc++] = "--legacy-mem";
+        argv[argc++] = "--no-shconf";
+        argv[argc++] = "--huge-unlink";
+        argv[argc++] = "--huge-dir";
+        argv[argc++] = (char *)legacy_dir;
+    } else {
+        argv[argc++] = "--in-memory";
+    }
+    if (mem_bytes) {
+        argv[argc++] = "-m";
+        argv[argc++] = mb;
+    }
+    argv[argc] = NULL;
     size_t off = 0;
     for (int i = 1; i < argc && off < sizeof(eal_args_text); i++)
         off += (size_t)snprintf(eal_args_text + off, sizeof(eal_args_text) - off, "%s%s",
@@ -76,6 +91,37 @@ void dpdk_peer_free(struct dpdk_block *b)
 }
 
 void dpdk_peer_fini(void) { rte_eal_cleanup(); }
+
+static int count_seg(const struct rte_memseg_list *msl, const struct rte_memseg *ms, void *arg)
+{
+    (void)msl, (void)ms;
+    ++*(long *)arg;
+    return 0;
+}
+
+long dpdk_peer_hugepages(void)
+{
+    long n = 0;
+    rte_memseg_walk(count_seg, &n);
+    return n;
+}
+
+static int largest_chunk(const struct rte_memseg_list *msl, const struct rte_memseg *ms,
+                         size_t len, void *arg)
+{
+    (void)msl, (void)ms;
+    uint64_t *max = arg;
+    if (len > *max)
+        *max = len;
+    return 0;
+}
+
+uint64_t dpdk_peer_largest_chunk(void)
+{
+    uint64_t max = 0;
+    rte_memseg_contig_walk(largest_chunk, &max);
+    return max;
+}
 
 const char *dpdk_peer_version(void) { return rte_version(); }
 

@@ -22,10 +22,16 @@ struct dpdk_block {
 };
 
 #if MMC_BENCH_HAVE_DPDK
-/* rte_eal_init in this process with `-l <this CPU> --no-pci --in-memory --iova-mode=pa -m MB
- * --no-telemetry`; the thread's CPU affinity is restored afterwards. The hugepages must be free
- * already. Once per process. 0, or -errno with err set. */
-int dpdk_peer_init(uint64_t mem_bytes, char *err, size_t errlen);
+/* rte_eal_init in this process with `-l <this CPU> --no-pci --iova-mode=pa --no-telemetry
+ * --in-memory -m MB`; the thread's CPU affinity is restored afterwards. The hugepages must be
+ * free already. mem_bytes 0: no -m, so nothing is mapped ahead and each reserve maps the
+ * hugepages it needs (dynamic memory). legacy_dir, a hugetlbfs mount (NULL: none): instead of
+ * --in-memory, `--legacy-mem --no-shconf --huge-unlink --huge-dir DIR`: EAL maps the
+ * hugepages at init, sorts them by physical address and remaps them so that physically
+ * adjacent ones are adjacent in virtual memory too (DPDK's way to large IOVA-contiguous
+ * blocks; its memory fixed at init; DPDK refuses --legacy-mem with --in-memory). Once per
+ * process. 0, or -errno with err set. */
+int dpdk_peer_init(uint64_t mem_bytes, const char *legacy_dir, char *err, size_t errlen);
 /* rte_memzone_reserve_bounded(name, len, SOCKET_ID_ANY, RTE_MEMZONE_IOVA_CONTIG, align, bound):
  * 0 and *b, or -1 (rte_errno's text in *why). This call is what the benchmark times. */
 int dpdk_peer_reserve(uint64_t len_bytes, uint64_t align_bytes, uint64_t bound_bytes,
@@ -33,14 +39,20 @@ int dpdk_peer_reserve(uint64_t len_bytes, uint64_t align_bytes, uint64_t bound_b
 void dpdk_peer_free(struct dpdk_block *b);
 /* rte_eal_cleanup: its hugepages go back to the kernel's free pool. */
 void dpdk_peer_fini(void);
+/* The hugepages EAL has mapped now (its memory segments, rte_memseg_walk). */
+long dpdk_peer_hugepages(void);
+/* The longest virtually contiguous stretch of EAL's segments, bytes (rte_memseg_contig_walk);
+ * with --legacy-mem also physically contiguous. */
+uint64_t dpdk_peer_largest_chunk(void);
 /* "DPDK 22.11.x" */
 const char *dpdk_peer_version(void);
 /* The EAL arguments used, space separated (context.json). */
 const char *dpdk_peer_eal_args(void);
 #else
-static inline int dpdk_peer_init(uint64_t mem_bytes, char *err, size_t errlen)
+static inline int dpdk_peer_init(uint64_t mem_bytes, const char *legacy_dir, char *err,
+                                 size_t errlen)
 {
-    (void)mem_bytes;
+    (void)mem_bytes, (void)legacy_dir;
     snprintf(err, errlen, "DPDK peer not built: install libdpdk-dev and reconfigure "
                           "(meson feature 'dpdk')");
     return -ENOTSUP;
@@ -54,6 +66,8 @@ static inline int dpdk_peer_reserve(uint64_t l, uint64_t a, uint64_t b, struct d
 }
 static inline void dpdk_peer_free(struct dpdk_block *b) { (void)b; }
 static inline void dpdk_peer_fini(void) {}
+static inline long dpdk_peer_hugepages(void) { return 0; }
+static inline uint64_t dpdk_peer_largest_chunk(void) { return 0; }
 static inline const char *dpdk_peer_version(void) { return "not built"; }
 static inline const char *dpdk_peer_eal_args(void) { return ""; }
 #endif

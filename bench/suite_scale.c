@@ -543,7 +543,7 @@ static void run_dpdk(struct scale_ctx *x)
     for (unsigned i = 0; i < x->ncpus && strlen(cpus) < sizeof(cpus) - 8; i++)
         snprintf(cpus + strlen(cpus), sizeof(cpus) - strlen(cpus), "%s%d", i ? "," : "", x->cpus[i]);
     const char *args[] = {fd, bench_g.run_id, bench_g.host, seed, secs, threads, cpus, bytes, NULL};
-    const int status = bench_child_run("__scale-dpdk", args, x->csv.fd, -1, NULL, 0, NULL,
+    const int status = bench_child_run("__scale-dpdk", args, x->csv.fd,
                                        120 + (unsigned)(2 * total_s));
     char why[200];
     if (bench_child_why(status, why, sizeof(why))) {

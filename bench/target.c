@@ -321,7 +321,7 @@ int target_dpdk(char *err, size_t errlen)
     const uint64_t mem = bench_g.pools[0].pool_bytes;
     if (!MMC_BENCH_HAVE_DPDK) {
         dpdk_state = 2;
-        int rc = dpdk_peer_init(mem, err, errlen);
+        int rc = dpdk_peer_init(mem, NULL, err, errlen);
         snprintf(dpdk_err, sizeof(dpdk_err), "%s", err);
         return rc;
     }
@@ -340,7 +340,7 @@ int target_dpdk(char *err, size_t errlen)
     }
     dpdk_topup_pages = added;
     uint64_t t0 = bench_now_ns();
-    int rc = dpdk_peer_init(mem, err, errlen);
+    int rc = dpdk_peer_init(mem, NULL, err, errlen);
     mmc_hugepages_unlock();
     if (rc < 0) {
         mmc_hugepages_giveback(-1, DPDK_PAGE_BYTES, (uint64_t)dpdk_topup_pages);

@@ -2,7 +2,7 @@
 # tests/fixtures_bench.py: SYNTHETIC benchmark runs for testing scripts/plot, report and merge.
 #
 # Owns the fixture generator: it writes a run directory in the exact layout and CSV schema of
-# results/README.md (search.csv, fastonly.csv, peers.csv, optionally frag.csv, context.json),
+# results/README.md (search.csv, fastonly.csv, peers.csv, optionally frag.csv and frag_kernel.csv, context.json),
 # with numbers from a made-up latency model (linear and bitmap grow with the pool, buddy and
 # tree with its log, tlsf flat; large requests failing at high fill; DPDK slow and violating
 # boundaries above the page size, as peers-and-metrics.md describes). The numbers are NOT
@@ -25,6 +25,7 @@ from mmcplot import schema  # noqa: E402  (plain data: no matplotlib needed)
 
 COLUMNS = schema.CASE_COLUMNS
 FRAG_COLUMNS = schema.FRAG_COLUMNS
+FRAG_KERNEL_COLUMNS = schema.FRAG_KERNEL_COLUMNS
 SCALE_COLUMNS = schema.SCALE_COLUMNS
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 NONE_HIGHEST = (1 << 64) - 1
@@ -70,14 +71,14 @@ def write_run(out_dir, host, stamp, suites, context):
     path = os.path.join(out_dir, host, stamp)
     os.makedirs(path, exist_ok=True)
     for name, rows in suites.items():
-        cols = {"frag": FRAG_COLUMNS, "scale": SCALE_COLUMNS}.get(name, COLUMNS)
+        cols = {"frag": FRAG_COLUMNS, "frag_kernel": FRAG_KERNEL_COLUMNS, "scale": SCALE_COLUMNS}.get(name, COLUMNS)
         with open(os.path.join(path, f"{name}.csv"), "w", newline="") as f:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(cols)
             for r in rows:
                 r["run_id"] = r.get("run_id") or f"{host}-{stamp}"
                 r["host"] = r.get("host") or host
-                if name not in ("frag", "scale"):
+                if name not in ("frag", "frag_kernel", "scale"):
                     r["suite"] = r.get("suite") or name
                 w.writerow([_text(r.get(c, "")) for c in cols])
     with open(os.path.join(path, "context.json"), "w") as f:
@@ -319,6 +320,41 @@ def buddyinfo_frag(text):
     return out
 
 
+def frag_kernel_rows(m):
+    """Rows shaped as bench/frag_kernel.c writes them: per size FAST_ONLY, the ordinary path,
+    DPDK and DPDK --legacy-mem (the three last in the suite's rotating order)."""
+    rows = []
+    peers = ["mmcontig", "dpdk", "dpdk-legacy"]
+    for i, size in enumerate([2 * MiB, 8 * MiB, 64 * MiB, GiB]):
+        pages = size // (2 * MiB)
+        base = dict(held_bytes=2 * GiB, request_bytes=size, hugepages_added="", grow_ns="", raise_hugepages="",
+                    raise_ns="", eal_init_ns="", compact_stall=0, compact_success=0, compact_fail=0,
+                    compact_migrate_scanned=0, pagemap_ok="", why="", seed=m.seed)
+        rows.append(dict(base, peer="mmcontig", fast_only=1, success=0, latency_ns=2000 + int(500 * m.rng.random()),
+                         hugepages_added=0, grow_ns=0, raise_hugepages=0,
+                         why="FAST_ONLY: no free run in the pool satisfies the request"))
+        for k in range(3):
+            peer = peers[(k + i) % 3]
+            ok = size <= 8 * MiB or (peer == "mmcontig" and size == GiB)
+            stall = int(40 * m.rng.random()) if size >= 64 * MiB else 0
+            r = dict(base, peer=peer, fast_only=0, success=int(ok), pagemap_ok=1 if ok else "",
+                     compact_stall=stall, compact_success=stall // 2, compact_fail=stall - stall // 2,
+                     compact_migrate_scanned=stall * 5000)
+            if peer == "mmcontig":
+                grow = int(pages * 2.5e6 * (1 + 0.2 * m.rng.random()))
+                r.update(latency_ns=grow + 40000, hugepages_added=pages, grow_ns=grow, raise_hugepages=pages)
+            else:
+                legacy = peer == "dpdk-legacy"
+                r.update(latency_ns=6000 if legacy else int(pages * 1.1e6), raise_hugepages=pages + 3,
+                         raise_ns=int((pages + 3) * 3000 * (1 + stall)), hugepages_added=0 if legacy or not ok else pages + 1,
+                         eal_init_ns=int((pages * 6e6 if legacy else 0) + 1.6e8))
+            if not ok:
+                r["why"] = ("rte_memzone_reserve_bounded: Cannot allocate memory" if peer != "mmcontig"
+                            else "the pool's cap is reached")
+            rows.append(r)
+    return rows
+
+
 def frag_rows(m, engines):
     """Rows shaped as bench/suite_frag.c writes them: per engine and policy a series on a log
     scale of operations, one row per sample and probe (2, 8, 64 MiB, with and without FAST_ONLY)."""
@@ -533,6 +569,7 @@ def make_run(out_dir, host="fixture-a", seed=42, stamp="20240501T120000Z", frag=
         add_reps(suites[name], reps, rng)
     if frag:
         suites["frag"] = frag_rows(m, engines)
+        suites["frag_kernel"] = frag_kernel_rows(m)
     if scale:
         suites["scale"] = scale_rows(m, engines, real_pool, seed)
     ctx = context(host, stamp, seed, real_pool)
@@ -547,7 +584,7 @@ def main():
     ap.add_argument("--host", default="fixture-a")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--stamp", default="20240501T120000Z", help="the run's UTC time stamp")
-    ap.add_argument("--frag", action="store_true", help="write frag.csv too")
+    ap.add_argument("--frag", action="store_true", help="write frag.csv and frag_kernel.csv too")
     ap.add_argument("--scale", action="store_true", help="write scale.csv too")
     ap.add_argument("--small", action="store_true", help="fewer sizes, pools and constraints")
     ap.add_argument("--speed", type=float, default=1.0, help="multiply search/fastonly latency")

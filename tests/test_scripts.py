@@ -33,7 +33,7 @@ from mmcplot import schema  # noqa: E402  (schema.py is plain data: no matplotli
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHARTS = ["latency_ecdf", "latency_vs_fill", "latency_vs_pool", "fastonly_decision_vs_fn",
           "fastonly_vs_ordinary",
-          "frag_steady", "frag_success_vs_u", "frag_cost", "success_heatmap", "peers", "scenarios", "scale_threads"]
+          "frag_steady", "frag_success_vs_u", "frag_cost", "frag_kernel", "success_heatmap", "peers", "scenarios", "scale_threads"]
 
 
 def run(script, *args):
@@ -86,6 +86,9 @@ class SchemaTest(unittest.TestCase):
         scale = text.split("## Columns of scale.csv", 1)[1].split("\n## ", 1)[0]
         scols = [m.group(1) for m in re.finditer(r"^\| *([a-z0-9_]+) *\|", scale, re.M) if m.group(1) != "column"]
         self.assertEqual(scols, schema.SCALE_COLUMNS)
+        fk = text.split("## Columns of frag_kernel.csv", 1)[1].split("\n## ", 1)[0]
+        fkcols = [m.group(1) for m in re.finditer(r"^\| *([a-z0-9_]+) *\|", fk, re.M) if m.group(1) != "column"]
+        self.assertEqual(fkcols, schema.FRAG_KERNEL_COLUMNS)
 
 
 class PlotTest(Base):
@@ -262,8 +265,32 @@ class ReportTest(Base):
         for tid in ["context", "hugepages", "buddyinfo", "table-best-vs-linear",
                     "table-peer-vs-mmcontig", "table-search-fill-0", "table-search-fill-70",
                     "table-search-constraints", "table-search-pool-slope", "table-fastonly",
-                    "table-peers", "table-frag", "table-scenarios", "table-fastonly-work"]:
+                    "table-peers", "table-frag", "table-frag-kernel", "table-scenarios",
+                    "table-fastonly-work"]:
             self.assertIn(f'id="{tid}"', self.html, tid)
+
+    def test_frag_kernel_dpdk_beside_growth_or_why_not(self):
+        """The frag-kernel table lists DPDK's rows beside mmcontig's; a run without them (DPDK not
+        built) says why, from frag_kernel.json, instead of leaving them out silently."""
+        fk = re.search(r'id="table-frag-kernel">.*?</table>', self.html, re.S).group(0)
+        for path in ("mmcontig FAST_ONLY", "mmcontig ordinary (growth)", "DPDK (dynamic memory)", "DPDK --legacy-mem"):
+            self.assertIn(path, fk)
+        self.assertNotIn("No DPDK rows", self.html)
+        d = os.path.join(self.tmp, "nodpdk")
+        shutil.copytree(self.run_dir, d)
+        path = os.path.join(d, "frag_kernel.csv")
+        with open(path, encoding="utf-8") as f:
+            lines = [ln for ln in f if ",dpdk" not in ln]
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(lines)
+        with open(os.path.join(d, "frag_kernel.json"), "w", encoding="utf-8") as f:
+            json.dump({"held_bytes": 1 << 31, "dpdk": "not built: libdpdk-dev was missing"}, f)
+        p = run("report", d)
+        self.assertRan(p)
+        with open(os.path.join(d, "report.html"), encoding="utf-8") as f:
+            h = f.read()
+        self.assertIn("No DPDK rows", h)
+        self.assertIn("not built: libdpdk-dev was missing", h)
 
     def test_work_beside_time(self):
         """Work p50 sits beside p50 in the tables; FAST_ONLY's work is set against each engine's

@@ -891,6 +891,117 @@ def frag_cost(runs):
     return Chart(name, title, fig, note)
 
 
+# --- (e1) the real kernel's fragmentation (frag_kernel.csv) -------------------------------------
+
+# The paths of a request, in the order each panel lists them: (name, peer, fast_only).
+FK_PATHS = [("mmcontig FAST_ONLY", "mmcontig", 1), ("mmcontig ordinary (growth)", "mmcontig", 0),
+            ("DPDK (dynamic memory)", "dpdk", 0), ("DPDK --legacy-mem", "dpdk-legacy", 0)]
+# The times of a request, one bar each: (column, legend text, hatch, fill alpha).
+FK_PARTS = [("latency_ns", "the call", None, 1.0),
+            ("raise_ns", "before it: the kernel's raise of nr_hugepages", "////", 0.35),
+            ("eal_init_ns", "before it: rte_eal_init", "....", 0.15)]
+
+
+def fk_path_of(r):
+    """The FK_PATHS name of a frag_kernel.csv row, or None."""
+    for name, peer, fast in FK_PATHS:
+        if (r.get("peer") or "mmcontig") == peer and int(r.get("fast_only") or 0) == fast:
+            return name
+    return None
+
+
+def _fk_dpdk_status(run):
+    """What frag_kernel.json says of DPDK ("not built: ..."), or that it does not say."""
+    import json
+    import os
+    try:
+        with open(os.path.join(run.path, "frag_kernel.json"), encoding="utf-8") as f:
+            return str(json.load(f).get("dpdk") or "frag_kernel.json does not say why")
+    except (OSError, ValueError):
+        return "frag_kernel.json is absent or unreadable"
+
+
+def frag_kernel(runs):
+    """One panel per request size (a row of panels per host): per path a bar for the call and,
+    for DPDK, for the kernel's raise of nr_hugepages and EAL's start before it; failures
+    hollow, successes marked by their pagemap check."""
+    name, title = "frag_kernel", "The real kernel fragmented: growth, FAST_ONLY and DPDK per request size"
+    skip = check_needs(runs, name)
+    if skip:
+        return Chart(name, title, skipped=skip)
+    have = [run for run in runs if run.rows("frag_kernel")]
+    sizes = sorted({r["request_bytes"] for run in have for r in run.rows("frag_kernel") if r.get("request_bytes")})
+    paths = [p for p in FK_PATHS if any(fk_path_of(r) == p[0] for run in have for r in run.rows("frag_kernel"))]
+    fig, axes = style.subplots(len(have), len(sizes), panel_w=2.9, panel_h=2.3, sharex=True, sharey=True)
+    hosts = rundata.host_labels(have)
+    nparts = len(FK_PARTS)
+    h = 0.8 / nparts
+    for ri, run in enumerate(have):
+        by = {(fk_path_of(r), r.get("request_bytes")): r for r in run.rows("frag_kernel")}
+        for ci, size in enumerate(sizes):
+            ax = axes[ri][ci]
+            for pi, (pname, peer, _) in enumerate(paths):
+                r = by.get((pname, size))
+                if r is None:
+                    ax.text(1.0, pi, " not run", transform=ax.get_yaxis_transform(), va="center",
+                            fontsize=7, color=style.MUTED)
+                    continue
+                col = style.colour(peer if peer != "mmcontig" else pname)
+                for k, (part, _, hatch, alpha) in enumerate(FK_PARTS):
+                    v = r.get(part)
+                    if not v:
+                        continue
+                    y = pi - 0.4 + h * (k + 0.5)
+                    failed = part == "latency_ns" and not r.get("success")
+                    ax.barh(y, v, height=h * 0.92, left=1, color="white" if failed else col,
+                            alpha=1.0 if failed else alpha, edgecolor=col, hatch="xx" if failed else hatch,
+                            linewidth=0.8)
+                ok, pm = r.get("success"), r.get("pagemap_ok")
+                mark = ("ok" if pm != 0 else "ok, NOT contiguous") if ok else "failed"
+                ax.text(max(r.get("latency_ns") or 1, 1) * 1.4, pi - 0.4 + h * 0.5,
+                        f"{units.fmt_ns(r.get('latency_ns'))} {mark}", va="center", ha="left", fontsize=6.5,
+                        color=style.WARN_COLOUR if (not ok and r.get("fast_only") != 1) or pm == 0 else "#222222")
+            ax.set_yticks(range(len(paths)))
+            ax.set_yticklabels([p[0].replace(" (", "\n(") for p in paths], fontsize=7.5)
+            ax.set_ylim(len(paths) - 0.5, -0.5)
+            ax.grid(axis="y", visible=False)
+            if ri == 0:
+                ax.set_title(f"{units.fmt_bytes(size)} request")
+            if ri == len(have) - 1:
+                ax.set_xlabel("time (log)")
+            if len(have) > 1 and ci == 0:
+                ax.set_ylabel(hosts[ri], fontsize=8)
+    vals = [r[p] for run in have for r in run.rows("frag_kernel") for p, *_ in FK_PARTS if r.get(p)]
+    if vals:
+        axes[0][0].set_xscale("log")
+        axes[0][0].set_xlim(min(vals) / 2, max(vals) * 200)  # room for the text after the bars
+        style.log_ns_axis(axes[0][0], "x")
+        from matplotlib import ticker  # a label every three decades: 1 us, 1 ms, 1 s
+        axes[0][0].xaxis.set_major_locator(ticker.LogLocator(base=1000, numticks=8))
+    from matplotlib.patches import Patch
+    items = [style.header_item("Path")]
+    for pname, peer, _ in paths:
+        items.append((Patch(facecolor=style.colour(peer if peer != "mmcontig" else pname)), pname))
+    items.append(style.header_item("Bar"))
+    dpdk = any(p[1] != "mmcontig" for p in paths)
+    for _, text, hatch, alpha in FK_PARTS if dpdk else FK_PARTS[:1]:
+        items.append((Patch(facecolor="#444444", alpha=alpha, hatch=hatch, edgecolor="#444444"), text))
+    items.append((Patch(facecolor="white", edgecolor="#444444", hatch="xx"), "the call failed"))
+    held = {r.get("held_bytes") for run in have for r in run.rows("frag_kernel")}
+    note = ("One request per path and size on the state the helper left (frag_kernel.csv). mmcontig's "
+            "ordinary call includes its growth (the raise of nr_hugepages, faults, the frame database); "
+            "DPDK's raise and EAL start come before its rte_memzone_reserve_bounded call and are drawn "
+            "apart: like for like with the ordinary call is their sum. Text: the call's time; \"ok\": the "
+            "block read back from pagemap is physically contiguous. FAST_ONLY must fail (the pool holds "
+            "no free block); why each other failure failed: the report's table.")
+    if not dpdk:
+        note += " No DPDK rows: " + "; ".join(_fk_dpdk_status(run) for run in have) + "."
+    sub = (f"{where(have, pools=False)} \u00b7 frag-kernel suite \u00b7 helper held "
+           + ", ".join(units.fmt_bytes(x) for x in sorted(v for v in held if v)))
+    _finish(fig, have, title, sub, note, items)
+    return Chart(name, title, fig, note)
+
+
 # --- (e2) scaling against threads (scale.csv) --------------------------------------------------
 
 SCALE_PANELS = [("sim", "small"), ("sim", "medium"), ("real", "small"), ("real", "medium"),
@@ -1286,7 +1397,7 @@ def scenarios(runs):
 
 
 ALL = [latency_ecdf, latency_vs_fill, latency_vs_pool, fastonly_fn, fastonly_vs_ordinary, frag_steady,
-       frag_success_vs_u, frag_cost,
+       frag_success_vs_u, frag_cost, frag_kernel,
        success_heatmap, peers, scenarios, scale_threads]
 
 

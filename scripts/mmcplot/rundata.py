@@ -188,6 +188,9 @@ def load_run(path):
             if suite == "frag":
                 run.notes.append("frag.csv is absent (the frag suite has not run): "
                                  "no fragmentation time series")
+            elif suite == "frag_kernel":
+                run.notes.append("frag_kernel.csv is absent (the frag-kernel suite has not run): "
+                                 "no real-kernel chart")
             elif suite == "scale":
                 run.notes.append("scale.csv is absent (the scale suite has not run): "
                                  "no chart against threads")

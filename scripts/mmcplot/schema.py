@@ -39,16 +39,25 @@ SCALE_COLUMNS = [
     "rep_pairs_per_s", "seed",
 ]
 
+# frag_kernel.csv (bench/frag_kernel.c): one row per request on the host the helper fragmented,
+# per peer (mmcontig, dpdk, dpdk-legacy); meanings in results/README.md.
+FRAG_KERNEL_COLUMNS = [
+    "run_id", "host", "peer", "held_bytes", "request_bytes", "fast_only", "success", "latency_ns",
+    "hugepages_added", "grow_ns", "raise_hugepages", "raise_ns", "eal_init_ns", "compact_stall",
+    "compact_success", "compact_fail", "compact_migrate_scanned", "pagemap_ok", "why", "seed",
+]
+FRAG_KERNEL_PEERS = ["mmcontig", "dpdk", "dpdk-legacy"]
+
 CASE_SUITES = ("search", "fastonly", "peers")
 SUITE_FILES = {"search": "search.csv", "fastonly": "fastonly.csv", "peers": "peers.csv",
-               "frag": "frag.csv", "scale": "scale.csv"}
+               "frag": "frag.csv", "frag_kernel": "frag_kernel.csv", "scale": "scale.csv"}
 # The columns each file must have (the case files share CASE_COLUMNS).
-SUITE_COLUMNS = {"frag": FRAG_COLUMNS, "scale": SCALE_COLUMNS}
+SUITE_COLUMNS = {"frag": FRAG_COLUMNS, "frag_kernel": FRAG_KERNEL_COLUMNS, "scale": SCALE_COLUMNS}
 
 # Columns read as text; every other column is a number (int, or float when it has a point),
 # empty meaning "not measured" (None).
 TEXT_COLUMNS = {"run_id", "host", "suite", "engine", "peer", "constraint", "state", "node",
-                "policy", "pool", "mix", "placement", "cpus", "mode"}
+                "policy", "pool", "mix", "placement", "cpus", "mode", "why"}
 # Columns holding one number per repetition, joined by ';' (an empty entry: no success in that
 # repetition): read as a list of int or None.
 LIST_COLUMNS = {"rep_p50_ns", "rep_p99_ns", "rep_pairs_per_s"}
@@ -88,6 +97,8 @@ NEEDS = {
     "frag_cost": ("frag", ["ops", "engine", "policy", "probe_bytes", "probe_fast_only",
                            "probe_successes", "probe_trades", "probe_frames_moved",
                            "probe_hugepages_added", "probe_p50_ns"]),
+    "frag_kernel": ("frag_kernel", ["peer", "request_bytes", "fast_only", "success", "latency_ns",
+                                    "raise_ns", "eal_init_ns", "pagemap_ok"]),
     "scale_threads": ("scale", SCALE_COLUMNS),
     "success_heatmap": ("search", ["engine", "request_bytes", "fill_pct", "constraint",
                                    "pool_bytes", "calls", "successes"]),

@@ -119,17 +119,18 @@ void _mmc_partition_unlock(struct mmc_partition *part)
 
 /* Engines whose index of one node is apart from every other node's (find, take and give on
  * node n write nothing another node's calls read or write): linear (no state), bitmap (a run
- * per node, the run hint per node), tree (a trie per node), buddy (head bitmaps per node: the
- * section and span summaries and the per-order flags each node's own). Not tlsf: one record
- * pool and hash table for all nodes; not a plugin, which promises nothing. Read through
- * part->node_parallel (tests/test_nodelocks.c checks it is set for these). */
+ * per node, the run hint per node), tree (a trie per node), tlsf (an index per node), buddy
+ * (head bitmaps per node: the section and span summaries and the per-order flags each node's
+ * own). Not a plugin, which promises nothing. Read through part->node_parallel
+ * (tests/test_nodelocks.c checks it is set for the five). */
 static bool engine_node_parallel(const struct mmc_engine_ops *e)
 {
     /* -Ddebug_checks=expensive recounts the whole frame database after changes
      * (_mmc_frames_verify): that needs it quiet, so every call takes the partition lock */
     if (MMC_DEBUG_CHECKS >= 2)
         return false;
-    return e == &_mmc_engine_linear || e == &_mmc_engine_bitmap || e == &_mmc_engine_tree || e == &_mmc_engine_buddy;
+    return e == &_mmc_engine_linear || e == &_mmc_engine_bitmap || e == &_mmc_engine_tree ||
+           e == &_mmc_engine_tlsf || e == &_mmc_engine_buddy;
 }
 
 /* ---- partitions ---- */

@@ -494,7 +494,7 @@ def scale_rows(m, engines, real_pool, seed):
             for mix in mixes:
                 for placement in (("own", "one") if pool == "sim" else ("own",)):
                     base = {"small": 2e6, "medium": 8e5, "mdl": 1e5}[mix] * (0.7 + 0.6 * m.rng.random())
-                    parallel = e not in ("buddy", "tlsf") and placement == "own" and pool == "sim"
+                    parallel = e not in ("buddy",) and placement == "own" and pool == "sim"
                     for t in (1, 2, 4):
                         eff = (min(t, 2) * 0.9 ** (t - 1)) if parallel else 1 / (1 + 0.3 * (t - 1))
                         rate = base * (1 if t == 1 else eff)

@@ -7,8 +7,9 @@
  * releases it only after the worker said it is done, so if the worker waited for node `held`
  * it would never finish and the hang guard (a long timed wait, not a measurement) fails the
  * check. The control shows the check can fail: with an engine that is not node-parallel
- * (tlsf), the same worker is seen waiting inside the partition lock (which it holds while it
- * waits for node `held`) and finishes only after the release.
+ * (every engine under -Ddebug_checks=expensive), the same worker is seen waiting inside the
+ * partition lock (which it holds while it waits for node `held`) and finishes only after the
+ * release.
  *
  * Used by tests/test_nodelocks.c (a simulated partition of two nodes, every engine, also under
  * ThreadSanitizer) and tests/test_numa.c (the system partition of the multi-node VMs).

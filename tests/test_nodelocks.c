@@ -3,8 +3,9 @@
  *
  * For every built-in engine:
  *   - by behaviour (tests/nodelock.h): with node 0's lock held by the test, an allocation on
- *     node 1 and a free there complete, and the other way round; tlsf (not node-parallel)
- *     is the control, whose calls are seen waiting;
+ *     node 1 and a free there complete, and the other way round (every built-in engine is
+ *     node-parallel: the control, whose calls are seen waiting, is every engine under
+ *     -Ddebug_checks=expensive);
  *   - two threads, one per node, allocate and free 4 KiB-64 KiB blocks on their own node while
  *     a third takes the partition lock (mmc_partition_stats) over and over: every block lies
  *     on its thread's node (mmc_query), no two live blocks overlap (a per-frame owner map the
@@ -128,9 +129,9 @@ int main(void)
             t_ok(false, "%s: a simulated partition of two nodes: %s", name, mmc_last_error());
             continue;
         }
-        /* partition.c's engine_node_parallel(): tlsf shares index words between nodes;
+        /* partition.c's engine_node_parallel(): every built-in engine;
          * -Ddebug_checks=expensive recounts the whole database, so every call is serialised */
-        const bool parallel = MMC_DEBUG_CHECKS < 2 && strcmp(name, "tlsf") != 0;
+        const bool parallel = MMC_DEBUG_CHECKS < 2;
         t_ok(((struct mmc_partition *)h)->node_parallel == parallel, "%s: %snode-parallel%s", name,
              parallel ? "" : "not ", MMC_DEBUG_CHECKS >= 2 ? " (expensive checks)" : "");
         char why[512];

@@ -486,7 +486,8 @@ def add_reps(rows, reps, rng, sigma=0.04):
 
 def scale_rows(m, engines, real_pool, seed):
     """Rows shaped as bench/suite_scale.c writes them: per pool, mix, placement and engine,
-    threads 1, 2, 4; the node-parallel engines scale on their own nodes, the others do not."""
+    threads 1, 2, 4; the engines (all node-parallel) scale on their own nodes in the simulated
+    pool, not when all threads share node 0 or the real pool's one node."""
     rows = []
     for pool, pool_bytes, mixes in (("sim", 8 * GiB, ("small", "medium")),
                                     ("real", real_pool, ("small", "medium", "mdl"))):
@@ -494,7 +495,7 @@ def scale_rows(m, engines, real_pool, seed):
             for mix in mixes:
                 for placement in (("own", "one") if pool == "sim" else ("own",)):
                     base = {"small": 2e6, "medium": 8e5, "mdl": 1e5}[mix] * (0.7 + 0.6 * m.rng.random())
-                    parallel = e not in ("buddy",) and placement == "own" and pool == "sim"
+                    parallel = placement == "own" and pool == "sim"
                     for t in (1, 2, 4):
                         eff = (min(t, 2) * 0.9 ** (t - 1)) if parallel else 1 / (1 + 0.3 * (t - 1))
                         rate = base * (1 if t == 1 else eff)

@@ -7,7 +7,7 @@
  * releases it only after the worker said it is done, so if the worker waited for node `held`
  * it would never finish and the hang guard (a long timed wait, not a measurement) fails the
  * check. The control shows the check can fail: with an engine that is not node-parallel
- * (every engine under -Ddebug_checks=expensive), the same worker is seen waiting inside the
+ * (a plugin; every engine under -Ddebug_checks=expensive), the same worker is seen waiting inside the
  * partition lock (which it holds while it waits for node `held`) and finishes only after the
  * release.
  *

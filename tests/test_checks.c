@@ -131,6 +131,8 @@ static int run(void (*fn)(void), char *buf, size_t len)
     }
     close(fd[1]);
     size_t got = t_read_all(fd[0], buf, len - 1);
+    while (got && (buf[got - 1] == '\n' || buf[got - 1] == '\r'))
+        got--; /* the TAP line that quotes it stays one line */
     buf[got] = '\0';
     close(fd[0]);
     int status = 0;

@@ -534,12 +534,11 @@ static void run_dpdk(struct scale_ctx *x)
     snprintf(seed, sizeof(seed), "%" PRIu64, bench_g.opt.seed);
     snprintf(secs, sizeof(secs), "%.6f", point_s());
     snprintf(bytes, sizeof(bytes), "%" PRIu64, bench_g.pools[0].pool_bytes);
-    double total_s = 0;
-    for (unsigned k = 0; k < bench_g.opt.nthreads; k++) {
+    for (unsigned k = 0; k < bench_g.opt.nthreads; k++)
         snprintf(threads + strlen(threads), sizeof(threads) - strlen(threads), "%s%u", k ? "," : "",
                  bench_g.opt.threads[k]);
-        total_s += 2 * point_s() * 4 / 3; /* two mixes, a third more for the warm-up */
-    }
+    /* two mixes, each a warm-up of a third of a point and SCALE_REPS points per thread count */
+    const double total_s = 2 * point_s() * (1.0 / 3 + SCALE_REPS * bench_g.opt.nthreads);
     for (unsigned i = 0; i < x->ncpus && strlen(cpus) < sizeof(cpus) - 8; i++)
         snprintf(cpus + strlen(cpus), sizeof(cpus) - strlen(cpus), "%s%d", i ? "," : "", x->cpus[i]);
     const char *args[] = {fd, bench_g.run_id, bench_g.host, seed, secs, threads, cpus, bytes, NULL};
@@ -547,7 +546,8 @@ static void run_dpdk(struct scale_ctx *x)
                                        120 + (unsigned)(2 * total_s));
     char why[200];
     if (bench_child_why(status, why, sizeof(why))) {
-        fprintf(stderr, "mmcontig bench: scale: the DPDK peer: %s (its rows are left out)\n", why);
+        fprintf(stderr, "mmcontig bench: scale: the DPDK peer: %s (the rows it had not written "
+                "are missing)\n", why);
         x->error = 1;
     }
 }

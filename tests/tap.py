@@ -1,6 +1,8 @@
 # tests/tap.py: the TAP reporter the Python test programs share (test_install, test_fleet,
 # test_report_browser, test_frag_suite, test_frag_kernel, test_scale_suite, layers), and the
-# machine's hugepage counts that the hugepage tests compare before and after.
+# machine's hugepage counts that the hugepage tests compare before and after, and the schema
+# check of a result CSV.
+import csv
 import os
 
 
@@ -35,3 +37,16 @@ def hugepage_counts():
             except OSError:
                 pass
     return out
+
+
+def schema_rows(t, path, columns):
+    """The rows of the result CSV at path, after two checks: its header is columns (the
+    schema's) and every column is documented in results/README.md."""
+    name = os.path.basename(path)
+    rows = list(csv.DictReader(open(path))) if os.path.exists(path) else []
+    header = open(path).readline().strip().split(",") if os.path.exists(path) else []
+    readme = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "results", "README.md")).read()
+    t.check(header == columns, f"{name}'s header is the schema's")
+    t.check(bool(header) and all(f"| {c} |" in readme for c in header),
+            f"every {name} column is documented in results/README.md")
+    return rows

@@ -14,7 +14,7 @@ import csv, os, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mmcplot import schema  # noqa: E402
-from tap import Tap, hugepage_counts  # noqa: E402
+from tap import Tap, hugepage_counts, schema_rows  # noqa: E402
 
 exe = sys.argv[1]
 t = Tap()
@@ -28,12 +28,7 @@ with tempfile.TemporaryDirectory() as out:
     p = subprocess.run([exe, "bench", "--suite", "frag", "--algo", "tree,linear", "--frag-ops", "20000",
                         "--out", out], capture_output=True, text=True, timeout=300)
     ok(p.returncode == 0, f"mmcontig bench --suite frag exits 0 ({p.returncode}) {p.stderr[-300:] if p.returncode else ''}")
-    path = os.path.join(out, "frag.csv")
-    rows = list(csv.DictReader(open(path))) if os.path.exists(path) else []
-    header = open(path).readline().strip().split(",") if os.path.exists(path) else []
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "results", "README.md")).read()
-    ok(header == schema.FRAG_COLUMNS, "frag.csv's header is schema.FRAG_COLUMNS")
-    ok(header and all(f"| {c} |" in readme for c in header), "every frag.csv column is documented in results/README.md")
+    rows = schema_rows(t, os.path.join(out, "frag.csv"), schema.FRAG_COLUMNS)
     series = {(r["engine"], r["policy"], r["probe_bytes"], r["probe_fast_only"]) for r in rows}
     ok(len(series) == 2 * 2 * 3 * 2, f"2 engines x 2 policies x 3 probe sizes x FAST_ONLY or not: {len(series)} series")
     grid = {0, 20000} | {round(10 ** (k / 4)) for k in range(8, 18)}

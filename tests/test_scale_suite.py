@@ -10,12 +10,12 @@ and its speedup the ratio of the medians (1 at one thread); calls succeeded, per
 ordered, the CPUs listed are as many as the threads. Then the hugepage counts are those from
 before (the DPDK child raised nr_hugepages and gave it back).
 """
-import csv, os, statistics, subprocess, sys, tempfile
+import os, statistics, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mmcplot import schema  # noqa: E402
-from tap import Tap, hugepage_counts  # noqa: E402
+from tap import Tap, hugepage_counts, schema_rows  # noqa: E402
 
 exe, dpdk = sys.argv[1], sys.argv[2] == "1"
 t = Tap()
@@ -30,12 +30,7 @@ with tempfile.TemporaryDirectory() as out:
     p = subprocess.run([exe, "bench", "--suite", "scale", "--algo", "linear,tlsf", "--threads", "1,2",
                         "--scale-seconds", "0.05", "--out", out], capture_output=True, text=True, timeout=300)
     ok(p.returncode == 0, f"mmcontig bench --suite scale exits 0 ({p.returncode}) {p.stderr[-400:] if p.returncode else ''}")
-    path = os.path.join(out, "scale.csv")
-    rows = list(csv.DictReader(open(path))) if os.path.exists(path) else []
-    header = open(path).readline().strip().split(",") if os.path.exists(path) else []
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "results", "README.md")).read()
-    ok(header == schema.SCALE_COLUMNS, "scale.csv's header is schema.SCALE_COLUMNS")
-    ok(header and all(f"| {c} |" in readme for c in header), "every scale.csv column is documented in results/README.md")
+    rows = schema_rows(t, os.path.join(out, "scale.csv"), schema.SCALE_COLUMNS)
     want = {("sim", e, m, pl) for e in ("linear", "tlsf") for m in ("small", "medium") for pl in ("own", "one")}
     want |= {("real", e, m, "own") for e in ("linear", "tlsf") for m in ("small", "medium", "mdl")}
     if dpdk:
